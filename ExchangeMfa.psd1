@@ -1,0 +1,31 @@
+# Module manifest for ExchangeMfa: the module's face. Export lists are explicit
+# so PowerShell's command discovery never has to load the module to learn them.
+@{
+    RootModule           = 'module/ExchangeMfa.psm1'
+    ModuleVersion        = '0.1.0'
+    GUID                 = '4f0b6f9e-5d2a-4c7e-9a41-3e8d2b1c7a65'
+    Author               = 'ExchangeMfa contributors'
+    CompanyName          = 'ExchangeMfa'
+    Copyright            = '(c) ExchangeMfa contributors. All rights reserved.'
+    Description          = 'Exchange Online administration with multi-factor authentication: device code sign-in, silent token renewal and streaming Exchange admin REST results, through a small native helper.'
+    PowerShellVersion    = '7.2'
+    CompatiblePSEditions = @('Core')
+    FormatsToProcess     = @('module/ExchangeMfa.format.ps1xml')
+    FunctionsToExport    = @(
+        'Connect-ExchangeMfa'
+        'Disconnect-ExchangeMfa'
+        'Get-ExchangeMfaConnection'
+        'Invoke-ExchangeMfaCommand'
+    )
+    CmdletsToExport      = @()
+    VariablesToExport    = @()
+    AliasesToExport      = @()
+    PrivateData          = @{
+        PSData = @{
+            Tags         = @('Exchange', 'ExchangeOnline', 'MFA', 'OAuth', 'DeviceCode', 'Linux', 'macOS')
+            LicenseUri   = 'https://example.invalid/exchangemfa/LICENSE'
+            ProjectUri   = 'https://example.invalid/exchangemfa'
+            ReleaseNotes = 'Device code sign-in, connections, a generic invoker, and proxy commands for the Exchange cmdlets of the catalogue (module/Data/ExchangeCommands.json), made at Connect time with -Prefix and -CommandName.'
+        }
+    }
+}

@@ -1,0 +1,193 @@
+# The helper's lifetime: started lazily by Get-HelperProcess, ended by
+# Stop-HelperProcess. One helper serves the whole PowerShell session.
+
+# Seconds to wait for the helper's first answer and for simple requests.
+$script:RequestTimeoutSeconds = 30
+
+function Get-HelperPath {
+    # EXCHANGEMFA_HELPER points at another build (a sanitizer build, a
+    # packaged copy); otherwise the helper lives in module/bin/.
+    if ($env:EXCHANGEMFA_HELPER) { return $env:EXCHANGEMFA_HELPER }
+    Join-Path (Split-Path $PSScriptRoot -Parent) 'bin/exchangemfa-helper'
+}
+
+function Get-HelperProcess {
+    # Returns the running helper, starting it when needed. Idempotent.
+    # -NoStart: return $null instead of starting one (nothing is connected).
+    # -ReplaceExited: a helper that died is replaced silently (Connect);
+    # otherwise a dead helper is a terminating HelperExited error, because
+    # every connection it held is gone.
+    param(
+        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet,
+        [switch] $NoStart,
+        [switch] $ReplaceExited
+    )
+    $helper = $script:Helper
+    if ($helper) {
+        if (-not $helper.Process.HasExited) { return $helper }
+        $exitCode = $helper.Process.ExitCode
+        Stop-HelperProcess
+        if (-not $ReplaceExited) {
+            $record = New-ExchangeMfaErrorRecord -Name HelperExited `
+                -Message "The ExchangeMfa helper exited (exit code $exitCode); its connections are gone. Run Connect-ExchangeMfa again."
+            $Cmdlet.ThrowTerminatingError($record)
+        }
+        Write-Verbose "The previous helper exited (exit code $exitCode); starting a new one."
+    }
+    if ($NoStart) { return $null }
+    Start-HelperProcess -Cmdlet $Cmdlet
+}
+
+function Start-HelperProcess {
+    param([Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet)
+
+    $path = Get-HelperPath
+    if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
+        $record = New-ExchangeMfaErrorRecord -Name HelperNotFound -TargetObject $path `
+            -Message "The ExchangeMfa helper was not found at '$path'. Build it with ./build.sh."
+        $Cmdlet.ThrowTerminatingError($record)
+    }
+
+    $utf8 = [System.Text.UTF8Encoding]::new($false)
+    $startInfo = [System.Diagnostics.ProcessStartInfo]::new($path)
+    $startInfo.UseShellExecute = $false
+    $startInfo.CreateNoWindow = $true
+    $startInfo.RedirectStandardInput = $true
+    $startInfo.RedirectStandardOutput = $true
+    $startInfo.RedirectStandardError = $true
+    $startInfo.StandardInputEncoding = $utf8
+    $startInfo.StandardOutputEncoding = $utf8
+    $startInfo.StandardErrorEncoding = $utf8
+    # No arguments in protocol version 1; ArgumentList (never a joined
+    # string) is where they will go. Secrets never travel in argv.
+
+    $process = [System.Diagnostics.Process]::new()
+    $process.StartInfo = $startInfo
+
+    # stderr is drained on a thread-pool thread by .NET; PowerShell's event
+    # queue takes the lines (thread-safe, no script runs off-thread) and
+    # Read-HelperStderr turns them into Write-Verbose on the caller's thread.
+    $stderrSource = "ExchangeMfa.HelperStderr.$([guid]::NewGuid())"
+    Register-ObjectEvent -InputObject $process -EventName ErrorDataReceived -SourceIdentifier $stderrSource | Out-Null
+    try {
+        [void]$process.Start()
+    }
+    catch {
+        Unregister-Event -SourceIdentifier $stderrSource -ErrorAction Ignore
+        $record = New-ExchangeMfaErrorRecord -Name HelperNotFound -TargetObject $path `
+            -Message "The ExchangeMfa helper at '$path' could not be started: $($_.Exception.Message)"
+        $Cmdlet.ThrowTerminatingError($record)
+    }
+    $process.BeginErrorReadLine()
+
+    $writer = $process.StandardInput
+    $writer.AutoFlush = $true
+    $writer.NewLine = "`n"
+
+    # On exit PowerShell runs this action in its own scope: it gets the
+    # process through MessageData, not through module functions.
+    Register-EngineEvent -SourceIdentifier PowerShell.Exiting -SupportEvent -MessageData $process -Action {
+        $helperProcess = $Event.MessageData
+        try {
+            if (-not $helperProcess.HasExited) {
+                $helperProcess.StandardInput.Close()
+                if (-not $helperProcess.WaitForExit(2000)) { $helperProcess.Kill() }
+            }
+        }
+        catch { $null = $_ }
+    } | Out-Null
+    # -SupportEvent hides the subscription (no job in Get-Job); it is the
+    # newest PowerShell.Exiting subscriber, which Stop-HelperProcess removes.
+    $exitingSubscription = Get-EventSubscriber -Force |
+        Where-Object { $_.SourceIdentifier -eq 'PowerShell.Exiting' } |
+        Sort-Object SubscriptionId | Select-Object -Last 1
+
+    $helper = @{
+        Process             = $process
+        Writer              = $writer
+        Reader              = $process.StandardOutput
+        PendingRead         = $null
+        NextId              = 0
+        Inbox               = [System.Collections.Generic.Dictionary[long, System.Collections.Generic.Queue[object]]]::new()
+        StderrSource        = $stderrSource
+        ExitingSubscription = $exitingSubscription
+        Path                = $path
+        Stopped             = $false
+        Version             = $null
+    }
+    $script:Helper = $helper
+    Write-Verbose "Started the ExchangeMfa helper '$path' (process $($process.Id))."
+
+    $reply = Invoke-HelperRequest -Helper $helper -Method initialize -Cmdlet $Cmdlet -Params ([ordered]@{
+            protocolVersion = 1
+            client          = 'ExchangeMfa/0.1.0'
+        })
+    if ($reply.error -or $reply.result.protocolVersion -ne 1) {
+        $seen = if ($reply.error) { $reply.error.message } else { "protocol version $($reply.result.protocolVersion)" }
+        Stop-HelperProcess
+        $record = New-ExchangeMfaErrorRecord -Name ProtocolViolation -TargetObject $path `
+            -Message "The ExchangeMfa helper at '$path' does not speak protocol version 1 ($seen)."
+        $Cmdlet.ThrowTerminatingError($record)
+    }
+    $helper.Version = $reply.result.helperVersion
+    Write-Verbose "ExchangeMfa helper $($helper.Version) speaks protocol version 1."
+    $helper
+}
+
+function Stop-HelperProcess {
+    # Ends the helper: a shutdown request, stdin closed, a short wait, a kill
+    # as a last resort. Never throws; safe to call when nothing runs.
+    $helper = $script:Helper
+    if (-not $helper) { return }
+    $script:Helper = $null
+    $script:DefaultConnectionId = $null
+    # The connections are gone, and so are the commands bound to them.
+    Remove-ExchangeProxyModule -All
+    $helper.Stopped = $true
+    $process = $helper.Process
+    try {
+        if (-not $process.HasExited) {
+            $id = ++$helper.NextId
+            $helper.Writer.WriteLine("{""jsonrpc"":""2.0"",""id"":$id,""method"":""shutdown""}")
+            $helper.Writer.Close()
+            # Read (and drop) what the helper still writes, such as the rest of
+            # a cancelled page: a helper blocked on a full pipe cannot exit.
+            $deadline = [datetime]::UtcNow.AddSeconds(5)
+            while (-not $process.HasExited -and [datetime]::UtcNow -lt $deadline) {
+                if ($null -eq $helper.PendingRead) { $helper.PendingRead = $helper.Reader.ReadLineAsync() }
+                if (-not $helper.PendingRead.Wait(100)) { continue }
+                $eof = $null -eq $helper.PendingRead.Result
+                $helper.PendingRead = $null
+                if ($eof) { break }
+            }
+            if (-not $process.WaitForExit(5000)) {
+                Write-Verbose "The ExchangeMfa helper did not exit in time; killing it."
+                $process.Kill($true)
+                [void]$process.WaitForExit(2000)
+            }
+        }
+    }
+    catch {
+        Write-Debug "Stopping the ExchangeMfa helper: $($_.Exception.Message)"
+        try { if (-not $process.HasExited) { $process.Kill($true) } } catch { $null = $_ }
+    }
+    Read-HelperStderr -Helper $helper
+    Unregister-Event -SourceIdentifier $helper.StderrSource -ErrorAction Ignore
+    Get-Event -SourceIdentifier $helper.StderrSource -ErrorAction Ignore | Remove-Event
+    if ($helper.ExitingSubscription) {
+        Unregister-Event -SubscriptionId $helper.ExitingSubscription.SubscriptionId -Force -ErrorAction Ignore
+    }
+    $process.Dispose()
+}
+
+function Read-HelperStderr {
+    # Moves the helper's diagnostics (plain lines, never secrets) to the
+    # verbose stream of whoever is waiting on the helper.
+    param([Parameter(Mandatory)] [hashtable] $Helper)
+    $lines = Get-Event -SourceIdentifier $Helper.StderrSource -ErrorAction Ignore
+    foreach ($event in $lines) {
+        $text = $event.SourceEventArgs.Data
+        if ($null -ne $text) { Write-Verbose "exchangemfa-helper: $text" }
+        Remove-Event -EventIdentifier $event.EventIdentifier -ErrorAction Ignore
+    }
+}

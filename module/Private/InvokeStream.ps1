@@ -1,0 +1,100 @@
+# Runs one Exchange cmdlet through the helper's `invoke` and writes each
+# result object to the calling command's pipeline as soon as it arrives.
+
+# Seconds without any message for a running invoke before giving up.
+# Exchange itself stops a call after 15 minutes.
+$script:InvokeIdleTimeoutSeconds = 960
+
+# Errors after which further input cannot succeed either: terminating.
+$script:TerminatingInvokeErrors = @(
+    'ConnectionNotFound', 'InvalidGrant', 'Unauthorized', 'Internal',
+    'ParseError', 'InvalidRequest', 'MethodNotFound', 'OutOfMemory'
+)
+
+function Invoke-ExchangeMfaStream {
+    param(
+        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet,
+        [Parameter(Mandatory)] [string] $CmdletName,
+        [System.Collections.IDictionary] $Parameters,
+        [string] $ResultSize,
+        [int] $PageSize,
+        [string] $ConnectionId,
+        [object] $TargetObject,
+        [string] $TypeName
+    )
+    $target = Resolve-ExchangeMfaTarget -ConnectionId $ConnectionId -Cmdlet $Cmdlet
+    $helper = $target.Helper
+
+    $params = [ordered]@{
+        connectionId = $target.ConnectionId
+        cmdlet       = $CmdletName
+        parameters   = ConvertTo-ExchangeParameterSet $Parameters
+    }
+    if ($ResultSize) {
+        $size = if ($ResultSize -eq 'Unlimited') { 'Unlimited' } else { [long]$ResultSize }
+        # The helper stops after resultSize objects; Exchange itself must be
+        # told too, or it stops at its default of 1000.
+        $params.resultSize = $size
+        if (-not $params.parameters.Contains('ResultSize')) { $params.parameters.ResultSize = $size }
+    }
+    if ($PageSize -gt 0) { $params.pageSize = $PageSize }
+
+    # Objects are typed by the catalogue's output type, else by the cmdlet's
+    # noun (Get-Mailbox -> ExchangeMfa.Mailbox), so the format file can show
+    # them like Exchange does.
+    $typeName = $TypeName
+    if (-not $typeName) { $typeName = 'ExchangeMfa.' + ($CmdletName -split '-', 2)[-1] }
+    $activity = "$CmdletName ($($target.ConnectionId))"
+
+    $id = Send-HelperRequest -Helper $helper -Method invoke -Params $params -Cmdlet $Cmdlet
+    $progressId = [int]($id % [int]::MaxValue)
+    $answered = $false
+    $progressShown = $false
+    $timeout = $script:InvokeIdleTimeoutSeconds
+    try {
+        while ($true) {
+            $message = Receive-HelperMessage $helper $id $timeout $Cmdlet
+            $method = $message.method
+            if ('object' -eq $method) {
+                $value = $message.params.value
+                if ($null -ne $value) {
+                    $value.PSObject.TypeNames.Insert(0, $typeName)
+                    $Cmdlet.WriteObject($value)
+                }
+            }
+            elseif ('page' -eq $method) {
+                # The page's objects went down the pipeline: the helper may
+                # fetch the page after next.
+                $page = $message.params
+                Send-HelperNotification -Helper $helper -Line "{""jsonrpc"":""2.0"",""method"":""ack"",""params"":{""id"":$id,""page"":$($page.page)}}"
+                if ($page.more -or $progressShown) {
+                    $progressShown = $true
+                    Write-Progress -Id $progressId -Activity $activity -Status "$($page.objects) objects, $($page.page) pages"
+                }
+            }
+            elseif ('warning' -eq $method) {
+                $Cmdlet.WriteWarning([string]$message.params.message)
+            }
+            elseif ($null -eq $method) {
+                $answered = $true
+                if ($message.error) {
+                    $record = ConvertTo-ExchangeMfaErrorRecord -HelperError $message.error -TargetObject $TargetObject
+                    $name = [string]$message.error.data.name
+                    if ($script:TerminatingInvokeErrors -contains $name) { $Cmdlet.ThrowTerminatingError($record) }
+                    $Cmdlet.WriteError($record)
+                }
+                else {
+                    Write-Verbose "${CmdletName}: $($message.result.objects) objects in $($message.result.pages) pages."
+                }
+                return
+            }
+        }
+    }
+    finally {
+        # Runs when the pipeline is stopped too (Ctrl+C, Select-Object -First):
+        # the helper stops paging at once.
+        Complete-HelperRequest -Helper $helper -Id $id -Cancel:(-not $answered)
+        if ($progressShown) { Write-Progress -Id $progressId -Activity $activity -Completed }
+        Read-HelperStderr -Helper $helper
+    }
+}

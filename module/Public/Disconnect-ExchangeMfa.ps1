@@ -1,0 +1,100 @@
+function Disconnect-ExchangeMfa {
+    <#
+    .SYNOPSIS
+    Closes Exchange Online connections and forgets their tokens.
+
+    .DESCRIPTION
+    Disconnect-ExchangeMfa closes the connections with the given ids, or
+    every connection when no id is given. The helper wipes the connection's
+    tokens from memory. When the last connection closes the helper process
+    ends too. The connection's Exchange commands go with it: a prefix's
+    commands (Get-ContosoMailbox) when its connection closes, the unprefixed
+    ones (Get-Mailbox) when the last connection opened without a prefix
+    closes.
+
+    Like Disconnect-ExchangeOnline it asks for confirmation; use
+    -Confirm:$false in scripts.
+
+    .PARAMETER ConnectionId
+    The ids of the connections to close. Accepts ExchangeMfa.Connection
+    objects from the pipeline (by the ConnectionId property). Without it,
+    every connection closes.
+
+    .EXAMPLE
+    PS> Disconnect-ExchangeMfa -Confirm:$false
+
+    Closes every connection without asking.
+
+    .EXAMPLE
+    PS> Get-ExchangeMfaConnection | Where-Object State -ne 'Connected' | Disconnect-ExchangeMfa
+
+    Closes the connections whose sign-in ended, asking for each one.
+
+    .EXAMPLE
+    PS> Disconnect-ExchangeMfa -ConnectionId $connection.ConnectionId -WhatIf
+
+    Shows what would be closed without closing it.
+
+    .INPUTS
+    System.String. Connection ids, by property name.
+
+    .OUTPUTS
+    None.
+
+    .LINK
+    Connect-ExchangeMfa
+
+    .LINK
+    Get-ExchangeMfaConnection
+
+    .LINK
+    about_ExchangeMfa
+    #>
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'High')]
+    [OutputType([void])]
+    param(
+        [Parameter(Position = 0, ValueFromPipelineByPropertyName)]
+        [ValidateNotNullOrEmpty()]
+        [string[]] $ConnectionId
+    )
+    process {
+        $helper = Get-HelperProcess -Cmdlet $PSCmdlet -NoStart
+        if (-not $helper) {
+            foreach ($wanted in $ConnectionId) {
+                $PSCmdlet.WriteError((New-ExchangeMfaErrorRecord -Name ConnectionNotFound -TargetObject $wanted `
+                            -Message "There is no open connection with id '$wanted'."))
+            }
+            return
+        }
+        $targets = if ($ConnectionId) {
+            $ConnectionId
+        }
+        else {
+            @(Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet | ForEach-Object { [string]$_.connectionId })
+        }
+        foreach ($id in $targets) {
+            if (-not $PSCmdlet.ShouldProcess($id, 'Disconnect from Exchange Online')) { continue }
+            $reply = Invoke-HelperRequest -Helper $helper -Method disconnect -Params ([ordered]@{ connectionId = $id }) -Cmdlet $PSCmdlet
+            if ($reply.error) {
+                $PSCmdlet.WriteError((ConvertTo-ExchangeMfaErrorRecord -HelperError $reply.error -TargetObject $id))
+                continue
+            }
+            Write-Verbose "Disconnected $id."
+            Remove-ExchangeProxyModule -ConnectionId $id
+            if ($script:DefaultConnectionId -eq $id) { $script:DefaultConnectionId = $null }
+        }
+    }
+    end {
+        $helper = $script:Helper
+        if (-not $helper -or $helper.Process.HasExited) { return }
+        $left = @(Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet)
+        if ($left.Count -eq 0) {
+            Write-Verbose 'No connection is left; stopping the ExchangeMfa helper.'
+            Stop-HelperProcess
+        }
+        elseif (-not $script:DefaultConnectionId) {
+            # The newest remaining connection becomes the default.
+            $script:DefaultConnectionId = [string]$left[-1].connectionId
+        }
+    }
+}

@@ -1,0 +1,135 @@
+// The Exchange cmdlets the emulator runs: every cmdlet of the module's
+// catalogue (catalogue.mjs) plus a few extras, each bound to an
+// implementation in cmdlets/<family>.mjs working on the tenant's store.
+//
+// An implementation is run(ctx, params), ctx = {store, tenant, firstPage},
+// params = bound values under their catalogue spelling; it answers
+//   {error}                              an EXO catalogue entry
+//   {objects: [...], warnings?}           a short, complete result
+//   {listing: {count, matches(i), at(i)}, resultSize, warnings?}
+//                                        a paged result over positions
+//                                        1..count, objects made lazily
+import { EXO } from './exchange-errors.mjs';
+import { loadCatalogue } from './catalogue.mjs';
+import { decodeValue, parseDate, isoSeconds } from './values.mjs';
+import { MAILBOX_CMDLETS } from './cmdlets/mailbox.mjs';
+import { RECIPIENT_CMDLETS } from './cmdlets/recipients.mjs';
+import { GROUP_CMDLETS } from './cmdlets/groups.mjs';
+import { PERMISSION_CMDLETS } from './cmdlets/permissions.mjs';
+import { RULE_CMDLETS } from './cmdlets/rules.mjs';
+import { REPORT_CMDLETS } from './cmdlets/reports.mjs';
+import { ORG_CMDLETS } from './cmdlets/org.mjs';
+
+export { parseResultSize, DEFAULT_RESULT_SIZE } from './cmdlets/common.mjs';
+
+const IMPLEMENTATIONS = {
+  ...MAILBOX_CMDLETS, ...RECIPIENT_CMDLETS, ...GROUP_CMDLETS, ...PERMISSION_CMDLETS, ...RULE_CMDLETS,
+  ...REPORT_CMDLETS, ...ORG_CMDLETS,
+};
+
+// PowerShell's common parameters: accepted and ignored by every cmdlet.
+const COMMON = new Set(['erroraction', 'warningaction', 'informationaction', 'progressaction', 'verbose', 'debug',
+  'confirm', 'whatif', 'errorvariable', 'warningvariable', 'informationvariable', 'outvariable', 'outbuffer',
+  'pipelinevariable']);
+const READ_VERBS = new Set(['get', 'search', 'test', 'export']);
+
+// A catalogue cmdlet without an implementation of its own: reads find
+// nothing, changes are accepted and do nothing.
+function generic(name) {
+  const read = READ_VERBS.has(name.split('-')[0].toLowerCase());
+  return (ctx, params) => {
+    if (read && params.Identity !== undefined) return { error: EXO.notFound(params.Identity) };
+    return { objects: [] };
+  };
+}
+
+function buildRegistry() {
+  const registry = new Map();
+  const catalogue = loadCatalogue();
+  for (const [key, command] of catalogue) {
+    registry.set(key, { ...command, run: IMPLEMENTATIONS[command.name] || generic(command.name) });
+  }
+  // Extras outside the catalogue take any parameter.
+  for (const [name, run] of Object.entries(IMPLEMENTATIONS)) {
+    const key = name.toLowerCase();
+    if (!registry.has(key)) {
+      registry.set(key, { name, changesState: !READ_VERBS.has(name.split('-')[0].toLowerCase()), parameters: null, run });
+    }
+  }
+  return registry;
+}
+
+export const CMDLETS = buildRegistry();
+
+export function isStateChanging(cmdletName) {
+  const cmdlet = CMDLETS.get(String(cmdletName).toLowerCase());
+  return cmdlet ? cmdlet.changesState : !READ_VERBS.has(String(cmdletName).split('-')[0].toLowerCase());
+}
+
+// One value for a catalogue parameter type: {value} or {error}.
+function convert(parameter, raw) {
+  const { name, type, values } = parameter;
+  const bad = (why) => ({ error: EXO.badParameterValue(name, typeof raw === 'object' ? JSON.stringify(raw) : raw, why) });
+  let value;
+  try {
+    value = decodeValue(raw);
+  } catch (err) {
+    return bad(err.message);
+  }
+  switch (type) {
+    case 'switch':
+      return typeof value === 'boolean' ? { value } : bad('a switch takes true or false.');
+    case 'bool':
+      if (typeof value === 'boolean') return { value };
+      return value === 0 || value === 1 ? { value: value === 1 } : bad('expected true or false.');
+    case 'int': {
+      const n = typeof value === 'number' ? value : /^-?\d+$/.test(String(value)) ? Number(value) : NaN;
+      return Number.isInteger(n) ? { value: n } : bad('expected an integer.');
+    }
+    case 'datetime': {
+      const date = value === null ? null : parseDate(value);
+      return date ? { value: isoSeconds(date) } : bad('expected a DateTime such as 2024-05-01T00:00:00.0000000Z.');
+    }
+    case 'guid':
+      return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(String(value))
+        ? { value: String(value).toLowerCase() } : bad('expected a GUID.');
+    default:
+      break;
+  }
+  if (Array.isArray(values) && values.length > 0 && value !== null) {
+    const given = Array.isArray(value) ? value : [value];
+    const canonical = [];
+    for (const v of given) {
+      const match = values.find((allowed) => allowed.toLowerCase() === String(v).toLowerCase());
+      if (!match) return { error: EXO.notInSet(name, v, values) };
+      canonical.push(match);
+    }
+    return { value: Array.isArray(value) ? canonical : canonical[0] };
+  }
+  return { value };
+}
+
+// Canonical parameter names and decoded values, or {error} for a name the
+// cmdlet does not have or a value its type refuses.
+export function bindParameters(cmdlet, parameters) {
+  const bound = {};
+  for (const [key, raw] of Object.entries(parameters || {})) {
+    if (key.includes('@odata.')) continue;
+    const lower = key.toLowerCase();
+    if (COMMON.has(lower)) continue;
+    if (!cmdlet.parameters) {
+      try {
+        bound[key] = decodeValue(raw);
+      } catch (err) {
+        return { error: EXO.badParameterValue(key, '', err.message) };
+      }
+      continue;
+    }
+    const parameter = cmdlet.parameters.get(lower);
+    if (!parameter) return { error: EXO.parameterNotFound(key) };
+    const converted = convert(parameter, raw);
+    if (converted.error) return converted;
+    bound[parameter.name] = converted.value;
+  }
+  return { bound };
+}

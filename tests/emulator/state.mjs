@@ -1,0 +1,86 @@
+// Run-time state: settings changeable through /_emulator/config, counters
+// for /_emulator/stats, and the fault queues.
+
+export const FAULT_ENDPOINTS = ['exchange', 'token', 'devicecode', 'discovery', 'keys', 'managedidentity'];
+const CONFIG_KEYS = ['tokenLifetime', 'deviceInterval', 'deviceExpires', 'autoApprove',
+  'autoApproveDelayMs', 'pageDelayMs', 'refreshTokenLifetime', 'signingKeyRollover'];
+
+export function initialConfig(options) {
+  return {
+    tokenLifetime: options.tokenLifetime,
+    deviceInterval: options.deviceInterval,
+    deviceExpires: options.deviceExpires,
+    autoApprove: options.autoApprove,
+    autoApproveDelayMs: options.autoApproveDelayMs,
+    pageDelayMs: 0,
+    refreshTokenLifetime: 90 * 24 * 3600,
+    // false: sign with signing-key.pem and publish only it; true: the JWKS
+    // also publishes signing2 and new tokens are signed with it.
+    signingKeyRollover: false,
+    // Exchange throttling: null, or {maxConcurrent, maxPerSecond, retryAfter}
+    // per tenant; over a limit answers 429 in plain text (exchange.mjs).
+    exchangeThrottle: null,
+  };
+}
+
+export function emptyFaults() {
+  return Object.fromEntries(FAULT_ENDPOINTS.map((e) => [e, []]));
+}
+
+export function emptyStats() {
+  return {
+    tokenRequests: {},
+    devicecodeRequests: 0,
+    refreshTokensRedeemed: 0,
+    discoveryRequests: 0,
+    keysRequests: 0,
+    authorizeRequests: 0,
+    exchangeRequests: 0,
+    pagesServed: 0,
+    objectsServed: 0,
+    unauthorized: 0,
+    faultsFired: 0,
+    // Exchange: requests per cmdlet, requests of state-changing cmdlets,
+    // requests per tenant named in the URL, 429s of exchangeThrottle.
+    cmdletRequests: {},
+    stateChangingRequests: 0,
+    urlTenants: {},
+    throttled: 0,
+  };
+}
+
+// Applies a /_emulator/config body. Answers an error text or null.
+// `faults` replaces the queue of each endpoint it names.
+export function applyConfig(state, body) {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) return 'body must be a JSON object';
+  for (const [key, value] of Object.entries(body)) {
+    if (key === 'faults') {
+      if (!value || typeof value !== 'object') return 'faults must be an object';
+      for (const [endpoint, queue] of Object.entries(value)) {
+        if (!FAULT_ENDPOINTS.includes(endpoint)) return `unknown fault endpoint '${endpoint}'`;
+        if (!Array.isArray(queue) || queue.some((f) => !f || typeof f.kind !== 'string')) {
+          return `faults.${endpoint} must be an array of {kind,...}`;
+        }
+      }
+      for (const [endpoint, queue] of Object.entries(value)) state.faults[endpoint] = queue.map((f) => ({ ...f }));
+    } else if (key === 'autoApprove') {
+      if (value !== null && typeof value !== 'string') return 'autoApprove must be a UPN or null';
+      state.config[key] = value;
+    } else if (key === 'exchangeThrottle') {
+      const limits = ['maxConcurrent', 'maxPerSecond', 'retryAfter'];
+      const valid = value === null || (typeof value === 'object' && !Array.isArray(value)
+        && Object.entries(value).every(([k, v]) => limits.includes(k) && Number.isFinite(v) && v >= 0));
+      if (!valid) return 'exchangeThrottle must be null or {maxConcurrent, maxPerSecond, retryAfter} (numbers)';
+      state.config[key] = value;
+    } else if (key === 'signingKeyRollover') {
+      if (typeof value !== 'boolean') return 'signingKeyRollover must be true or false';
+      state.config[key] = value;
+    } else if (CONFIG_KEYS.includes(key)) {
+      if (!(Number.isFinite(value) && value >= 0)) return `${key} must be a number >= 0`;
+      state.config[key] = value;
+    } else {
+      return `unknown setting '${key}'`;
+    }
+  }
+  return null;
+}

@@ -1,0 +1,74 @@
+// Parameter values as the admin REST endpoint receives them (reference §3):
+// switches are booleans, hashtables carry "@odata.type":
+// "#Exchange.GenericHashTable", byte arrays are
+// {"@odata.type":"#Exchange.ByteArrayType","Data":"<base64>"}, DateTime is
+// UTC "yyyy-MM-ddTHH:mm:ss.fffffffZ". Decoding answers plain JS values;
+// malformed values answer {error: why}.
+
+const BYTES = '#exchange.bytearraytype';
+
+function isPlainObject(value) {
+  return value !== null && typeof value === 'object' && !Array.isArray(value);
+}
+
+// Drops "@odata.*" annotations, turns byte arrays into base64 text (checked),
+// recurses into arrays and hashtables. Throws TypeError on a bad byte array.
+export function decodeValue(value) {
+  if (Array.isArray(value)) return value.map(decodeValue);
+  if (!isPlainObject(value)) return value;
+  const type = String(value['@odata.type'] || '').toLowerCase();
+  if (type === BYTES) {
+    const data = value.Data ?? value.data;
+    if (typeof data !== 'string' || !/^[A-Za-z0-9+/]*={0,2}$/.test(data) || data.length % 4 !== 0) {
+      throw new TypeError('a byte array needs base64 "Data"');
+    }
+    return data;
+  }
+  const out = {};
+  for (const [key, inner] of Object.entries(value)) {
+    if (!key.includes('@odata.')) out[key] = decodeValue(inner);
+  }
+  return out;
+}
+
+// A hashtable's entry by key, case-insensitive (PowerShell hashtables are).
+function entry(table, name) {
+  const key = Object.keys(table).find((k) => k.toLowerCase() === name);
+  return key === undefined ? undefined : table[key];
+}
+
+function asList(value) {
+  if (value === undefined || value === null) return [];
+  return Array.isArray(value) ? value : [value];
+}
+
+// A multi-valued property after a Set-: @{Add=..; Remove=..} edits the
+// current list (case-insensitive, no duplicates), a list or a single value
+// replaces it, $null empties it.
+export function applyMultiValue(current, value) {
+  const list = asList(current).slice();
+  if (isPlainObject(value)) {
+    const same = (a, b) => String(a).toLowerCase() === String(b).toLowerCase();
+    for (const add of asList(entry(value, 'add'))) {
+      if (!list.some((v) => same(v, add))) list.push(add);
+    }
+    const removes = asList(entry(value, 'remove'));
+    return list.filter((v) => !removes.some((r) => same(r, v)));
+  }
+  return asList(value);
+}
+
+// A DateTime parameter -> Date, or null when it does not parse. Accepts the
+// 7-digit fractions .NET writes.
+export function parseDate(value) {
+  if (value instanceof Date) return value;
+  if (typeof value !== 'string') return null;
+  const trimmed = value.trim().replace(/(\.\d{3})\d+/, '$1');
+  const time = Date.parse(trimmed);
+  return Number.isNaN(time) ? null : new Date(time);
+}
+
+// Exchange's timestamps: ISO 8601 UTC without milliseconds.
+export function isoSeconds(time) {
+  return new Date(time).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}

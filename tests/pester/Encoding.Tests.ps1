@@ -1,0 +1,118 @@
+# Parameter values as the Exchange admin REST endpoint expects them
+# (reference/exchange-online.md, section 3), and the error mapping.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') -Force
+}
+
+AfterAll {
+    Remove-Module ExchangeMfa -ErrorAction Ignore
+}
+
+Describe 'Exchange parameter encoding' {
+    It 'encodes <name>' -ForEach @(
+        @{ name = 'a switch as a boolean'; value = [switch]$true; json = 'true' }
+        @{ name = 'a string as is'; value = 'user00001'; json = '"user00001"' }
+        @{ name = 'a number as is'; value = 42; json = '42' }
+        @{ name = 'a DateTime in UTC with seven digits'; value = [datetime]::new(2024, 5, 6, 7, 8, 9, [DateTimeKind]::Utc); json = '"2024-05-06T07:08:09.0000000Z"' }
+        @{ name = 'a GUID as a string'; value = [guid]'0b7c1b9a-0000-4000-8000-000000000001'; json = '"0b7c1b9a-0000-4000-8000-000000000001"' }
+        @{ name = 'an enum as its name'; value = [System.DayOfWeek]::Monday; json = '"Monday"' }
+        @{ name = 'bytes as Exchange.ByteArrayType'; value = [byte[]](1, 2, 3); json = '{"@odata.type":"#Exchange.ByteArrayType","Data":"AQID"}' }
+        @{ name = 'a string array as an array'; value = @('UserMailbox', 'SharedMailbox'); json = '["UserMailbox","SharedMailbox"]' }
+        @{ name = 'an Exchange object as its Identity'; value = [pscustomobject]@{ Identity = 'user00002'; Name = 'x' }; json = '"user00002"' }
+    ) {
+        $encoded = & (Get-Module ExchangeMfa) { param($v) ConvertTo-ExchangeParameterSet @{ P = $v } } $value
+        ConvertTo-Json -InputObject $encoded.P -Compress -Depth 5 | Should -Be $json
+    }
+
+    It 'sends a SecureString as its plain text (inside the request only)' {
+        $secret = ConvertTo-SecureString 'Pa55-w0rd!' -AsPlainText -Force
+        $encoded = & (Get-Module ExchangeMfa) { param($v) ConvertTo-ExchangeParameterSet @{ Password = $v } } $secret
+        $encoded.Password | Should -BeOfType [string]
+        $encoded.Password | Should -Be 'Pa55-w0rd!'
+    }
+
+    It 'encodes a hashtable as Exchange.GenericHashTable' {
+        $encoded = & (Get-Module ExchangeMfa) { ConvertTo-ExchangeParameterSet @{ EmailAddresses = [ordered]@{ Add = 'a@b' } } }
+        ConvertTo-Json -InputObject $encoded -Compress -Depth 5 |
+            Should -Be '{"EmailAddresses":{"@odata.type":"#Exchange.GenericHashTable","Add":"a@b"}}'
+    }
+
+    It 'flags an array of hashtables as a collection' {
+        $encoded = & (Get-Module ExchangeMfa) { ConvertTo-ExchangeParameterSet @{ Rules = @(@{ A = 1 }, @{ B = 2 }) } }
+        $encoded['Rules@odata.type'] | Should -Be '#Collection(Exchange.GenericHashTable)'
+        $encoded.Rules.Count | Should -Be 2
+        $encoded.Rules[0]['@odata.type'] | Should -Be '#Exchange.GenericHashTable'
+    }
+}
+
+Describe 'Error records' {
+    It 'maps <name> to <category>' -ForEach @(
+        @{ name = 'NotFound'; category = 'ObjectNotFound' }
+        @{ name = 'AccessDenied'; category = 'PermissionDenied' }
+        @{ name = 'Throttled'; category = 'LimitsExceeded' }
+        @{ name = 'Timeout'; category = 'OperationTimeout' }
+        @{ name = 'NetworkError'; category = 'ConnectionError' }
+        @{ name = 'TlsError'; category = 'ConnectionError' }
+        @{ name = 'AuthorizationDeclined'; category = 'AuthenticationError' }
+        @{ name = 'MfaRequired'; category = 'AuthenticationError' }
+        @{ name = 'InvalidGrant'; category = 'AuthenticationError' }
+        @{ name = 'AuthenticationFailed'; category = 'AuthenticationError' }
+        @{ name = 'DeviceCodeExpired'; category = 'OperationTimeout' }
+        @{ name = 'InvalidParams'; category = 'InvalidArgument' }
+        @{ name = 'Cancelled'; category = 'OperationStopped' }
+        @{ name = 'ConnectionNotFound'; category = 'InvalidOperation' }
+        @{ name = 'BadResponse'; category = 'ProtocolError' }
+        @{ name = 'SomethingNew'; category = 'NotSpecified' }
+    ) {
+        $helperError = [pscustomobject]@{ code = -32000; message = 'It failed.'
+            data = [pscustomobject]@{ name = $name; httpStatus = 429; retryAfter = 7 } }
+        $record = & (Get-Module ExchangeMfa) { param($e) ConvertTo-ExchangeMfaErrorRecord -HelperError $e -TargetObject 'box1' } $helperError
+        $record.FullyQualifiedErrorId | Should -Be "ExchangeMfa.$name"
+        $record.CategoryInfo.Category | Should -Be $category
+        $record.TargetObject | Should -Be 'box1'
+        $record.Exception.Message | Should -Be 'It failed.'
+        $record.Exception.Data['ExchangeMfa.retryAfter'] | Should -Be 7
+    }
+
+    It 'recommends -Device for MfaRequired' {
+        $helperError = [pscustomobject]@{ code = -32000; message = 'MFA needed.'; data = [pscustomobject]@{ name = 'MfaRequired' } }
+        $record = & (Get-Module ExchangeMfa) { param($e) ConvertTo-ExchangeMfaErrorRecord -HelperError $e } $helperError
+        $record.ErrorDetails.RecommendedAction | Should -Match 'Connect-ExchangeMfa -Device'
+    }
+
+    It 'names an Exchange failure by its exception class: <class> -> <name> (<category>)' -ForEach @(
+        @{ class = 'Microsoft.Exchange.Configuration.Tasks.ManagementObjectNotFoundException'; name = 'NotFound'; category = 'ObjectNotFound' }
+        @{ class = 'ManagementObjectAlreadyExistsException'; name = 'AlreadyExists'; category = 'ResourceExists' }
+        @{ class = 'ManagementObjectAmbiguousException'; name = 'Ambiguous'; category = 'InvalidArgument' }
+        @{ class = 'System.Management.Automation.ParameterBindingException'; name = 'InvalidParameter'; category = 'InvalidArgument' }
+        @{ class = 'System.Management.Automation.CommandNotFoundException'; name = 'CommandNotFound'; category = 'ObjectNotFound' }
+        @{ class = 'AccessDeniedException'; name = 'AccessDenied'; category = 'PermissionDenied' }
+        @{ class = 'ThrottlingException'; name = 'Throttled'; category = 'LimitsExceeded' }
+        @{ class = 'DataValidationException'; name = 'InvalidData'; category = 'InvalidData' }
+        @{ class = 'TenantNotFoundException'; name = 'TenantNotFound'; category = 'ObjectNotFound' }
+        @{ class = 'ServerInMMException'; name = 'ServerBusy'; category = 'ResourceBusy' }
+        @{ class = 'SomeNewException'; name = 'ExchangeError'; category = 'InvalidOperation' }
+    ) {
+        $helperError = [pscustomobject]@{ code = -32000; message = 'Exchange said no.'
+            data = [pscustomobject]@{ name = 'ExchangeError'; httpStatus = 400; serverCode = 'BadRequest'; exceptionType = $class } }
+        $record = & (Get-Module ExchangeMfa) { param($e) ConvertTo-ExchangeMfaErrorRecord -HelperError $e -TargetObject 'box1' } $helperError
+        $record.FullyQualifiedErrorId | Should -Be "ExchangeMfa.$name"
+        $record.CategoryInfo.Category | Should -Be $category
+        $record.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+        $record.Exception.Data['ExchangeMfa.exceptionType'] | Should -Be $class
+    }
+
+    It 'falls back to serverCode when the helper sends no exceptionType' {
+        $helperError = [pscustomobject]@{ code = -32000; message = 'x'
+            data = [pscustomobject]@{ name = 'ExchangeError'; serverCode = 'ManagementObjectAmbiguousException' } }
+        $record = & (Get-Module ExchangeMfa) { param($e) ConvertTo-ExchangeMfaErrorRecord -HelperError $e } $helperError
+        $record.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.Ambiguous'
+    }
+
+    It 'uses the helper target when it names one' {
+        $helperError = [pscustomobject]@{ code = -32000; message = 'x'; data = [pscustomobject]@{ name = 'NotFound'; target = 'fromHelper' } }
+        $record = & (Get-Module ExchangeMfa) { param($e) ConvertTo-ExchangeMfaErrorRecord -HelperError $e -TargetObject 'mine' } $helperError
+        $record.TargetObject | Should -Be 'fromHelper'
+    }
+}

@@ -1,0 +1,145 @@
+# What goes wrong: declined, expired and refused sign-ins, a wrong tenant,
+# a malformed Exchange answer, and a helper that dies mid-session.
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
+    $script:emulator = Start-TestEmulator -Mailboxes 500
+    Import-Module (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') -Force
+}
+
+AfterAll {
+    Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore
+    Remove-Module ExchangeMfa -ErrorAction Ignore
+    Stop-TestEmulator
+    Remove-Module TestSupport -ErrorAction Ignore
+}
+
+Describe 'Failed sign-ins' {
+    BeforeEach {
+        Reset-Emulator
+    }
+
+    It 'a declined device code is a terminating AuthorizationDeclined' {
+        Set-EmulatorConfig @{ autoApprove = '' }
+        # Connect waits for the code to be used, so it runs in a PowerShell
+        # instance of its own while this one plays the user who declines.
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript({
+                    param($Manifest, $Parameters)
+                    Import-Module $Manifest
+                    try { Connect-ExchangeMfa @Parameters | Out-Null; 'connected' }
+                    catch { $_.FullyQualifiedErrorId; [string]$_.CategoryInfo.Category; $_.Exception.Message }
+                    finally { Remove-Module ExchangeMfa }
+                }).AddArgument((Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')).AddArgument((Get-TestConnectParameters))
+            $run = $ps.BeginInvoke()
+            $deadline = [datetime]::UtcNow.AddSeconds(30)
+            $code = $null
+            while (-not $code -and [datetime]::UtcNow -lt $deadline -and -not $run.IsCompleted) {
+                Start-Sleep -Milliseconds 100
+                $code = $ps.Streams.Information | Where-Object { $_.Tags -contains 'DeviceCode' } | Select-Object -First 1
+            }
+            $code | Should -Not -BeNullOrEmpty -Because 'the device code must be shown while Connect waits'
+            Invoke-EmulatorControl -Path device/deny -Body @{ userCode = $code.MessageData.UserCode } | Out-Null
+            $result = $ps.EndInvoke($run)
+            $result[0] | Should -Be 'ExchangeMfa.AuthorizationDeclined,Connect-ExchangeMfa'
+            $result[1] | Should -Be 'AuthenticationError'
+        }
+        finally { $ps.Dispose() }
+    }
+
+    It 'an expired device code is a terminating DeviceCodeExpired' {
+        Set-EmulatorConfig @{ autoApprove = ''; deviceExpires = 2 }
+        $parameters = Get-TestConnectParameters
+        $clock = [System.Diagnostics.Stopwatch]::StartNew()
+        { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.DeviceCodeExpired,Connect-ExchangeMfa'
+        $clock.Elapsed.TotalSeconds | Should -BeLessThan 20
+        $Error[0].CategoryInfo.Category | Should -Be 'OperationTimeout'
+    }
+
+    It 'a disabled account is a terminating AccountDisabled' {
+        Set-EmulatorConfig @{ autoApprove = 'disabled@contoso.onmicrosoft.com' }
+        $parameters = Get-TestConnectParameters -UserPrincipalName disabled@contoso.onmicrosoft.com
+        { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.AccountDisabled,Connect-ExchangeMfa'
+        $Error[0].CategoryInfo.Category | Should -Be 'AuthenticationError'
+        $Error[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
+    }
+
+    It 'a tenant that does not exist is a terminating ConfigurationError' {
+        # The helper takes an explicit authority as is (-Organization only
+        # picks the tenant of the default authority), so the wrong tenant
+        # goes into the emulator's authority here.
+        $parameters = Get-TestConnectParameters
+        $parameters.AzureADAuthorizationEndpointUri = $script:emulator.Authority -replace '/organizations$', '/nosuch.onmicrosoft.com'
+        { Connect-ExchangeMfa @parameters -Organization nosuch.onmicrosoft.com } |
+            Should -Throw -ErrorId 'ExchangeMfa.ConfigurationError,Connect-ExchangeMfa'
+        $Error[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
+        $Error[0].Exception.Message | Should -Not -BeNullOrEmpty
+    }
+
+    It 'an unknown application id is a terminating ConfigurationError' {
+        $parameters = Get-TestConnectParameters
+        { Connect-ExchangeMfa @parameters -AppId 11111111-2222-3333-4444-555555555555 } |
+            Should -Throw -ErrorId 'ExchangeMfa.ConfigurationError,Connect-ExchangeMfa'
+    }
+
+    It 'a failed first sign-in leaves no helper running' {
+        Get-TestHelperProcessId | Should -BeNullOrEmpty
+    }
+}
+
+Describe 'Broken answers and a dying helper' {
+    BeforeEach {
+        Reset-Emulator
+        $parameters = Get-TestConnectParameters
+        $script:connection = Connect-ExchangeMfa @parameters -PageSize 50
+    }
+
+    AfterEach {
+        Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore
+    }
+
+    It 'a malformed Exchange answer is ExchangeMfa.BadResponse and the connection keeps working' {
+        Set-EmulatorConfig @{ faults = @{ exchange = @(@{ kind = 'malformed' }) } }
+        # Objects parsed before the cut may already have streamed out.
+        $boxes = @(Get-Mailbox -ResultSize 10 -ErrorVariable problems -ErrorAction SilentlyContinue)
+        $boxes.Count | Should -BeLessThan 10
+        $problems.Count | Should -Be 1
+        $problems[0].FullyQualifiedErrorId | Should -Be 'ExchangeMfa.BadResponse,Get-Mailbox'
+        $problems[0].CategoryInfo.Category | Should -Be 'ProtocolError'
+        @(Get-Mailbox -ResultSize 10).Count | Should -Be 10
+    }
+
+    It 'a helper killed between commands gives a clear terminating error; Connect starts a new one' {
+        $first = Get-TestHelperProcessId
+        Stop-Process -Id $first -Force
+        Start-Sleep -Milliseconds 200
+        { Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.HelperExited,Get-Mailbox'
+        $Error[0].Exception.Message | Should -Match 'Connect-ExchangeMfa'
+        # The state is gone: the connection's commands with it, and the
+        # invoker says "not connected".
+        Get-Command Get-Mailbox -ErrorAction Ignore | Should -BeNullOrEmpty
+        { Invoke-ExchangeMfaCommand Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Invoke-ExchangeMfaCommand'
+        $parameters = Get-TestConnectParameters
+        $null = Connect-ExchangeMfa @parameters
+        Get-TestHelperProcessId | Should -Not -Be $first
+        @(Get-Mailbox -ResultSize 3).Count | Should -Be 3
+    }
+
+    It 'a helper killed mid-stream stops the pipeline with a clear terminating error' {
+        Set-EmulatorConfig @{ pageDelayMs = 100 }
+        $helperId = Get-TestHelperProcessId
+        $seen = @{ Count = 0 }
+        {
+            Get-Mailbox -ResultSize Unlimited | ForEach-Object {
+                $seen.Count++
+                if ($seen.Count -eq 60) { Stop-Process -Id $helperId -Force }
+            }
+        } | Should -Throw -ErrorId 'ExchangeMfa.HelperExited,Get-Mailbox'
+        $seen.Count | Should -BeLessThan 500
+        Get-TestHelperProcessId | Should -BeNullOrEmpty
+        $parameters = Get-TestConnectParameters
+        $null = Connect-ExchangeMfa @parameters
+        @(Get-Mailbox -ResultSize 2).Count | Should -Be 2
+    }
+}

@@ -1,0 +1,165 @@
+# The module's face: manifest, help for every command, and the parameters
+# each command takes (pinned, so a change is a deliberate one).
+
+BeforeDiscovery {
+    $manifestPath = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
+    $script:commandNames = (Import-PowerShellDataFile $manifestPath).FunctionsToExport
+}
+
+BeforeAll {
+    $script:manifestPath = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
+    $script:commandNames = (Import-PowerShellDataFile $script:manifestPath).FunctionsToExport
+    Import-Module $script:manifestPath -Force
+    $script:common = [System.Management.Automation.PSCmdlet]::CommonParameters +
+        [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
+}
+
+AfterAll {
+    Remove-Module ExchangeMfa -ErrorAction Ignore
+}
+
+Describe 'Manifest' {
+    It 'is a valid manifest with explicit export lists' {
+        $manifest = Test-ModuleManifest -Path $script:manifestPath
+        $manifest.Version | Should -Be ([version]'0.1.0')
+        $data = Import-PowerShellDataFile $script:manifestPath
+        $data.FunctionsToExport | Should -Not -Contain '*'
+        $data.CmdletsToExport.Count | Should -Be 0
+        $data.VariablesToExport.Count | Should -Be 0
+        $data.AliasesToExport.Count | Should -Be 0
+        [version]$data.PowerShellVersion | Should -BeGreaterOrEqual ([version]'7.2')
+        $data.GUID | Should -Match '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
+    }
+
+    It 'exports exactly the listed functions' {
+        $exported = (Get-Module ExchangeMfa).ExportedFunctions.Keys | Sort-Object
+        $exported | Should -Be ($script:commandNames | Sort-Object)
+    }
+
+    It 'starts no process at import' {
+        & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
+    }
+
+    It 'ships format data for the connection and mailbox types' {
+        $types = (Get-FormatData -TypeName 'ExchangeMfa.*').TypeNames
+        $types | Should -Contain 'ExchangeMfa.Connection'
+        $types | Should -Contain 'ExchangeMfa.Mailbox'
+    }
+
+    It 'has the about_ExchangeMfa topic in module/en-US' {
+        $topic = Join-Path $PSScriptRoot '../../module/en-US/about_ExchangeMfa.help.txt'
+        Get-Content $topic -Raw | Should -Match 'TOPIC\s+about_ExchangeMfa'
+        Get-Content $topic -Raw | Should -Match 'Connect-ExchangeMfa'
+    }
+
+    # Get-Help looks for about topics only in <ModuleBase>/<culture>, and the
+    # module base is the manifest's folder (the repository root), so it needs
+    # en-US there (a link to module/en-US, made by the build).
+    It 'Get-Help finds about_ExchangeMfa' -Skip:(-not (Test-Path (Join-Path $PSScriptRoot '../../en-US/about_ExchangeMfa.help.txt'))) {
+        (Get-Help about_ExchangeMfa | Out-String) | Should -Match 'Connect-ExchangeMfa'
+    }
+}
+
+Describe 'Help for <_>' -ForEach $script:commandNames {
+    BeforeAll {
+        $script:help = Get-Help $_ -Full
+        $script:command = Get-Command $_
+    }
+
+    It 'has a synopsis' {
+        $script:help.Synopsis | Should -Not -BeNullOrEmpty
+        $script:help.Synopsis | Should -Not -Match '^\s*\S+ \[' # not the generated syntax
+    }
+
+    It 'has a description' {
+        ($script:help.Description | Out-String).Trim() | Should -Not -BeNullOrEmpty
+    }
+
+    It 'has at least two examples with code and remarks' {
+        $examples = @($script:help.Examples.Example)
+        $examples.Count | Should -BeGreaterOrEqual 2
+        foreach ($example in $examples) {
+            $example.Code | Should -Not -BeNullOrEmpty
+            ($example.Remarks | Out-String).Trim() | Should -Not -BeNullOrEmpty
+        }
+    }
+
+    It 'describes every parameter' {
+        $names = $script:command.Parameters.Keys | Where-Object { $_ -notin $script:common }
+        foreach ($name in $names) {
+            $parameterHelp = $script:help.Parameters.Parameter | Where-Object Name -eq $name
+            ($parameterHelp.Description | Out-String).Trim() | Should -Not -BeNullOrEmpty -Because "-$name needs help"
+        }
+    }
+
+    It 'names its output type and links' {
+        $script:command.OutputType.Name | Should -Not -BeNullOrEmpty
+        @($script:help.relatedLinks.navigationLink).Count | Should -BeGreaterOrEqual 2
+        $script:command.CmdletBinding | Should -BeTrue
+    }
+}
+
+Describe 'Parameter contract' {
+    BeforeAll {
+        function Get-OwnParameter([string] $Name) {
+            (Get-Command $Name).Parameters.Values | Where-Object { $_.Name -notin $script:common }
+        }
+    }
+
+    It 'Connect-ExchangeMfa takes the Connect-ExchangeOnline names' {
+        (Get-OwnParameter Connect-ExchangeMfa).Name | Sort-Object | Should -Be (@(
+                'AppId', 'AzureADAuthorizationEndpointUri', 'CommandName', 'ConnectionUri', 'DelegatedOrganization',
+                'Device', 'ExchangeEnvironmentName', 'Organization', 'PageSize', 'Prefix', 'Resource', 'ShowBanner',
+                'UserPrincipalName') | Sort-Object)
+        $parameters = (Get-Command Connect-ExchangeMfa).Parameters
+        $parameters.Device.SwitchParameter | Should -BeTrue
+        $parameters.ShowBanner.SwitchParameter | Should -BeTrue
+        $set = $parameters.ExchangeEnvironmentName.Attributes | Where-Object { $_ -is [System.Management.Automation.ValidateSetAttribute] }
+        $set.ValidValues | Should -Be @('O365Default', 'O365USGovGCCHigh', 'O365USGovDoD', 'O365China')
+        $range = $parameters.PageSize.Attributes | Where-Object { $_ -is [System.Management.Automation.ValidateRangeAttribute] }
+        $range.MinRange | Should -Be 1
+        $range.MaxRange | Should -Be 1000
+        { Connect-ExchangeMfa -Device -PageSize 1001 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Connect-ExchangeMfa'
+        $parameters.CommandName.ParameterType | Should -Be ([string[]])
+    }
+
+    It 'Connect-ExchangeMfa -Prefix takes letters and digits, EXO is reserved' {
+        { Connect-ExchangeMfa -Device -Prefix 'Con-toso' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Connect-ExchangeMfa'
+        { Connect-ExchangeMfa -Device -Prefix 'exo' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Connect-ExchangeMfa'
+        & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
+    }
+
+    It 'Connect-ExchangeMfa -CommandName rejects a name outside the catalogue before signing in' {
+        { Connect-ExchangeMfa -Device -CommandName Get-Mailbox, Get-Mailboxx } |
+            Should -Throw -ErrorId 'ExchangeMfa.UnknownCommandName,Connect-ExchangeMfa' -ExpectedMessage '*Get-Mailboxx*'
+        & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
+    }
+
+    It 'Connect-ExchangeMfa without -Device says browser sign-in is not available yet' {
+        { Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com } |
+            Should -Throw -ErrorId 'ExchangeMfa.BrowserSignInNotAvailable,Connect-ExchangeMfa' -ExpectedMessage '*-Device*'
+        & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
+    }
+
+    It 'Get-ExchangeMfaConnection takes -ConnectionId' {
+        (Get-OwnParameter Get-ExchangeMfaConnection).Name | Should -Be @('ConnectionId')
+    }
+
+    It 'Disconnect-ExchangeMfa takes -ConnectionId from the pipeline and confirms like Microsoft' {
+        (Get-OwnParameter Disconnect-ExchangeMfa).Name | Should -Be @('ConnectionId')
+        $command = Get-Command Disconnect-ExchangeMfa
+        $command.Parameters.ConnectionId.ParameterType | Should -Be ([string[]])
+        $command.Parameters.ConnectionId.Attributes.Where({ $_ -is [Parameter] }).ValueFromPipelineByPropertyName | Should -BeTrue
+        $binding = $command.ScriptBlock.Attributes | Where-Object { $_ -is [System.Management.Automation.CmdletBindingAttribute] }
+        $binding.SupportsShouldProcess | Should -BeTrue
+        $binding.ConfirmImpact | Should -Be 'High'
+    }
+
+    It 'Invoke-ExchangeMfaCommand takes Name, Parameters, ResultSize, ConnectionId, PageSize' {
+        (Get-OwnParameter Invoke-ExchangeMfaCommand).Name | Sort-Object |
+            Should -Be (@('ConnectionId', 'Name', 'PageSize', 'Parameters', 'ResultSize') | Sort-Object)
+        $parameters = (Get-Command Invoke-ExchangeMfaCommand).Parameters
+        $parameters.Name.Attributes.Where({ $_ -is [Parameter] }).Mandatory | Should -BeTrue
+        $parameters.Parameters.ParameterType | Should -Be ([System.Collections.IDictionary])
+    }
+}

@@ -1,0 +1,160 @@
+/* test_connection.c - connect settings: the clouds table, defaults,
+ * overrides and their checks; the empty connection table. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "connection.h"
+#include "json.h"
+
+static void test_defaults(void **state)
+{
+    em_conn_settings s = {.mode = "device"};
+    em_conn_resolved r;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_conn_resolve(&r, &s, &err), EM_OK);
+    assert_string_equal(r.environment, "O365Default");
+    assert_string_equal(r.authority, "https://login.microsoftonline.com/organizations");
+    assert_string_equal(r.connection_uri, "https://outlook.office365.com");
+    assert_string_equal(r.resource, "https://outlook.office365.com");
+    assert_string_equal(r.scope, "https://outlook.office365.com/.default openid profile offline_access");
+    assert_string_equal(r.client_id, "fb78d390-0c51-40cd-8e17-fdbfab77341b");
+    assert_int_equal(r.page_size, 1000);
+    em_conn_resolved_free(&r);
+    assert_null(r.authority);
+}
+
+static void test_clouds(void **state)
+{
+    static const struct {
+        const char *env, *authority, *uri;
+    } cases[] = {
+        {"O365USGovGCCHigh", "https://login.microsoftonline.us/contoso.onmicrosoft.com",
+         "https://outlook.office365.us"},
+        {"O365USGovDoD", "https://login.microsoftonline.us/contoso.onmicrosoft.com",
+         "https://webmail.apps.mil"},
+        {"o365china", "https://login.partner.microsoftonline.cn/contoso.onmicrosoft.com",
+         "https://partner.outlook.cn"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        em_conn_settings s = {.mode = "device", .environment = cases[i].env,
+                              .organization = "contoso.onmicrosoft.com", .page_size = 50};
+        em_conn_resolved r;
+
+        assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+        assert_string_equal(r.authority, cases[i].authority);
+        assert_string_equal(r.connection_uri, cases[i].uri);
+        assert_string_equal(r.resource, cases[i].uri);
+        assert_int_equal(r.page_size, 50);
+        em_conn_resolved_free(&r);
+    }
+}
+
+static void test_overrides(void **state)
+{
+    em_conn_settings s = {.mode = "device", .organization = "contoso.onmicrosoft.com",
+                          .authority = "https://127.0.0.1:4443/organizations/",
+                          .connection_uri = "https://127.0.0.1:4443/powershell-liveid/",
+                          .resource = "https://outlook.office365.com/",
+                          .app_id = "3c0b1a5e-7d2f-4e8a-9b6c-1f2e3d4c5b6a"};
+    em_conn_resolved r;
+
+    (void)state;
+    assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+    /* A multi-tenant authority override takes the organization as its tenant. */
+    assert_string_equal(r.authority, "https://127.0.0.1:4443/contoso.onmicrosoft.com");
+    /* connectionUri changes where requests go (its origin), never the resource. */
+    assert_string_equal(r.connection_uri, "https://127.0.0.1:4443");
+    assert_string_equal(r.resource, "https://outlook.office365.com");
+    assert_string_equal(r.scope, "https://outlook.office365.com/.default openid profile offline_access");
+    assert_string_equal(r.client_id, "3c0b1a5e-7d2f-4e8a-9b6c-1f2e3d4c5b6a");
+    assert_null(r.delegated_organization);
+    em_conn_resolved_free(&r);
+
+    /* An override naming a tenant is used as given. */
+    s.authority = "https://127.0.0.1:4443/fabrikam.onmicrosoft.com";
+    s.delegated_organization = "fabrikam.onmicrosoft.com";
+    assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+    assert_string_equal(r.authority, "https://127.0.0.1:4443/fabrikam.onmicrosoft.com");
+    assert_string_equal(r.delegated_organization, "fabrikam.onmicrosoft.com");
+    em_conn_resolved_free(&r);
+}
+
+static void test_rejected(void **state)
+{
+    static const struct {
+        em_conn_settings s;
+        const char *field;
+    } cases[] = {
+        {{.mode = NULL}, "mode"},
+        {{.mode = "browser"}, "mode"},
+        {{.mode = "device", .environment = "O365GermanyCloud"}, "environment"},
+        {{.mode = "device", .authority = "http://login.microsoftonline.com/x"}, "authority"},
+        {{.mode = "device", .authority = "https:///x"}, "authority"},
+        {{.mode = "device", .connection_uri = "ftp://x"}, "connectionUri"},
+        {{.mode = "device", .organization = "a/b"}, "organization"},
+        {{.mode = "device", .organization = "a b"}, "organization"},
+        {{.mode = "device", .app_id = "x\r\ny"}, "appId"},
+        {{.mode = "device", .upn = "admin@contoso.com\r\nX: y"}, "userPrincipalName"},
+        {{.mode = "device", .resource = ""}, "resource"},
+        {{.mode = "device", .page_size = 1001}, "pageSize"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        em_conn_resolved r;
+        em_error err = {0};
+
+        assert_int_equal(em_conn_resolve(&r, &cases[i].s, &err), EM_EINVAL);
+        assert_string_equal(err.target, cases[i].field);
+        assert_null(r.authority);
+    }
+}
+
+static void test_empty_table(void **state)
+{
+    em_conn_table *t = NULL;
+    em_conn *c = NULL;
+    em_error err = {0};
+    yajl_gen g = em_json_gen_new();
+    char *out = NULL;
+
+    (void)state;
+    assert_int_equal(em_conn_table_new(&t), EM_OK);
+    assert_int_equal(em_conn_find(&c, t, "nope", &err), EM_ENOCONN);
+    assert_string_equal(err.target, "nope");
+    assert_int_equal(em_conn_close(&c, t, "nope", &err), EM_ENOCONN);
+    assert_null(c);
+    assert_int_equal(em_conn_gen_list(g, t), yajl_gen_status_ok);
+    assert_int_equal(em_json_gen_dup(&out, g), EM_OK);
+    assert_string_equal(out, "{\"connections\":[]}");
+    free(out);
+    yajl_gen_free(g);
+    em_conn_table_clear(t);
+    em_conn_table_free(&t);
+    assert_null(t);
+    assert_int_equal(em_json_outstanding(), 0);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_clouds),
+        cmocka_unit_test(test_overrides),
+        cmocka_unit_test(test_rejected),
+        cmocka_unit_test(test_empty_table),
+    };
+
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,446 @@
+/* test_exo_invoke.c - the InvokeCommand loop against a local fake Exchange
+ * (libmicrohttpd on 127.0.0.1, plain HTTP): paging through nextLink, the
+ * headers and body sent, the Prefer page size, the 401 renew-and-retry,
+ * the resultSize cut, a foreign nextLink, and error mapping.
+ */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <arpa/inet.h>
+#include <pthread.h>
+#include <cmocka.h>
+
+#include "buf.h"
+#include "exo.h"
+#include "http.h"
+#include "json.h"
+#include "rpc.h"
+
+#ifdef EM_HAVE_MHD
+#include <microhttpd.h>
+
+static struct MHD_Daemon *daemon_;
+static char origin[64];
+
+/* What the fake saw, one line per request. */
+static em_buf seen;
+static int requests;
+static bool foreign_link;       /* page 1 links to another host */
+
+static const char *header(struct MHD_Connection *c, const char *name)
+{
+    const char *v = MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+
+    return v ? v : "-";
+}
+
+static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *url,
+                               const char *method, const char *version, const char *upload,
+                               size_t *upload_size, void **con_cls)
+{
+    static int marker;
+    static char body[256];
+    struct MHD_Response *r;
+    enum MHD_Result ret;
+    const char *skip = MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "skip");
+    const char *auth = header(c, "Authorization");
+    unsigned int status = 200;
+    em_buf page = EM_BUF_INIT;
+    int from, n, i;
+
+    (void)cls;
+    (void)version;
+    if (*con_cls == NULL) {
+        *con_cls = &marker;
+        body[0] = '\0';
+        return MHD_YES;
+    }
+    if (*upload_size > 0) {
+        size_t have = strlen(body), take = *upload_size;
+
+        if (have + take >= sizeof(body))
+            take = sizeof(body) - have - 1;
+        memcpy(body + have, upload, take);
+        body[have + take] = '\0';
+        *upload_size = 0;
+        return MHD_YES;
+    }
+    requests++;
+    em_buf_printf(&seen, "%s %s skip=%s auth=%s prefer=%s cmdlet=%s anchor=%s conn=%s body=%s\n",
+                  method, url, skip ? skip : "-", auth, header(c, "Prefer"),
+                  header(c, "X-CmdletName"), header(c, "X-AnchorMailbox"),
+                  header(c, "connection-id"), body);
+    if (strcmp(header(c, "X-CmdletName"), "Remove-Thing") == 0) {
+        status = 204;
+        em_buf_puts(&page, "");
+    } else if (strcmp(auth, "Bearer old") == 0) {
+        status = 401;
+        em_buf_puts(&page, "");
+    } else if (strstr(body, "Nobody") != NULL) {
+        status = 404;
+        em_buf_puts(&page, "{\"error\":{\"code\":\"NotFound\",\"message\":\"x\",\"details\":[{\"message\":"
+                           "\"1|Microsoft.Exchange.ManagementObjectNotFoundException|No such object.\"}]}}");
+    } else {
+        /* 5 objects per page, 12 in all; a warning on the first page. */
+        from = skip ? atoi(skip) : 0;
+        n = from + 5 > 12 ? 12 - from : 5;
+        em_buf_puts(&page, from == 0 ? "{\"@adminapi.warnings\":[\"careful\"],\"value\":["
+                                     : "{\"value\":[");
+        for (i = 0; i < n; i++)
+            em_buf_printf(&page, "%s{\"@odata.type\":\"#T\",\"N\":%d}", i ? "," : "", from + i + 1);
+        em_buf_puts(&page, "]");
+        if (from + n < 12)
+            em_buf_printf(&page, ",\"@odata.nextLink\":\"%s/adminapi/beta/t/InvokeCommand?skip=%d\"",
+                          foreign_link ? "https://evil.example" : origin, from + n);
+        em_buf_puts(&page, "}");
+    }
+    r = MHD_create_response_from_buffer(page.len, page.data ? page.data : "",
+                                        MHD_RESPMEM_MUST_COPY);
+    ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    em_buf_free(&page);
+    return ret;
+}
+
+static int server_up(void **state)
+{
+    struct sockaddr_in addr;
+    em_error err = {0};
+
+    (void)state;
+    memset(&addr, 0, sizeof(addr));
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL,
+                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
+    if (daemon_ == NULL)
+        return -1;
+    snprintf(origin, sizeof(origin), "http://127.0.0.1:%u",
+             (unsigned)MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port);
+    return em_http_global_init(&err) == EM_OK ? 0 : -1;
+}
+
+static int server_down(void **state)
+{
+    (void)state;
+    em_http_global_cleanup();
+    MHD_stop_daemon(daemon_);
+    em_buf_free(&seen);
+    return 0;
+}
+
+static int reset(void **state)
+{
+    (void)state;
+    em_buf_free(&seen);
+    requests = 0;
+    foreign_link = false;
+    return 0;
+}
+
+static int check_leaks(void **state)
+{
+    (void)state;
+    assert_int_equal(em_json_outstanding(), 0);
+    return 0;
+}
+
+/* Hands out "old" first; after a 401 on "old", "new". */
+typedef struct tokens {
+    int calls;
+    int renewals;
+    bool start_old;
+} tokens;
+
+static int get_token(char **out, void *ud, const char *stale, em_request *req, em_error *err)
+{
+    tokens *t = ud;
+
+    (void)req;
+    (void)err;
+    t->calls++;
+    if (stale != NULL) {
+        assert_string_equal(stale, "old");
+        t->renewals++;
+        t->start_old = false;
+    }
+    *out = strdup(t->start_old ? "old" : "new");
+    return EM_OK;
+}
+
+/* Always "old": the server keeps refusing it. */
+static int get_stuck_token(char **out, void *ud, const char *stale, em_request *req, em_error *err)
+{
+    tokens *t = ud;
+
+    (void)req;
+    (void)err;
+    if (stale != NULL)
+        t->renewals++;
+    *out = strdup("old");
+    return EM_OK;
+}
+
+static em_exo_call make_call(tokens *t, yajl_val params)
+{
+    em_exo_call call = {0};
+
+    call.connection_uri = origin;
+    call.tenant = "contoso.onmicrosoft.com";
+    call.connection_id = "conn-1";
+    call.anchor_upn = "admin@contoso.onmicrosoft.com";
+    call.cmdlet = "Get-Mailbox";
+    call.parameters = params;
+    call.page_size = 5;
+    call.get_token = get_token;
+    call.token_ud = t;
+    return call;
+}
+
+static void test_all_pages(void **state)
+{
+    tokens t = {0, 0, true};
+    yajl_val params = NULL;
+    em_exo_call call;
+    em_exo_result res;
+    em_error err = {0};
+    char expected[4096];
+    const char *line1_tail;
+
+    (void)state;
+    assert_int_equal(em_json_parse(&params, "{\"ResultSize\":\"Unlimited\"}", 26, NULL), EM_OK);
+    call = make_call(&t, params);
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_OK);
+    assert_int_equal(res.objects, 12);
+    assert_int_equal(res.pages, 3);
+    /* One 401 on the first page, one renewal, then the same page again. */
+    assert_int_equal(t.renewals, 1);
+    assert_int_equal(requests, 4);
+    line1_tail = " prefer=odata.maxpagesize=5 cmdlet=Get-Mailbox anchor=UPN:admin@contoso.onmicrosoft.com "
+                 "conn=conn-1 body={\"CmdletInput\":{\"CmdletName\":\"Get-Mailbox\","
+                 "\"Parameters\":{\"ResultSize\":\"Unlimited\"}}}\n";
+    snprintf(expected, sizeof(expected),
+             "POST /adminapi/beta/contoso.onmicrosoft.com/InvokeCommand skip=- auth=Bearer old%s"
+             "POST /adminapi/beta/contoso.onmicrosoft.com/InvokeCommand skip=- auth=Bearer new%s"
+             "POST /adminapi/beta/t/InvokeCommand skip=5 auth=Bearer new%s"
+             "POST /adminapi/beta/t/InvokeCommand skip=10 auth=Bearer new%s",
+             line1_tail, line1_tail, line1_tail, line1_tail);
+    assert_string_equal(seen.data, expected);
+    em_json_free(&params);
+}
+
+static void test_result_size(void **state)
+{
+    tokens t = {0, 0, false};
+    em_exo_call call = make_call(&t, NULL);
+    em_exo_result res;
+    em_error err = {0};
+
+    (void)state;
+    call.result_size = 7;
+    call.select = NULL;
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_OK);
+    assert_int_equal(res.objects, 7);
+    assert_int_equal(res.pages, 2);
+    /* The second page asks for just the 2 still wanted; no body parameters. */
+    assert_non_null(strstr(seen.data, "skip=5 auth=Bearer new prefer=odata.maxpagesize=2 "));
+    assert_non_null(strstr(seen.data, "\"Parameters\":{}"));
+    assert_int_equal(requests, 2);
+}
+
+static void test_select_and_cut_mid_page(void **state)
+{
+    tokens t = {0, 0, false};
+    yajl_val select = NULL;
+    em_exo_call call = make_call(&t, NULL);
+    em_exo_result res;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_json_parse(&select, "[\"Name\",\"Alias\"]", 16, NULL), EM_OK);
+    call.select = select;
+    call.page_size = 1000;
+    call.result_size = 3;   /* the fake ignores Prefer: the cut happens mid-page */
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_OK);
+    assert_int_equal(res.objects, 3);
+    assert_int_equal(res.pages, 1);
+    assert_non_null(strstr(seen.data, "POST /adminapi/beta/contoso.onmicrosoft.com/InvokeCommand skip=-"));
+    em_json_free(&select);
+    /* A select name that does not belong in a URL. */
+    assert_int_equal(em_json_parse(&select, "[\"a&b\"]", 7, NULL), EM_OK);
+    call.select = select;
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_EINVAL);
+    em_json_free(&select);
+}
+
+static void test_foreign_next_link(void **state)
+{
+    tokens t = {0, 0, false};
+    em_exo_call call = make_call(&t, NULL);
+    em_exo_result res;
+    em_error err = {0};
+
+    (void)state;
+    foreign_link = true;
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_EBADRESPONSE);
+    assert_non_null(strstr(err.message, "another host"));
+    assert_int_equal(requests, 1);
+}
+
+static void test_not_found_and_unauthorized(void **state)
+{
+    tokens t = {0, 0, false};
+    yajl_val params = NULL;
+    em_exo_call call;
+    em_exo_result res;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_json_parse(&params, "{\"Identity\":\"Nobody\"}", 21, NULL), EM_OK);
+    call = make_call(&t, params);
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_ENOTFOUND);
+    assert_string_equal(err.message, "No such object.");
+    assert_int_equal(err.http_status, 404);
+    em_json_free(&params);
+    /* A token that stays refused: one renewal, then Unauthorized. */
+    em_error_clear(&err);
+    call = make_call(&t, NULL);
+    call.get_token = get_stuck_token;
+    call.token_ud = &t;
+    t.renewals = 0;
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_EUNAUTHORIZED);
+    assert_int_equal(t.renewals, 1);
+    assert_int_equal(err.http_status, 401);
+    assert_non_null(strstr(err.message, "even after a renewal"));
+}
+
+static void test_no_content(void **state)
+{
+    tokens t = {0, 0, false};
+    em_exo_call call = make_call(&t, NULL);
+    em_exo_result res;
+    em_error err = {0};
+
+    (void)state;
+    call.cmdlet = "Remove-Thing";
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_OK);
+    assert_int_equal(res.objects, 0);
+    assert_int_equal(res.pages, 1);
+}
+
+/* ---- through the protocol loop: notifications and ack flow control ---- */
+
+typedef struct lines {
+    pthread_mutex_t lock;
+    em_buf text;
+    int pages;
+} lines;
+
+static int capture(void *ud, const char *line, size_t len)
+{
+    lines *l = ud;
+
+    pthread_mutex_lock(&l->lock);
+    em_buf_append(&l->text, line, len);
+    if (strstr(line, "\"method\":\"page\"") != NULL)
+        l->pages++;
+    pthread_mutex_unlock(&l->lock);
+    return 0;
+}
+
+static int m_invoke(char **out, em_request *req, yajl_val params, void *app, em_error *err)
+{
+    tokens t = {0, 0, false};
+    em_exo_call call = make_call(&t, NULL);
+    em_exo_result res;
+    int rc;
+
+    (void)params;
+    (void)app;
+    rc = em_exo_invoke(&res, &call, req, err);
+    if (rc == EM_OK)
+        *out = strdup("{\"done\":true}");
+    return rc;
+}
+
+static int pages_seen(lines *l)
+{
+    int n;
+
+    pthread_mutex_lock(&l->lock);
+    n = l->pages;
+    pthread_mutex_unlock(&l->lock);
+    return n;
+}
+
+static void test_notifications_and_acks(void **state)
+{
+    static const em_rpc_method methods[] = {{"invoke", m_invoke}, {NULL, NULL}};
+    const char *start = "{\"jsonrpc\":\"2.0\",\"id\":4,\"method\":\"invoke\"}\n";
+    const char *ack1 = "{\"jsonrpc\":\"2.0\",\"method\":\"ack\",\"params\":{\"id\":4,\"page\":1}}\n";
+    lines l;
+    em_rpc *rpc = NULL;
+    int i;
+
+    (void)state;
+    memset(&l, 0, sizeof(l));
+    pthread_mutex_init(&l.lock, NULL);
+    assert_int_equal(em_rpc_new(&rpc, methods, NULL, NULL, capture, &l), EM_OK);
+    em_rpc_feed(rpc, start, strlen(start));
+    for (i = 0; i < 300 && pages_seen(&l) < 2; i++)
+        em_request_sleep(NULL, 10);
+    em_request_sleep(NULL, 200);
+    /* Pages 1 and 2 arrived; page 3 waits for the ack of page 1. */
+    assert_int_equal(pages_seen(&l), 2);
+    assert_int_equal(requests, 2);
+    em_rpc_feed(rpc, ack1, strlen(ack1));
+    em_rpc_wait_idle(rpc);
+    assert_int_equal(pages_seen(&l), 3);
+    assert_string_equal(l.text.data,
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":1}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":2}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":3}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":4}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":5}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"warning\",\"params\":{\"requestId\":4,\"message\":\"careful\"}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"page\",\"params\":{\"requestId\":4,\"page\":1,\"objects\":5,\"more\":true}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":6}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":7}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":8}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":9}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":10}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"page\",\"params\":{\"requestId\":4,\"page\":2,\"objects\":10,\"more\":true}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":11}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":4,\"value\":{\"N\":12}}}\n"
+        "{\"jsonrpc\":\"2.0\",\"method\":\"page\",\"params\":{\"requestId\":4,\"page\":3,\"objects\":12,\"more\":false}}\n"
+        "{\"jsonrpc\":\"2.0\",\"id\":4,\"result\":{\"done\":true}}\n");
+    em_rpc_free(&rpc);
+    em_buf_free(&l.text);
+    pthread_mutex_destroy(&l.lock);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_no_content, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_notifications_and_acks, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_all_pages, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_result_size, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_select_and_cut_mid_page, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_foreign_next_link, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_not_found_and_unauthorized, reset, check_leaks),
+    };
+
+    return cmocka_run_group_tests(tests, server_up, server_down);
+}
+#else
+int main(void)
+{
+    return 0;
+}
+#endif

@@ -1,0 +1,399 @@
+/* test_loopback.c - the browser sign-in's redirect listener (loopback.c):
+ * query parsing and judging, then the real listener on 127.0.0.1 driven by
+ * libcurl (http.h) as the "browser": favicon, wrong state, valid callback,
+ * provider errors, iss mix-up, timeout, cancel, replay, bind address.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "buf.h"
+#include "http.h"
+#include "json.h"
+#include "loopback.h"
+#include "rpc.h"
+
+#define STATE "Zm9vYmFyYmF6cXV4cXV1eHF1dXpxdXV6cXV1enF1dXo"
+#define ISSUER "https://login.microsoftonline.com/{tenantid}/v2.0"
+#define TID "6babcaad-604b-40ac-a9d7-9fd97c0b779f"
+
+static double now_seconds(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* ---- parsing and judging ---------------------------------------------- */
+
+static void test_parse_query(void **state)
+{
+    const char q[] = "code=0.AX%2Bb-c&state=" STATE "&session_state=x&&iss=https%3A%2F%2Fa%2Fb"
+                     "&error_description=two+words%20here";
+    em_loopback_callback cb;
+    em_error err = {0};
+    (void)state;
+
+    assert_int_equal(em_loopback_parse_query(&cb, q, sizeof q - 1, &err), EM_OK);
+    assert_string_equal(cb.code, "0.AX+b-c");
+    assert_string_equal(cb.state, STATE);
+    assert_string_equal(cb.iss, "https://a/b");
+    assert_string_equal(cb.error_description, "two words here");
+    assert_null(cb.error);
+    em_loopback_callback_clear(&cb);
+    /* A known key twice (which value would win?), bad escapes, an encoded NUL. */
+    assert_int_equal(em_loopback_parse_query(&cb, "state=a&state=b", 15, &err), EM_EINVAL);
+    em_loopback_callback_clear(&cb);
+    assert_int_equal(em_loopback_parse_query(&cb, "code=%4", 7, &err), EM_EINVAL);
+    em_loopback_callback_clear(&cb);
+    assert_int_equal(em_loopback_parse_query(&cb, "code=%zz", 8, &err), EM_EINVAL);
+    em_loopback_callback_clear(&cb);
+    assert_int_equal(em_loopback_parse_query(&cb, "code=a%00b", 10, &err), EM_EINVAL);
+    em_loopback_callback_clear(&cb);
+    /* Empty and key-only input. */
+    assert_int_equal(em_loopback_parse_query(&cb, "", 0, &err), EM_OK);
+    em_loopback_callback_clear(&cb);
+    assert_int_equal(em_loopback_parse_query(&cb, "code", 4, &err), EM_OK);
+    assert_string_equal(cb.code, "");
+    em_loopback_callback_clear(&cb);
+}
+
+static void test_check(void **state)
+{
+    em_loopback_expect expect = {STATE, ISSUER, false};
+    em_loopback_callback cb = {0};
+    em_error err = {0};
+    (void)state;
+
+    cb.code = "c";
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_EINVAL);
+    cb.state = STATE "x";
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_EINVAL);
+    cb.state = STATE;
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_OK);
+    /* iss: the template stands for one path segment. */
+    cb.iss = "https://login.microsoftonline.com/" TID "/v2.0";
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_OK);
+    cb.iss = "https://login.microsoftonline.com/a/b/v2.0";
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_EAUTH);
+    cb.iss = "https://login.microsoftonline.com//v2.0";
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_EAUTH);
+    cb.iss = "https://evil.example/" TID "/v2.0";
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_EAUTH);
+    assert_non_null(strstr(err.message, "another issuer"));
+    /* Promised by discovery but missing. */
+    cb.iss = NULL;
+    expect.iss_required = true;
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_EAUTH);
+    expect.iss_required = false;
+    /* Provider errors. */
+    cb.code = NULL;
+    cb.error = "access_denied";
+    cb.error_description = "AADSTS65004: User declined to consent.\r\nTrace ID: 1";
+    memset(&err, 0, sizeof err);
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_EDECLINED);
+    assert_int_equal(err.aadsts, 65004);
+    assert_string_equal(err.server_code, "access_denied");
+    assert_null(strstr(err.message, "Trace"));
+    cb.error = "invalid_client";
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_ECONFIG);
+    cb.error = "interaction_required";
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_EAUTH);
+    cb.error = NULL;
+    assert_int_equal(em_loopback_check(&cb, &expect, &err), EM_EBADRESPONSE);
+}
+
+/* ---- the listener ------------------------------------------------------- */
+
+typedef struct waiter {
+    pthread_t thread;
+    em_loopback *lb;
+    long timeout_ms;
+    int rc;
+    char *code;
+    em_error err;
+} waiter;
+
+static void *wait_thread(void *arg)
+{
+    waiter *w = arg;
+
+    w->rc = em_loopback_wait(&w->code, w->lb, w->timeout_ms, NULL, &w->err);
+    return NULL;
+}
+
+static em_loopback *start(bool iss_required)
+{
+    em_loopback_expect expect = {STATE, ISSUER, iss_required};
+    em_loopback *lb = NULL;
+    em_error err = {0};
+    char want[64];
+
+    assert_int_equal(em_loopback_start(&lb, &expect, &err), EM_OK);
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/", em_loopback_port(lb));
+    assert_string_equal(em_loopback_redirect_uri(lb), want);
+    assert_true(em_loopback_port(lb) > 0);
+    return lb;
+}
+
+static void wait_in_background(waiter *w, em_loopback *lb, long timeout_ms)
+{
+    memset(w, 0, sizeof *w);
+    w->lb = lb;
+    w->timeout_ms = timeout_ms;
+    pthread_create(&w->thread, NULL, wait_thread, w);
+}
+
+/* GETs host:port + path; returns the transport code, *status and the body. */
+static int get(const char *host, int port, const char *path, long *status, em_buf *body)
+{
+    char url[2048];
+    em_http_request req = {0};
+    em_http_response resp = {0};
+    em_error err = {0};
+    int rc = EM_OK;
+
+    snprintf(url, sizeof url, "http://%s:%d%s", host, port, path);
+    req.method = "GET";
+    req.url = url;
+    req.timeout_ms = 5000;
+    rc = em_http_perform(&resp, &req, NULL, &err);
+    *status = resp.status;
+    if (body != NULL) {
+        body->len = 0;
+        if (resp.body.data != NULL)
+            em_buf_append(body, resp.body.data, resp.body.len);
+    }
+    em_http_response_free(&resp);
+    return rc;
+}
+
+static void test_valid_after_wrong_state(void **state)
+{
+    em_loopback *lb = start(false);
+    int port = em_loopback_port(lb);
+    em_buf body = EM_BUF_INIT;
+    long status = 0;
+    waiter w;
+    (void)state;
+
+    wait_in_background(&w, lb, 10000);
+    assert_int_equal(get("127.0.0.1", port, "/favicon.ico", &status, &body), EM_OK);
+    assert_int_equal(status, 404);
+    assert_int_equal(get("127.0.0.1", port, "/?code=C1&state=wrong", &status, &body), EM_OK);
+    assert_int_equal(status, 400);
+    assert_non_null(strstr(body.data, "does not belong"));
+    assert_int_equal(get("127.0.0.1", port, "/?code=C1&code=C2&state=" STATE, &status, &body), EM_OK);
+    assert_int_equal(status, 400);
+    /* The wait goes on after those. */
+    em_request_sleep(NULL, 200);
+    assert_int_equal(w.rc, EM_OK);
+    assert_null(w.code);
+    assert_int_equal(get("127.0.0.1", port, "/?code=0.AX-code&state=" STATE "&iss=https%3A%2F%2Flogin."
+                         "microsoftonline.com%2F" TID "%2Fv2.0&session_state=s", &status, &body), EM_OK);
+    assert_int_equal(status, 200);
+    assert_non_null(strstr(body.data, "You are signed in"));
+    assert_null(strstr(body.data, "0.AX-code"));
+    pthread_join(w.thread, NULL);
+    assert_int_equal(w.rc, EM_OK);
+    assert_string_equal(w.code, "0.AX-code");
+    /* Replayed: the listener is closed. */
+    assert_int_equal(get("127.0.0.1", port, "/?code=0.AX-code&state=" STATE, &status, &body), EM_ENETWORK);
+    em_free_secret(&w.code);
+    em_loopback_free(&lb);
+    assert_null(lb);
+    em_buf_free(&body);
+}
+
+static void test_error_callback(void **state)
+{
+    em_loopback *lb = start(false);
+    int port = em_loopback_port(lb);
+    em_buf body = EM_BUF_INIT;
+    long status = 0;
+    waiter w;
+    (void)state;
+
+    wait_in_background(&w, lb, 10000);
+    assert_int_equal(get("127.0.0.1", port, "/?error=access_denied&error_description=AADSTS65004%3A+"
+                         "User+%3Cscript%3Ealert(1)%3C%2Fscript%3E+declined&state=" STATE, &status, &body), EM_OK);
+    assert_non_null(strstr(body.data, "Sign-in failed"));
+    assert_non_null(strstr(body.data, "&lt;script&gt;alert(1)&lt;/script&gt;"));
+    assert_null(strstr(body.data, "<script>"));
+    pthread_join(w.thread, NULL);
+    assert_int_equal(w.rc, EM_EDECLINED);
+    assert_int_equal(w.err.code, EM_EDECLINED);
+    assert_int_equal(w.err.aadsts, 65004);
+    assert_null(w.code);
+    em_loopback_free(&lb);
+    em_buf_free(&body);
+}
+
+static void test_iss_mismatch_and_required(void **state)
+{
+    em_loopback *lb = start(true);
+    int port = em_loopback_port(lb);
+    em_buf body = EM_BUF_INIT;
+    long status = 0;
+    waiter w;
+    (void)state;
+
+    wait_in_background(&w, lb, 10000);
+    assert_int_equal(get("127.0.0.1", port, "/?code=C&state=" STATE "&iss=https%3A%2F%2Fevil.example%2F"
+                         TID "%2Fv2.0", &status, &body), EM_OK);
+    pthread_join(w.thread, NULL);
+    assert_int_equal(w.rc, EM_EAUTH);
+    assert_non_null(strstr(w.err.message, "another issuer"));
+    assert_null(w.code);
+    em_loopback_free(&lb);
+    /* The provider promised iss: a callback without it ends the sign-in. */
+    lb = start(true);
+    port = em_loopback_port(lb);
+    wait_in_background(&w, lb, 10000);
+    assert_int_equal(get("127.0.0.1", port, "/?code=C&state=" STATE, &status, &body), EM_OK);
+    pthread_join(w.thread, NULL);
+    assert_int_equal(w.rc, EM_EAUTH);
+    assert_non_null(strstr(w.err.message, "iss"));
+    em_loopback_free(&lb);
+    em_buf_free(&body);
+}
+
+static void test_timeout_closes(void **state)
+{
+    em_loopback *lb = start(false);
+    int port = em_loopback_port(lb);
+    char *code = NULL;
+    em_error err = {0};
+    long status = 0;
+    double t0 = now_seconds();
+    (void)state;
+
+    assert_int_equal(em_loopback_wait(&code, lb, 300, NULL, &err), EM_ETIMEOUT);
+    assert_true(now_seconds() - t0 >= 0.29 && now_seconds() - t0 < 2.0);
+    assert_non_null(strstr(err.message, "timed out"));
+    assert_int_equal(get("127.0.0.1", port, "/?code=C&state=" STATE, &status, NULL), EM_ENETWORK);
+    /* One wait per listener. */
+    assert_int_equal(em_loopback_wait(&code, lb, 300, NULL, &err), EM_EINVAL);
+    em_loopback_free(&lb);
+}
+
+static void test_binds_loopback_only(void **state)
+{
+    em_loopback *lb = start(false);
+    int port = em_loopback_port(lb);
+    long status = 0;
+    (void)state;
+
+    assert_int_equal(get("127.0.0.1", port, "/nothing", &status, NULL), EM_OK);
+    assert_int_equal(status, 404);
+    /* Another loopback address: nobody listens there. */
+    assert_int_equal(get("127.0.0.2", port, "/nothing", &status, NULL), EM_ENETWORK);
+    em_loopback_free(&lb);
+}
+
+/* ---- cancellation through the protocol loop ----------------------------- */
+
+typedef struct lines {
+    pthread_mutex_t lock;
+    em_buf text;
+} lines;
+
+static int capture(void *ud, const char *line, size_t len)
+{
+    lines *l = ud;
+
+    pthread_mutex_lock(&l->lock);
+    em_buf_append(&l->text, line, len);
+    pthread_mutex_unlock(&l->lock);
+    return 0;
+}
+
+static bool captured(lines *l, const char *what)
+{
+    bool found = false;
+
+    pthread_mutex_lock(&l->lock);
+    found = l->text.data != NULL && strstr(l->text.data, what) != NULL;
+    pthread_mutex_unlock(&l->lock);
+    return found;
+}
+
+static int wait_method(char **out, em_request *req, yajl_val params, void *app, em_error *err)
+{
+    char *code = NULL;
+    int rc = em_loopback_wait(&code, app, 60000, req, err);
+
+    (void)params;
+    em_free_secret(&code);
+    if (rc == EM_OK)
+        *out = strdup("{}");
+    return rc;
+}
+
+static void test_cancel(void **state)
+{
+    const em_rpc_method methods[] = {{"wait", wait_method}, {NULL, NULL}};
+    const char start_line[] = "{\"jsonrpc\":\"2.0\",\"id\":3,\"method\":\"wait\"}\n";
+    const char cancel[] = "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"id\":3}}\n";
+    em_loopback *lb = start(false);
+    int port = em_loopback_port(lb);
+    lines out = {PTHREAD_MUTEX_INITIALIZER, EM_BUF_INIT};
+    em_rpc *rpc = NULL;
+    long status = 0;
+    double t0 = 0;
+    (void)state;
+
+    assert_int_equal(em_rpc_new(&rpc, methods, lb, NULL, capture, &out), EM_OK);
+    em_rpc_feed(rpc, start_line, sizeof start_line - 1);
+    em_request_sleep(NULL, 300);
+    t0 = now_seconds();
+    em_rpc_feed(rpc, cancel, sizeof cancel - 1);
+    for (int i = 0; i < 100 && !captured(&out, "\"id\":3,\"error\""); i++)
+        em_request_sleep(NULL, 10);
+    assert_true(now_seconds() - t0 < 0.5);
+    assert_true(captured(&out, "Cancelled"));
+    em_rpc_wait_idle(rpc);
+    /* The listener closed with the wait. */
+    assert_int_equal(get("127.0.0.1", port, "/?code=C&state=" STATE, &status, NULL), EM_ENETWORK);
+    em_rpc_free(&rpc);
+    em_buf_free(&out.text);
+    em_loopback_free(&lb);
+}
+
+static int group_setup(void **state)
+{
+    (void)state;
+    return em_http_global_init(NULL) == EM_OK ? 0 : -1;
+}
+
+static int group_teardown(void **state)
+{
+    (void)state;
+    em_http_global_cleanup();
+    return em_json_outstanding() == 0 ? 0 : -1;
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_parse_query),
+        cmocka_unit_test(test_check),
+        cmocka_unit_test(test_valid_after_wrong_state),
+        cmocka_unit_test(test_error_callback),
+        cmocka_unit_test(test_iss_mismatch_and_required),
+        cmocka_unit_test(test_timeout_closes),
+        cmocka_unit_test(test_binds_loopback_only),
+        cmocka_unit_test(test_cancel),
+    };
+
+    return cmocka_run_group_tests_name("loopback", tests, group_setup, group_teardown);
+}
