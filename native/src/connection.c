@@ -493,7 +493,8 @@ static bool renewal_due(const em_conn *c, const char *stale, time_t now)
     return now >= c->tokens->refresh_at;
 }
 
-int em_conn_bearer(char **out, em_conn *c, const char *stale, em_request *req, em_error *err)
+int em_conn_bearer(char **out, em_conn *c, const char *stale, const char *claims,
+                   em_request *req, em_error *err)
 {
     em_tokens *fresh = NULL;
     em_oidc_client client = client_of(c);
@@ -521,7 +522,7 @@ int em_conn_bearer(char **out, em_conn *c, const char *stale, em_request *req, e
     /* Renew without the token lock: list and session reads go on. The renew
      * lock keeps other callers waiting for this one result. */
     pthread_mutex_unlock(&c->lock);
-    rc = em_oidc_refresh(&fresh, c->provider, &client, c->tokens, req, err);
+    rc = em_oidc_refresh_claims(&fresh, c->provider, &client, c->tokens, claims, req, err);
     pthread_mutex_lock(&c->lock);
     if (rc == EM_OK) {
         em_tokens_free(&c->tokens);

@@ -80,9 +80,10 @@ void em_conn_release(em_conn **conn);
 /* A copy of a valid access token (caller frees with em_free_secret).
  * Renews first when past refresh_at, or when stale is the token the caller
  * already used and got 401 for (renews at most once for all callers that
- * hit it). Errors: EM_ENOCONN (closed), EM_EGRANT, oidc.h errors. */
-int em_conn_bearer(char **out, em_conn *conn, const char *stale, em_request *req,
-                   em_error *err);
+ * hit it). claims (NULL normally) is a claims challenge's request that the
+ * renewal passes on. Errors: EM_ENOCONN (closed), EM_EGRANT, oidc.h errors. */
+int em_conn_bearer(char **out, em_conn *conn, const char *stale, const char *claims,
+                   em_request *req, em_error *err);
 
 /* Borrowed, valid while the caller holds its reference. */
 const char *em_conn_id(const em_conn *conn);

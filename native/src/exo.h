@@ -65,9 +65,11 @@ int em_exo_map_error(const em_http_response *resp, em_error *err);
 /* ---- invoke ---- */
 
 /* Gives a copy of a bearer token (caller frees with em_free_secret). stale
- * is NULL, or the token that just got 401: then a renewed one is wanted. */
-typedef int (*em_exo_token_fn)(char **out, void *ud, const char *stale, em_request *req,
-                               em_error *err);
+ * is NULL, or the token that just got 401: then a renewed one is wanted.
+ * claims is NULL, or the claims request of a claims challenge (CAE) that
+ * the renewed token must satisfy. */
+typedef int (*em_exo_token_fn)(char **out, void *ud, const char *stale, const char *claims,
+                               em_request *req, em_error *err);
 
 typedef struct em_exo_call {
     const char *connection_uri;     /* origin, e.g. https://outlook.office365.com */

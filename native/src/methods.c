@@ -187,9 +187,10 @@ static int do_disconnect(char **out, em_request *req, yajl_val params, void *app
     return rc;
 }
 
-static int bearer(char **out, void *ud, const char *stale, em_request *req, em_error *err)
+static int bearer(char **out, void *ud, const char *stale, const char *claims, em_request *req,
+                  em_error *err)
 {
-    return em_conn_bearer(out, ud, stale, req, err);
+    return em_conn_bearer(out, ud, stale, claims, req, err);
 }
 
 /* resultSize: a positive integer or "Unlimited" (0). */

@@ -157,10 +157,12 @@ typedef struct tokens {
     bool start_old;
 } tokens;
 
-static int get_token(char **out, void *ud, const char *stale, em_request *req, em_error *err)
+static int get_token(char **out, void *ud, const char *stale, const char *claims,
+                     em_request *req, em_error *err)
 {
     tokens *t = ud;
 
+    (void)claims;
     (void)req;
     (void)err;
     t->calls++;
@@ -174,10 +176,12 @@ static int get_token(char **out, void *ud, const char *stale, em_request *req, e
 }
 
 /* Always "old": the server keeps refusing it. */
-static int get_stuck_token(char **out, void *ud, const char *stale, em_request *req, em_error *err)
+static int get_stuck_token(char **out, void *ud, const char *stale, const char *claims,
+                           em_request *req, em_error *err)
 {
     tokens *t = ud;
 
+    (void)claims;
     (void)req;
     (void)err;
     if (stale != NULL)
