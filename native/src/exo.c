@@ -703,7 +703,7 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
     for (attempt = 0;; attempt++) {
         em_http_request hreq = {0};
 
-        rc = call->get_token(&token, call->token_ud, stale, s->req, err);
+        rc = call->get_token(&token, call->token_ud, stale, NULL, s->req, err);
         em_free_secret(&stale);
         if (rc != EM_OK)
             goto free_all;
