@@ -17,9 +17,8 @@ AfterAll {
 Describe 'End to end' {
     It 'signs in, streams 2,500 mailboxes through token expiry and revocation, and disconnects' {
         Reset-Emulator
-        # Tokens live 4 s; 25 pages 250 ms apart take over 6 s, so the token
-        # passes its refresh time mid-stream; the revocation half-way forces
-        # the 401 path on top.
+        # Phase 1, expiry: tokens live 4 s and 25 pages 250 ms apart take over
+        # 6 s, so the token passes its refresh time mid-stream.
         Set-EmulatorConfig @{ tokenLifetime = 4; pageDelayMs = 250 }
         $parameters = Get-TestConnectParameters
         $connection = Connect-ExchangeMfa @parameters -PageSize 100
@@ -27,6 +26,22 @@ Describe 'End to end' {
 
         $count = 0
         $names = [System.Collections.Generic.HashSet[string]]::new()
+        Get-Mailbox -ResultSize Unlimited | ForEach-Object { $count++; [void]$names.Add($_.Guid) }
+        $count | Should -Be 2500
+        $names.Count | Should -Be 2500
+        $stats = Get-EmulatorStats
+        $stats.pagesServed | Should -BeGreaterOrEqual 25
+        $stats.tokenRequests.refresh_token | Should -BeGreaterOrEqual 2
+
+        # Phase 2, revocation: once the helper holds an hour-long token it
+        # renews nothing by itself, so the page after the revocation must
+        # take the 401 path: renew, retry the page, lose and repeat nothing.
+        Set-EmulatorConfig @{ tokenLifetime = 3600; pageDelayMs = 50 }
+        Start-Sleep -Seconds 3     # past the 4 s token's refresh time
+        $null = Get-Mailbox -ResultSize 1
+        $unauthorizedBefore = (Get-EmulatorStats).unauthorized
+        $count = 0
+        $names.Clear()
         Get-Mailbox -ResultSize Unlimited | ForEach-Object {
             $count++
             [void]$names.Add($_.Guid)
@@ -34,11 +49,7 @@ Describe 'End to end' {
         }
         $count | Should -Be 2500
         $names.Count | Should -Be 2500
-
-        $stats = Get-EmulatorStats
-        $stats.pagesServed | Should -BeGreaterOrEqual 25
-        $stats.tokenRequests.refresh_token | Should -BeGreaterOrEqual 1
-        $stats.unauthorized | Should -BeGreaterOrEqual 1
+        (Get-EmulatorStats).unauthorized | Should -BeGreaterThan $unauthorizedBefore
 
         (Get-ExchangeMfaConnection).TokenExpiresUtc | Should -BeGreaterThan $connection.TokenExpiresUtc
         Disconnect-ExchangeMfa -Confirm:$false
