@@ -7,7 +7,7 @@
     Author               = 'ExchangeMfa contributors'
     CompanyName          = 'ExchangeMfa'
     Copyright            = '(c) ExchangeMfa contributors. All rights reserved.'
-    Description          = 'Exchange Online administration with multi-factor authentication: device code sign-in, silent token renewal and streaming Exchange admin REST results, through a small native helper.'
+    Description          = 'Exchange Online administration with multi-factor authentication: browser, device code, certificate, managed identity, federated, access token and password sign-in, a shared token cache with silent sign-in and renewal, and streaming Exchange admin REST results, through a small native helper.'
     PowerShellVersion    = '7.2'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('module/ExchangeMfa.format.ps1xml')
@@ -22,10 +22,10 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags         = @('Exchange', 'ExchangeOnline', 'MFA', 'OAuth', 'DeviceCode', 'Linux', 'macOS')
+            Tags         = @('Exchange', 'ExchangeOnline', 'MFA', 'OAuth', 'DeviceCode', 'PKCE', 'ManagedIdentity', 'Certificate', 'Linux', 'macOS')
             LicenseUri   = 'https://example.invalid/exchangemfa/LICENSE'
             ProjectUri   = 'https://example.invalid/exchangemfa'
-            ReleaseNotes = 'Device code sign-in, connections, a generic invoker, and proxy commands for the Exchange cmdlets of the catalogue (module/Data/ExchangeCommands.json), made at Connect time with -Prefix and -CommandName.'
+            ReleaseNotes = 'Every sign-in mode (browser with PKCE, device code, certificate, managed identity, federated token, access token, password), a token cache shared by sessions (silent sign-in, -InMemoryTokenCache, -ForgetCache), connections, a generic invoker, and proxy commands for the Exchange cmdlets of the catalogue (module/Data/ExchangeCommands.json), made at Connect time with -Prefix and -CommandName.'
         }
     }
 }

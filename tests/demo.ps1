@@ -21,7 +21,7 @@ try {
     Import-Module (Join-Path $root 'ExchangeMfa.psd1')
     Write-Host "PS> Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -Device"
     $session = Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -Device @cloud
-    $session | Format-Table | Out-Host
+    $session | Out-Host
     Write-Host "PS> Get-Mailbox -ResultSize 5 | Format-Table"
     Get-Mailbox -ResultSize 5 | Format-Table | Out-Host
     Write-Host "PS> Disconnect-ExchangeMfa -Confirm:`$false"

@@ -4,7 +4,7 @@ function Write-ExchangeMfaBanner {
     $version = $ExecutionContext.SessionState.Module.Version
     Write-Host ('-' * 72)
     Write-Host "ExchangeMfa ${version}: Exchange Online with multi-factor authentication."
-    Write-Host 'Exchange commands: Get-Mailbox, Invoke-ExchangeMfaCommand. Connections: Get-ExchangeMfaConnection.'
+    Write-Host 'Exchange commands: Get-Command -Module ExchangeMfa.Commands*. Connections: Get-ExchangeMfaConnection.'
     Write-Host 'Help: Get-Help about_ExchangeMfa. Hide this banner with -ShowBanner:$false.'
     Write-Host ('-' * 72)
 }

@@ -43,7 +43,6 @@ $script:ErrorCategoryByName = @{
     HelperExited          = 'ResourceUnavailable'
     ProtocolViolation     = 'ProtocolError'
     NotConnected          = 'InvalidOperation'
-    BrowserSignInNotAvailable = 'NotImplemented'
 }
 
 $script:RecommendedActionByName = @{
@@ -55,9 +54,9 @@ $script:RecommendedActionByName = @{
     AuthenticationFailed  = 'Check the user name, the tenant and the application id, then run Connect-ExchangeMfa again.'
     AuthorizationDeclined = 'The sign-in was declined. Run Connect-ExchangeMfa -Device again and approve the code.'
     DeviceCodeExpired     = 'Nobody approved the code in time. Run Connect-ExchangeMfa -Device again and enter the code sooner.'
-    MfaRequired           = 'The account needs multi-factor authentication: use Connect-ExchangeMfa -Device.'
-    InvalidGrant          = 'The sign-in expired or was revoked. Run Connect-ExchangeMfa -Device again.'
-    InvalidToken          = 'A token failed validation. Check -ExchangeEnvironmentName, -AzureADAuthorizationEndpointUri and the system clock.'
+    MfaRequired           = 'The account needs multi-factor authentication, which a password alone cannot answer: use Connect-ExchangeMfa -Device, or the browser sign-in (Connect-ExchangeMfa without -Credential).'
+    InvalidGrant          = 'The sign-in expired or was revoked. Run Connect-ExchangeMfa again (in the browser, or with -Device).'
+    InvalidToken          = 'A token failed validation. With -AccessToken, get a new token for Exchange Online (it cannot be renewed); otherwise check -ExchangeEnvironmentName, -AzureADAuthorizationEndpointUri and the system clock.'
     ConnectionNotFound    = 'Run Get-ExchangeMfaConnection to see the open connections, or Connect-ExchangeMfa to open one.'
     ExchangeError         = 'Check the cmdlet parameters; the message comes from Exchange.'
     Throttled             = 'Exchange throttled the request. Wait and run the command again, or use a smaller -ResultSize.'
@@ -79,7 +78,6 @@ $script:RecommendedActionByName = @{
     HelperExited          = 'The helper stopped and its connections are gone. Run Connect-ExchangeMfa -Device again.'
     ProtocolViolation     = 'The module and the helper disagree on the protocol. Rebuild the helper with ./build.sh.'
     NotConnected          = 'Run Connect-ExchangeMfa -Device first.'
-    BrowserSignInNotAvailable = 'Use Connect-ExchangeMfa -Device.'
 }
 
 # Exchange exception class (short name) -> error name. Exchange reports the

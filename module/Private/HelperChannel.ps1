@@ -47,12 +47,99 @@ function Send-HelperRequest {
     )
     $id = [long](++$Helper.NextId)
     $request = [ordered]@{ jsonrpc = '2.0'; id = $id; method = $Method }
-    if ($Params) { $request.params = $Params }
+    # Secret values (SecureString, char[]) stay out of the JSON conversion:
+    # placeholders stand in for them, and Send-HelperSecretLine writes them.
+    $secrets = [ordered]@{}
+    if ($Params) {
+        $plain = [ordered]@{}
+        foreach ($key in $Params.Keys) {
+            $value = $Params[$key]
+            if ($value -is [securestring] -or $value -is [char[]]) {
+                $placeholder = "exchangemfa-secret-$([guid]::NewGuid().ToString('n'))"
+                $secrets[$placeholder] = $value
+                $value = $placeholder
+            }
+            $plain[$key] = $value
+        }
+        $request.params = $plain
+    }
     $line = ConvertTo-Json -InputObject $request -Compress -Depth 64
     $Helper.Inbox[$id] = [System.Collections.Generic.Queue[object]]::new()
     Write-Debug "ExchangeMfa: request $id $Method"
-    Send-HelperLine -Helper $Helper -Line $line -Cmdlet $Cmdlet
+    if ($secrets.Count -eq 0) {
+        Send-HelperLine -Helper $Helper -Line $line -Cmdlet $Cmdlet
+    }
+    else {
+        try { Send-HelperSecretLine -Helper $Helper -Line $line -Secrets $secrets }
+        catch { Stop-HelperWithError -Helper $Helper -Cmdlet $Cmdlet }
+    }
     $id
+}
+
+function Send-HelperSecretLine {
+    # Writes a request line whose placeholders stand for secrets. Each secret
+    # becomes plain characters only here, in a char array that is written
+    # (JSON-escaped) straight to the helper's stdin and cleared at once; a
+    # char[] given by the caller is cleared too. No managed string ever
+    # holds the secret, so it cannot linger in a variable, a log or an error.
+    param(
+        [Parameter(Mandatory)] [hashtable] $Helper,
+        [Parameter(Mandatory)] [string] $Line,
+        [Parameter(Mandatory)] [System.Collections.IDictionary] $Secrets
+    )
+    $writer = $Helper.Writer
+    $pattern = '"(' + (($Secrets.Keys | ForEach-Object { [regex]::Escape($_) }) -join '|') + ')"'
+    $parts = [regex]::Split($Line, $pattern)
+    # Split keeps the captured placeholders at the odd positions.
+    for ($i = 0; $i -lt $parts.Count; $i++) {
+        if ($i % 2 -eq 0) { $writer.Write($parts[$i]); continue }
+        $chars = ConvertTo-SecretCharArray $Secrets[$parts[$i]]
+        $escaped = $null
+        try {
+            $escaped = ConvertTo-JsonEscapedCharArray $chars
+            $writer.Write('"')
+            $writer.Write($escaped)
+            $writer.Write('"')
+        }
+        finally {
+            [array]::Clear($chars, 0, $chars.Length)
+            if ($null -ne $escaped) { [array]::Clear($escaped, 0, $escaped.Length) }
+        }
+    }
+    $writer.WriteLine()
+}
+
+function ConvertTo-SecretCharArray {
+    # SecureString -> a char array the caller clears; a char array as is.
+    param($Secret)
+    if ($Secret -is [char[]]) { return , $Secret }
+    $chars = [char[]]::new($Secret.Length)
+    $pointer = [System.Runtime.InteropServices.Marshal]::SecureStringToGlobalAllocUnicode($Secret)
+    try { [System.Runtime.InteropServices.Marshal]::Copy($pointer, $chars, 0, $chars.Length) }
+    finally { [System.Runtime.InteropServices.Marshal]::ZeroFreeGlobalAllocUnicode($pointer) }
+    , $chars
+}
+
+function ConvertTo-JsonEscapedCharArray {
+    # The JSON string body of $Chars (quotes, backslashes and control
+    # characters escaped), as a new char array the caller clears.
+    param([char[]] $Chars)
+    # Worst case six characters each (\u00XX); the work buffer is cleared.
+    $buffer = [char[]]::new($Chars.Length * 6)
+    $n = 0
+    try {
+        foreach ($c in $Chars) {
+            if ($c -eq [char]'"' -or $c -eq [char]'\') { $buffer[$n++] = [char]'\'; $buffer[$n++] = $c }
+            elseif ([int]$c -lt 0x20) { foreach ($e in ('\u{0:x4}' -f [int]$c).ToCharArray()) { $buffer[$n++] = $e } }
+            else { $buffer[$n++] = $c }
+        }
+        $array = [char[]]::new($n)
+        [array]::Copy($buffer, $array, $n)
+        , $array
+    }
+    finally {
+        [array]::Clear($buffer, 0, $buffer.Length)
+    }
 }
 
 function Send-HelperNotification {

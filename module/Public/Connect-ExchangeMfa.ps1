@@ -18,34 +18,122 @@ function Connect-ExchangeMfa {
     to pick another connection for one call. -CommandName limits which
     commands are made.
 
-    With -Device the sign-in uses the device code flow: the command shows a
-    code and a web address; open the address on any device (a phone, another
-    computer), enter the code and complete the sign-in there, including the
-    MFA step. This works over SSH and on machines without a browser.
+    How it signs in depends on the parameters (one parameter set each):
 
-    Browser sign-in on this machine is not available in this version; use
-    -Device.
+    - nothing special (the default): the browser sign-in. The system browser
+      ($BROWSER, else xdg-open or open) shows Microsoft's sign-in page, MFA
+      included; the answer comes back to a listener on 127.0.0.1. The
+      address is always printed too; -NoBrowser only prints it.
+    - -Device: the device code flow. The command shows a code and a web
+      address; open the address on any device (a phone, another computer),
+      enter the code and complete the sign-in there, including the MFA step.
+      This works over SSH and on machines without a browser.
+    - -Credential or -InlineCredential: user name and password, for
+      accounts without MFA only. An MFA account gives the error
+      ExchangeMfa.MfaRequired, which says to use -Device or the browser.
+    - -AppId, -Organization and a certificate (-CertificateFilePath,
+      -Certificate or -CertificateThumbprint): app-only sign-in for
+      unattended scripts, with a signed client assertion.
+    - -ManagedIdentity: the managed identity of the Azure resource the
+      script runs on (App Service, Functions, Automation, virtual machines).
+    - -FederatedToken: workload identity federation (Kubernetes, CI), from
+      AZURE_FEDERATED_TOKEN_FILE, AZURE_CLIENT_ID, AZURE_TENANT_ID and
+      AZURE_AUTHORITY_HOST.
+    - -AccessToken: a token you already have; it cannot be renewed.
+
+    A delegated sign-in (browser, device code, password) with
+    -UserPrincipalName first looks in the user's token cache: while a
+    refresh token lives, a new PowerShell session connects without any
+    prompt (SignInMode Silent). -InMemoryTokenCache keeps the connection's
+    tokens out of the cache.
 
     Tokens stay inside the module's helper process and are renewed silently
-    while the connection is open. They never appear in the returned object,
-    in errors or in logs.
+    while the connection is open (except -AccessToken). They never appear in
+    the returned object, in errors or in logs. Passwords and certificate
+    keys go to the helper through its standard input only.
 
     .PARAMETER UserPrincipalName
     The account to sign in with, for example admin@contoso.onmicrosoft.com.
-    It is sent as a login hint and used as the anchor mailbox for Exchange
-    requests.
+    It is sent as a login hint, selects the account in the token cache and
+    is used as the anchor mailbox for Exchange requests.
 
     .PARAMETER Device
     Signs in with the device code flow: the command shows a code to enter at
     a web address on another device.
 
+    .PARAMETER NoBrowser
+    Browser sign-in without starting a browser: the command prints the
+    sign-in address and waits (5 minutes) until the sign-in is completed in
+    a browser on this computer.
+
+    .PARAMETER Credential
+    User name and password (a PSCredential) for an account without MFA.
+
+    .PARAMETER InlineCredential
+    Asks for the user name (unless -UserPrincipalName gives it) and the
+    password in the console. For accounts without MFA.
+
+    .PARAMETER CertificateFilePath
+    App-only sign-in with a certificate file: a PFX file (with
+    -CertificatePassword when it has one) or a PEM file holding the
+    certificate and its private key (or the key in -CertificateKeyFilePath).
+
+    .PARAMETER CertificatePassword
+    The password of the PFX file, or of the encrypted PEM key.
+
+    .PARAMETER CertificateKeyFilePath
+    The PEM file with the private key, when it is not in the
+    -CertificateFilePath file.
+
+    .PARAMETER Certificate
+    App-only sign-in with a certificate object (X509Certificate2) that has
+    its private key. The key goes to the helper through its standard input,
+    never through a file.
+
+    .PARAMETER CertificateThumbprint
+    App-only sign-in with a certificate found by its SHA-1 thumbprint in
+    the certificate folder: $env:EXCHANGEMFA_CERTIFICATE_DIR, else
+    ~/.config/exchangemfa/certificates (PEM files with the key, or PFX files
+    without a password; readable by you only).
+
+    .PARAMETER AssertionAlgorithm
+    How the client assertion of a certificate sign-in is signed: PS256 (the
+    default, with the x5t#S256 header) or RS256 (with x5t), for identity
+    providers that need the older form.
+
+    .PARAMETER ManagedIdentity
+    Signs in with the managed identity of the Azure resource the script
+    runs on (IDENTITY_ENDPOINT and IDENTITY_HEADER, else the instance
+    metadata service). Needs -Organization.
+
+    .PARAMETER ManagedIdentityAccountId
+    The client id or resource id of a user-assigned managed identity.
+    Without it the system-assigned identity is used.
+
+    .PARAMETER FederatedToken
+    Signs in with workload identity federation: the token in the file named
+    by AZURE_FEDERATED_TOKEN_FILE (read again for every token request), for
+    the app AZURE_CLIENT_ID in the tenant AZURE_TENANT_ID. -AppId and
+    -Organization override those two.
+
+    .PARAMETER AccessToken
+    An access token for Exchange Online that you got elsewhere. It is
+    checked for expiry and audience; when it expires the connection stops
+    working, since it cannot be renewed.
+
+    .PARAMETER InMemoryTokenCache
+    Keeps this connection's tokens in the helper's memory only: nothing is
+    read from or written to the token cache file.
+
     .PARAMETER Organization
     The tenant to sign in to: a domain such as contoso.onmicrosoft.com or a
-    tenant id. Without it the account's home tenant is used.
+    tenant id. Required for certificate and managed identity sign-ins.
+    Without it a delegated sign-in uses the account's home tenant.
 
     .PARAMETER AppId
-    The application (client) id to sign in with. The default is Microsoft's
-    public client for Exchange Online PowerShell.
+    The application (client) id. Required for certificate sign-ins (the
+    app registration with the certificate). For delegated sign-ins the
+    default is Microsoft's public client for Exchange Online PowerShell.
 
     .PARAMETER ConnectionUri
     The Exchange Online endpoint requests go to, when it is not the default
@@ -112,6 +200,23 @@ function Connect-ExchangeMfa {
 
     Signs in to the GCC High cloud.
 
+    .EXAMPLE
+    PS> Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com
+
+    Opens the sign-in page in the browser of this computer; the address is
+    printed too. The next PowerShell session connects without a prompt.
+
+    .EXAMPLE
+    PS> Connect-ExchangeMfa -AppId 8f2c... -Organization contoso.onmicrosoft.com -CertificateFilePath ./app.pfx -CertificatePassword (Read-Host -AsSecureString)
+
+    App-only sign-in with a PFX file, for scheduled scripts.
+
+    .EXAMPLE
+    PS> Connect-ExchangeMfa -ManagedIdentity -Organization contoso.onmicrosoft.com
+
+    Signs in as the managed identity of the Azure resource (an Automation
+    account, a function app).
+
     .INPUTS
     None.
 
@@ -129,20 +234,94 @@ function Connect-ExchangeMfa {
     .LINK
     about_ExchangeMfa
     #>
-    [CmdletBinding()]
+    [CmdletBinding(DefaultParameterSetName = 'Interactive')]
     [OutputType('ExchangeMfa.Connection')]
     param(
-        [Parameter(Position = 0)]
+        [Parameter(Position = 0, ParameterSetName = 'Interactive')]
+        [Parameter(Position = 0, ParameterSetName = 'Device')]
+        [Parameter(Position = 0, ParameterSetName = 'InlineCredential')]
         [ValidateNotNullOrEmpty()]
         [string] $UserPrincipalName,
 
+        [Parameter(Mandatory, ParameterSetName = 'Device')]
         [switch] $Device,
 
+        [Parameter(ParameterSetName = 'Interactive')]
+        [switch] $NoBrowser,
+
+        [Parameter(Mandatory, ParameterSetName = 'Credential')]
+        [pscredential] $Credential,
+
+        [Parameter(Mandatory, ParameterSetName = 'InlineCredential')]
+        [switch] $InlineCredential,
+
+        [Parameter(ParameterSetName = 'Interactive')]
+        [Parameter(ParameterSetName = 'Device')]
+        [Parameter(ParameterSetName = 'Credential')]
+        [Parameter(ParameterSetName = 'InlineCredential')]
+        [Parameter(Mandatory, ParameterSetName = 'CertificateFile')]
+        [Parameter(Mandatory, ParameterSetName = 'Certificate')]
+        [Parameter(Mandatory, ParameterSetName = 'CertificateThumbprint')]
+        [Parameter(Mandatory, ParameterSetName = 'ManagedIdentity')]
+        [Parameter(ParameterSetName = 'FederatedToken')]
+        [Parameter(ParameterSetName = 'AccessToken')]
         [ValidateNotNullOrEmpty()]
         [string] $Organization,
 
+        [Parameter(ParameterSetName = 'Interactive')]
+        [Parameter(ParameterSetName = 'Device')]
+        [Parameter(ParameterSetName = 'Credential')]
+        [Parameter(ParameterSetName = 'InlineCredential')]
+        [Parameter(Mandatory, ParameterSetName = 'CertificateFile')]
+        [Parameter(Mandatory, ParameterSetName = 'Certificate')]
+        [Parameter(Mandatory, ParameterSetName = 'CertificateThumbprint')]
+        [Parameter(ParameterSetName = 'FederatedToken')]
         [ValidateNotNullOrEmpty()]
         [string] $AppId,
+
+        [Parameter(Mandatory, ParameterSetName = 'CertificateFile')]
+        [ValidateNotNullOrEmpty()]
+        [string] $CertificateFilePath,
+
+        [Parameter(ParameterSetName = 'CertificateFile')]
+        [securestring] $CertificatePassword,
+
+        [Parameter(ParameterSetName = 'CertificateFile')]
+        [ValidateNotNullOrEmpty()]
+        [string] $CertificateKeyFilePath,
+
+        [Parameter(Mandatory, ParameterSetName = 'Certificate')]
+        [System.Security.Cryptography.X509Certificates.X509Certificate2] $Certificate,
+
+        [Parameter(Mandatory, ParameterSetName = 'CertificateThumbprint')]
+        [ValidateNotNullOrEmpty()]
+        [string] $CertificateThumbprint,
+
+        [Parameter(ParameterSetName = 'CertificateFile')]
+        [Parameter(ParameterSetName = 'Certificate')]
+        [Parameter(ParameterSetName = 'CertificateThumbprint')]
+        [ValidateSet('PS256', 'RS256')]
+        [string] $AssertionAlgorithm,
+
+        [Parameter(Mandatory, ParameterSetName = 'ManagedIdentity')]
+        [switch] $ManagedIdentity,
+
+        [Parameter(ParameterSetName = 'ManagedIdentity')]
+        [ValidateNotNullOrEmpty()]
+        [string] $ManagedIdentityAccountId,
+
+        [Parameter(Mandatory, ParameterSetName = 'FederatedToken')]
+        [switch] $FederatedToken,
+
+        [Parameter(Mandatory, ParameterSetName = 'AccessToken')]
+        [ValidateNotNullOrEmpty()]
+        [string] $AccessToken,
+
+        [Parameter(ParameterSetName = 'Interactive')]
+        [Parameter(ParameterSetName = 'Device')]
+        [Parameter(ParameterSetName = 'Credential')]
+        [Parameter(ParameterSetName = 'InlineCredential')]
+        [switch] $InMemoryTokenCache,
 
         [ValidateNotNullOrEmpty()]
         [string] $ConnectionUri,
@@ -175,66 +354,29 @@ function Connect-ExchangeMfa {
     # A -CommandName typo fails before anybody signs in.
     if ($CommandName) { $null = Resolve-ExchangeCommandName -Name $CommandName -Cmdlet $PSCmdlet }
 
-    if (-not $Device) {
-        $record = New-ExchangeMfaErrorRecord -Name BrowserSignInNotAvailable `
-            -Message 'Browser sign-in is not available in this version of ExchangeMfa. Add -Device to sign in with a device code.'
-        $PSCmdlet.ThrowTerminatingError($record)
-    }
-
     # On unless -ShowBanner:$false, like Connect-ExchangeOnline.
     if (-not $PSBoundParameters.ContainsKey('ShowBanner') -or $ShowBanner) {
         Write-ExchangeMfaBanner
     }
 
-    $params = [ordered]@{ mode = 'device'; environment = $ExchangeEnvironmentName }
-    if ($UserPrincipalName) { $params.userPrincipalName = $UserPrincipalName }
-    if ($Organization) { $params.organization = $Organization }
-    if ($AppId) { $params.appId = $AppId }
-    if ($ConnectionUri) { $params.connectionUri = $ConnectionUri }
-    if ($AzureADAuthorizationEndpointUri) { $params.authority = $AzureADAuthorizationEndpointUri }
-    if ($Resource) { $params.resource = $Resource }
-    if ($DelegatedOrganization) { $params.delegatedOrganization = $DelegatedOrganization }
-    if ($PSBoundParameters.ContainsKey('PageSize')) { $params.pageSize = $PageSize }
-
-    $helper = Get-HelperProcess -Cmdlet $PSCmdlet -ReplaceExited
-    $id = Send-HelperRequest -Helper $helper -Method connect -Params $params -Cmdlet $PSCmdlet
-    $reply = $null
-    # Until the device code arrives the helper only talks to the identity
-    # platform; afterwards the code's own lifetime bounds the wait.
-    $timeout = $script:RequestTimeoutSeconds + 90
+    $params = New-ConnectParameters -ParameterSetName $PSCmdlet.ParameterSetName -Bound $PSBoundParameters -Cmdlet $PSCmdlet
+    $target = if ($params.userPrincipalName) { $params.userPrincipalName } elseif ($AppId) { $AppId } else { $Organization }
     try {
-        while ($null -eq $reply) {
-            $message = Receive-HelperMessage $helper $id $timeout $PSCmdlet
-            if ('deviceCode' -eq $message.method) {
-                $code = $message.params
-                $text = [string]$code.message
-                if (-not $text) { $text = "To sign in, open $($code.verificationUri) and enter the code $($code.userCode)." }
-                Write-Host $text
-                $info = [pscustomobject]@{
-                    PSTypeName      = 'ExchangeMfa.DeviceCode'
-                    UserCode        = [string]$code.userCode
-                    VerificationUri = [string]$code.verificationUri
-                    ExpiresIn       = [int]$code.expiresIn
-                    Interval        = [int]$code.interval
-                    Message         = $text
-                }
-                $info | Add-Member -MemberType ScriptMethod -Name ToString -Value { $this.Message } -Force
-                Write-Information -MessageData $info -Tags 'ExchangeMfa', 'DeviceCode'
-                $timeout = [int]$code.expiresIn + 60
-            }
-            elseif ($null -eq $message.method) {
-                $reply = $message
-            }
-        }
+        $helper = Get-HelperProcess -Cmdlet $PSCmdlet -ReplaceExited
+        $reply = Invoke-HelperConnect -Helper $helper -Params $params -Cmdlet $PSCmdlet
     }
     finally {
-        # A stopped command (Ctrl+C) stops the polling in the helper too.
-        Complete-HelperRequest -Helper $helper -Id $id -Cancel:($null -eq $reply)
-        Read-HelperStderr -Helper $helper
+        # The request is written (or never will be): clear the exported
+        # certificate, dispose of its one-time password, drop the references.
+        if ($PSCmdlet.ParameterSetName -eq 'Certificate') {
+            [array]::Clear($params.certificateData, 0, $params.certificateData.Length)
+            $params.certificatePassword.Dispose()
+        }
+        $params = $null
     }
 
     if ($reply.error) {
-        $record = ConvertTo-ExchangeMfaErrorRecord -HelperError $reply.error -TargetObject $UserPrincipalName
+        $record = ConvertTo-ExchangeMfaErrorRecord -HelperError $reply.error -TargetObject $target
         # A failed first sign-in leaves nothing for the helper to keep.
         if ((Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet).Count -eq 0) { Stop-HelperProcess }
         $PSCmdlet.ThrowTerminatingError($record)
@@ -242,8 +384,10 @@ function Connect-ExchangeMfa {
 
     $connectionId = [string]$reply.result.connectionId
     if (-not $Prefix -or -not $script:DefaultConnectionId) { $script:DefaultConnectionId = $connectionId }
-    $organization = if ($DelegatedOrganization) { $DelegatedOrganization } else { [string]$reply.result.organization }
+    # Not $organization: PowerShell names are case-insensitive, and the
+    # validated -Organization parameter refuses an empty value.
+    $urlTenant = if ($DelegatedOrganization) { $DelegatedOrganization } else { [string]$reply.result.organization }
     Import-ExchangeProxyModule -ConnectionId $connectionId -Prefix $Prefix -CommandName $CommandName `
-        -Organization $organization -Cmdlet $PSCmdlet
+        -Organization $urlTenant -Cmdlet $PSCmdlet
     ConvertTo-ExchangeMfaConnection -Session $reply.result
 }

@@ -6,7 +6,8 @@ function Disconnect-ExchangeMfa {
     .DESCRIPTION
     Disconnect-ExchangeMfa closes the connections with the given ids, or
     every connection when no id is given. The helper wipes the connection's
-    tokens from memory. When the last connection closes the helper process
+    tokens from memory; -ForgetCache also removes the account from the
+    token cache. When the last connection closes the helper process
     ends too. The connection's Exchange commands go with it: a prefix's
     commands (Get-ContosoMailbox) when its connection closes, the unprefixed
     ones (Get-Mailbox) when the last connection opened without a prefix
@@ -19,6 +20,11 @@ function Disconnect-ExchangeMfa {
     The ids of the connections to close. Accepts ExchangeMfa.Connection
     objects from the pipeline (by the ConnectionId property). Without it,
     every connection closes.
+
+    .PARAMETER ForgetCache
+    Also removes the accounts' tokens from the token cache, so the next
+    sign-in asks again (a browser, a device code) instead of connecting
+    silently.
 
     .EXAMPLE
     PS> Disconnect-ExchangeMfa -Confirm:$false
@@ -34,6 +40,12 @@ function Disconnect-ExchangeMfa {
     PS> Disconnect-ExchangeMfa -ConnectionId $connection.ConnectionId -WhatIf
 
     Shows what would be closed without closing it.
+
+    .EXAMPLE
+    PS> Disconnect-ExchangeMfa -ForgetCache -Confirm:$false
+
+    Closes every connection and forgets the cached sign-ins, for example on
+    a shared computer.
 
     .INPUTS
     System.String. Connection ids, by property name.
@@ -55,7 +67,9 @@ function Disconnect-ExchangeMfa {
     param(
         [Parameter(Position = 0, ValueFromPipelineByPropertyName)]
         [ValidateNotNullOrEmpty()]
-        [string[]] $ConnectionId
+        [string[]] $ConnectionId,
+
+        [switch] $ForgetCache
     )
     process {
         $helper = Get-HelperProcess -Cmdlet $PSCmdlet -NoStart
@@ -74,7 +88,9 @@ function Disconnect-ExchangeMfa {
         }
         foreach ($id in $targets) {
             if (-not $PSCmdlet.ShouldProcess($id, 'Disconnect from Exchange Online')) { continue }
-            $reply = Invoke-HelperRequest -Helper $helper -Method disconnect -Params ([ordered]@{ connectionId = $id }) -Cmdlet $PSCmdlet
+            $params = [ordered]@{ connectionId = $id }
+            if ($ForgetCache) { $params.forgetCache = $true }
+            $reply = Invoke-HelperRequest -Helper $helper -Method disconnect -Params $params -Cmdlet $PSCmdlet
             if ($reply.error) {
                 $PSCmdlet.WriteError((ConvertTo-ExchangeMfaErrorRecord -HelperError $reply.error -TargetObject $id))
                 continue

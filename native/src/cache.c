@@ -157,7 +157,7 @@ static bool has_scope(const char *list, const char *s, size_t len)
     const char *t;
     size_t n = 0;
 
-    while ((t = next_scope(&p, &n)) != NULL) {
+    for (t = next_scope(&p, &n); t != NULL; t = next_scope(&p, &n)) {
         if (n == len && strncasecmp(t, s, len) == 0)
             return true;
     }
@@ -171,7 +171,7 @@ static bool scopes_cover(const char *have, const char *want)
     const char *t;
     size_t n = 0;
 
-    while ((t = next_scope(&p, &n)) != NULL) {
+    for (t = next_scope(&p, &n); t != NULL; t = next_scope(&p, &n)) {
         if (!reserved_scope(t, n) && !has_scope(have, t, n))
             return false;
     }
@@ -185,7 +185,7 @@ static bool scopes_overlap(const char *a, const char *b)
     const char *t;
     size_t n = 0;
 
-    while ((t = next_scope(&p, &n)) != NULL) {
+    for (t = next_scope(&p, &n); t != NULL; t = next_scope(&p, &n)) {
         if (!reserved_scope(t, n) && has_scope(b, t, n))
             return true;
     }
@@ -201,7 +201,7 @@ static int normalise_scopes(em_buf *out, const char *scopes)
 
     if (em_buf_puts(out, "") != EM_OK)
         return EM_ENOMEM;
-    while ((t = next_scope(&p, &n)) != NULL) {
+    for (t = next_scope(&p, &n); t != NULL; t = next_scope(&p, &n)) {
         if (has_scope(out->data, t, n))
             continue;
         if ((out->len > 0 && em_buf_puts(out, " ") != EM_OK) || em_buf_append(out, t, n) != EM_OK)
@@ -273,6 +273,36 @@ int em_cache_default_dir(char *out, size_t size, em_error *err)
     return EM_OK;
 }
 
+int em_cache_environment(char *out, size_t size, const char *authority, em_error *err)
+{
+    static const char scheme[] = "https://";
+    const char *host;
+    size_t len;
+
+    if (authority == NULL || strncasecmp(authority, scheme, sizeof scheme - 1) != 0)
+        return em_error_set(err, EM_EINVAL, "the authority is not an https URL");
+    host = authority + sizeof scheme - 1;
+    len = strcspn(host, "/?#");
+    if (len == 0 || len >= size || memchr(host, '@', len) != NULL)
+        return em_error_set(err, EM_EINVAL, "the authority has no usable host");
+    memcpy(out, host, len);
+    out[len] = '\0';
+    lower_in_place(out);
+    return EM_OK;
+}
+
+int em_cache_home_account_id(char *out, size_t size, const em_tokens *tokens, em_error *err)
+{
+    int n;
+
+    if (tokens == NULL || is_empty(tokens->object_id) || is_empty(tokens->tenant_id))
+        return em_error_set(err, EM_EINVAL, "the tokens name no account (object id and tenant id)");
+    n = snprintf(out, size, "%s.%s", tokens->object_id, tokens->tenant_id);
+    if (n < 0 || (size_t)n >= size)
+        return em_error_set(err, EM_EINVAL, "the account id is too long");
+    return EM_OK;
+}
+
 /* mkdir -p with mode 0700 for every folder it creates. */
 static int make_dirs(const char *dir, em_error *err)
 {
@@ -295,7 +325,8 @@ static int make_dirs(const char *dir, em_error *err)
 }
 
 /* Ours, a folder, 0700. Someone else's folder is refused: they could read
- * or swap our tokens. Ours but open to others is narrowed with a warning. */
+ * or swap our tokens. Ours but open to others is narrowed with a warning,
+ * unless it is a shared (sticky) folder such as /tmp given by mistake. */
 static int check_dir(em_cache *c, em_error *err)
 {
     struct stat st;
@@ -309,6 +340,11 @@ static int check_dir(em_cache *c, em_error *err)
         return em_error_set(err, EM_EACCESS,
                             "the token cache folder %s belongs to another user (uid %ld); "
                             "not using it", c->dir, (long)st.st_uid);
+    /* A shared folder like /tmp is never narrowed: refuse it instead. */
+    if ((st.st_mode & S_ISVTX) != 0)
+        return em_error_set(err, EM_EACCESS,
+                            "the token cache folder %s is a shared folder (sticky bit); "
+                            "give the cache a folder of its own", c->dir);
     if ((st.st_mode & 077) != 0) {
         if (chmod(c->dir, 0700) != 0)
             return em_error_set(err, EM_EACCESS, "cannot make the token cache folder %s private: %s",
@@ -461,6 +497,8 @@ static int set_aside(em_cache *c, int fd, const char *why, em_error *err)
                             c->file_path, why, strerror(errno));
     if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
         (void)fchmod(fd, 0600);
+    else if (fd < 0 && lstat(aside, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
+        (void)chmod(aside, 0600);   /* unreadable to us; never a symlink's target */
     fsync_dir(c->dir);
     add_warning(c, "the token cache %s %s; it was set aside as %s and an empty cache is used "
                 "(sign in again)", c->file_path, why, aside);
@@ -624,7 +662,7 @@ static void remove_stale_temps(const em_cache *c)
 
     if (d == NULL)
         return;
-    while ((e = readdir(d)) != NULL) {
+    for (e = readdir(d); e != NULL; e = readdir(d)) {
         if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0)
             continue;
         if (snprintf(path, sizeof path, "%s/%s", c->dir, e->d_name) < (int)sizeof path)
@@ -1362,8 +1400,9 @@ int em_cache_find_accounts(em_cache_accounts **out, em_cache *cache,
         return em_error_set(err, EM_EINVAL, "account lookup needs an environment");
     sec = section(cache, SEC_ACCOUNT);
     list = calloc(1, sizeof *list);
-    if (list == NULL || (sec != NULL && sec->u.object.len > 0 &&
-                         (list->items = calloc(sec->u.object.len, sizeof *list->items)) == NULL)) {
+    if (list != NULL && sec != NULL && sec->u.object.len > 0)
+        list->items = calloc(sec->u.object.len, sizeof *list->items);
+    if (list == NULL || (sec != NULL && sec->u.object.len > 0 && list->items == NULL)) {
         rc = em_error_set(err, EM_ENOMEM, "out of memory reading the token cache");
         goto free_list;
     }

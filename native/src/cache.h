@@ -16,7 +16,9 @@
  * warning for em_cache_take_warning. Nothing here logs; no message ever
  * holds a token.
  *
- * The single-flight pattern (one refresh for all threads and processes):
+ * The single-flight pattern (one refresh for all threads and processes);
+ * env from em_cache_environment(authority), home from
+ * em_cache_home_account_id(tokens) or an em_cache_account:
  *
  *     em_cache_lock(cache, 0, req, err);          // waits; reloads
  *     rc = em_cache_find_access_token(&at, cache, home, env, client, realm,
@@ -31,9 +33,19 @@
  *     em_cache_unlock(cache);
  *
  * "stale" means: the same secret the caller already holds (it got a 401),
- * or refresh_on has passed. Every find/store/remove call requires the lock
- * held by the calling thread (EM_EINVAL otherwise). A thread holds at most
- * one cache lock at a time, and the lock is not recursive.
+ * or refresh_on has passed. If the refresh fails and the cached token is
+ * still valid, use it (MSAL does); on EM_EGRANT the dead refresh token
+ * should go (em_cache_remove_account) before unlocking.
+ *
+ * Silent sign-in in a new process: lock; em_cache_find_accounts(env,
+ * client, upn); em_cache_load_tokens(account) gives an em_tokens to start
+ * the connection with (refresh first when its access_token is NULL, as
+ * above); unlock.
+ *
+ * Every find/store/remove call requires the lock held by the calling
+ * thread (EM_EINVAL otherwise). A thread holds at most one cache lock at a
+ * time, and the lock is not recursive. Hold it briefly: the network refresh
+ * above is the only long thing done under it.
  *
  * Memory-only connections simply never call this module.
  * After fork(), a child must open its own em_cache (the lock's state is
@@ -107,12 +119,24 @@ typedef struct em_cache_accounts {
  * an absolute path, EM_EINVAL when it does not fit. */
 int em_cache_default_dir(char *out, size_t size, em_error *err);
 
+/* The cache's environment for an authority URL: its host[:port], lower
+ * case ("https://login.microsoftonline.com/organizations" ->
+ * "login.microsoftonline.com"). EM_EINVAL when it is not https://host...
+ * or does not fit in size bytes. */
+int em_cache_environment(char *out, size_t size, const char *authority, em_error *err);
+
+/* The account id the cache files tokens under, "<object id>.<tenant id>"
+ * (MSAL's home_account_id), from verified tokens. EM_EINVAL when either is
+ * missing or it does not fit. */
+int em_cache_home_account_id(char *out, size_t size, const em_tokens *tokens, em_error *err);
+
 /* Prepares dir (NULL: em_cache_default_dir) and returns a handle; the file
  * is read at the first em_cache_lock. The folder is created 0700 (parents
  * too, 0700); an existing one of ours that others can enter is narrowed to
  * 0700 with a warning. Errors: EM_EACCESS (the folder is owned by someone
- * else, or is not a folder: refused, the caller should go on without a
- * cache and tell the user), EM_ECONFIG, EM_ENOMEM. dir is copied. Caller
+ * else, is shared (sticky bit, e.g. /tmp) or is not a folder: refused; the
+ * caller goes on without a cache and tells the user), EM_ECONFIG (cannot
+ * create it, no HOME), EM_ENOMEM. dir is copied. Caller
  * frees with em_cache_close. */
 int em_cache_open(em_cache **out, const char *dir, em_error *err);
 

@@ -1,10 +1,13 @@
 /* connection.c - connections, the clouds table, single-flight renewal. */
 #include "connection.h"
 #include "buf.h"
+#include "cache.h"
 #include "guid.h"
 #include "json.h"
+#include "jwt.h"
 #include "oidc.h"
 #include "protocol.h"
+#include "signin.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -41,15 +44,41 @@ typedef struct provider_entry {
     struct provider_entry *next;
 } provider_entry;
 
+/* The modes: protocol name, signInMode, whether an application signs in. */
+static const struct {
+    const char *name;
+    const char *signin;
+    bool app_only;
+} modes[] = {
+    [EM_CONN_DEVICE] = {EM_MODE_DEVICE, EM_SIGNIN_DEVICECODE, false},
+    [EM_CONN_INTERACTIVE] = {EM_MODE_INTERACTIVE, EM_SIGNIN_INTERACTIVE, false},
+    [EM_CONN_CERTIFICATE] = {EM_MODE_CERTIFICATE, EM_SIGNIN_CERTIFICATE, true},
+    [EM_CONN_MANAGED_IDENTITY] = {EM_MODE_MANAGEDIDENTITY, EM_SIGNIN_MANAGEDIDENTITY, true},
+    [EM_CONN_FEDERATED] = {EM_MODE_FEDERATED, EM_SIGNIN_FEDERATED, true},
+    [EM_CONN_ACCESS_TOKEN] = {EM_MODE_ACCESSTOKEN, EM_SIGNIN_ACCESSTOKEN, false},
+    [EM_CONN_PASSWORD] = {EM_MODE_PASSWORD, EM_SIGNIN_PASSWORD, false},
+};
+
+#define MODE_COUNT (sizeof(modes) / sizeof(modes[0]))
+#define CACHE_DIR_VARIABLE "EXCHANGEMFA_CACHE_DIR"
+
 struct em_conn {
     atomic_int refs;
     char id[EM_GUID_LEN + 1];
     em_conn_resolved settings;
     char *organization;             /* asked for, or NULL */
     char *requested_upn;            /* login hint, or NULL */
-    em_oidc_provider *provider;     /* borrowed from the table's cache */
+    em_conn_table *table;           /* borrowed: outlives its connections */
+    em_oidc_provider *provider;     /* borrowed from the table's cache; NULL until needed */
+    em_signin *signin;              /* the mode's state (certificate...) */
+    em_cache *cache;                /* borrowed from the table; NULL: memory only */
+    bool cache_checked;             /* use_cache looked (during open only) */
+    char cache_env[256];            /* the cache's environment (authority host) */
+    char *home_account_id;          /* the cache's account, or NULL */
+    bool silent;                    /* served from the cache without a prompt */
+    bool app_only;                  /* an application, not a user: the APP anchor */
     pthread_mutex_t lock;           /* tokens, identity, closed */
-    pthread_mutex_t renew_lock;     /* one renewal at a time */
+    pthread_mutex_t renew_lock;     /* one renewal at a time; guards provider too */
     em_tokens *tokens;
     char *upn;                      /* from the verified id_token */
     char *tenant_id;
@@ -61,8 +90,11 @@ struct em_conn {
 struct em_conn_table {
     pthread_mutex_t lock;
     em_conn *head;
-    pthread_mutex_t providers_lock;
+    pthread_mutex_t providers_lock; /* providers and the cache handle */
     provider_entry *providers;
+    em_cache *cache;                /* opened at the first persistent connect */
+    bool cache_tried;
+    char cache_problem[EM_ERROR_MESSAGE_MAX];
 };
 
 /* ---- settings ---- */
@@ -140,6 +172,84 @@ static int invalid(em_error *err, const char *field, const char *why)
     return EM_EINVAL;
 }
 
+bool em_conn_mode_app_only(em_conn_mode mode)
+{
+    return (size_t)mode < MODE_COUNT && modes[mode].app_only;
+}
+
+static int mode_index(const char *name)
+{
+    size_t i;
+
+    for (i = 0; i < MODE_COUNT; i++) {
+        if (strcmp(name, modes[i].name) == 0)
+            return (int)i;
+    }
+    return -1;
+}
+
+static bool one_of(const char *value, const char *const *allowed)
+{
+    for (; *allowed != NULL; allowed++) {
+        if (strcmp(value, *allowed) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* The fields each mode requires or forbids (docs/protocol.md "Sign-in
+ * modes"). Messages name fields, never values: some are secrets. */
+static int check_mode_fields(const em_conn_settings *s, em_conn_mode mode, em_error *err)
+{
+    static const char *const prompts[] = {"login", "none", "consent", "select_account", NULL};
+    static const char *const caches[] = {EM_TOKENCACHE_PERSISTENT, EM_TOKENCACHE_MEMORY, NULL};
+    static const char *const algs[] = {EM_ALG_PS256, EM_ALG_RS256, NULL};
+    int sources = (s->cert_file != NULL) + (s->cert_data != NULL) + (s->cert_thumbprint != NULL);
+
+    if (s->token_cache != NULL && !one_of(s->token_cache, caches))
+        return invalid(err, EM_F_TOKENCACHE, "must be persistent or memory");
+    if (s->prompt != NULL && !one_of(s->prompt, prompts))
+        return invalid(err, EM_F_PROMPT, "must be login, none, consent or select_account");
+    if (s->timeout_seconds < 0 || s->timeout_seconds > 86400)
+        return invalid(err, EM_F_TIMEOUTSECONDS, "must be 1..86400");
+    if (s->assertion_alg != NULL && !one_of(s->assertion_alg, algs))
+        return invalid(err, EM_F_ASSERTIONALG, "must be PS256 or RS256");
+    switch (mode) {
+    case EM_CONN_CERTIFICATE:
+        if (s->app_id == NULL)
+            return invalid(err, EM_F_APPID, "is required for certificate sign-in");
+        if (s->organization == NULL)
+            return invalid(err, EM_F_ORGANIZATION, "is required for certificate sign-in");
+        if (sources == 0)
+            return invalid(err, EM_F_CERTFILE, "(or certificateData, or certificateThumbprint) "
+                           "is required for certificate sign-in");
+        if (sources > 1)
+            return invalid(err, s->cert_file ? EM_F_CERTFILE : EM_F_CERTDATA,
+                           "is one certificate source too many: give one of certificateFilePath, "
+                           "certificateData and certificateThumbprint");
+        if (s->cert_key_file != NULL && s->cert_file == NULL)
+            return invalid(err, EM_F_CERTKEYFILE, "goes with certificateFilePath only");
+        break;
+    case EM_CONN_MANAGED_IDENTITY:
+        if (s->organization == NULL)
+            return invalid(err, EM_F_ORGANIZATION, "is required for managed identity sign-in");
+        break;
+    case EM_CONN_ACCESS_TOKEN:
+        if (s->access_token == NULL)
+            return invalid(err, EM_F_ACCESSTOKEN, "is required for accessToken sign-in");
+        break;
+    case EM_CONN_PASSWORD:
+        if (s->upn == NULL)
+            return invalid(err, EM_F_UPN, "is required for password sign-in");
+        if (s->password == NULL)
+            return invalid(err, EM_F_PASSWORD, "is required for password sign-in");
+        break;
+    default:
+        break;
+    }
+    return EM_OK;
+}
+
 int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *err)
 {
     const em_environment *env = NULL;
@@ -151,8 +261,14 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
     memset(out, 0, sizeof(*out));
     if (s->mode == NULL)
         return invalid(err, EM_F_MODE, "is required");
-    if (strcmp(s->mode, EM_MODE_DEVICE) != 0)
-        return invalid(err, EM_F_MODE, "must be \"device\" (the only sign-in mode of protocol version 1)");
+    for (i = 0; i < MODE_COUNT && strcmp(s->mode, modes[i].name) != 0; i++)
+        ;
+    if (i == MODE_COUNT)
+        return invalid(err, EM_F_MODE, "must be device, interactive, certificate, managedIdentity, "
+                       "federated, accessToken or password");
+    rc = check_mode_fields(s, (em_conn_mode)i, err);
+    if (rc != EM_OK)
+        return rc;
     for (i = 0; i < sizeof(environments) / sizeof(environments[0]); i++) {
         if (strcasecmp(environments[i].name, name) == 0)
             env = &environments[i];
@@ -177,6 +293,15 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
     if (s->page_size < 0 || s->page_size > EM_PAGESIZE_MAX)
         return invalid(err, EM_F_PAGESIZE, "must be 1..1000");
 
+    out->mode = (em_conn_mode)mode_index(s->mode);
+    out->persistent = !em_conn_mode_app_only(out->mode) && out->mode != EM_CONN_ACCESS_TOKEN &&
+                      (s->token_cache == NULL || strcmp(s->token_cache, EM_TOKENCACHE_PERSISTENT) == 0);
+    out->no_browser = s->no_browser;
+    out->timeout_ms = s->timeout_seconds > 0 ? s->timeout_seconds * 1000L : 0;
+    out->assertion_alg = s->assertion_alg != NULL && strcmp(s->assertion_alg, EM_ALG_RS256) == 0
+                         ? EM_JWT_RS256 : EM_JWT_PS256;
+    if (s->prompt != NULL && (out->prompt = strdup(s->prompt)) == NULL)
+        rc = EM_ENOMEM;
     out->environment = strdup(env->name);
     if (s->authority != NULL && s->organization != NULL)
         out->authority = with_tenant(s->authority, s->organization);
@@ -189,7 +314,8 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
     out->resource = without_trailing_slash(s->resource ? s->resource : env->resource);
     out->client_id = strdup(s->app_id ? s->app_id : EM_DEFAULT_CLIENT_ID);
     if (out->resource != NULL &&
-        em_buf_printf(&buf, "%s%s", out->resource, EM_SCOPE_SUFFIX) == EM_OK)
+        em_buf_printf(&buf, "%s%s", out->resource,
+                      em_conn_mode_app_only(out->mode) ? EM_APP_SCOPE_SUFFIX : EM_SCOPE_SUFFIX) == EM_OK)
         out->scope = em_buf_detach(&buf);
     out->page_size = s->page_size > 0 ? s->page_size : EM_PAGESIZE_MAX;
     if (s->delegated_organization != NULL &&
@@ -213,6 +339,7 @@ void em_conn_resolved_free(em_conn_resolved *r)
     free(r->scope);
     free(r->client_id);
     free(r->delegated_organization);
+    free(r->prompt);
     memset(r, 0, sizeof(*r));
 }
 
@@ -234,9 +361,11 @@ int em_conn_table_new(em_conn_table **out)
 static void conn_free(em_conn *c)
 {
     em_tokens_free(&c->tokens);
+    em_signin_free(&c->signin);
     em_conn_resolved_free(&c->settings);
     free(c->organization);
     free(c->requested_upn);
+    free(c->home_account_id);
     free(c->upn);
     free(c->tenant_id);
     pthread_mutex_destroy(&c->lock);
@@ -244,13 +373,15 @@ static void conn_free(em_conn *c)
     free(c);
 }
 
-/* Wipes the tokens; waits for a renewal in flight so it cannot resurrect them. */
+/* Wipes the tokens and the certificate; waits for a renewal in flight so
+ * it cannot resurrect them. */
 static void conn_wipe(em_conn *c)
 {
     pthread_mutex_lock(&c->renew_lock);
     pthread_mutex_lock(&c->lock);
     c->closed = true;
     em_tokens_free(&c->tokens);
+    em_signin_free(&c->signin);
     pthread_mutex_unlock(&c->lock);
     pthread_mutex_unlock(&c->renew_lock);
 }
@@ -285,6 +416,7 @@ void em_conn_table_free(em_conn_table **tp)
         free(p->authority);
         free(p);
     }
+    em_cache_close(&t->cache);
     pthread_mutex_destroy(&t->providers_lock);
     pthread_mutex_destroy(&t->lock);
     free(t);
@@ -347,29 +479,103 @@ static int provider_get(em_oidc_provider **out, em_conn_table *t, const char *au
     return rc;
 }
 
-/* Copies the identity of the current tokens (under c->lock). */
-static int take_identity(em_conn *c)
+/* The connection's provider, discovered when first needed (a sign-in served
+ * by a cached access token needs none). Under renew_lock, or before the
+ * connection is shared. */
+static int need_provider(em_conn *c, em_request *req, em_error *err)
 {
-    char *upn = NULL, *tid = NULL;
+    if (c->provider != NULL)
+        return EM_OK;
+    return provider_get(&c->provider, c->table, c->settings.authority, req, err);
+}
 
-    if (c->tokens->username != NULL)
-        upn = strdup(c->tokens->username);
-    else if (c->requested_upn != NULL)
-        upn = strdup(c->requested_upn);
-    if (c->tokens->tenant_id != NULL)
-        tid = strdup(c->tokens->tenant_id);
-    if ((upn == NULL && (c->tokens->username || c->requested_upn)) ||
-        (tid == NULL && c->tokens->tenant_id)) {
-        free(upn);
-        free(tid);
-        return EM_ENOMEM;
+/* ---- warnings and the token cache ---- */
+
+/* Sends a `warning` notification for request req (NULL: dropped). */
+static void notify_warning(em_request *req, const char *message)
+{
+    yajl_gen g = em_json_gen_new();
+    char *params = NULL;
+    int st = g == NULL ? yajl_gen_in_error_state : yajl_gen_map_open(g);
+
+    if (st == yajl_gen_status_ok)
+        st = em_json_gen_kv_str(g, EM_F_MESSAGE, message);
+    if (st == yajl_gen_status_ok)
+        st = yajl_gen_map_close(g);
+    if (st == yajl_gen_status_ok && em_json_gen_dup(&params, g) == EM_OK)
+        em_request_notify(req, EM_N_WARNING, params);
+    free(params);
+    if (g != NULL)
+        yajl_gen_free(g);
+}
+
+/* The table's cache handle, opened at first use in $EXCHANGEMFA_CACHE_DIR,
+ * else the default folder. NULL (and a warning) when it cannot be used. */
+static em_cache *table_cache(em_conn_table *t, em_request *req)
+{
+    const char *dir = getenv(CACHE_DIR_VARIABLE);
+    char problem[EM_ERROR_MESSAGE_MAX + 128];
+    em_error e = {0};
+    em_cache *cache;
+
+    pthread_mutex_lock(&t->providers_lock);
+    if (!t->cache_tried) {
+        t->cache_tried = true;
+        if (em_cache_open(&t->cache, dir != NULL && dir[0] != '\0' ? dir : NULL, &e) != EM_OK)
+            snprintf(t->cache_problem, sizeof(t->cache_problem), "%s", e.message);
     }
-    free(c->upn);
-    free(c->tenant_id);
-    c->upn = upn;
-    c->tenant_id = tid;
-    c->expires_at = c->tokens->expires_at;
-    return EM_OK;
+    cache = t->cache;
+    snprintf(problem, sizeof(problem), "the token cache cannot be used (%s): this connection's "
+             "tokens stay in memory", t->cache_problem);
+    pthread_mutex_unlock(&t->providers_lock);
+    if (cache == NULL)
+        notify_warning(req, problem);
+    return cache;
+}
+
+/* Takes the cache lock and passes the cache's pending warnings (a corrupt
+ * file set aside...) on as notifications. */
+static int cache_lock(em_conn *c, em_request *req, em_error *err)
+{
+    char message[EM_ERROR_MESSAGE_MAX];
+    int rc = em_cache_lock(c->cache, 0, req, err);
+
+    while (em_cache_take_warning(c->cache, message, sizeof(message)))
+        notify_warning(req, message);
+    return rc;
+}
+
+/* Stores c->tokens (or fresh when given) in the cache; lock held. A
+ * failure only costs the next silent sign-in, so it is a stderr line. */
+static void cache_store_locked(em_conn *c, const em_tokens *tokens)
+{
+    char home[256];
+    em_cache_entry entry;
+    em_error e = {0};
+
+    if (c->home_account_id == NULL) {
+        if (em_cache_home_account_id(home, sizeof(home), tokens, &e) != EM_OK)
+            return;         /* no oid/tid (a provider without them): nothing to file under */
+        c->home_account_id = strdup(home);
+        if (c->home_account_id == NULL)
+            return;
+    }
+    em_cache_entry_from_tokens(&entry, tokens, c->cache_env, c->settings.client_id, c->settings.scope);
+    entry.home_account_id = c->home_account_id;
+    if (em_cache_store(c->cache, &entry, time(NULL), &e) != EM_OK)
+        fprintf(stderr, "exchangemfa-helper: could not store the tokens in the cache: %s\n", e.message);
+}
+
+static void cache_store(em_conn *c, em_request *req)
+{
+    em_error e = {0};
+
+    if (cache_lock(c, req, &e) != EM_OK) {
+        fprintf(stderr, "exchangemfa-helper: could not store the tokens in the cache: %s\n", e.message);
+        return;
+    }
+    cache_store_locked(c, c->tokens);
+    em_cache_unlock(c->cache);
 }
 
 static em_oidc_client client_of(const em_conn *c)
@@ -383,11 +589,154 @@ static em_oidc_client client_of(const em_conn *c)
     return client;
 }
 
+/* Delegated modes with a UPN: signs in from the cache when it holds a valid
+ * access token, or a refresh token the identity platform still accepts.
+ * EM_OK with c->tokens NULL means "not found": the mode's flow runs. Only
+ * cancellation and discovery failures end the connect; a refused refresh
+ * token is dropped from the cache. */
+static int silent_sign_in(em_conn *c, em_request *req, em_error *err)
+{
+    em_cache_accounts *accounts = NULL;
+    em_tokens *cached = NULL, *fresh = NULL;
+    em_oidc_client client = client_of(c);
+    em_error quiet = {0};
+    int rc;
+
+    rc = cache_lock(c, req, &quiet);
+    if (rc != EM_OK) {
+        if (rc == EM_ECANCELLED)
+            return em_error_set(err, rc, "%s", quiet.message);
+        notify_warning(req, quiet.message);
+        return EM_OK;
+    }
+    if (em_cache_find_accounts(&accounts, c->cache, c->cache_env, c->settings.client_id,
+                               c->requested_upn, &quiet) != EM_OK ||
+        em_cache_load_tokens(&cached, c->cache, &accounts->items[0], c->settings.client_id,
+                             c->settings.scope, time(NULL), &quiet) != EM_OK)
+        goto unlock;
+    c->home_account_id = strdup(accounts->items[0].home_account_id);
+    if (c->home_account_id == NULL) {
+        rc = em_error_set(err, EM_ENOMEM, "out of memory");
+        goto unlock;
+    }
+    if (cached->access_token != NULL) {
+        c->tokens = cached;
+        cached = NULL;
+        c->silent = true;
+        goto unlock;
+    }
+    rc = need_provider(c, req, err);
+    if (rc != EM_OK)
+        goto unlock;
+    rc = em_oidc_refresh(&fresh, c->provider, &client, cached, req, &quiet);
+    if (rc == EM_OK) {
+        c->tokens = fresh;
+        fresh = NULL;
+        c->silent = true;
+        cache_store_locked(c, c->tokens);
+    } else if (rc == EM_ECANCELLED) {
+        em_error_set(err, rc, "%s", quiet.message);
+    } else {
+        if (rc == EM_EGRANT)
+            em_cache_remove_account(c->cache, c->home_account_id, c->cache_env, &quiet);
+        fprintf(stderr, "exchangemfa-helper: the cached refresh token did not work (%s); "
+                "signing in again\n", em_code_name(rc));
+        rc = EM_OK;
+    }
+unlock:
+    em_cache_unlock(c->cache);
+    em_cache_accounts_free(&accounts);
+    em_tokens_free(&cached);
+    return rc;
+}
+
+/* Copies the identity of the current tokens (under c->lock). */
+static int take_identity(em_conn *c)
+{
+    char *upn = NULL, *tid = NULL;
+
+    if (c->tokens->username != NULL)
+        upn = strdup(c->tokens->username);
+    else if (c->requested_upn != NULL && !c->app_only)
+        upn = strdup(c->requested_upn);
+    if (c->tokens->tenant_id != NULL)
+        tid = strdup(c->tokens->tenant_id);
+    if ((upn == NULL && (c->tokens->username || (c->requested_upn && !c->app_only))) ||
+        (tid == NULL && c->tokens->tenant_id)) {
+        free(upn);
+        free(tid);
+        return EM_ENOMEM;
+    }
+    free(c->upn);
+    free(c->tenant_id);
+    c->upn = upn;
+    c->tenant_id = tid;
+    c->expires_at = c->tokens->expires_at;
+    return EM_OK;
+}
+
+/* Whether c uses the persistent cache; opens it at the first need (so a
+ * failed sign-in without a UPN never touches the cache folder). */
+static bool use_cache(em_conn *c, em_request *req)
+{
+    em_error quiet = {0};
+
+    if (!c->settings.persistent)
+        return false;
+    if (c->cache == NULL && !c->cache_checked) {
+        c->cache_checked = true;
+        c->cache = table_cache(c->table, req);
+        if (c->cache != NULL &&
+            em_cache_environment(c->cache_env, sizeof(c->cache_env), c->settings.authority, &quiet) != EM_OK)
+            c->cache = NULL;
+    }
+    return c->cache != NULL;
+}
+
+/* Signs c in: the cache first when allowed, else the mode's own flow; the
+ * tokens of a delegated sign-in go to the cache. */
+static int sign_in(em_conn *c, const em_conn_settings *s, em_request *req, em_error *err)
+{
+    int rc;
+
+    if (use_cache(c, req) && c->requested_upn != NULL) {
+        rc = silent_sign_in(c, req, err);
+        if (rc != EM_OK || c->tokens != NULL)
+            return rc;
+    }
+    if (c->settings.mode != EM_CONN_MANAGED_IDENTITY && c->settings.mode != EM_CONN_ACCESS_TOKEN) {
+        rc = need_provider(c, req, err);
+        if (rc != EM_OK)
+            return rc;
+    }
+    rc = em_signin_first(&c->tokens, c->signin, c->provider, &c->settings, s, req, err);
+    if (rc == EM_OK && use_cache(c, req))
+        cache_store(c, req);
+    return rc;
+}
+
+/* A managed identity's session shows its client id (the token's appid or
+ * azp), not the public client's default. */
+static void app_id_from_token(em_conn *c)
+{
+    em_jwt_claims *claims = NULL;
+    const char *id;
+    char *copy;
+
+    if (em_jwt_decode_claims(&claims, c->tokens->access_token, NULL) != EM_OK)
+        return;
+    id = claims->appid != NULL ? claims->appid : claims->azp;
+    if (id != NULL && (copy = strdup(id)) != NULL) {
+        free(c->settings.client_id);
+        c->settings.client_id = copy;
+    }
+    em_jwt_claims_free(&claims);
+}
+
 int em_conn_open(em_conn **out, em_conn_table *t, const em_conn_settings *s,
                  em_request *req, em_error *err)
 {
     em_conn *c = NULL, **tail;
-    em_oidc_client client;
     int rc;
 
     *out = NULL;
@@ -397,6 +746,7 @@ int em_conn_open(em_conn **out, em_conn_table *t, const em_conn_settings *s,
     atomic_init(&c->refs, 1);
     pthread_mutex_init(&c->lock, NULL);
     pthread_mutex_init(&c->renew_lock, NULL);
+    c->table = t;
     rc = em_conn_resolve(&c->settings, s, err);
     if (rc != EM_OK)
         goto free_conn;
@@ -414,13 +764,16 @@ int em_conn_open(em_conn **out, em_conn_table *t, const em_conn_settings *s,
         em_error_set(err, rc, "the random generator failed");
         goto free_conn;
     }
-    rc = provider_get(&c->provider, t, c->settings.authority, req, err);
+    rc = em_signin_new(&c->signin, s, &c->settings, err);
     if (rc != EM_OK)
         goto free_conn;
-    client = client_of(c);
-    rc = em_oidc_device_flow(&c->tokens, c->provider, &client, req, err);
+    rc = sign_in(c, s, req, err);
     if (rc != EM_OK)
         goto free_conn;
+    if (c->settings.mode == EM_CONN_MANAGED_IDENTITY)
+        app_id_from_token(c);
+    c->app_only = em_conn_mode_app_only(c->settings.mode) ||
+                  (c->settings.mode == EM_CONN_ACCESS_TOKEN && c->tokens->username == NULL);
     if (take_identity(c) != EM_OK) {
         rc = em_error_set(err, EM_ENOMEM, "out of memory");
         goto free_conn;
@@ -485,19 +838,156 @@ int em_conn_close(em_conn **out, em_conn_table *t, const char *id, em_error *err
     return EM_OK;
 }
 
-/* Whether a renewal is due (under c->lock). */
-static bool renewal_due(const em_conn *c, const char *stale, time_t now)
+int em_conn_forget_cache(em_conn *c, em_request *req, em_error *err)
 {
-    if (stale != NULL && strcmp(stale, c->tokens->access_token) == 0)
-        return true;
-    return now >= c->tokens->refresh_at;
+    int rc;
+
+    if (c->cache == NULL || c->home_account_id == NULL)
+        return EM_OK;
+    rc = cache_lock(c, req, err);
+    if (rc != EM_OK)
+        return rc;
+    rc = em_cache_remove_account(c->cache, c->home_account_id, c->cache_env, err);
+    em_cache_unlock(c->cache);
+    return rc;
+}
+
+/* ---- renewal ---- */
+
+static int dup_field(char **out, const char *s)
+{
+    *out = NULL;
+    if (s == NULL)
+        return EM_OK;
+    *out = strdup(s);
+    return *out != NULL ? EM_OK : EM_ENOMEM;
+}
+
+/* A copy of t whose access token (and, when given, refresh token) come from
+ * the cache: another process renewed first. Caller frees *out. */
+static int tokens_with(em_tokens **out, const em_tokens *t, const em_cache_token *at,
+                       const em_cache_token *rt)
+{
+    em_tokens *n = calloc(1, sizeof(*n));
+
+    *out = NULL;
+    if (n == NULL || dup_field(&n->access_token, at != NULL ? at->secret : t->access_token) != EM_OK ||
+        dup_field(&n->refresh_token, rt != NULL ? rt->secret : t->refresh_token) != EM_OK ||
+        dup_field(&n->id_token, t->id_token) != EM_OK || dup_field(&n->scope, t->scope) != EM_OK ||
+        dup_field(&n->tenant_id, t->tenant_id) != EM_OK ||
+        dup_field(&n->username, t->username) != EM_OK ||
+        dup_field(&n->display_name, t->display_name) != EM_OK ||
+        dup_field(&n->object_id, t->object_id) != EM_OK) {
+        em_tokens_free(&n);
+        return EM_ENOMEM;
+    }
+    n->expires_at = at != NULL ? at->expires_on : t->expires_at;
+    n->refresh_at = at != NULL ? (at->refresh_on > 0 ? at->refresh_on : at->expires_on) : t->refresh_at;
+    *out = n;
+    return EM_OK;
+}
+
+/* Refresh through the cache, single-flight across processes (cache.h):
+ * under the cache lock, take an access token another helper stored since
+ * ours (unless claims ask for a new one), else refresh with the newest
+ * refresh token and store the result. Runs under renew_lock. */
+static int renew_cached(em_tokens **out, em_conn *c, const char *stale, const char *claims,
+                        em_request *req, em_error *err)
+{
+    em_oidc_client client = client_of(c);
+    em_cache_token *at = NULL, *rt = NULL;
+    em_tokens *base = NULL;
+    em_error quiet = {0};
+    time_t now = time(NULL);
+    int rc;
+
+    rc = cache_lock(c, req, &quiet);
+    if (rc != EM_OK) {
+        if (rc == EM_ECANCELLED)
+            return em_error_set(err, rc, "%s", quiet.message);
+        notify_warning(req, quiet.message);
+        return em_oidc_refresh_claims(out, c->provider, &client, c->tokens, claims, req, err);
+    }
+    if (claims == NULL && c->tokens->tenant_id != NULL &&
+        em_cache_find_access_token(&at, c->cache, c->home_account_id, c->cache_env, c->settings.client_id,
+                                   c->tokens->tenant_id, c->settings.scope, now, &quiet) == EM_OK &&
+        strcmp(at->secret, c->tokens->access_token) != 0 &&
+        (stale == NULL || strcmp(at->secret, stale) != 0) && at->refresh_on > now) {
+        em_cache_find_refresh_token(&rt, c->cache, c->home_account_id, c->cache_env,
+                                    c->settings.client_id, &quiet);
+        rc = tokens_with(out, c->tokens, at, rt);
+        if (rc != EM_OK)
+            em_error_set(err, rc, "out of memory");
+        goto unlock;
+    }
+    rc = need_provider(c, req, err);
+    if (rc != EM_OK)
+        goto unlock;
+    /* The newest refresh token: another helper may have rotated ours. */
+    if (em_cache_find_refresh_token(&rt, c->cache, c->home_account_id, c->cache_env,
+                                    c->settings.client_id, &quiet) == EM_OK &&
+        (c->tokens->refresh_token == NULL || strcmp(rt->secret, c->tokens->refresh_token) != 0)) {
+        rc = tokens_with(&base, c->tokens, NULL, rt);
+        if (rc != EM_OK) {
+            em_error_set(err, rc, "out of memory");
+            goto unlock;
+        }
+    }
+    rc = em_oidc_refresh_claims(out, c->provider, &client, base != NULL ? base : c->tokens, claims,
+                                req, err);
+    if (rc == EM_OK)
+        cache_store_locked(c, *out);
+    else if (rc == EM_EGRANT)
+        em_cache_remove_account(c->cache, c->home_account_id, c->cache_env, &quiet);
+unlock:
+    em_cache_unlock(c->cache);
+    em_cache_token_free(&at);
+    em_cache_token_free(&rt);
+    em_tokens_free(&base);
+    return rc;
+}
+
+/* A new token for c, the mode's way; under renew_lock, without c->lock. */
+static int renew(em_tokens **out, em_conn *c, const char *stale, const char *claims,
+                 em_request *req, em_error *err)
+{
+    em_oidc_client client = client_of(c);
+    int rc = EM_OK;
+
+    /* The cache may hold a token another helper renewed: no discovery yet. */
+    if (!em_conn_mode_app_only(c->settings.mode) && c->cache != NULL && c->home_account_id != NULL)
+        return renew_cached(out, c, stale, claims, req, err);
+    if (c->settings.mode != EM_CONN_MANAGED_IDENTITY)
+        rc = need_provider(c, req, err);
+    if (rc != EM_OK)
+        return rc;
+    /* Claims challenges are a delegated feature: app-only modes simply get
+     * a new token. */
+    if (em_conn_mode_app_only(c->settings.mode))
+        return em_signin_again(out, c->signin, c->provider, &c->settings, req, err);
+    return em_oidc_refresh_claims(out, c->provider, &client, c->tokens, claims, req, err);
+}
+
+/* -AccessToken connections cannot renew: say why the token is over. */
+static int access_token_over(em_conn *c, bool refused, time_t now, em_error *err)
+{
+    em_jwt_claims *claims = NULL;
+    int rc;
+
+    if (!refused && now >= c->tokens->expires_at) {
+        rc = em_jwt_check_access_token(&claims, c->tokens->access_token, NULL, now, err);
+        em_jwt_claims_free(&claims);
+        if (rc != EM_OK)
+            return rc;
+    }
+    return em_error_set(err, EM_ETOKEN, "Exchange refused the access token; -AccessToken connections "
+                        "cannot renew it: get a new token or use another sign-in mode");
 }
 
 int em_conn_bearer(char **out, em_conn *c, const char *stale, const char *claims,
                    em_request *req, em_error *err)
 {
     em_tokens *fresh = NULL;
-    em_oidc_client client = client_of(c);
     time_t now = time(NULL);
     bool forced;
     int rc = EM_OK;
@@ -509,10 +999,17 @@ int em_conn_bearer(char **out, em_conn *c, const char *stale, const char *claims
         rc = not_found(err, c->id);
         goto unlock;
     }
-    if (!renewal_due(c, stale, now))
-        goto copy;
     forced = stale != NULL && strcmp(stale, c->tokens->access_token) == 0;
-    if (c->tokens->refresh_token == NULL) {
+    /* A claims challenge always renews: the current token lacks the claims. */
+    if (!forced && claims == NULL && now < c->tokens->refresh_at)
+        goto copy;
+    if (c->settings.mode == EM_CONN_ACCESS_TOKEN) {
+        if (!forced && now < c->tokens->expires_at)
+            goto copy;
+        rc = access_token_over(c, forced, now, err);
+        goto unlock;
+    }
+    if (!em_conn_mode_app_only(c->settings.mode) && c->tokens->refresh_token == NULL) {
         if (!forced && now < c->tokens->expires_at)
             goto copy;
         rc = em_error_set(err, EM_EGRANT, "the access token expired and there is no "
@@ -520,9 +1017,10 @@ int em_conn_bearer(char **out, em_conn *c, const char *stale, const char *claims
         goto unlock;
     }
     /* Renew without the token lock: list and session reads go on. The renew
-     * lock keeps other callers waiting for this one result. */
+     * lock keeps other callers waiting for this one result, and keeps
+     * c->tokens in place (only renewal and close replace it). */
     pthread_mutex_unlock(&c->lock);
-    rc = em_oidc_refresh_claims(&fresh, c->provider, &client, c->tokens, claims, req, err);
+    rc = renew(&fresh, c, stale, claims, req, err);
     pthread_mutex_lock(&c->lock);
     if (rc == EM_OK) {
         em_tokens_free(&c->tokens);
@@ -532,7 +1030,7 @@ int em_conn_bearer(char **out, em_conn *c, const char *stale, const char *claims
             rc = em_error_set(err, EM_ENOMEM, "out of memory");
             goto unlock;
         }
-    } else if (rc != EM_ECANCELLED && !forced && now < c->tokens->expires_at) {
+    } else if (rc != EM_ECANCELLED && !forced && claims == NULL && now < c->tokens->expires_at) {
         /* The current token still works: use it, renew next time. */
         fprintf(stderr, "exchangemfa-helper: token renewal failed (%s); "
                 "using the current token until it expires\n", em_code_name(rc));
@@ -583,6 +1081,20 @@ void em_conn_user(char *out, size_t size, em_conn *c)
     pthread_mutex_unlock(&c->lock);
 }
 
+void em_conn_anchor(char *out, size_t size, em_conn *c)
+{
+    char tenant[256];
+
+    if (c->app_only) {
+        em_conn_tenant(tenant, sizeof(tenant), c);
+        snprintf(out, size, "%s%s", EM_APP_ANCHOR, tenant);
+        return;
+    }
+    pthread_mutex_lock(&c->lock);
+    snprintf(out, size, "%s%s", c->upn ? "UPN:" : "", c->upn ? c->upn : "");
+    pthread_mutex_unlock(&c->lock);
+}
+
 static void format_utc(char *out, size_t size, time_t t)
 {
     struct tm tm;
@@ -624,7 +1136,8 @@ int em_conn_gen_session(yajl_gen g, em_conn *c)
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_str(g, EM_F_APPID, c->settings.client_id);
     if (st == yajl_gen_status_ok)
-        st = em_json_gen_kv_str(g, EM_F_SIGNINMODE, EM_SIGNIN_DEVICECODE);
+        st = em_json_gen_kv_str(g, EM_F_SIGNINMODE,
+                                    c->silent ? EM_SIGNIN_SILENT : modes[c->settings.mode].signin);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_str(g, EM_F_TOKENEXPIRES, expires);
     if (st == yajl_gen_status_ok)

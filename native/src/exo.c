@@ -3,18 +3,24 @@
 #include "exo.h"
 #include "buf.h"
 #include "guid.h"
+#include "oidc.h"
 #include "protocol.h"
 #include "rpc.h"
 
 #include <ctype.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/rand.h>
 #include <yajl/yajl_parse.h>
 
-#define EXO_PAGE_TIMEOUT_MS 300000L     /* one page; the service allows 15 min per call */
+#define EXO_PAGE_TIMEOUT_MS 900000L     /* one page: the service's own limit per call, 15 min */
+#define EXO_STALL_MS 60000L             /* under 1 byte/s this long: the page timed out */
+#define EXO_RETRY_BASE_MS 2000L
 #define EXO_ERROR_BODY_MAX (1024u * 1024u)
+#define EXO_THROTTLE_TEXT "maximum number of concurrent requests"
 
 /* ---- page parser ---- */
 
@@ -444,6 +450,14 @@ static const char *message_part(const char *details)
     return second != NULL && second[1] != '\0' ? second + 1 : details;
 }
 
+/* The plain-text throttling answer ("You have reached the maximum number of
+ * concurrent requests per tenant"), whatever its status. */
+static bool throttle_text(const em_http_response *resp)
+{
+    return resp->body.len > 0 &&
+           contains((const unsigned char *)resp->body.data, resp->body.len, EXO_THROTTLE_TEXT);
+}
+
 int em_exo_map_error(const em_http_response *resp, em_error *err)
 {
     yajl_val root = NULL, error = NULL, details, inner;
@@ -478,7 +492,7 @@ int em_exo_map_error(const em_http_response *resp, em_error *err)
         rc = EM_EUNAUTHORIZED;
     else if (resp->status == 403)
         rc = EM_EACCESS;
-    else if (resp->status == 429)
+    else if (resp->status == 429 || (root == NULL && throttle_text(resp)))
         rc = EM_ETHROTTLED;
     else
         rc = EM_EEXCHANGE;
@@ -498,6 +512,131 @@ int em_exo_map_error(const em_http_response *resp, em_error *err)
     }
     em_json_free(&root);
     return rc;
+}
+
+/* ---- retry policy ---- */
+
+static const char *const transient_exceptions[] = {
+    "DCOverloadedException", "ServerInMMException", "StorageTransientException",
+    "ADTransientException", NULL,
+};
+
+/* 503, 504, or a 5xx naming one of Exchange's transient server exceptions
+ * (innererror.type). */
+static bool transient_answer(const em_http_response *resp)
+{
+    em_error scratch = {0};
+    size_t i;
+
+    if (resp->status == 503 || resp->status == 504)
+        return true;
+    if (resp->status < 500 || resp->status > 599)
+        return false;
+    em_exo_map_error(resp, &scratch);
+    for (i = 0; transient_exceptions[i] != NULL; i++) {
+        if (strcmp(scratch.exception_type, transient_exceptions[i]) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* base_ms * 2^waits, capped, with equal jitter: [d/2, d]. */
+static long backoff_ms(long base_ms, int waits, unsigned jitter)
+{
+    long d = base_ms;
+    int i;
+
+    for (i = 0; i < waits && d < EM_EXO_WAIT_MAX_MS; i++)
+        d *= 2;
+    if (d > EM_EXO_WAIT_MAX_MS)
+        d = EM_EXO_WAIT_MAX_MS;
+    return d / 2 + (long)(jitter % (unsigned long)(d - d / 2 + 1));
+}
+
+em_exo_retry_action em_exo_retry_decide(long *out, int rc, const em_http_response *resp,
+                                        const em_exo_retries *done, bool replayable,
+                                        long base_ms, unsigned jitter)
+{
+    bool answered = rc == EM_OK && resp != NULL;
+
+    *out = 0;
+    if (answered && resp->status == 401) {
+        if (done->renewed)
+            return EM_EXO_GIVE_UP;
+        return resp->www_authenticate != NULL &&
+               strstr(resp->www_authenticate, "insufficient_claims") != NULL ? EM_EXO_CLAIMS
+                                                                            : EM_EXO_RENEW;
+    }
+    if (done->waits >= EM_EXO_RETRIES_MAX)
+        return EM_EXO_GIVE_UP;
+    if (answered) {
+        if (resp->status != 429 && !throttle_text(resp) && !transient_answer(resp))
+            return EM_EXO_GIVE_UP;
+        if (resp->retry_after != NULL && isdigit((unsigned char)resp->retry_after[0])) {
+            long seconds = strtol(resp->retry_after, NULL, 10);
+
+            *out = seconds > EM_EXO_WAIT_MAX_MS / 1000 ? EM_EXO_WAIT_MAX_MS : seconds * 1000;
+            return EM_EXO_WAIT;
+        }
+    } else if (rc == EM_ETIMEOUT) {
+        if (!replayable || done->timeouts >= EM_EXO_TIMEOUT_RETRIES_MAX)
+            return EM_EXO_GIVE_UP;
+    } else if (rc != EM_ENETWORK || !replayable) {
+        return EM_EXO_GIVE_UP;
+    }
+    *out = backoff_ms(base_ms, done->waits, jitter);
+    return EM_EXO_WAIT;
+}
+
+static long g_retry_base_ms = EXO_RETRY_BASE_MS;
+static long g_stall_ms = EXO_STALL_MS;
+static pthread_once_t g_knobs_once = PTHREAD_ONCE_INIT;
+
+/* name's value when it is an integer in [min, max], else def. */
+static long env_long(const char *name, long def, long min, long max)
+{
+    const char *value = getenv(name);
+    char *end = NULL;
+    long n;
+
+    if (value == NULL || *value == '\0')
+        return def;
+    n = strtol(value, &end, 10);
+    return *end == '\0' && n >= min && n <= max ? n : def;
+}
+
+static void read_knobs(void)
+{
+    g_retry_base_ms = env_long("EXCHANGEMFA_RETRY_BASE_MS", EXO_RETRY_BASE_MS, 1,
+                               EM_EXO_WAIT_MAX_MS);
+    g_stall_ms = env_long("EXCHANGEMFA_STALL_TIMEOUT_MS", EXO_STALL_MS, 1000, EXO_PAGE_TIMEOUT_MS);
+}
+
+long em_exo_retry_base_ms(void)
+{
+    pthread_once(&g_knobs_once, read_knobs);
+    return g_retry_base_ms;
+}
+
+long em_exo_stall_ms(void)
+{
+    pthread_once(&g_knobs_once, read_knobs);
+    return g_stall_ms;
+}
+
+static unsigned jitter_value(void)
+{
+    unsigned value = 0;
+
+    if (RAND_bytes((unsigned char *)&value, sizeof(value)) != 1)
+        value = 0;      /* no jitter is still a valid wait */
+    return value;
+}
+
+/* Reads only: a request that may have reached Exchange can be sent again. */
+static bool replayable(const char *cmdlet)
+{
+    return strncasecmp(cmdlet, "Get-", 4) == 0 || strncasecmp(cmdlet, "Search-", 7) == 0;
 }
 
 /* ---- invoke ---- */
@@ -534,6 +673,8 @@ typedef struct invoke_state {
     em_request *req;
     em_exo_page *page;
     long total;                 /* objects sent in earlier pages */
+    long page_sent;             /* objects of this page sent, over all its attempts */
+    long page_seen;             /* objects of this page parsed in this attempt */
     int page_rc;                /* the parser's failure, when it stopped the transfer */
     em_error page_err;
 } invoke_state;
@@ -544,6 +685,9 @@ static int send_object(void *ud, const char *json, size_t len)
     em_buf params = EM_BUF_INIT;
     int rc;
 
+    /* A retried page: its first page_sent objects went out already. */
+    if (s->page_seen++ < s->page_sent)
+        return EM_OK;
     rc = em_buf_puts(&params, "{\"" EM_F_VALUE "\":");
     if (rc == EM_OK)
         rc = em_buf_append(&params, json, len);
@@ -551,6 +695,8 @@ static int send_object(void *ud, const char *json, size_t len)
         rc = em_buf_puts(&params, "}");
     if (rc == EM_OK)
         rc = em_request_notify(s->req, EM_N_OBJECT, params.data);
+    if (rc == EM_OK)
+        s->page_sent++;
     em_buf_free(&params);
     return rc;
 }
@@ -635,18 +781,6 @@ static bool same_origin(const char *link, const char *origin)
     return strncasecmp(link, origin, n) == 0 && (link[n] == '/' || link[n] == '?');
 }
 
-/* The retry policy: which failed attempts of a page are tried again.
- * Version 1 renews the token once after a 401; 429/503 backoff slots in here. */
-static bool should_retry(const em_http_response *resp, int attempt, bool *renew)
-{
-    *renew = false;
-    if (resp->status == 401 && attempt == 0) {
-        *renew = true;
-        return true;
-    }
-    return false;
-}
-
 /* Header lines for one page; the Authorization line holds the token. */
 typedef struct page_headers {
     em_buf lines[10];
@@ -677,7 +811,7 @@ static int page_headers_build(page_headers *h, const em_exo_call *call, const ch
     rc |= em_buf_puts(&h->lines[n++], "X-ResponseFormat: json");
     rc |= em_buf_puts(&h->lines[n++], "X-ClientApplication: " EM_HELPER_NAME "/" EM_VERSION);
     if (call->anchor_upn != NULL && call->anchor_upn[0] != '\0')
-        rc |= em_buf_printf(&h->lines[n++], "X-AnchorMailbox: UPN:%s", call->anchor_upn);
+        rc |= em_buf_printf(&h->lines[n++], strchr(call->anchor_upn, ':') ? "X-AnchorMailbox: %s" : "X-AnchorMailbox: UPN:%s", call->anchor_upn);
     if (rc != EM_OK)
         return EM_ENOMEM;
     for (int i = 0; i < n; i++)
@@ -686,85 +820,146 @@ static int page_headers_build(page_headers *h, const em_exo_call *call, const ch
     return EM_OK;
 }
 
-/* Fetches one page at url, streaming its objects. On success *next is the
- * nextLink to follow (caller frees) or NULL, and s->page's counts are set. */
+/* One attempt at a page with token: a fresh parser, the request. EM_OK
+ * with *out the answer (any status; also when resultSize objects ended the
+ * transfer early), or a transport failure or the parser's. */
+static int attempt_page(em_http_response *out, invoke_state *s, const char *token,
+                        const char *url, const char *body, const char *request_id,
+                        long max_page, em_error *err)
+{
+    const em_exo_call *call = s->call;
+    em_http_request hreq = {0};
+    page_headers headers;
+    int rc;
+
+    memset(&headers, 0, sizeof(headers));
+    em_exo_page_free(&s->page);
+    s->page_seen = 0;
+    rc = em_exo_page_new(&s->page, call->result_size > 0 ? call->result_size - s->total : 0,
+                         send_object, s);
+    if (rc == EM_OK)
+        rc = page_headers_build(&headers, call, token, request_id, max_page);
+    if (rc != EM_OK) {
+        page_headers_free(&headers);
+        return em_error_set(err, rc, "out of memory");
+    }
+    hreq.method = "POST";
+    hreq.url = url;
+    hreq.headers = headers.list;
+    hreq.body = body;
+    hreq.body_len = strlen(body);
+    hreq.timeout_ms = EXO_PAGE_TIMEOUT_MS;
+    hreq.stall_ms = em_exo_stall_ms();
+    hreq.max_body = EXO_ERROR_BODY_MAX;
+    hreq.on_body = on_body;
+    hreq.on_body_ud = s;
+    s->page_rc = EM_OK;
+    em_http_response_free(out);
+    rc = em_http_perform(out, &hreq, s->req, err);
+    page_headers_free(&headers);
+    if (rc == EM_ECANCELLED && !em_request_cancelled(s->req)) {
+        /* We stopped the transfer ourselves: a bad page, or enough objects. */
+        if (s->page_rc != EM_OK) {
+            *err = s->page_err;
+            return s->page_rc;
+        }
+        if (em_exo_page_full(s->page))
+            return EM_OK;
+    }
+    return rc;
+}
+
+/* The error after the last attempt; says how many there were when the
+ * page was retried, and why a write was not. */
+static int give_up(int rc, const em_http_response *resp, const em_exo_retries *done,
+                   int attempts, const char *cmdlet, em_error *err)
+{
+    char message[EM_ERROR_MESSAGE_MAX] = "";
+    bool answered = rc == EM_OK;
+
+    if (answered) {
+        rc = em_exo_map_error(resp, err);
+        if (rc == EM_EUNAUTHORIZED && done->renewed)
+            return em_error_set(err, rc, "Exchange refused the access token even after a "
+                                "renewal: connect again");
+    }
+    if (err == NULL || (!answered && rc != EM_ENETWORK && rc != EM_ETIMEOUT))
+        return rc;
+    snprintf(message, sizeof(message), "%s", err->message);
+    if (!answered && !replayable(cmdlet))
+        return em_error_set(err, rc, "%s (not retried: %s may have run already)", message, cmdlet);
+    if (done->waits > 0)
+        return em_error_set(err, rc, "%s (gave up after %d attempts)", message, attempts);
+    return rc;
+}
+
+/* Fetches one page at url, streaming its objects, retrying per
+ * em_exo_retry_decide. On success *next is the nextLink to follow (caller
+ * frees) or NULL, and s->page's counts are set. */
 static int fetch_page(char **next, invoke_state *s, const char *url, const char *body,
                       const char *request_id, long max_page, em_error *err)
 {
     const em_exo_call *call = s->call;
     em_http_response resp = {0};
-    page_headers headers;
-    char *token = NULL, *stale = NULL;
-    bool renew = false;
-    int attempt, rc = EM_OK;
+    em_exo_retries done = {0};
+    em_exo_retry_action action;
+    char *token = NULL, *stale = NULL, *claims = NULL;
+    long delay = 0;
+    int attempts, rc = EM_OK;
 
     *next = NULL;
-    memset(&headers, 0, sizeof(headers));
-    for (attempt = 0;; attempt++) {
-        em_http_request hreq = {0};
-
-        rc = call->get_token(&token, call->token_ud, stale, NULL, s->req, err);
-        em_free_secret(&stale);
-        if (rc != EM_OK)
-            goto free_all;
-        em_exo_page_free(&s->page);
-        rc = em_exo_page_new(&s->page, call->result_size > 0 ? call->result_size - s->total : 0,
-                             send_object, s);
-        if (rc == EM_OK)
-            rc = page_headers_build(&headers, call, token, request_id, max_page);
-        if (rc != EM_OK) {
-            em_error_set(err, rc, "out of memory");
-            goto free_all;
-        }
-        hreq.method = "POST";
-        hreq.url = url;
-        hreq.headers = headers.list;
-        hreq.body = body;
-        hreq.body_len = strlen(body);
-        hreq.timeout_ms = EXO_PAGE_TIMEOUT_MS;
-        hreq.max_body = EXO_ERROR_BODY_MAX;
-        hreq.on_body = on_body;
-        hreq.on_body_ud = s;
-        s->page_rc = EM_OK;
-        em_http_response_free(&resp);
-        rc = em_http_perform(&resp, &hreq, s->req, err);
-        page_headers_free(&headers);
-        if (rc == EM_ECANCELLED && !em_request_cancelled(s->req)) {
-            /* We stopped the transfer ourselves: a bad page, or enough objects. */
-            if (s->page_rc != EM_OK) {
-                *err = s->page_err;
-                rc = s->page_rc;
-                goto free_all;
-            }
-            if (em_exo_page_full(s->page)) {
-                rc = EM_OK;
-                goto free_all;
-            }
-        }
-        if (rc != EM_OK)
-            goto free_all;
-        if (resp.status >= 200 && resp.status < 300)
-            break;
-        if (!should_retry(&resp, attempt, &renew)) {
-            rc = em_exo_map_error(&resp, err);
-            if (rc == EM_EUNAUTHORIZED && attempt > 0)
-                em_error_set(err, rc, "Exchange refused the access token even after a renewal: "
-                             "connect again");
-            goto free_all;
-        }
-        /* After a 401 the used token is the stale one to renew. */
-        if (renew) {
-            stale = token;
-            token = NULL;
-        }
+    s->page_sent = 0;
+    for (attempts = 1;; attempts++) {
+        /* Renewed when stale is set, for the claims when set; a failure here
+         * is the connection's (em_conn_bearer), not retried. */
         em_free_secret(&token);
+        rc = call->get_token(&token, call->token_ud, stale, claims, s->req, err);
+        em_free_secret(&stale);
+        free(claims);
+        claims = NULL;
+        if (rc != EM_OK)
+            goto free_all;
+        rc = attempt_page(&resp, s, token, url, body, request_id, max_page, err);
+        if (rc == EM_OK && resp.status >= 200 && resp.status < 300)
+            break;
+        action = em_exo_retry_decide(&delay, rc, &resp, &done, replayable(call->cmdlet),
+                                     em_exo_retry_base_ms(), jitter_value());
+        if (action == EM_EXO_GIVE_UP) {
+            rc = give_up(rc, &resp, &done, attempts, call->cmdlet, err);
+            goto free_all;
+        }
+        if (action == EM_EXO_WAIT) {
+            done.waits++;
+            if (rc == EM_ETIMEOUT)
+                done.timeouts++;
+            /* em_request_sleep wakes at once on cancel. */
+            if (em_request_sleep(s->req, delay) != EM_OK) {
+                rc = em_error_set(err, EM_ECANCELLED, "request cancelled");
+                goto free_all;
+            }
+            continue;
+        }
+        /* A 401: renew the token just refused, with the challenge's claims (CAE). */
+        done.renewed = true;
+        if (action == EM_EXO_CLAIMS) {
+            rc = em_oidc_parse_claims_challenge(&claims, resp.www_authenticate, err);
+            if (rc != EM_OK)
+                goto free_all;
+        }
+        stale = token;
+        token = NULL;
     }
-    if (resp.status == 204)
-        goto free_all;      /* No Content: a cmdlet without output */
+    if (resp.status == 204 || em_exo_page_full(s->page))
+        goto free_all;      /* No Content (a cmdlet without output), or resultSize reached */
     rc = em_exo_page_finish(s->page, err);
     if (rc != EM_OK)
         goto free_all;
-    if (em_exo_page_next_link(s->page) != NULL && !em_exo_page_full(s->page)) {
+    if (em_exo_page_objects(s->page) < s->page_sent) {
+        rc = em_error_set(err, EM_EBADRESPONSE, "Exchange answered a retried page with fewer "
+                          "objects than it sent before; the result may be incomplete");
+        goto free_all;
+    }
+    if (em_exo_page_next_link(s->page) != NULL) {
         if (!same_origin(em_exo_page_next_link(s->page), call->connection_uri)) {
             rc = em_error_set(err, EM_EBADRESPONSE,
                               "Exchange sent a nextLink to another host; not followed");
@@ -775,10 +970,10 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
             rc = em_error_set(err, EM_ENOMEM, "out of memory");
     }
 free_all:
-    page_headers_free(&headers);
     em_http_response_free(&resp);
     em_free_secret(&token);
     em_free_secret(&stale);
+    free(claims);
     return rc;
 }
 

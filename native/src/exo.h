@@ -56,11 +56,53 @@ const char *em_exo_page_warning(const em_exo_page *page, size_t i);
 
 /* Maps a non-2xx Exchange answer to an em_code and fills err: 404 or
  * ManagementObjectNotFoundException -> EM_ENOTFOUND, 401 ->
- * EM_EUNAUTHORIZED, 403 -> EM_EACCESS, 429 -> EM_ETHROTTLED (retry_after
- * from Retry-After), other -> EM_EEXCHANGE. The message is Exchange's
+ * EM_EUNAUTHORIZED, 403 -> EM_EACCESS, 429 or the plain-text throttling
+ * answer (any status) -> EM_ETHROTTLED (retry_after from Retry-After),
+ * other -> EM_EEXCHANGE. The message is Exchange's
  * (details[0].message without its "id|Class|" prefix, else error.message,
  * else the first line of a plain-text body). */
 int em_exo_map_error(const em_http_response *resp, em_error *err);
+
+/* ---- retry policy (docs/native.md, Resilience) ---- */
+
+#define EM_EXO_RETRIES_MAX 5            /* backoff waits for one page */
+#define EM_EXO_TIMEOUT_RETRIES_MAX 2    /* of those, after a timeout (each costs the stall time) */
+#define EM_EXO_WAIT_MAX_MS 60000L       /* cap of one wait, Retry-After included */
+
+typedef enum em_exo_retry_action {
+    EM_EXO_GIVE_UP,     /* report the error */
+    EM_EXO_RENEW,       /* 401: renew the token, retry at once */
+    EM_EXO_CLAIMS,      /* 401 claims challenge (CAE): a token with its claims, retry at once */
+    EM_EXO_WAIT         /* wait, then retry the page */
+} em_exo_retry_action;
+
+/* What the failed attempts of one page used so far. */
+typedef struct em_exo_retries {
+    int waits;          /* backoff waits */
+    int timeouts;       /* of those, after EM_ETIMEOUT */
+    bool renewed;       /* the one 401 retry (renewal or claims) */
+} em_exo_retries;
+
+/* Decides after a failed attempt. rc is em_http_perform's code: EM_OK with
+ * resp the non-2xx answer, or a transport failure (resp NULL allowed).
+ * replayable: the cmdlet only reads, so a request that may have reached
+ * Exchange can be sent again (network errors and timeouts are retried only
+ * then). Waits (*out in ms): Retry-After seconds when the answer has them,
+ * else base_ms * 2^waits with equal jitter (half fixed, half
+ * jitter-chosen), each capped at EM_EXO_WAIT_MAX_MS. Retried: 429, the
+ * plain-text throttling answer, 503, 504, a 5xx whose exception is
+ * DCOverloadedException, ServerInMMException, StorageTransientException
+ * or ADTransientException; EM_ENETWORK, EM_ETIMEOUT when replayable. */
+em_exo_retry_action em_exo_retry_decide(long *out, int rc, const em_http_response *resp,
+                                        const em_exo_retries *done, bool replayable,
+                                        long base_ms, unsigned jitter);
+
+/* The first backoff wait: EXCHANGEMFA_RETRY_BASE_MS (a test knob, 1..60000)
+ * read once, default 2000. */
+long em_exo_retry_base_ms(void);
+/* The stall timeout of a page: EXCHANGEMFA_STALL_TIMEOUT_MS (a test knob,
+ * 1000..900000) read once, default 60000. */
+long em_exo_stall_ms(void);
 
 /* ---- invoke ---- */
 
@@ -91,8 +133,12 @@ typedef struct em_exo_result {
 } em_exo_result;
 
 /* Runs the cmdlet, sending `object`, `warning` and `page` notifications
- * through req, waiting for `ack` per docs/protocol.md. Errors: em_exo_map_error's,
- * http.h's, EM_EBADRESPONSE, EM_EINVAL (cmdlet or select names). */
+ * through req, waiting for `ack` per docs/protocol.md. Failed attempts of a
+ * page follow em_exo_retry_decide; a page retried after it broke off
+ * mid-body skips the objects already sent, so none comes twice (Exchange
+ * answers the same request with the same page). Errors: em_exo_map_error's,
+ * http.h's, EM_EBADRESPONSE, EM_EINVAL (cmdlet or select names); after
+ * retries the message says how many attempts were made. */
 int em_exo_invoke(em_exo_result *out, const em_exo_call *call, em_request *req,
                   em_error *err);
 

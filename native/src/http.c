@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 #include <curl/curl.h>
 #include <openssl/crypto.h>
 #include <openssl/err.h>
@@ -225,7 +226,17 @@ typedef struct xfer {
     bool over_cap;          /* stored body hit max_body */
     bool stopped_by_reader; /* on_body asked to stop */
     bool header_oom;
+    bool stalled;           /* nothing arrived for req->stall_ms */
+    long last_data_ms;      /* when the last header or body bytes arrived */
 } xfer;
+
+static long monotonic_ms(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (long)ts.tv_sec * 1000L + ts.tv_nsec / 1000000L;
+}
 
 static bool is_2xx(CURL *easy)
 {
@@ -240,6 +251,7 @@ static size_t on_write(char *data, size_t size, size_t nmemb, void *ud)
     xfer *x = ud;
     size_t len = size * nmemb;
 
+    x->last_data_ms = monotonic_ms();
     if (x->req->on_body != NULL && is_2xx(x->easy)) {
         if (x->req->on_body(x->req->on_body_ud, data, len) != 0) {
             x->stopped_by_reader = true;
@@ -284,6 +296,8 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     xfer *x = ud;
     size_t len = size * nmemb, name_len, i;
     const char *colon, *value, *end;
+
+    x->last_data_ms = monotonic_ms();
 
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
         free_headers(x->resp);
@@ -334,6 +348,9 @@ static int translate(CURLcode rc, const xfer *x, const char *detail, em_error *e
     if (x->over_cap)
         return em_error_set(err, EM_EBADRESPONSE, "response body larger than %zu bytes",
                             x->max_body);
+    if (x->stalled)
+        return em_error_set(err, EM_ETIMEOUT, "the server sent nothing for %ld s",
+                            (x->req->stall_ms + 999) / 1000);
     switch (rc) {
     case CURLE_ABORTED_BY_CALLBACK:
         return em_error_set(err, EM_ECANCELLED, "request cancelled");
@@ -432,8 +449,9 @@ static void set_options(CURL *easy, const em_http_request *req, xfer *x,
     }
 }
 
-/* Drives the transfer, checking cancellation every HTTP_POLL_MS. */
-static CURLcode run_transfer(http_handle *h, em_request *ctx, bool *cancelled)
+/* Drives the transfer, checking cancellation (and silence, when
+ * stall_ms is set) every HTTP_POLL_MS. */
+static CURLcode run_transfer(http_handle *h, xfer *x, em_request *ctx, bool *cancelled)
 {
     CURLMsg *msg;
     CURLcode result = CURLE_OK;
@@ -448,6 +466,11 @@ static CURLcode run_transfer(http_handle *h, em_request *ctx, bool *cancelled)
         if (em_request_cancelled(ctx)) {
             *cancelled = true;
             return CURLE_ABORTED_BY_CALLBACK;
+        }
+        /* Silence, not slowness: a big page may take long but keeps arriving. */
+        if (x->req->stall_ms > 0 && monotonic_ms() - x->last_data_ms >= x->req->stall_ms) {
+            x->stalled = true;
+            return CURLE_OPERATION_TIMEDOUT;
         }
         if (curl_multi_poll(h->multi, NULL, 0, HTTP_POLL_MS, NULL) != CURLM_OK)
             return CURLE_OUT_OF_MEMORY;
@@ -496,7 +519,8 @@ int em_http_perform(em_http_response *out, const em_http_request *req,
         code = em_error_set(err, EM_ENOMEM, "out of memory (curl multi)");
         goto give_handle;
     }
-    rc = run_transfer(h, ctx, &cancelled);
+    x.last_data_ms = monotonic_ms();
+    rc = run_transfer(h, &x, ctx, &cancelled);
     curl_multi_remove_handle(h->multi, h->easy);
     curl_easy_getinfo(h->easy, CURLINFO_RESPONSE_CODE, &out->status);
     if (cancelled) {

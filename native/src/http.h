@@ -31,6 +31,8 @@ typedef struct em_http_request {
     const char *body;               /* POST body, or NULL */
     size_t body_len;
     long timeout_ms;                /* whole transfer; 0 = 120000 */
+    long stall_ms;                  /* fail with EM_ETIMEOUT when nothing arrives for
+                                       this long (waiting for the answer too); 0 = off */
     size_t max_body;                /* stored-body cap; 0 = 16 MiB; over it: EM_EBADRESPONSE */
     em_http_body_fn on_body;        /* stream the body instead of storing it (2xx only;
                                        non-2xx bodies are always stored for the error) */

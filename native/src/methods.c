@@ -5,6 +5,7 @@
 #include "exo.h"
 #include "protocol.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -58,6 +59,37 @@ static int opt_int(long *out, yajl_val params, const char *field, long min, long
     }
     *out = (long)v->u.number.i;
     return EM_OK;
+}
+
+/* An optional boolean; *out keeps its value when absent. */
+static int opt_bool(bool *out, yajl_val params, const char *field, em_error *err)
+{
+    yajl_val v = em_json_get(params, field);
+
+    if (v == NULL || YAJL_IS_NULL(v))
+        return EM_OK;
+    if (!YAJL_IS_TRUE(v) && !YAJL_IS_FALSE(v))
+        return bad_param(err, field, "must be true or false");
+    *out = YAJL_IS_TRUE(v);
+    return EM_OK;
+}
+
+/* The secret fields of connect; wiped in the request's tree as soon as the
+ * sign-in is over (the tree itself is wiped again when freed). */
+static const char *const secret_fields[] = {
+    EM_F_CERTDATA, EM_F_CERTPASSWORD, EM_F_ACCESSTOKEN, EM_F_PASSWORD,
+};
+
+static void wipe_secrets(yajl_val params)
+{
+    size_t i;
+
+    for (i = 0; i < sizeof(secret_fields) / sizeof(secret_fields[0]); i++) {
+        yajl_val v = em_json_get(params, secret_fields[i]);
+
+        if (v != NULL && YAJL_IS_STRING(v))
+            OPENSSL_cleanse(v->u.string, strlen(v->u.string));
+    }
 }
 
 /* Finishes a generated result: *out gets the text, g is freed. */
@@ -124,6 +156,41 @@ static int session_result(char **out, em_conn *conn, em_error *err)
     return finish(out, g, em_conn_gen_session(g, conn), err);
 }
 
+/* The string fields of connect and where they go. */
+static int connect_strings(em_conn_settings *s, yajl_val params, em_error *err)
+{
+    const struct {
+        const char **out;
+        const char *field;
+    } fields[] = {
+        {&s->upn, EM_F_UPN},
+        {&s->app_id, EM_F_APPID},
+        {&s->organization, EM_F_ORGANIZATION},
+        {&s->delegated_organization, EM_F_DELEGATEDORG},
+        {&s->environment, EM_F_ENVIRONMENT},
+        {&s->authority, EM_F_AUTHORITY},
+        {&s->connection_uri, EM_F_CONNECTIONURI},
+        {&s->resource, EM_F_RESOURCE},
+        {&s->token_cache, EM_F_TOKENCACHE},
+        {&s->prompt, EM_F_PROMPT},
+        {&s->cert_file, EM_F_CERTFILE},
+        {&s->cert_key_file, EM_F_CERTKEYFILE},
+        {&s->cert_data, EM_F_CERTDATA},
+        {&s->cert_thumbprint, EM_F_CERTTHUMBPRINT},
+        {&s->cert_password, EM_F_CERTPASSWORD},
+        {&s->assertion_alg, EM_F_ASSERTIONALG},
+        {&s->mi_account_id, EM_F_MIACCOUNTID},
+        {&s->access_token, EM_F_ACCESSTOKEN},
+        {&s->password, EM_F_PASSWORD},
+    };
+    size_t i;
+    int rc = req_string(&s->mode, params, EM_F_MODE, err);
+
+    for (i = 0; rc == EM_OK && i < sizeof(fields) / sizeof(fields[0]); i++)
+        rc = opt_string(fields[i].out, params, fields[i].field, err);
+    return rc;
+}
+
 static int do_connect(char **out, em_request *req, yajl_val params, void *app, em_error *err)
 {
     em_conn_settings s;
@@ -131,28 +198,16 @@ static int do_connect(char **out, em_request *req, yajl_val params, void *app, e
     int rc;
 
     memset(&s, 0, sizeof(s));
-    rc = req_string(&s.mode, params, EM_F_MODE, err);
-    if (rc == EM_OK)
-        rc = opt_string(&s.upn, params, EM_F_UPN, err);
-    if (rc == EM_OK)
-        rc = opt_string(&s.app_id, params, EM_F_APPID, err);
-    if (rc == EM_OK)
-        rc = opt_string(&s.organization, params, EM_F_ORGANIZATION, err);
-    if (rc == EM_OK)
-        rc = opt_string(&s.delegated_organization, params, EM_F_DELEGATEDORG, err);
-    if (rc == EM_OK)
-        rc = opt_string(&s.environment, params, EM_F_ENVIRONMENT, err);
-    if (rc == EM_OK)
-        rc = opt_string(&s.authority, params, EM_F_AUTHORITY, err);
-    if (rc == EM_OK)
-        rc = opt_string(&s.connection_uri, params, EM_F_CONNECTIONURI, err);
-    if (rc == EM_OK)
-        rc = opt_string(&s.resource, params, EM_F_RESOURCE, err);
+    rc = connect_strings(&s, params, err);
     if (rc == EM_OK)
         rc = opt_int(&s.page_size, params, EM_F_PAGESIZE, 1, EM_PAGESIZE_MAX, err);
-    if (rc != EM_OK)
-        return rc;
-    rc = em_conn_open(&conn, app, &s, req, err);
+    if (rc == EM_OK)
+        rc = opt_int(&s.timeout_seconds, params, EM_F_TIMEOUTSECONDS, 1, 86400, err);
+    if (rc == EM_OK)
+        rc = opt_bool(&s.no_browser, params, EM_F_NOBROWSER, err);
+    if (rc == EM_OK)
+        rc = em_conn_open(&conn, app, &s, req, err);
+    wipe_secrets(params);
     if (rc != EM_OK)
         return rc;
     rc = session_result(out, conn, err);
@@ -175,12 +230,16 @@ static int do_disconnect(char **out, em_request *req, yajl_val params, void *app
 {
     const char *id = NULL;
     em_conn *conn = NULL;
+    bool forget = false;
     int rc;
 
-    (void)req;
     rc = req_string(&id, params, EM_F_CONNECTIONID, err);
     if (rc == EM_OK)
+        rc = opt_bool(&forget, params, EM_F_FORGETCACHE, err);
+    if (rc == EM_OK)
         rc = em_conn_close(&conn, app, id, err);
+    if (rc == EM_OK && forget)
+        rc = em_conn_forget_cache(conn, req, err);
     if (rc == EM_OK)
         rc = session_result(out, conn, err);
     em_conn_release(&conn);
@@ -245,7 +304,7 @@ static int do_invoke(char **out, em_request *req, yajl_val params, void *app, em
     if (rc != EM_OK)
         goto release;
     em_conn_tenant(tenant, sizeof(tenant), conn);
-    em_conn_user(user, sizeof(user), conn);
+    em_conn_anchor(user, sizeof(user), conn);
     call.connection_uri = em_conn_uri(conn);
     call.tenant = tenant;
     call.connection_id = em_conn_id(conn);

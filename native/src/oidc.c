@@ -241,7 +241,7 @@ static em_code classify(const char *error, const char *suberror, long aadsts, co
 {
     /* The device code outcomes are named by `error` alone (their AADSTS
      * numbers, e.g. 70000 for a decline, are shared with other errors). */
-    if (strcmp(error, "authorization_declined") == 0) {
+    if (strcmp(error, "authorization_declined") == 0 || strcmp(error, "access_denied") == 0) {
         *lead = "the sign-in was declined";
         return EM_EDECLINED;
     }
@@ -537,7 +537,21 @@ out:
 }
 
 /* Reads and checks the discovery document's fields into p. */
-static int provider_from_document(em_oidc_provider *p, const char *authority,
+/* Whether two URLs are equal, trailing slashes ignored (scheme and host
+ * in any case). */
+static bool same_url(const char *a, const char *b)
+{
+    size_t la = strlen(a), lb = strlen(b), origin = origin_length(a);
+
+    while (la > 0 && a[la - 1] == '/')
+        la--;
+    while (lb > 0 && b[lb - 1] == '/')
+        lb--;
+    return la == lb && origin > 0 && origin == origin_length(b) &&
+           strncasecmp(a, b, origin) == 0 && strncmp(a + origin, b + origin, la - origin) == 0;
+}
+
+static int provider_from_document(em_oidc_provider *p, const char *authority, bool standard,
                                   const em_http_response *resp, em_error *err)
 {
     yajl_val root = parse_object(resp->body.data, resp->body.len, OIDC_MAX_DOCUMENT);
@@ -569,6 +583,13 @@ static int provider_from_document(em_oidc_provider *p, const char *authority,
                           p->issuer);
         goto out;
     }
+    /* A document found the standard way names the authority itself as its
+     * issuer (OpenID Connect Discovery 1.0, section 4.3). */
+    if (standard && !same_url(p->issuer, authority)) {
+        rc = em_error_set(err, EM_EBADRESPONSE,
+                          "the discovery document's issuer '%.200s' is not the authority", p->issuer);
+        goto out;
+    }
     /* No endpoint may downgrade the authority's scheme. */
     if (!same_scheme(p->token_endpoint, authority) || !same_scheme(p->jwks_uri, authority) ||
         (p->device_endpoint != NULL && !same_scheme(p->device_endpoint, authority)) ||
@@ -586,12 +607,49 @@ out:
     return rc;
 }
 
+/* Fetches a discovery document: Microsoft's place
+ * {authority}/v2.0/.well-known/openid-configuration first, unless the
+ * authority has no path or ends in /v2.0; the standard place
+ * {authority}/.well-known/openid-configuration then, or after a 404 only
+ * (an Entra 400 for an unknown tenant stays what it is). *standard says
+ * which one answered. */
+static int fetch_document(em_http_response *out, bool *standard, const char *authority, size_t len,
+                          em_request *ctx, em_error *err)
+{
+    size_t origin = origin_length(authority);
+    bool path = len > origin;
+    bool v2 = len >= origin + 5 && strncmp(authority + len - 5, "/v2.0", 5) == 0;
+    em_buf url = EM_BUF_INIT;
+    int rc = EM_OK;
+
+    *standard = !path || v2;
+    if (!*standard) {
+        if (em_buf_printf(&url, "%.*s/v2.0/.well-known/openid-configuration", (int)len, authority) != EM_OK)
+            return em_error_set(err, EM_ENOMEM, "out of memory");
+        rc = http_get(out, url.data, OIDC_MAX_DOCUMENT, ctx, err);
+        if (rc != EM_OK || out->status != 404)
+            goto free_url;
+        em_http_response_free(out);
+        memset(out, 0, sizeof(*out));
+        em_buf_free(&url);
+        *standard = true;
+    }
+    if (em_buf_printf(&url, "%.*s/.well-known/openid-configuration", (int)len, authority) != EM_OK) {
+        rc = em_error_set(err, EM_ENOMEM, "out of memory");
+        goto free_url;
+    }
+    rc = http_get(out, url.data, OIDC_MAX_DOCUMENT, ctx, err);
+free_url:
+    em_buf_free(&url);
+    return rc;
+}
+
 int em_oidc_discover(em_oidc_provider **out, const char *authority, em_request *ctx,
                      em_error *err)
 {
     em_oidc_provider *p = NULL;
     em_http_response resp = {0};
-    em_buf url = EM_BUF_INIT;
+    bool standard = false;
     size_t len = 0;
     int rc = EM_OK;
 
@@ -601,27 +659,21 @@ int em_oidc_discover(em_oidc_provider **out, const char *authority, em_request *
     len = strlen(authority);
     while (len > 0 && authority[len - 1] == '/')
         len--;
-    if (em_buf_printf(&url, "%.*s/v2.0/.well-known/openid-configuration", (int)len, authority) != EM_OK)
-        return em_error_set(err, EM_ENOMEM, "out of memory");
     p = calloc(1, sizeof *p);
-    if (p == NULL) {
-        rc = em_error_set(err, EM_ENOMEM, "out of memory");
-        goto free_url;
-    }
+    if (p == NULL)
+        return em_error_set(err, EM_ENOMEM, "out of memory");
     if (pthread_mutex_init(&p->jwks_lock, NULL) != 0) {
         free(p);
-        p = NULL;
-        rc = em_error_set(err, EM_EINTERNAL, "cannot create a lock");
-        goto free_url;
+        return em_error_set(err, EM_EINTERNAL, "cannot create a lock");
     }
-    rc = http_get(&resp, url.data, OIDC_MAX_DOCUMENT, ctx, err);
+    rc = fetch_document(&resp, &standard, authority, len, ctx, err);
     if (rc != EM_OK)
         goto free_provider;
     if (resp.status != 200) {
         rc = metadata_error(&resp, "discovery document", err);
         goto free_provider;
     }
-    rc = provider_from_document(p, authority, &resp, err);
+    rc = provider_from_document(p, authority, standard, &resp, err);
     if (rc != EM_OK)
         goto free_provider;
     rc = fetch_jwks(&p->jwks, p->jwks_uri, ctx, err);
@@ -633,8 +685,6 @@ int em_oidc_discover(em_oidc_provider **out, const char *authority, em_request *
 free_provider:
     em_oidc_provider_free(&p);
     em_http_response_free(&resp);
-free_url:
-    em_buf_free(&url);
     return rc;
 }
 

@@ -1,8 +1,10 @@
 /* oidc.h - OpenID Connect client: discovery, device code flow, refresh.
  *
- * Endpoints come from the authority's discovery document
- * ({authority}/v2.0/.well-known/openid-configuration), never from
- * hard-coded paths. Token responses are parsed here and id_tokens verified
+ * Endpoints come from the authority's discovery document, never from
+ * hard-coded paths: Microsoft's {authority}/v2.0/.well-known/openid-configuration,
+ * falling back on a 404 to the standard {authority}/.well-known/openid-configuration
+ * (the only one tried when the authority has no path or ends in /v2.0; its
+ * issuer must then equal the authority). Token responses are parsed here and id_tokens verified
  * (jwt.h) before any claim is used.
  */
 #ifndef EM_OIDC_H
@@ -64,7 +66,7 @@ void em_tokens_free(em_tokens **tokens);
  * POST device_authorization_endpoint, send the `deviceCode` notification
  * through ctx (fields of docs/protocol.md), poll the token endpoint at
  * `interval` (slow_down adds 5 s), stop on authorization_declined
- * (EM_EDECLINED), expired_token or expires_in elapsed (EM_EEXPIRED), and on
+ * or access_denied (RFC 8628 section 3.5) (EM_EDECLINED), expired_token or expires_in elapsed (EM_EEXPIRED), and on
  * cancellation (EM_ECANCELLED, promptly). Other errors map AADSTS numbers:
  * 50057/50053/50055 EM_EDISABLED, 90002/700016 EM_ECONFIG, 50076/50079/50074/50158
  * EM_EMFA, else EM_EAUTH; err gets http_status, server_code, aadsts and the

@@ -29,15 +29,6 @@
 #include "pkce.h"
 #include "protocol.h"
 
-/* Not yet in protocol.h (docs/protocol.md): the browser sign-in's
- * notification {"requestId", "url"}. */
-#ifndef EM_N_BROWSERURL
-#define EM_N_BROWSERURL "browserUrl"
-#endif
-#ifndef EM_F_URL
-#define EM_F_URL "url"
-#endif
-
 #define GRANTS_ASSERTION_TYPE "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 #define GRANTS_MAX_FEDERATED (16 * 1024)
 #define GRANTS_MAX_CHALLENGE (16 * 1024)

@@ -57,6 +57,7 @@
 #define EM_N_OBJECT     "object"
 #define EM_N_WARNING    "warning"
 #define EM_N_PAGE       "page"
+#define EM_N_BROWSERURL "browserUrl"
 
 /* initialize */
 #define EM_F_PROTOCOLVERSION "protocolVersion"
@@ -67,6 +68,29 @@
 /* connect and the session object */
 #define EM_F_MODE            "mode"
 #define EM_MODE_DEVICE       "device"
+#define EM_MODE_INTERACTIVE  "interactive"
+#define EM_MODE_CERTIFICATE  "certificate"
+#define EM_MODE_MANAGEDIDENTITY "managedIdentity"
+#define EM_MODE_FEDERATED    "federated"
+#define EM_MODE_ACCESSTOKEN  "accessToken"
+#define EM_MODE_PASSWORD     "password"
+#define EM_F_TOKENCACHE      "tokenCache"
+#define EM_TOKENCACHE_PERSISTENT "persistent"
+#define EM_TOKENCACHE_MEMORY "memory"
+#define EM_F_NOBROWSER       "noBrowser"
+#define EM_F_PROMPT          "prompt"
+#define EM_F_TIMEOUTSECONDS  "timeoutSeconds"
+#define EM_F_CERTFILE        "certificateFilePath"
+#define EM_F_CERTKEYFILE     "certificateKeyFilePath"
+#define EM_F_CERTDATA        "certificateData"          /* secret */
+#define EM_F_CERTTHUMBPRINT  "certificateThumbprint"
+#define EM_F_CERTPASSWORD    "certificatePassword"      /* secret */
+#define EM_F_ASSERTIONALG    "assertionAlgorithm"
+#define EM_ALG_PS256         "PS256"
+#define EM_ALG_RS256         "RS256"
+#define EM_F_MIACCOUNTID     "managedIdentityAccountId"
+#define EM_F_ACCESSTOKEN     "accessToken"              /* secret */
+#define EM_F_PASSWORD        "password"                 /* secret */
 #define EM_F_UPN             "userPrincipalName"
 #define EM_F_APPID           "appId"
 #define EM_F_ORGANIZATION    "organization"
@@ -80,11 +104,24 @@
 #define EM_F_TENANTID        "tenantId"
 #define EM_F_SIGNINMODE      "signInMode"
 #define EM_SIGNIN_DEVICECODE "DeviceCode"
+#define EM_SIGNIN_INTERACTIVE "Interactive"
+#define EM_SIGNIN_CERTIFICATE "Certificate"
+#define EM_SIGNIN_MANAGEDIDENTITY "ManagedIdentity"
+#define EM_SIGNIN_FEDERATED  "Federated"
+#define EM_SIGNIN_ACCESSTOKEN "AccessToken"
+#define EM_SIGNIN_PASSWORD   "Password"
+#define EM_SIGNIN_SILENT     "Silent"
 #define EM_F_TOKENEXPIRES    "tokenExpiresUtc"
 #define EM_F_STATE           "state"
 #define EM_STATE_CONNECTED   "Connected"
 #define EM_STATE_CLOSED      "Closed"
 #define EM_F_CONNECTIONS     "connections"
+
+/* disconnect */
+#define EM_F_FORGETCACHE     "forgetCache"
+
+/* browserUrl notification */
+#define EM_F_URL             "url"
 
 /* deviceCode notification */
 #define EM_F_USERCODE        "userCode"

@@ -101,9 +101,10 @@ export class CookieJar {
 // A scriptable browser: GETs url, follows redirects, keeps cookies, and
 // submits auto-posting forms (response_mode=form_post) the way a browser's
 // onload script would. fill(form, html) answers the fields a person would
-// type into another page's form (null: stop there). Resolves the last
+// type into another page's form (null: stop there). redirect(url) may
+// change where a redirect goes (an attacker's tampering). Resolves the last
 // response plus the list of requests made.
-export async function browse(url, { agent, jar = new CookieJar(), fill, maxSteps = 12 } = {}) {
+export async function browse(url, { agent, jar = new CookieJar(), fill, redirect = (u) => u, maxSteps = 12 } = {}) {
   let next = { url, method: 'GET' };
   const visited = [];
   for (let step = 0; step < maxSteps; step += 1) {
@@ -115,7 +116,7 @@ export async function browse(url, { agent, jar = new CookieJar(), fill, maxSteps
     const res = await request(next.url, { method: next.method, headers, body: next.body, agent });
     jar.store(next.url, res.headers['set-cookie']);
     if ([301, 302, 303, 307].includes(res.status) && res.headers.location) {
-      next = { url: new URL(res.headers.location, next.url).toString(), method: 'GET' };
+      next = { url: redirect(new URL(res.headers.location, next.url).toString()), method: 'GET' };
       continue;
     }
     const html = res.status === 200 && /text\/html/.test(res.headers['content-type'] || '');

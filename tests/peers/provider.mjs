@@ -199,7 +199,10 @@ export async function startProvider({ dir, shape = 'entra', tenant = 'contoso.on
     await readBody(req);
     state.counts.invoke += 1;
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization || '');
-    const token = bearer ? await provider.AccessToken.find(bearer[1]) : undefined;
+    // A user's token (AccessToken) or an app's (ClientCredentials).
+    const token = bearer
+      ? (await provider.AccessToken.find(bearer[1])) || (await provider.ClientCredentials.find(bearer[1]))
+      : undefined;
     const unauthorized = !token || token.isExpired || token.aud !== RESOURCE || state.invokeFailures > 0;
     if (unauthorized) {
       if (state.invokeFailures > 0) state.invokeFailures -= 1;
@@ -214,12 +217,35 @@ export async function startProvider({ dir, shape = 'entra', tenant = 'contoso.on
     res.end(body);
   }
 
+  // Control for suites outside node (Pester), like the emulator's
+  // /_emulator/*: GET /_peer/stats, POST /_peer/config
+  // {"autoApprove": upn or null, "invokeFailures": n}.
+  async function control(req, res, path) {
+    let status = 200;
+    let answer;
+    if (req.method === 'GET' && path === '/_peer/stats') {
+      answer = { ...state.counts, token: { ...state.counts.token }, grantsRevoked: state.grantsRevoked };
+    } else if (req.method === 'POST' && path === '/_peer/config') {
+      const settings = JSON.parse((await readBody(req)) || '{}');
+      if ('autoApprove' in settings) state.autoApprove = settings.autoApprove;
+      if ('invokeFailures' in settings) state.invokeFailures = Number(settings.invokeFailures) || 0;
+      answer = { autoApprove: state.autoApprove, invokeFailures: state.invokeFailures };
+    } else {
+      status = 404;
+      answer = { error: 'unknown control path' };
+    }
+    const body = JSON.stringify(answer);
+    res.writeHead(status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
+    res.end(body);
+  }
+
   const callback = provider.callback();
   server.on('request', async (req, res) => {
     try {
       const path = req.url.split('?')[0];
       if (req.method === 'POST' && /^\/adminapi\/beta\/[^/]+\/InvokeCommand$/.test(path)) return await invoke(req, res);
       if (req.method === 'GET' && path.startsWith(`${prefix}/interaction/`)) return await interaction(req, res);
+      if (path.startsWith('/_peer/')) return await control(req, res, path);
       if (path.endsWith('/.well-known/openid-configuration')) state.counts.discovery += 1;
       if (shape === 'entra') {
         // Entra's discovery lives under /v2.0; the library's under the mount.

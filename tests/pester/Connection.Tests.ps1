@@ -69,7 +69,14 @@ Describe 'Connect-ExchangeMfa -Device' {
             Where-Object { $_ -match '^(\w+)\s*:' } | ForEach-Object { ($_ -split '\s*:')[0] }
         $labels | Should -Be @('ConnectionId', 'UserPrincipalName', 'TenantId', 'Organization', 'Environment',
             'SignInMode', 'TokenExpiresUtc', 'State')
-        ($script:connection | Format-Table | Out-String -Width 200) | Should -Match 'ConnectionId\s+UserPrincipalName\s+Organization\s+TokenExpiresUtc\s+State'
+        $table = $script:connection | Format-Table | Out-String -Width 80
+        $table | Should -Match 'UserPrincipalName\s+SignInMode\s+TokenExpiresUtc\s+State'
+        $table | Should -Match 'admin@contoso\.onmicrosoft\.com\s+DeviceCode\s+\d{4}-\d\d-\d\d \d\d:\d\d\s+Connected'
+        # The default (list) view fits an 80-column terminal without cutting anything.
+        $lines = ($script:connection | Out-String -Width 80) -split "`n" | Where-Object { $_ -match ':' }
+        ($lines | Where-Object { $_ -match '…' }) | Should -BeNullOrEmpty
+        ($lines -join "`n") | Should -Match ([regex]::Escape($script:connection.ConnectionId))
+        ($lines -join "`n") | Should -Match 'SignInMode\s+: DeviceCode'
     }
 
     It 'is listed by Get-ExchangeMfaConnection' {

@@ -108,8 +108,11 @@ Describe 'Parameter contract' {
 
     It 'Connect-ExchangeMfa takes the Connect-ExchangeOnline names' {
         (Get-OwnParameter Connect-ExchangeMfa).Name | Sort-Object | Should -Be (@(
-                'AppId', 'AzureADAuthorizationEndpointUri', 'CommandName', 'ConnectionUri', 'DelegatedOrganization',
-                'Device', 'ExchangeEnvironmentName', 'Organization', 'PageSize', 'Prefix', 'Resource', 'ShowBanner',
+                'AccessToken', 'AppId', 'AssertionAlgorithm', 'AzureADAuthorizationEndpointUri', 'Certificate',
+                'CertificateFilePath', 'CertificateKeyFilePath', 'CertificatePassword', 'CertificateThumbprint',
+                'CommandName', 'ConnectionUri', 'Credential', 'DelegatedOrganization', 'Device', 'ExchangeEnvironmentName',
+                'FederatedToken', 'InlineCredential', 'InMemoryTokenCache', 'ManagedIdentity', 'ManagedIdentityAccountId',
+                'NoBrowser', 'Organization', 'PageSize', 'Prefix', 'Resource', 'ShowBanner',
                 'UserPrincipalName') | Sort-Object)
         $parameters = (Get-Command Connect-ExchangeMfa).Parameters
         $parameters.Device.SwitchParameter | Should -BeTrue
@@ -135,9 +138,48 @@ Describe 'Parameter contract' {
         & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
     }
 
-    It 'Connect-ExchangeMfa without -Device says browser sign-in is not available yet' {
-        { Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com } |
-            Should -Throw -ErrorId 'ExchangeMfa.BrowserSignInNotAvailable,Connect-ExchangeMfa' -ExpectedMessage '*-Device*'
+    It 'Connect-ExchangeMfa has one parameter set per sign-in mode, the browser by default' {
+        $command = Get-Command Connect-ExchangeMfa
+        $command.DefaultParameterSet | Should -Be 'Interactive'
+        $command.ParameterSets.Name | Sort-Object | Should -Be (@('AccessToken', 'Certificate', 'CertificateFile',
+                'CertificateThumbprint', 'Credential', 'Device', 'FederatedToken', 'InlineCredential', 'Interactive',
+                'ManagedIdentity') | Sort-Object)
+        $mandatory = @{}
+        foreach ($set in $command.ParameterSets) {
+            $mandatory[$set.Name] = @($set.Parameters | Where-Object IsMandatory | ForEach-Object Name | Sort-Object)
+        }
+        $mandatory.Interactive.Count | Should -Be 0
+        $mandatory.Device | Should -Be @('Device')
+        $mandatory.Credential | Should -Be @('Credential')
+        $mandatory.InlineCredential | Should -Be @('InlineCredential')
+        $mandatory.CertificateFile | Should -Be @('AppId', 'CertificateFilePath', 'Organization')
+        $mandatory.Certificate | Should -Be @('AppId', 'Certificate', 'Organization')
+        $mandatory.CertificateThumbprint | Should -Be @('AppId', 'CertificateThumbprint', 'Organization')
+        $mandatory.ManagedIdentity | Should -Be @('ManagedIdentity', 'Organization')
+        $mandatory.FederatedToken | Should -Be @('FederatedToken')
+        $mandatory.AccessToken | Should -Be @('AccessToken')
+    }
+
+    It 'Connect-ExchangeMfa takes secrets as secure types, never plain strings' {
+        $parameters = (Get-Command Connect-ExchangeMfa).Parameters
+        $parameters.Credential.ParameterType | Should -Be ([pscredential])
+        $parameters.CertificatePassword.ParameterType | Should -Be ([securestring])
+        $parameters.Certificate.ParameterType | Should -Be ([System.Security.Cryptography.X509Certificates.X509Certificate2])
+        # Like Connect-ExchangeOnline: the caller already holds the token as a string.
+        $parameters.AccessToken.ParameterType | Should -Be ([string])
+        foreach ($switch in 'NoBrowser', 'InlineCredential', 'ManagedIdentity', 'FederatedToken', 'InMemoryTokenCache') {
+            $parameters[$switch].SwitchParameter | Should -BeTrue -Because "-$switch is a switch"
+        }
+        $set = $parameters.AssertionAlgorithm.Attributes | Where-Object { $_ -is [System.Management.Automation.ValidateSetAttribute] }
+        $set.ValidValues | Should -Be @('PS256', 'RS256')
+    }
+
+    It 'Connect-ExchangeMfa refuses to mix sign-in modes before starting anything' {
+        { Connect-ExchangeMfa -Device -NoBrowser } | Should -Throw -ErrorId 'AmbiguousParameterSet,Connect-ExchangeMfa'
+        { Connect-ExchangeMfa -ManagedIdentity -AccessToken x -Organization contoso.onmicrosoft.com } |
+            Should -Throw -ErrorId 'AmbiguousParameterSet,Connect-ExchangeMfa'
+        { Connect-ExchangeMfa -AppId x -Organization y -CertificateFilePath a -CertificateThumbprint b } |
+            Should -Throw -ErrorId 'AmbiguousParameterSet,Connect-ExchangeMfa'
         & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
     }
 
@@ -146,8 +188,9 @@ Describe 'Parameter contract' {
     }
 
     It 'Disconnect-ExchangeMfa takes -ConnectionId from the pipeline and confirms like Microsoft' {
-        (Get-OwnParameter Disconnect-ExchangeMfa).Name | Should -Be @('ConnectionId')
+        (Get-OwnParameter Disconnect-ExchangeMfa).Name | Should -Be @('ConnectionId', 'ForgetCache')
         $command = Get-Command Disconnect-ExchangeMfa
+        $command.Parameters.ForgetCache.SwitchParameter | Should -BeTrue
         $command.Parameters.ConnectionId.ParameterType | Should -Be ([string[]])
         $command.Parameters.ConnectionId.Attributes.Where({ $_ -is [Parameter] }).ValueFromPipelineByPropertyName | Should -BeTrue
         $binding = $command.ScriptBlock.Attributes | Where-Object { $_ -is [System.Management.Automation.CmdletBindingAttribute] }

@@ -45,6 +45,8 @@ function Start-TestEmulator {
     }
     $ready = $read.Result | ConvertFrom-Json
     $env:EXCHANGEMFA_CA_FILE = $ready.caFile
+    # The helper's token cache goes into the test folder, never the user's.
+    $env:EXCHANGEMFA_CACHE_DIR = Join-Path $dir 'cache'
 
     $ca = [System.Security.Cryptography.X509Certificates.X509Certificate2]::CreateFromPem((Get-Content $ready.caFile -Raw))
     $handler = [System.Net.Http.SocketsHttpHandler]::new()
@@ -65,6 +67,14 @@ function Start-TestEmulator {
         Dir       = $dir
         Process   = $process
         Log       = Join-Path $dir 'emulator.log'
+        # App-only and managed identity (issue 4).
+        AppId                   = $ready.appId
+        AppCertFile             = $ready.appCertFile
+        AppKeyFile              = $ready.appKeyFile
+        IdentityEndpoint        = $ready.identityEndpoint
+        IdentityHeader          = $ready.identityHeader
+        ImdsEndpoint            = $ready.imdsEndpoint
+        ManagedIdentityClientId = $ready.managedIdentityClientId
     }
     $script:Emulator
 }
@@ -81,6 +91,7 @@ function Stop-TestEmulator {
     if ($script:Http) { $script:Http.Dispose(); $script:Http = $null }
     Remove-Item -Recurse -Force $emulator.Dir -ErrorAction Ignore
     Remove-Item Env:EXCHANGEMFA_CA_FILE -ErrorAction Ignore
+    Remove-Item Env:EXCHANGEMFA_CACHE_DIR -ErrorAction Ignore
 }
 
 function Invoke-EmulatorControl {
@@ -121,9 +132,12 @@ function Reset-Emulator {
 function Get-TestConnectParameters {
     # Connect-ExchangeMfa parameters that point the helper at the emulator.
     param([string] $UserPrincipalName = 'admin@contoso.onmicrosoft.com')
+    # Memory only: a test that signs in twice must see two sign-ins, not a
+    # silent one from the cache (Cache.Tests.ps1 tests the cache itself).
     @{
         UserPrincipalName               = $UserPrincipalName
         Device                          = $true
+        InMemoryTokenCache              = $true
         ShowBanner                      = $false
         AzureADAuthorizationEndpointUri = $script:Emulator.Authority
         ConnectionUri                   = $script:Emulator.Url
@@ -148,6 +162,117 @@ function Get-TestHelperProcessId {
     & $module { if ($script:Helper) { $script:Helper.Process.Id } }
 }
 
+function ConvertTo-Base64Url([byte[]] $Bytes) {
+    [Convert]::ToBase64String($Bytes).TrimEnd('=').Replace('+', '-').Replace('/', '_')
+}
+
+function New-TestClientAssertion {
+    # A client assertion for the emulator's contoso app, signed with its key
+    # (app-key.pem): what a federated token file or a certificate sign-in
+    # sends. The emulator checks it like Microsoft does (signature, iss/sub,
+    # aud = the tenant's token endpoint, lifetime, single-use jti).
+    param(
+        [ValidateSet('PS256', 'RS256')] [string] $Algorithm = 'PS256',
+        [int] $LifetimeSeconds = 600,
+        [string] $Audience = "$($script:Emulator.Url)/$($script:Emulator.TenantId)/oauth2/v2.0/token"
+    )
+    $emulator = $script:Emulator
+    $certificate = [System.Security.Cryptography.X509Certificates.X509Certificate2]::CreateFromPemFile($emulator.AppCertFile, $emulator.AppKeyFile)
+    try {
+        $der = $certificate.RawData
+        $header = [ordered]@{ alg = $Algorithm; typ = 'JWT' }
+        if ($Algorithm -eq 'PS256') { $header['x5t#S256'] = ConvertTo-Base64Url ([System.Security.Cryptography.SHA256]::HashData($der)) }
+        else { $header.x5t = ConvertTo-Base64Url ([System.Security.Cryptography.SHA1]::HashData($der)) }
+        $now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+        $claims = [ordered]@{ aud = $Audience; iss = $emulator.AppId; sub = $emulator.AppId
+            jti = [guid]::NewGuid().ToString(); nbf = $now; iat = $now; exp = $now + $LifetimeSeconds }
+        $utf8 = [System.Text.Encoding]::UTF8
+        $body = (ConvertTo-Base64Url $utf8.GetBytes((ConvertTo-Json $header -Compress))) + '.' +
+            (ConvertTo-Base64Url $utf8.GetBytes((ConvertTo-Json $claims -Compress)))
+        $padding = if ($Algorithm -eq 'PS256') { [System.Security.Cryptography.RSASignaturePadding]::Pss }
+        else { [System.Security.Cryptography.RSASignaturePadding]::Pkcs1 }
+        $rsa = [System.Security.Cryptography.X509Certificates.RSACertificateExtensions]::GetRSAPrivateKey($certificate)
+        $signature = $rsa.SignData($utf8.GetBytes($body), [System.Security.Cryptography.HashAlgorithmName]::SHA256, $padding)
+        "$body.$(ConvertTo-Base64Url $signature)"
+    }
+    finally { $certificate.Dispose() }
+}
+
+function Get-TestAppAccessToken {
+    # An app-only access token from the emulator (client credentials with a
+    # fresh assertion), for the -AccessToken tests. Test data: never printed.
+    param([string] $Scope = 'https://outlook.office365.com/.default')
+    $fields = [System.Collections.Generic.Dictionary[string, string]]::new()
+    $fields['grant_type'] = 'client_credentials'
+    $fields['client_id'] = $script:Emulator.AppId
+    $fields['scope'] = $Scope
+    $fields['client_assertion_type'] = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer'
+    $fields['client_assertion'] = New-TestClientAssertion
+    $form = [System.Net.Http.FormUrlEncodedContent]::new($fields)
+    $uri = "$($script:Emulator.Url)/$($script:Emulator.TenantId)/oauth2/v2.0/token"
+    $response = $script:Http.PostAsync($uri, $form).GetAwaiter().GetResult()
+    $text = $response.Content.ReadAsStringAsync().GetAwaiter().GetResult()
+    if (-not $response.IsSuccessStatusCode) { throw "The emulator refused the client credentials grant: $([int]$response.StatusCode)" }
+    ($text | ConvertFrom-Json).access_token
+}
+
+function New-TestBrowserScript {
+    # A shell script that plays the system browser for $BROWSER: it follows
+    # the sign-in page's redirect (the emulator approves at once) to the
+    # helper's loopback listener, trusting the emulator's CA only, and notes
+    # each call in <script>.log.
+    param([Parameter(Mandatory)] [string] $Path)
+    $log = "$Path.log"
+    Set-Content -Path $Path -Value @"
+#!/bin/sh
+echo "`$1" >> '$log'
+curl --cacert '$($script:Emulator.CaFile)' -s -o /dev/null -L --max-time 30 "`$1" >/dev/null 2>&1 &
+exit 0
+"@
+    chmod 700 $Path
+    $Path
+}
+
+function Start-BackgroundConnect {
+    # Runs Connect-ExchangeMfa in a runspace of its own, so that a test can
+    # watch its information stream (the browser URL) and play the browser,
+    # or stop it like Ctrl+C does. Returns { PowerShell, Handle }.
+    param([Parameter(Mandatory)] [hashtable] $Parameters)
+    $ps = [powershell]::Create()
+    [void]$ps.AddScript({
+            param($Manifest, $Parameters)
+            Import-Module $Manifest
+            Connect-ExchangeMfa @Parameters
+        }).AddArgument((Join-Path $script:RepoRoot 'ExchangeMfa.psd1')).AddArgument($Parameters)
+    [pscustomobject]@{ PowerShell = $ps; Handle = $ps.BeginInvoke() }
+}
+
+function Wait-BackgroundInformation {
+    # The first information record with $Tag from a background Connect, or
+    # $null after $TimeoutSeconds.
+    param([Parameter(Mandatory)] $Background, [Parameter(Mandatory)] [string] $Tag, [int] $TimeoutSeconds = 30)
+    $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSeconds)
+    while ([datetime]::UtcNow -lt $deadline) {
+        $record = $Background.PowerShell.Streams.Information | Where-Object { $_.Tags -contains $Tag } | Select-Object -First 1
+        if ($record) { return $record.MessageData }
+        if ($Background.Handle.IsCompleted) { return $null }
+        Start-Sleep -Milliseconds 50
+    }
+    $null
+}
+
+function Stop-BackgroundConnect {
+    # Disconnects and disposes a background Connect's runspace.
+    param([Parameter(Mandatory)] $Background)
+    $ps = $Background.PowerShell
+    if (-not $Background.Handle.IsCompleted) { $ps.Stop() }
+    $ps.Commands.Clear()
+    [void]$ps.AddScript({ Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore; Remove-Module ExchangeMfa -ErrorAction Ignore })
+    try { [void]$ps.Invoke() } catch { $null = $_ }
+    $ps.Dispose()
+}
+
 Export-ModuleMember -Function Get-RepoRoot, Start-TestEmulator, Stop-TestEmulator, Invoke-EmulatorControl,
     Set-EmulatorConfig, Get-EmulatorStats, Reset-Emulator, Get-TestConnectParameters, Get-TestHelperProcessId,
-    Invoke-ChildPwsh
+    Invoke-ChildPwsh, New-TestClientAssertion, Get-TestAppAccessToken, New-TestBrowserScript,
+    Start-BackgroundConnect, Wait-BackgroundInformation, Stop-BackgroundConnect

@@ -27,6 +27,7 @@
 #include "buf.h"
 #include "cache.h"
 #include "json.h"
+#include "rpc.h"
 
 #define NOW ((time_t)1700000000)
 #define ENV "login.microsoftonline.com"
@@ -158,7 +159,7 @@ static void list_dir(char *out, size_t size, const char *dir)
 
     out[0] = '\0';
     assert_non_null(d);
-    while ((e = readdir(d)) != NULL) {
+    for (e = readdir(d); e != NULL; e = readdir(d)) {
         if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
             continue;
         strncat(out, e->d_name, size - strlen(out) - 2);
@@ -184,7 +185,7 @@ static void assert_aside_mode_0600(const char *dir)
     int found = 0;
 
     assert_non_null(d);
-    while ((e = readdir(d)) != NULL) {
+    for (e = readdir(d); e != NULL; e = readdir(d)) {
         if (strncmp(e->d_name, EM_CACHE_FILE_NAME ".corrupt-", 20) != 0)
             continue;
         snprintf(path, sizeof path, "%s/%s", dir, e->d_name);
@@ -382,6 +383,15 @@ static void test_modes(void **state)
     assert_false(em_cache_take_warning(c, names, sizeof names));
     em_cache_close(&c);
 
+    /* A shared, sticky folder (a /tmp given by mistake): refused, untouched. */
+    snprintf(file, sizeof file, "%s/shared", f->dir);
+    assert_int_equal(mkdir(file, 0700), 0);
+    assert_int_equal(chmod(file, 01777), 0);
+    assert_int_equal(em_cache_open(&c, file, &err), EM_EACCESS);
+    assert_null(c);
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 07777, 01777);
+
     /* Not a folder: refused. */
     snprintf(file, sizeof file, "%s/plain", f->dir);
     write_file(file, "x", 0600);
@@ -452,7 +462,7 @@ static void test_reader_never_sees_half(void **state)
         int fd = open(f->file, O_RDONLY);
 
         assert_true(fd >= 0);
-        while ((n = read(fd, chunk, sizeof chunk)) > 0)
+        for (n = read(fd, chunk, sizeof chunk); n > 0; n = read(fd, chunk, sizeof chunk))
             assert_int_equal(em_buf_append(&text, chunk, (size_t)n), EM_OK);
         close(fd);
         assert_int_equal(em_cache_check_text(text.data, text.len, &err), EM_OK);
@@ -550,6 +560,11 @@ static void test_foreign_file_set_aside(void **state)
     assert_int_equal(stat(target, &st), 0);     /* the link's target is untouched */
     remove_asides(f);
 
+    if (geteuid() != 0) {
+        /* Ours but unreadable (root reads anything, so only as a user). */
+        expect_set_aside(f, "{}", 0000, "cannot be read");
+        remove_asides(f);
+    }
     if (geteuid() == 0) {
         /* Owned by someone else. */
         write_file(f->file, "{}", 0600);
@@ -938,6 +953,109 @@ static void test_threads_exclude(void **state)
     em_cache_close(&d);
 }
 
+/* ---- cancellation through a real request (rpc.c) ---- */
+
+typedef struct cancel_app {
+    const char *dir;
+    em_cache *shared;
+    pthread_mutex_t lock;
+    em_buf out;
+    int lines;
+} cancel_app;
+
+static int cancel_write(void *ud, const char *line, size_t len)
+{
+    cancel_app *a = ud;
+
+    pthread_mutex_lock(&a->lock);
+    (void)em_buf_append(&a->out, line, len);
+    a->lines++;
+    pthread_mutex_unlock(&a->lock);
+    return 0;
+}
+
+/* Waits for the cache lock: on the shared handle (the mutex) when params
+ * has "shared", else on a handle of its own (the file lock). */
+static int method_lock_wait(char **out, em_request *req, yajl_val params, void *app, em_error *err)
+{
+    cancel_app *a = app;
+    em_cache *own = NULL;
+    em_cache *c = a->shared;
+    int rc;
+
+    if (em_json_get(params, "shared") == NULL) {
+        rc = em_cache_open(&own, a->dir, err);
+        if (rc != EM_OK)
+            return rc;
+        c = own;
+    }
+    em_request_notify(req, "waiting", "{}");
+    rc = em_cache_lock(c, 20000, req, err);
+    if (rc == EM_OK)
+        em_cache_unlock(c);
+    em_cache_close(&own);
+    if (rc == EM_OK)
+        *out = strdup("{}");
+    return rc;
+}
+
+static void wait_for_lines(cancel_app *a, int n)
+{
+    int i, lines = 0;
+
+    for (i = 0; i < 500 && lines < n; i++) {
+        pthread_mutex_lock(&a->lock);
+        lines = a->lines;
+        pthread_mutex_unlock(&a->lock);
+        if (lines < n)
+            usleep(10000);
+    }
+    assert_true(lines >= n);
+}
+
+static void cancel_while_waiting(cancel_app *a, const char *request)
+{
+    static const em_rpc_method methods[] = {{"lockWait", method_lock_wait}, {NULL, NULL}};
+    em_rpc *rpc = NULL;
+    struct timespec start;
+    const char cancel[] = "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"id\":1}}\n";
+
+    a->lines = 0;
+    em_buf_free(&a->out);
+    assert_int_equal(em_rpc_new(&rpc, methods, a, NULL, cancel_write, a), EM_OK);
+    em_rpc_feed(rpc, request, strlen(request));
+    wait_for_lines(a, 1);
+    usleep(150000);     /* well into the wait */
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    em_rpc_feed(rpc, cancel, strlen(cancel));
+    em_rpc_wait_idle(rpc);
+    assert_true(ms_since(&start) < 1000);
+    assert_int_equal(a->lines, 2);
+    assert_non_null(strstr(a->out.data, "\"id\":1,\"error\""));
+    assert_non_null(strstr(a->out.data, "\"name\":\"Cancelled\""));
+    em_rpc_free(&rpc);
+}
+
+static void test_lock_cancelled(void **state)
+{
+    fixture *f = *state;
+    cancel_app a;
+
+    memset(&a, 0, sizeof a);
+    a.dir = f->dir;
+    pthread_mutex_init(&a.lock, NULL);
+    a.shared = open_cache(f);
+    lock(a.shared);
+    /* Another handle: waiting on the file lock. */
+    cancel_while_waiting(&a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"lockWait\"}\n");
+    /* The same handle from another thread: waiting on the mutex. */
+    cancel_while_waiting(&a, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"lockWait\",\"params\":{\"shared\":true}}\n");
+    em_cache_unlock(a.shared);
+    em_cache_close(&a.shared);
+    em_buf_free(&a.out);
+    pthread_mutex_destroy(&a.lock);
+}
+
 static void test_lock_rules(void **state)
 {
     fixture *f = *state;
@@ -1014,6 +1132,33 @@ static void test_remove_account(void **state)
     assert_int_equal(section_len(f, "AppMetadata"), 1);
 }
 
+static void test_ids(void **state)
+{
+    char out[128];
+    em_tokens t = {0};
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_cache_environment(out, sizeof out,
+                                          "https://Login.MicrosoftOnline.com/organizations", &err), EM_OK);
+    assert_string_equal(out, "login.microsoftonline.com");
+    assert_int_equal(em_cache_environment(out, sizeof out, "https://127.0.0.1:4443/t/v2.0?x", &err), EM_OK);
+    assert_string_equal(out, "127.0.0.1:4443");
+    assert_int_equal(em_cache_environment(out, sizeof out, "https://login.microsoftonline.us", &err), EM_OK);
+    assert_string_equal(out, "login.microsoftonline.us");
+    assert_int_equal(em_cache_environment(out, sizeof out, "http://login.microsoftonline.com/x", &err),
+                     EM_EINVAL);
+    assert_int_equal(em_cache_environment(out, sizeof out, "https:///x", &err), EM_EINVAL);
+    assert_int_equal(em_cache_environment(out, sizeof out, "https://u@evil/x", &err), EM_EINVAL);
+    assert_int_equal(em_cache_environment(out, 4, "https://login.microsoftonline.com", &err), EM_EINVAL);
+    assert_int_equal(em_cache_home_account_id(out, sizeof out, &t, &err), EM_EINVAL);
+    t.object_id = OID;
+    t.tenant_id = TID;
+    assert_int_equal(em_cache_home_account_id(out, sizeof out, &t, &err), EM_OK);
+    assert_string_equal(out, HOME_ID);
+    assert_int_equal(em_cache_home_account_id(out, 10, &t, &err), EM_EINVAL);
+}
+
 static void test_default_dir(void **state)
 {
     char *old_xdg = getenv("XDG_CACHE_HOME") ? strdup(getenv("XDG_CACHE_HOME")) : NULL;
@@ -1059,8 +1204,10 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_processes_exclude, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_released_when_killed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_threads_exclude, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_lock_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_rules, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_account, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_dir, setup, teardown),
     };
 

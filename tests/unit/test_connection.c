@@ -1,6 +1,7 @@
 /* test_connection.c - connect settings: the clouds table, defaults,
  * overrides and their checks; the empty connection table. */
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
@@ -97,6 +98,7 @@ static void test_rejected(void **state)
     } cases[] = {
         {{.mode = NULL}, "mode"},
         {{.mode = "browser"}, "mode"},
+        {{.mode = "Device"}, "mode"},
         {{.mode = "device", .environment = "O365GermanyCloud"}, "environment"},
         {{.mode = "device", .authority = "http://login.microsoftonline.com/x"}, "authority"},
         {{.mode = "device", .authority = "https:///x"}, "authority"},
@@ -117,6 +119,107 @@ static void test_rejected(void **state)
 
         assert_int_equal(em_conn_resolve(&r, &cases[i].s, &err), EM_EINVAL);
         assert_string_equal(err.target, cases[i].field);
+        assert_null(r.authority);
+    }
+}
+
+static void test_modes(void **state)
+{
+    static const struct {
+        const char *mode;
+        bool persistent;
+        const char *scope;
+    } cases[] = {
+        {"device", true, "https://outlook.office365.com/.default openid profile offline_access"},
+        {"interactive", true, "https://outlook.office365.com/.default openid profile offline_access"},
+        {"password", true, "https://outlook.office365.com/.default openid profile offline_access"},
+        {"accessToken", false, "https://outlook.office365.com/.default openid profile offline_access"},
+        {"certificate", false, "https://outlook.office365.com/.default"},
+        {"managedIdentity", false, "https://outlook.office365.com/.default"},
+        {"federated", false, "https://outlook.office365.com/.default"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        em_conn_settings s = {.mode = cases[i].mode, .upn = "admin@contoso.onmicrosoft.com",
+                              .password = "pw", .access_token = "x", .app_id = "3c0b1a5e",
+                              .organization = "contoso.onmicrosoft.com", .cert_thumbprint = "AB"};
+        em_conn_resolved r;
+
+        assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+        /* App-only scopes ask for the resource's application permissions
+         * only: no openid or offline_access. */
+        assert_string_equal(r.scope, cases[i].scope);
+        assert_int_equal(r.persistent, cases[i].persistent);
+        assert_int_equal(em_conn_mode_app_only(r.mode), strcmp(cases[i].scope, "https://outlook.office365.com/.default") == 0);
+        em_conn_resolved_free(&r);
+        s.token_cache = "memory";
+        assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+        assert_false(r.persistent);
+        em_conn_resolved_free(&r);
+    }
+}
+
+static void test_mode_options(void **state)
+{
+    em_conn_settings s = {.mode = "interactive", .prompt = "select_account", .no_browser = true,
+                          .timeout_seconds = 30};
+    em_conn_resolved r;
+
+    (void)state;
+    assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+    assert_string_equal(r.prompt, "select_account");
+    assert_true(r.no_browser);
+    assert_int_equal(r.timeout_ms, 30000);
+    em_conn_resolved_free(&r);
+
+    s = (em_conn_settings){.mode = "certificate", .app_id = "a", .organization = "contoso.com",
+                           .cert_file = "c.pem", .assertion_alg = "RS256"};
+    assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+    assert_int_equal(r.assertion_alg, 1);       /* EM_JWT_RS256 */
+    em_conn_resolved_free(&r);
+    s.assertion_alg = NULL;
+    assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+    assert_int_equal(r.assertion_alg, 0);       /* EM_JWT_PS256 by default */
+    em_conn_resolved_free(&r);
+}
+
+static void test_mode_fields_rejected(void **state)
+{
+    static const struct {
+        em_conn_settings s;
+        const char *field;
+    } cases[] = {
+        {{.mode = "certificate", .organization = "c.com", .cert_file = "c.pem"}, "appId"},
+        {{.mode = "certificate", .app_id = "a", .cert_file = "c.pem"}, "organization"},
+        {{.mode = "certificate", .app_id = "a", .organization = "c.com"}, "certificateFilePath"},
+        {{.mode = "certificate", .app_id = "a", .organization = "c.com", .cert_file = "c.pem",
+          .cert_thumbprint = "AB"}, "certificateFilePath"},
+        {{.mode = "certificate", .app_id = "a", .organization = "c.com", .cert_data = "QUJD",
+          .cert_thumbprint = "AB"}, "certificateData"},
+        {{.mode = "certificate", .app_id = "a", .organization = "c.com", .cert_data = "QUJD",
+          .cert_key_file = "k.pem"}, "certificateKeyFilePath"},
+        {{.mode = "certificate", .app_id = "a", .organization = "c.com", .cert_file = "c.pem",
+          .assertion_alg = "HS256"}, "assertionAlgorithm"},
+        {{.mode = "managedIdentity"}, "organization"},
+        {{.mode = "accessToken"}, "accessToken"},
+        {{.mode = "password", .password = "secret-value"}, "userPrincipalName"},
+        {{.mode = "password", .upn = "user@contoso.com"}, "password"},
+        {{.mode = "device", .token_cache = "disk"}, "tokenCache"},
+        {{.mode = "interactive", .prompt = "always"}, "prompt"},
+        {{.mode = "interactive", .timeout_seconds = 86401}, "timeoutSeconds"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        em_conn_resolved r;
+        em_error err = {0};
+
+        assert_int_equal(em_conn_resolve(&r, &cases[i].s, &err), EM_EINVAL);
+        assert_string_equal(err.target, cases[i].field);
+        assert_null(strstr(err.message, "secret-value"));
         assert_null(r.authority);
     }
 }
@@ -153,6 +256,9 @@ int main(void)
         cmocka_unit_test(test_clouds),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_rejected),
+        cmocka_unit_test(test_modes),
+        cmocka_unit_test(test_mode_options),
+        cmocka_unit_test(test_mode_fields_rejected),
         cmocka_unit_test(test_empty_table),
     };
 

@@ -310,6 +310,10 @@ static void test_error_statuses(void **state)
     assert_int_equal(err.retry_after, 7);
     assert_string_equal(err.message, "You have reached the maximum number of concurrent requests per tenant.");
     em_error_clear(&err);
+    assert_int_equal(map(503, "You have reached the maximum number of concurrent requests per tenant.",
+                         NULL, &err), EM_ETHROTTLED);
+    assert_int_equal(err.http_status, 503);
+    em_error_clear(&err);
     assert_int_equal(map(500, "{\"error\":{\"code\":\"InternalServerError\",\"message\":\"boom\","
                          "\"details\":[{\"message\":\"no bars here\"}]}}", NULL, &err), EM_EEXCHANGE);
     assert_string_equal(err.message, "no bars here");
@@ -318,6 +322,123 @@ static void test_error_statuses(void **state)
     assert_int_equal(map(503, "{\"error\":", "Wed, 21 Oct 2015 07:28:00 GMT", &err), EM_EEXCHANGE);
     assert_int_equal(err.retry_after, 0);
     assert_string_equal(err.message, "{\"error\":");
+}
+
+/* ---- retry policy ---- */
+
+static em_exo_retry_action decide(long *delay, long status, const char *body,
+                                  const char *retry_after, const char *www_authenticate,
+                                  int waits)
+{
+    em_http_response resp = {0};
+    em_exo_retries done = {0};
+    em_exo_retry_action action;
+
+    resp.status = status;
+    em_buf_puts(&resp.body, body);
+    if (retry_after != NULL)
+        resp.retry_after = strdup(retry_after);
+    if (www_authenticate != NULL)
+        resp.www_authenticate = strdup(www_authenticate);
+    done.waits = waits;
+    action = em_exo_retry_decide(delay, EM_OK, &resp, &done, true, 2000, 0);
+    em_http_response_free(&resp);
+    return action;
+}
+
+#define TRANSIENT(cls) "{\"error\":{\"code\":\"InternalServerError\",\"message\":\"busy\"," \
+                       "\"innererror\":{\"type\":\"Microsoft.Exchange.Data.Directory." cls "\"}}}"
+
+static void test_retry_answers(void **state)
+{
+    long delay = -1;
+
+    (void)state;
+    /* 429: Retry-After as is, capped at 60 s; without it the backoff. */
+    assert_int_equal(decide(&delay, 429, "", "1", NULL, 0), EM_EXO_WAIT);
+    assert_int_equal(delay, 1000);
+    assert_int_equal(decide(&delay, 429, "", "3600", NULL, 0), EM_EXO_WAIT);
+    assert_int_equal(delay, EM_EXO_WAIT_MAX_MS);
+    assert_int_equal(decide(&delay, 429, "", NULL, NULL, 0), EM_EXO_WAIT);
+    assert_int_equal(delay, 1000);      /* 2000 ms with jitter 0: the lower half */
+    assert_int_equal(decide(&delay, 429, "", "Wed, 21 Oct 2015 07:28:00 GMT", NULL, 2), EM_EXO_WAIT);
+    assert_int_equal(delay, 4000);      /* an HTTP date: backoff, 8000 ms at the third wait */
+    /* The plain-text throttle, whatever the status. */
+    assert_int_equal(decide(&delay, 503, "You have reached the maximum number of concurrent "
+                            "requests per tenant. Please try again later.", NULL, NULL, 0),
+                     EM_EXO_WAIT);
+    /* 503/504 and the transient exceptions; other 5xx and 4xx fail at once. */
+    assert_int_equal(decide(&delay, 503, "", NULL, NULL, 0), EM_EXO_WAIT);
+    assert_int_equal(decide(&delay, 504, "", "2", NULL, 0), EM_EXO_WAIT);
+    assert_int_equal(delay, 2000);
+    assert_int_equal(decide(&delay, 500, TRANSIENT("DCOverloadedException"), NULL, NULL, 0), EM_EXO_WAIT);
+    assert_int_equal(decide(&delay, 500, TRANSIENT("ServerInMMException"), NULL, NULL, 0), EM_EXO_WAIT);
+    assert_int_equal(decide(&delay, 500, TRANSIENT("ADTransientException"), NULL, NULL, 0), EM_EXO_WAIT);
+    assert_int_equal(decide(&delay, 500, "{\"error\":{\"code\":\"InternalServerError\",\"innererror\":"
+                            "{\"type\":\"Microsoft.Exchange.Data.Storage.StorageTransientException\"}}}",
+                            NULL, NULL, 0), EM_EXO_WAIT);
+    assert_int_equal(decide(&delay, 500, TRANSIENT("NullReferenceException"), NULL, NULL, 0), EM_EXO_GIVE_UP);
+    assert_int_equal(decide(&delay, 500, "", NULL, NULL, 0), EM_EXO_GIVE_UP);
+    assert_int_equal(decide(&delay, 400, TRANSIENT("ADTransientException"), NULL, NULL, 0), EM_EXO_GIVE_UP);
+    assert_int_equal(decide(&delay, 404, "", NULL, NULL, 0), EM_EXO_GIVE_UP);
+    assert_int_equal(decide(&delay, 403, "", NULL, NULL, 0), EM_EXO_GIVE_UP);
+    assert_int_equal(delay, 0);
+    /* At most EM_EXO_RETRIES_MAX waits. */
+    assert_int_equal(decide(&delay, 503, "", NULL, NULL, EM_EXO_RETRIES_MAX - 1), EM_EXO_WAIT);
+    assert_int_equal(decide(&delay, 503, "", NULL, NULL, EM_EXO_RETRIES_MAX), EM_EXO_GIVE_UP);
+    assert_int_equal(decide(&delay, 429, "", "1", NULL, EM_EXO_RETRIES_MAX), EM_EXO_GIVE_UP);
+    /* 401: renew, or a token with the claims of a CAE challenge. */
+    assert_int_equal(decide(&delay, 401, "", NULL, "Bearer realm=\"\"", 0), EM_EXO_RENEW);
+    assert_int_equal(decide(&delay, 401, "", NULL, NULL, 0), EM_EXO_RENEW);
+    assert_int_equal(decide(&delay, 401, "", NULL, "Bearer realm=\"\", error=\"insufficient_claims\", "
+                            "claims=\"eyJ9\"", 0), EM_EXO_CLAIMS);
+}
+
+static void test_retry_transport_and_backoff(void **state)
+{
+    em_exo_retries done = {0};
+    long delay = -1;
+    int i;
+
+    (void)state;
+    /* Network errors and timeouts: retried for reads only. */
+    assert_int_equal(em_exo_retry_decide(&delay, EM_ENETWORK, NULL, &done, true, 2000, 0), EM_EXO_WAIT);
+    assert_int_equal(delay, 1000);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_ENETWORK, NULL, &done, false, 2000, 0), EM_EXO_GIVE_UP);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_ETIMEOUT, NULL, &done, true, 2000, 0), EM_EXO_WAIT);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_ETIMEOUT, NULL, &done, false, 2000, 0), EM_EXO_GIVE_UP);
+    done.timeouts = EM_EXO_TIMEOUT_RETRIES_MAX;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_ETIMEOUT, NULL, &done, true, 2000, 0), EM_EXO_GIVE_UP);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_ENETWORK, NULL, &done, true, 2000, 0), EM_EXO_WAIT);
+    done.timeouts = 0;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_ECANCELLED, NULL, &done, true, 2000, 0), EM_EXO_GIVE_UP);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_ETLS, NULL, &done, true, 2000, 0), EM_EXO_GIVE_UP);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_EBADRESPONSE, NULL, &done, true, 2000, 0), EM_EXO_GIVE_UP);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_EGRANT, NULL, &done, true, 2000, 0), EM_EXO_GIVE_UP);
+    /* About 2 s doubling, equal jitter: wait n is in [d/2, d], d = 2000 * 2^n. */
+    for (i = 0; i < EM_EXO_RETRIES_MAX; i++) {
+        long d = 2000L << i;
+
+        done.waits = i;
+        assert_int_equal(em_exo_retry_decide(&delay, EM_ENETWORK, NULL, &done, true, 2000, 0), EM_EXO_WAIT);
+        assert_int_equal(delay, d / 2);
+        assert_int_equal(em_exo_retry_decide(&delay, EM_ENETWORK, NULL, &done, true, 2000,
+                                             (unsigned)(d / 2)), EM_EXO_WAIT);
+        assert_int_equal(delay, d);
+        assert_int_equal(em_exo_retry_decide(&delay, EM_ENETWORK, NULL, &done, true, 2000,
+                                             0xffffffffu), EM_EXO_WAIT);
+        assert_in_range(delay, d / 2, d);
+    }
+    /* Each wait is capped. */
+    done.waits = 4;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_ENETWORK, NULL, &done, true, 30000, 0xffffffffu),
+                     EM_EXO_WAIT);
+    assert_in_range(delay, EM_EXO_WAIT_MAX_MS / 2, EM_EXO_WAIT_MAX_MS);
+    /* The default base, unless the test knob says otherwise. */
+    if (getenv("EXCHANGEMFA_RETRY_BASE_MS") == NULL)
+        assert_int_equal(em_exo_retry_base_ms(), 2000);
+    if (getenv("EXCHANGEMFA_STALL_TIMEOUT_MS") == NULL)
+        assert_int_equal(em_exo_stall_ms(), 60000);
 }
 
 static void test_valid_names(void **state)
@@ -342,6 +463,8 @@ int main(void)
         cmocka_unit_test_teardown(test_page_callback_failure, teardown_leaks),
         cmocka_unit_test_teardown(test_error_not_found, teardown_leaks),
         cmocka_unit_test_teardown(test_error_statuses, teardown_leaks),
+        cmocka_unit_test_teardown(test_retry_answers, teardown_leaks),
+        cmocka_unit_test(test_retry_transport_and_backoff),
         cmocka_unit_test(test_valid_names),
     };
 

@@ -191,7 +191,7 @@ static void test_map_error_families(void **state)
         {"authorization_declined", 0, EM_EDECLINED},
         {"expired_token", 0, EM_EEXPIRED},
         {"bad_verification_code", 0, EM_EAUTH},
-        {"access_denied", 0, EM_EAUTH},
+        {"access_denied", 0, EM_EDECLINED},     /* RFC 8628 3.5, and the browser's refusal */
         {"invalid_client", 0, EM_ECONFIG},
     };
     (void)state;
@@ -252,7 +252,7 @@ static void test_map_error_description_trimming(void **state)
 {
     em_error err = {0};
     /* Noise lines first, blank lines, control characters, then the message. */
-    const char *body = "{\"error\":\"access_denied\",\"error_description\":"
+    const char *body = "{\"error\":\"server_error\",\"error_description\":"
                        "\"Trace ID: abc\\nCorrelation ID: def\\n\\n  Timestamp: now\\n"
                        "  The user said no.\\u0007  \\nsecond line\"}";
     const char *codes_in_text = "{\"error\":\"invalid_grant\",\"error_description\":"
@@ -285,7 +285,7 @@ static void test_map_error_long_description_cut_on_utf8(void **state)
         desc[n++] = '\xa9';
     }
     desc[n] = '\0';
-    snprintf(body, sizeof body, "{\"error\":\"access_denied\",\"error_description\":\"x%s\"}", desc);
+    snprintf(body, sizeof body, "{\"error\":\"server_error\",\"error_description\":\"x%s\"}", desc);
     assert_int_equal(em_oidc_map_error(body, strlen(body), 400, &err), EM_EAUTH);
     n = strlen(err.message);
     assert_true(n < sizeof err.message);

@@ -50,6 +50,7 @@ typedef struct fake {
     char *jwks;
     pthread_mutex_t lock;       /* everything below: the server thread writes */
     const char *discovery;      /* NULL: the good document */
+    const char *issuer_suffix;  /* standard documents: NULL = the authority's path */
     long device_expires;
     answer script[MAX_SCRIPT];
     int script_len;
@@ -105,6 +106,17 @@ static void route(fake *f, const char *url, const char *form, int *status, em_bu
         *status = 400;
         em_buf_puts(body, "{\"error\":\"invalid_tenant\",\"error_description\":\"AADSTS90002: "
                           "Tenant 'unknown' not found.\\r\\nTrace ID: 1\",\"error_codes\":[90002]}");
+    } else if (strcmp(url, "/plain/.well-known/openid-configuration") == 0 ||
+               strcmp(url, "/.well-known/openid-configuration") == 0 ||
+               strcmp(url, "/tenant/v2.0/.well-known/openid-configuration") == 0) {
+        /* A standard provider (issuer = the authority); the third is
+         * found the standard way only, since its path ends in /v2.0. */
+        const char *issuer = strncmp(url, "/plain/", 7) == 0 ? "/plain"
+                             : strncmp(url, "/tenant/", 8) == 0 ? "/tenant/v2.0" : "";
+        em_buf_printf(body,
+                      "{\"issuer\":\"%s%s\",\"token_endpoint\":\"%s/token\","
+                      "\"jwks_uri\":\"%s/organizations/discovery/v2.0/keys\"}",
+                      f->base, f->issuer_suffix != NULL ? f->issuer_suffix : issuer, f->base, f->base);
     } else if (strcmp(url, "/organizations/discovery/v2.0/keys") == 0) {
         f->jwks_calls++;
         em_buf_puts(body, f->jwks);
@@ -294,6 +306,33 @@ static void test_discover(void **state)
     em_oidc_provider_free(&p);
 }
 
+/* H1: standard discovery ({authority}/.well-known/...), after a 404 at
+ * Microsoft's place, or alone when the path is empty or ends in /v2.0; the
+ * issuer must then be the authority. */
+static void test_discover_standard(void **state)
+{
+    fake *f = *state;
+    em_oidc_provider *p = NULL;
+    em_error err = {0};
+    char authority[128], want[160];
+    static const char *const paths[] = {"/plain", "", "/tenant/v2.0", "/plain/"};
+
+    for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
+        snprintf(authority, sizeof authority, "%s%s", f->base, paths[i]);
+        assert_int_equal(em_oidc_discover(&p, authority, NULL, &err), EM_OK);
+        snprintf(want, sizeof want, "%s/token", f->base);
+        assert_string_equal(em_oidc_token_endpoint(p), want);
+        em_oidc_provider_free(&p);
+    }
+    /* A standard document whose issuer is not the authority. */
+    f->issuer_suffix = "/someone-else";
+    snprintf(authority, sizeof authority, "%s/plain", f->base);
+    assert_int_equal(em_oidc_discover(&p, authority, NULL, &err), EM_EBADRESPONSE);
+    assert_non_null(strstr(err.message, "is not the authority"));
+    f->issuer_suffix = NULL;
+    assert_null(p);
+}
+
 static void test_discover_errors(void **state)
 {
     fake *f = *state;
@@ -395,6 +434,7 @@ static void test_device_flow_declined_and_expired(void **state)
                                      "\"AADSTS70000: The user declined.\\r\\nTrace ID: 1\","
                                      "\"error_codes\":[70000]}"}};
     const answer expired[] = {{400, "{\"error\":\"expired_token\",\"error_codes\":[70019]}"}};
+    const answer denied[] = {{400, "{\"error\":\"access_denied\",\"error_description\":\"End-User aborted interaction\"}"}};
     const answer disabled[] = {{400, "{\"error\":\"invalid_grant\",\"error_description\":"
                                      "\"AADSTS50057: The user account is disabled.\",\"error_codes\":[50057]}"}};
     const answer garbage[] = {{502, "<html>bad gateway</html>"}};
@@ -406,6 +446,12 @@ static void test_device_flow_declined_and_expired(void **state)
     script(f, declined, 1);
     assert_int_equal(em_oidc_device_flow(&t, p, &client, NULL, &err), EM_EDECLINED);
     assert_string_equal(err.server_code, "authorization_declined");
+    /* RFC 8628 section 3.5 (standard providers): access_denied. */
+    reset(state);
+    script(f, denied, 1);
+    memset(&err, 0, sizeof err);
+    assert_int_equal(em_oidc_device_flow(&t, p, &client, NULL, &err), EM_EDECLINED);
+    assert_string_equal(err.server_code, "access_denied");
     reset(state);
     script(f, expired, 1);
     memset(&err, 0, sizeof err);
@@ -633,6 +679,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_discover, reset),
+        cmocka_unit_test_setup(test_discover_standard, reset),
         cmocka_unit_test_setup(test_discover_errors, reset),
         cmocka_unit_test_setup(test_device_flow_success, reset),
         cmocka_unit_test_setup(test_device_flow_slow_down, reset),

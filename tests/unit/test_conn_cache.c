@@ -1,0 +1,349 @@
+/* test_conn_cache.c - connection.c's sign-in wiring without a network:
+ * silent sign-in from the token cache (no discovery at all), a token
+ * another process renewed taken from the cache, a claims challenge that
+ * must renew, tokenCache memory never reading the cache, forgetCache, a
+ * corrupt cache reported as a `warning` notification, -AccessToken checks
+ * and anchors, certificate errors. The authority is https://127.0.0.1:1,
+ * where nothing listens: any network use shows up as NetworkError.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "buf.h"
+#include "cache.h"
+#include "connection.h"
+#include "http.h"
+#include "json.h"
+#include "jwt.h"
+#include "methods.h"
+#include "rpc.h"
+
+#define TID "6babcaad-604b-40ac-a9d7-9fd97c0b779f"
+#define UPN "admin@contoso.onmicrosoft.com"
+#define CLIENT "fb78d390-0c51-40cd-8e17-fdbfab77341b"
+#define ENVIRONMENT "127.0.0.1:1"
+#define AUTHORITY "https://127.0.0.1:1/organizations"
+#define SCOPE "https://outlook.office365.com/.default openid profile offline_access"
+
+static char dir[256];
+
+static int make_dir(void **state)
+{
+    (void)state;
+    snprintf(dir, sizeof dir, "/tmp/em-conn-cache-XXXXXX");
+    if (mkdtemp(dir) == NULL)
+        return -1;
+    setenv("EXCHANGEMFA_CACHE_DIR", dir, 1);
+    return 0;
+}
+
+static int remove_dir(void **state)
+{
+    char cmd[300];
+
+    (void)state;
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+
+/* Writes an access + refresh token for UPN, as a helper would have. */
+static void store(const char *access_token, time_t expires_on, time_t refresh_on)
+{
+    em_cache *cache = NULL;
+    em_cache_entry e = {
+        .local_account_id = "oid-1", .realm = TID, .environment = ENVIRONMENT,
+        .client_id = CLIENT, .target = SCOPE, .username = UPN,
+        .access_token = access_token, .expires_on = expires_on, .refresh_on = refresh_on,
+        .refresh_token = "RT-cached",
+    };
+
+    assert_int_equal(em_cache_open(&cache, dir, NULL), EM_OK);
+    assert_int_equal(em_cache_lock(cache, 0, NULL, NULL), EM_OK);
+    assert_int_equal(em_cache_store(cache, &e, time(NULL), NULL), EM_OK);
+    em_cache_unlock(cache);
+    em_cache_close(&cache);
+}
+
+static bool account_cached(void)
+{
+    em_cache *cache = NULL;
+    em_cache_accounts *accounts = NULL;
+    int rc;
+
+    assert_int_equal(em_cache_open(&cache, dir, NULL), EM_OK);
+    assert_int_equal(em_cache_lock(cache, 0, NULL, NULL), EM_OK);
+    rc = em_cache_find_accounts(&accounts, cache, ENVIRONMENT, CLIENT, UPN, NULL);
+    em_cache_unlock(cache);
+    em_cache_accounts_free(&accounts);
+    em_cache_close(&cache);
+    return rc == EM_OK;
+}
+
+static char *session_of(em_conn *c)
+{
+    yajl_gen g = em_json_gen_new();
+    char *out = NULL;
+
+    assert_int_equal(em_conn_gen_session(g, c), yajl_gen_status_ok);
+    assert_int_equal(em_json_gen_dup(&out, g), EM_OK);
+    yajl_gen_free(g);
+    return out;
+}
+
+static const em_conn_settings delegated = {
+    .mode = "device", .upn = UPN, .authority = AUTHORITY, .connection_uri = "https://127.0.0.1:1",
+};
+
+static void test_silent_from_cache(void **state)
+{
+    em_conn_table *t = NULL;
+    em_conn *c = NULL, *closed = NULL;
+    em_error err = {0};
+    char *session, *token = NULL, anchor[256];
+
+    (void)state;
+    store("AT-cached", time(NULL) + 3600, time(NULL) + 1800);
+    assert_int_equal(em_conn_table_new(&t), EM_OK);
+    /* No deviceCode, no discovery: the cached access token is enough. */
+    assert_int_equal(em_conn_open(&c, t, &delegated, NULL, &err), EM_OK);
+    session = session_of(c);
+    assert_non_null(strstr(session, "\"signInMode\":\"Silent\""));
+    assert_non_null(strstr(session, "\"tenantId\":\"" TID "\""));
+    assert_non_null(strstr(session, "\"userPrincipalName\":\"" UPN "\""));
+    free(session);
+    assert_int_equal(em_conn_bearer(&token, c, NULL, NULL, NULL, &err), EM_OK);
+    assert_string_equal(token, "AT-cached");
+    em_free_secret(&token);
+    em_conn_anchor(anchor, sizeof anchor, c);
+    assert_string_equal(anchor, "UPN:" UPN);
+
+    /* disconnect forgetCache removes the account's tokens. */
+    assert_true(account_cached());
+    assert_int_equal(em_conn_close(&closed, t, em_conn_id(c), &err), EM_OK);
+    assert_int_equal(em_conn_forget_cache(closed, NULL, &err), EM_OK);
+    assert_false(account_cached());
+    em_conn_release(&closed);
+    em_conn_release(&c);
+    em_conn_table_free(&t);
+    assert_int_equal(em_json_outstanding(), 0);
+}
+
+/* Another helper renewed (the cache holds a newer token): the renewal takes
+ * it without the network; a claims challenge must not take it. */
+static void test_renewal_takes_newer_token(void **state)
+{
+    em_conn_table *t = NULL;
+    em_conn *c = NULL;
+    em_error err = {0};
+    char *token = NULL;
+
+    (void)state;
+    store("AT-old", time(NULL) + 3600, time(NULL) - 10);     /* past its refresh time */
+    assert_int_equal(em_conn_table_new(&t), EM_OK);
+    assert_int_equal(em_conn_open(&c, t, &delegated, NULL, &err), EM_OK);
+    store("AT-newer", time(NULL) + 3600, time(NULL) + 1800);
+    assert_int_equal(em_conn_bearer(&token, c, NULL, NULL, NULL, &err), EM_OK);
+    assert_string_equal(token, "AT-newer");
+    em_free_secret(&token);
+    /* The token is not due now: no renewal, the same token. */
+    assert_int_equal(em_conn_bearer(&token, c, NULL, NULL, NULL, &err), EM_OK);
+    assert_string_equal(token, "AT-newer");
+    em_free_secret(&token);
+    /* A claims challenge renews even a valid token, and never from the
+     * cache: the refresh needs discovery, and nothing listens. */
+    assert_int_equal(em_conn_bearer(&token, c, NULL, "{\"access_token\":{}}", NULL, &err), EM_ENETWORK);
+    assert_null(token);
+    /* A 401 for the newest cached token cannot be answered from the cache either. */
+    assert_int_equal(em_conn_bearer(&token, c, "AT-newer", NULL, NULL, &err), EM_ENETWORK);
+    em_conn_release(&c);
+    em_conn_table_free(&t);
+    assert_int_equal(em_json_outstanding(), 0);
+}
+
+static void test_memory_never_reads_cache(void **state)
+{
+    em_conn_settings s = delegated;
+    em_conn_table *t = NULL;
+    em_conn *c = NULL;
+    em_error err = {0};
+
+    (void)state;
+    store("AT-cached", time(NULL) + 3600, time(NULL) + 1800);
+    s.token_cache = "memory";
+    assert_int_equal(em_conn_table_new(&t), EM_OK);
+    /* The device code flow runs (and needs the network). */
+    assert_int_equal(em_conn_open(&c, t, &s, NULL, &err), EM_ENETWORK);
+    assert_null(c);
+    em_conn_table_free(&t);
+}
+
+/* The protocol loop, to see notifications. */
+static int capture(void *ud, const char *line, size_t len)
+{
+    em_buf_append(ud, line, len);
+    return 0;
+}
+
+static void test_corrupt_cache_warns(void **state)
+{
+    static const char line[] = "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"connect\",\"params\":"
+                               "{\"mode\":\"device\",\"userPrincipalName\":\"" UPN "\","
+                               "\"authority\":\"" AUTHORITY "\"}}\n";
+    char path[300];
+    em_conn_table *t = NULL;
+    em_rpc *rpc = NULL;
+    em_buf out = EM_BUF_INIT;
+    int fd;
+
+    (void)state;
+    snprintf(path, sizeof path, "%s/tokens.json", dir);
+    fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, "not json", 8), 8);
+    close(fd);
+    assert_int_equal(em_conn_table_new(&t), EM_OK);
+    assert_int_equal(em_rpc_new(&rpc, em_methods, t, em_methods_shutdown, capture, &out), EM_OK);
+    em_rpc_feed(rpc, line, strlen(line));
+    em_rpc_wait_idle(rpc);
+    /* A warning, then the device code flow runs (no network here). */
+    assert_non_null(strstr(out.data, "\"method\":\"warning\",\"params\":{\"requestId\":5"));
+    assert_non_null(strstr(out.data, "\"id\":5,\"error\""));
+    assert_non_null(strstr(out.data, "NetworkError"));
+    em_rpc_free(&rpc);
+    em_conn_table_free(&t);
+    em_buf_free(&out);
+}
+
+/* An unsigned JWT with these claims (the helper only decodes it). */
+static char *access_token(const char *claims)
+{
+    char *header = NULL, *payload = NULL;
+    em_buf b = EM_BUF_INIT;
+    static const char h[] = "{\"alg\":\"RS256\",\"typ\":\"JWT\"}";
+
+    assert_int_equal(em_base64url_encode(&header, (const unsigned char *)h, strlen(h)), EM_OK);
+    assert_int_equal(em_base64url_encode(&payload, (const unsigned char *)claims, strlen(claims)), EM_OK);
+    em_buf_printf(&b, "%s.%s.c2ln", header, payload);
+    free(header);
+    free(payload);
+    return em_buf_detach(&b);
+}
+
+static void test_access_token(void **state)
+{
+    char claims[512], *app = NULL, *user = NULL, *expired = NULL, *foreign = NULL;
+    char *token = NULL, *session, anchor[256];
+    em_conn_settings s = {.mode = "accessToken", .organization = "contoso.onmicrosoft.com"};
+    em_conn_table *t = NULL;
+    em_conn *c = NULL;
+    em_error err = {0};
+    long now = (long)time(NULL);
+
+    (void)state;
+    snprintf(claims, sizeof claims, "{\"aud\":\"https://outlook.office365.com\",\"tid\":\"" TID "\","
+             "\"appid\":\"app-1\",\"exp\":%ld}", now + 3600);
+    app = access_token(claims);
+    snprintf(claims, sizeof claims, "{\"aud\":\"00000002-0000-0ff1-ce00-000000000000\",\"tid\":\"" TID "\","
+             "\"upn\":\"" UPN "\",\"exp\":%ld}", now + 3600);
+    user = access_token(claims);
+    snprintf(claims, sizeof claims, "{\"aud\":\"https://outlook.office365.com\",\"exp\":%ld}", now - 3600);
+    expired = access_token(claims);
+    snprintf(claims, sizeof claims, "{\"aud\":\"https://graph.microsoft.com\",\"exp\":%ld}", now + 3600);
+    foreign = access_token(claims);
+    assert_int_equal(em_conn_table_new(&t), EM_OK);
+
+    /* An application's token: the app-only anchor, no renewal. */
+    s.access_token = app;
+    assert_int_equal(em_conn_open(&c, t, &s, NULL, &err), EM_OK);
+    session = session_of(c);
+    assert_non_null(strstr(session, "\"signInMode\":\"AccessToken\""));
+    assert_null(strstr(session, app));
+    free(session);
+    em_conn_anchor(anchor, sizeof anchor, c);
+    assert_string_equal(anchor, "APP:SystemMailbox{bb558c35-97f1-4cb9-8ff7-d53741dc928c}@contoso.onmicrosoft.com");
+    assert_int_equal(em_conn_bearer(&token, c, NULL, NULL, NULL, &err), EM_OK);
+    assert_string_equal(token, app);
+    /* Exchange refused it: it cannot be renewed, and the message says so. */
+    em_free_secret(&token);
+    assert_int_equal(em_conn_bearer(&token, c, app, NULL, NULL, &err), EM_ETOKEN);
+    assert_null(token);
+    assert_non_null(strstr(err.message, "cannot renew"));
+    em_conn_release(&c);
+
+    /* A user's token: the UPN anchor and identity. */
+    s.access_token = user;
+    s.organization = NULL;
+    assert_int_equal(em_conn_open(&c, t, &s, NULL, &err), EM_OK);
+    em_conn_anchor(anchor, sizeof anchor, c);
+    assert_string_equal(anchor, "UPN:" UPN);
+    em_conn_tenant(anchor, sizeof anchor, c);
+    assert_string_equal(anchor, TID);
+    em_conn_release(&c);
+
+    s.access_token = expired;
+    memset(&err, 0, sizeof err);
+    assert_int_equal(em_conn_open(&c, t, &s, NULL, &err), EM_ETOKEN);
+    assert_non_null(strstr(err.message, "expired"));
+    assert_null(strstr(err.message, expired));
+    s.access_token = foreign;
+    assert_int_equal(em_conn_open(&c, t, &s, NULL, &err), EM_ETOKEN);
+    em_conn_table_free(&t);
+    free(app);
+    free(user);
+    free(expired);
+    free(foreign);
+}
+
+static void test_certificate_errors(void **state)
+{
+    em_conn_settings s = {.mode = "certificate", .app_id = "3c0b1a5e", .organization = "contoso.com",
+                          .authority = AUTHORITY, .cert_file = "/nonexistent/app.pfx",
+                          .cert_password = "secret-password"};
+    em_conn_table *t = NULL;
+    em_conn *c = NULL;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_conn_table_new(&t), EM_OK);
+    assert_int_equal(em_conn_open(&c, t, &s, NULL, &err), EM_EINVAL);
+    assert_string_equal(err.target, "certificateFilePath");
+    assert_null(strstr(err.message, "secret-password"));
+    s.cert_file = NULL;
+    s.cert_data = "bm90IGEgcGZ4";           /* "not a pfx" */
+    memset(&err, 0, sizeof err);
+    assert_int_equal(em_conn_open(&c, t, &s, NULL, &err), EM_EINVAL);
+    assert_string_equal(err.target, "certificateData");
+    em_conn_table_free(&t);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_silent_from_cache, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_renewal_takes_newer_token, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_memory_never_reads_cache, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_corrupt_cache_warns, make_dir, remove_dir),
+        cmocka_unit_test(test_access_token),
+        cmocka_unit_test(test_certificate_errors),
+    };
+
+    int failed;
+
+    if (em_http_global_init(NULL) != EM_OK)
+        return 1;
+    failed = cmocka_run_group_tests(tests, NULL, NULL);
+    em_http_global_cleanup();
+    return failed;
+}
