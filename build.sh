@@ -4,7 +4,7 @@
 #   ./build.sh          install what is missing, build the helper into module/bin
 #   ./build.sh demo     ... then sign in to the local emulator and list 5 mailboxes
 #   ./build.sh test     ... then run every test (ends with "N passed, N failed")
-#   ./build.sh bench    ... then print the benchmark figures
+#   ./build.sh bench    ... then run every bench/*.ps1 (they print figures)
 #   ./build.sh tools    install PowerShell and Pester only, print where they live
 #
 # Pinned tools (PowerShell as a .NET tool, Pester from NuGet) go to a per-user
@@ -93,7 +93,11 @@ main() {
         build) setup ;;
         demo) setup; PSModulePath="$TOOLS/modules" "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$ROOT/tests/demo.ps1" ;;
         test) setup; PWSH="$TOOLS/pwsh/pwsh" PESTER_MODULES="$TOOLS/modules" "$ROOT/tests/run.sh" ;;
-        bench) setup; PSModulePath="$TOOLS/modules" "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$ROOT/bench/run.ps1" ;;
+        bench) setup
+            for script in "$ROOT"/bench/*.ps1; do
+                say "bench/$(basename "$script")"
+                PSModulePath="$TOOLS/modules" "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$script"
+            done ;;
         tools) install_tools; tool_env ;;
         *) echo "usage: ./build.sh [build|demo|test|bench|tools]" >&2; exit 2 ;;
     esac

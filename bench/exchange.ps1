@@ -34,14 +34,9 @@ $benchPassword = 'P@ssw0rd!'
 $publicClientId = 'fb78d390-0c51-40cd-8e17-fdbfab77341b'
 $exchangeScope = 'https://outlook.office365.com/.default'
 
-# Reads the kernel's peak resident set (VmHWM) of a process, in MB. Put in
-# place of #PEAK# in each child script, which cannot import this file.
-$peakFunction = @'
-function Get-PeakMemoryMB([int] $ProcessId) {
-    $line = Select-String -Path "/proc/$ProcessId/status" -Pattern '^VmHWM:\s+(\d+) kB' | Select-Object -First 1
-    [math]::Round([int64]$line.Matches[0].Groups[1].Value / 1024, 1)
-}
-'@
+# Children read their peaks with the shared bench module, put in place of
+# #PEAK# in each child script.
+$peakFunction = "Import-Module '$(Join-Path $PSScriptRoot 'BenchSupport.psm1')'"
 
 $exchangeMfaScript = @'
 param($Root, $Authority, $Url)

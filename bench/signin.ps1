@@ -18,16 +18,8 @@ $ErrorActionPreference = 'Stop'
 $root = Split-Path $PSScriptRoot -Parent
 $manifest = Join-Path $root 'ExchangeMfa.psd1'
 Import-Module (Join-Path $root 'tests/pester/TestSupport.psm1')
+Import-Module (Join-Path $PSScriptRoot 'BenchSupport.psm1')
 
-function Get-Median([double[]] $Values) {
-    $sorted = $Values | Sort-Object
-    $sorted[[int][math]::Floor($sorted.Count / 2)]
-}
-
-function Format-Figure([string] $Name, [double[]] $Values) {
-    $sorted = $Values | Sort-Object
-    '{0}: median {1:N1} ms (min {2:N1}, max {3:N1}; {4} runs)' -f $Name, (Get-Median $Values), $sorted[0], $sorted[-1], $Values.Count
-}
 
 # Start-TestEmulator points EXCHANGEMFA_CACHE_DIR into its own folder.
 $emulator = Start-TestEmulator -Mailboxes 50

@@ -164,32 +164,19 @@ static bool has_scope(const char *list, const char *s, size_t len)
     return false;
 }
 
-/* Every scope of want (reserved ones aside) is in have. */
-static bool scopes_cover(const char *have, const char *want)
-{
-    const char *p = want;
-    const char *t;
-    size_t n = 0;
-
-    for (t = next_scope(&p, &n); t != NULL; t = next_scope(&p, &n)) {
-        if (!reserved_scope(t, n) && !has_scope(have, t, n))
-            return false;
-    }
-    return true;
-}
-
-/* Some scope of a (reserved ones aside) is in b. */
-static bool scopes_overlap(const char *a, const char *b)
+/* Whether every scope of a (all) or some scope of a (!all), reserved ones
+ * aside, is in b. */
+static bool scopes_in(const char *a, const char *b, bool all)
 {
     const char *p = a;
     const char *t;
     size_t n = 0;
 
     for (t = next_scope(&p, &n); t != NULL; t = next_scope(&p, &n)) {
-        if (!reserved_scope(t, n) && has_scope(b, t, n))
-            return true;
+        if (!reserved_scope(t, n) && has_scope(b, t, n) != all)
+            return !all;
     }
-    return false;
+    return all;
 }
 
 /* Lower case, single spaces, no duplicates, order kept. */
@@ -870,7 +857,7 @@ static bool dropped(const cache_edit *e, int s, const char *key, yajl_val v)
                ieq(field(v, "client_id"), entry_get(at, "client_id")) &&
                ieq(field(v, "realm"), entry_get(at, "realm")) &&
                field(v, "target") != NULL &&
-               scopes_overlap(field(v, "target"), entry_get(at, "target"));
+               scopes_in(field(v, "target"), entry_get(at, "target"), false);
     }
     return false;
 }
@@ -1303,7 +1290,7 @@ int em_cache_find_access_token(em_cache_token **out, em_cache *cache,
             !ieq(field(v, "environment"), environment) ||
             !ieq(field(v, "client_id"), client_id) || !ieq(field(v, "realm"), realm) ||
             is_empty(field(v, "secret")) || field(v, "target") == NULL ||
-            !scopes_cover(field(v, "target"), scopes != NULL ? scopes : ""))
+            !scopes_in(scopes != NULL ? scopes : "", field(v, "target"), true))
             continue;
         if (expiry <= now + EM_CACHE_EXPIRY_MARGIN || expiry <= best_expiry)
             continue;

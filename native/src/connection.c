@@ -545,6 +545,22 @@ static int cache_lock(em_conn *c, em_request *req, em_error *err)
     return rc;
 }
 
+/* The cache lock for a step that can go on without the cache: *out is
+ * true when held. A lock that cannot be taken is a warning (*out false,
+ * EM_OK); only cancellation is an error. */
+static int cache_lock_optional(bool *out, em_conn *c, em_request *req, em_error *err)
+{
+    em_error quiet = {0};
+    int rc = cache_lock(c, req, &quiet);
+
+    *out = rc == EM_OK;
+    if (rc == EM_ECANCELLED)
+        return em_error_set(err, rc, "%s", quiet.message);
+    if (rc != EM_OK)
+        notify_warning(req, quiet.message);
+    return EM_OK;
+}
+
 /* Stores c->tokens (or fresh when given) in the cache; lock held. A
  * failure only costs the next silent sign-in, so it is a stderr line. */
 static void cache_store_locked(em_conn *c, const em_tokens *tokens)
@@ -600,15 +616,12 @@ static int silent_sign_in(em_conn *c, em_request *req, em_error *err)
     em_tokens *cached = NULL, *fresh = NULL;
     em_oidc_client client = client_of(c);
     em_error quiet = {0};
+    bool locked = false;
     int rc;
 
-    rc = cache_lock(c, req, &quiet);
-    if (rc != EM_OK) {
-        if (rc == EM_ECANCELLED)
-            return em_error_set(err, rc, "%s", quiet.message);
-        notify_warning(req, quiet.message);
-        return EM_OK;
-    }
+    rc = cache_lock_optional(&locked, c, req, err);
+    if (rc != EM_OK || !locked)
+        return rc;
     if (em_cache_find_accounts(&accounts, c->cache, c->cache_env, c->settings.client_id,
                                c->requested_upn, &quiet) != EM_OK ||
         em_cache_load_tokens(&cached, c->cache, &accounts->items[0], c->settings.client_id,
@@ -898,16 +911,15 @@ static int renew_cached(em_tokens **out, em_conn *c, const char *stale, const ch
     em_cache_token *at = NULL, *rt = NULL;
     em_tokens *base = NULL;
     em_error quiet = {0};
+    bool locked = false;
     time_t now = time(NULL);
     int rc;
 
-    rc = cache_lock(c, req, &quiet);
-    if (rc != EM_OK) {
-        if (rc == EM_ECANCELLED)
-            return em_error_set(err, rc, "%s", quiet.message);
-        notify_warning(req, quiet.message);
+    rc = cache_lock_optional(&locked, c, req, err);
+    if (rc != EM_OK)
+        return rc;
+    if (!locked)
         return em_oidc_refresh_claims(out, c->provider, &client, c->tokens, claims, req, err);
-    }
     if (claims == NULL && c->tokens->tenant_id != NULL &&
         em_cache_find_access_token(&at, c->cache, c->home_account_id, c->cache_env, c->settings.client_id,
                                    c->tokens->tenant_id, c->settings.scope, now, &quiet) == EM_OK &&

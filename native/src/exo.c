@@ -810,8 +810,10 @@ static int page_headers_build(page_headers *h, const em_exo_call *call, const ch
     rc |= em_buf_printf(&h->lines[n++], "Prefer: odata.maxpagesize=%ld", max_page);
     rc |= em_buf_puts(&h->lines[n++], "X-ResponseFormat: json");
     rc |= em_buf_puts(&h->lines[n++], "X-ClientApplication: " EM_HELPER_NAME "/" EM_VERSION);
-    if (call->anchor_upn != NULL && call->anchor_upn[0] != '\0')
-        rc |= em_buf_printf(&h->lines[n++], strchr(call->anchor_upn, ':') ? "X-AnchorMailbox: %s" : "X-AnchorMailbox: UPN:%s", call->anchor_upn);
+    if (call->anchor_mailbox != NULL && call->anchor_mailbox[0] != '\0')
+        rc |= em_buf_printf(&h->lines[n++], strchr(call->anchor_mailbox, ':') != NULL ? "X-AnchorMailbox: %s"
+                                                                                 : "X-AnchorMailbox: UPN:%s",
+                            call->anchor_mailbox);
     if (rc != EM_OK)
         return EM_ENOMEM;
     for (int i = 0; i < n; i++)
@@ -915,6 +917,9 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
         em_free_secret(&token);
         rc = call->get_token(&token, call->token_ud, stale, claims, s->req, err);
         em_free_secret(&stale);
+        if (rc != EM_OK && rc != EM_ECANCELLED && claims != NULL)
+            rc = em_error_set(err, rc, "Exchange asks for a new sign-in (a Conditional Access claims "
+                                       "challenge): run Connect-ExchangeMfa again");
         free(claims);
         claims = NULL;
         if (rc != EM_OK)

@@ -117,7 +117,10 @@ typedef struct em_exo_call {
     const char *connection_uri;     /* origin, e.g. https://outlook.office365.com */
     const char *tenant;             /* URL segment: domain or tenant id */
     const char *connection_id;      /* connection-id header */
-    const char *anchor_upn;         /* X-AnchorMailbox UPN:<upn>, or NULL/"" */
+    /* X-AnchorMailbox: a UPN (sent as UPN:<upn>), or a value with its own
+     * prefix such as APP:SystemMailbox{...}@tenant (contains ':', sent as
+     * is); NULL or "" for none. */
+    const char *anchor_mailbox;
     const char *cmdlet;
     yajl_val parameters;            /* object or NULL */
     yajl_val select;                /* array of property names or NULL */

@@ -339,6 +339,33 @@ bool em_json_get_int(long long *out, yajl_val obj, const char *key)
     return true;
 }
 
+int em_json_get_seconds(long long *out, yajl_val obj, const char *key)
+{
+    yajl_val v = em_json_get(obj, key);
+    long long n = 0;
+
+    if (v == NULL || YAJL_IS_NULL(v))
+        return 0;
+    if (YAJL_IS_INTEGER(v)) {
+        n = YAJL_GET_INTEGER(v);
+    } else if (v->type == yajl_t_string) {
+        const char *s = v->u.string;
+        if (s[0] == '\0' || strlen(s) > 12)
+            return -1;
+        for (const char *p = s; *p != '\0'; p++) {
+            if (*p < '0' || *p > '9')
+                return -1;
+            n = n * 10 + (*p - '0');
+        }
+    } else {
+        return -1;
+    }
+    if (n < 0)
+        return -1;
+    *out = n;
+    return 1;
+}
+
 /* ---- generator helpers ---- */
 
 yajl_gen em_json_gen_new(void)

@@ -39,6 +39,10 @@ yajl_val em_json_get(yajl_val obj, const char *key);
 const char *em_json_get_string(yajl_val obj, const char *key);
 /* The integer member key into *out; false when absent or not an integer. */
 bool em_json_get_int(long long *out, yajl_val obj, const char *key);
+/* A count of seconds, member key, given as a JSON integer or a decimal
+ * string (Microsoft's older endpoints send strings). Returns 1 and sets
+ * *out, 0 when absent or null, -1 when malformed or negative. */
+int em_json_get_seconds(long long *out, yajl_val obj, const char *key);
 
 /* A generator with our allocator and UTF-8 validation on. Caller frees
  * with yajl_gen_free. NULL on ENOMEM. */

@@ -308,7 +308,7 @@ static int do_invoke(char **out, em_request *req, yajl_val params, void *app, em
     call.connection_uri = em_conn_uri(conn);
     call.tenant = tenant;
     call.connection_id = em_conn_id(conn);
-    call.anchor_upn = user;
+    call.anchor_mailbox = user;
     call.get_token = bearer;
     call.token_ud = conn;
     rc = em_exo_invoke(&result, &call, req, err);

@@ -75,34 +75,6 @@ static int build_url(em_buf *url, const char *base, const char *version, const e
     return EM_OK;
 }
 
-/* Seconds as a JSON integer or a decimal string: 1 set, 0 absent, -1 bad. */
-static int read_number(long long *out, yajl_val obj, const char *name)
-{
-    yajl_val v = em_json_get(obj, name);
-    long long n = 0;
-
-    if (v == NULL || YAJL_IS_NULL(v))
-        return 0;
-    if (YAJL_IS_INTEGER(v)) {
-        n = YAJL_GET_INTEGER(v);
-    } else if (v->type == yajl_t_string) {
-        const char *s = v->u.string;
-        if (s[0] == '\0' || strlen(s) > 12)
-            return -1;
-        for (const char *p = s; *p != '\0'; p++) {
-            if (!isdigit((unsigned char)*p))
-                return -1;
-            n = n * 10 + (*p - '0');
-        }
-    } else {
-        return -1;
-    }
-    if (n < 0)
-        return -1;
-    *out = n;
-    return 1;
-}
-
 static int tokens_from_answer(em_tokens **out, const em_http_response *resp, time_t now, em_error *err)
 {
     yajl_val root = NULL;
@@ -122,8 +94,8 @@ static int tokens_from_answer(em_tokens **out, const em_http_response *resp, tim
     }
     token = em_json_get_string(root, "access_token");
     type = em_json_get_string(root, "token_type");
-    have_on = read_number(&expires_on, root, "expires_on");
-    have_in = read_number(&expires_in, root, "expires_in");
+    have_on = em_json_get_seconds(&expires_on, root, "expires_on");
+    have_in = em_json_get_seconds(&expires_in, root, "expires_in");
     if (token == NULL || token[0] == '\0' || (type != NULL && strcasecmp(type, "Bearer") != 0) ||
         have_on < 0 || have_in < 0 || (have_on == 0 && have_in == 0)) {
         rc = em_error_set(err, EM_EBADRESPONSE, "the managed identity answer lacks a usable access_token, "

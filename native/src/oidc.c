@@ -83,31 +83,16 @@ static int copy_string(char **out, yajl_val object, const char *name, bool requi
     return EM_OK;
 }
 
-/* Reads seconds given as a JSON integer or a decimal string (Microsoft's
- * older endpoints send strings). Returns 1 and sets *out, 0 when absent,
- * -1 when malformed or out of range. */
+/* em_json_get_seconds bounded to a sane token lifetime: 1 set, 0 absent,
+ * -1 malformed or out of range. */
 static int read_seconds(long *out, yajl_val object, const char *name)
 {
-    yajl_val v = em_json_get(object, name);
     long long n = 0;
+    int rc = em_json_get_seconds(&n, object, name);
 
-    if (v == NULL || YAJL_IS_NULL(v))
-        return 0;
-    if (YAJL_IS_INTEGER(v)) {
-        n = YAJL_GET_INTEGER(v);
-    } else if (v->type == yajl_t_string) {
-        const char *s = v->u.string;
-        if (s[0] == '\0' || strlen(s) > 12)
-            return -1;
-        for (const char *p = s; *p != '\0'; p++) {
-            if (!isdigit((unsigned char)*p))
-                return -1;
-            n = n * 10 + (*p - '0');
-        }
-    } else {
-        return -1;
-    }
-    if (n < 0 || n > OIDC_MAX_LIFETIME)
+    if (rc != 1)
+        return rc;
+    if (n > OIDC_MAX_LIFETIME)
         return -1;
     *out = (long)n;
     return 1;
@@ -153,6 +138,23 @@ static int form_build(em_buf *out, const char *const *pairs, em_error *err)
         }
     }
     return EM_OK;
+}
+
+/* Posts the form of pairs to url; an answer other than 200 becomes the
+ * mapped OAuth error. *out is the caller's to free either way. */
+static int post_form(em_http_response *out, const char *url, const char *const *pairs,
+                     em_request *ctx, em_error *err)
+{
+    em_buf form = EM_BUF_INIT;
+    int rc = form_build(&form, pairs, err);
+
+    if (rc != EM_OK)
+        return rc;
+    rc = http_post_form(out, url, &form, ctx, err);
+    if (rc == EM_OK && out->status != 200)
+        rc = em_oidc_map_error(out->body.data, out->body.len, out->status, err);
+    em_buf_free(&form);
+    return rc;
 }
 
 /* ---- OAuth errors ---------------------------------------------------- */
@@ -952,23 +954,12 @@ static int request_device_code(device_code *out, const em_oidc_provider *p,
                                const em_oidc_client *client, em_request *ctx, em_error *err)
 {
     const char *const pairs[] = {"client_id", client->client_id, "scope", client->scope, NULL};
-    em_buf form = EM_BUF_INIT;
     em_http_response resp = {0};
-    int rc = form_build(&form, pairs, err);
+    int rc = post_form(&resp, p->device_endpoint, pairs, ctx, err);
 
-    if (rc != EM_OK)
-        return rc;
-    rc = http_post_form(&resp, p->device_endpoint, &form, ctx, err);
-    if (rc != EM_OK)
-        goto out;
-    if (resp.status != 200) {
-        rc = em_oidc_map_error(resp.body.data, resp.body.len, resp.status, err);
-        goto out;
-    }
-    rc = device_code_from_answer(out, &resp, err);
-out:
+    if (rc == EM_OK)
+        rc = device_code_from_answer(out, &resp, err);
     em_http_response_free(&resp);
-    em_buf_free(&form);
     return rc;
 }
 
@@ -1043,8 +1034,6 @@ int em_oidc_refresh_claims(em_tokens **out, em_oidc_provider *provider,
                            const em_oidc_client *client, const em_tokens *previous,
                            const char *claims, em_request *ctx, em_error *err)
 {
-    em_buf form = EM_BUF_INIT;
-    em_http_response resp = {0};
     em_tokens *t = NULL;
     int rc = EM_OK;
 
@@ -1062,21 +1051,7 @@ int em_oidc_refresh_claims(em_tokens **out, em_oidc_provider *provider,
         "claims", claims,
         "client_info", "1",
         NULL};
-    rc = form_build(&form, pairs, err);
-    if (rc != EM_OK)
-        return rc;
-    rc = http_post_form(&resp, provider->token_endpoint, &form, ctx, err);
-    if (rc != EM_OK)
-        goto out;
-    if (resp.status != 200) {
-        rc = em_oidc_map_error(resp.body.data, resp.body.len, resp.status, err);
-        goto out;
-    }
-    rc = em_oidc_parse_token_response(&t, resp.body.data, resp.body.len, time(NULL), err);
-    if (rc != EM_OK)
-        goto out;
-    if (t->id_token != NULL)
-        rc = verify_identity(t, provider, client->client_id, NULL, ctx, err);
+    rc = em_oidc_token_request(&t, provider, pairs, client->client_id, NULL, false, ctx, err);
     if (rc == EM_OK)
         rc = keep_previous(t, previous, err);
     if (rc != EM_OK)
@@ -1085,8 +1060,6 @@ int em_oidc_refresh_claims(em_tokens **out, em_oidc_provider *provider,
     t = NULL;
 out:
     em_tokens_free(&t);
-    em_http_response_free(&resp);
-    em_buf_free(&form);
     return rc;
 }
 
@@ -1096,7 +1069,6 @@ int em_oidc_token_request(em_tokens **out, em_oidc_provider *provider, const cha
                           const char *client_id, const char *nonce, bool id_token_required,
                           em_request *ctx, em_error *err)
 {
-    em_buf form = EM_BUF_INIT;
     em_http_response resp = {0};
     em_tokens *t = NULL;
     int rc = EM_OK;
@@ -1104,16 +1076,9 @@ int em_oidc_token_request(em_tokens **out, em_oidc_provider *provider, const cha
     if (out == NULL || provider == NULL || pairs == NULL || client_id == NULL)
         return em_error_set(err, EM_EINVAL, "a token request needs a provider, a form and a client id");
     *out = NULL;
-    rc = form_build(&form, pairs, err);
-    if (rc != EM_OK)
-        return rc;
-    rc = http_post_form(&resp, provider->token_endpoint, &form, ctx, err);
+    rc = post_form(&resp, provider->token_endpoint, pairs, ctx, err);
     if (rc != EM_OK)
         goto out;
-    if (resp.status != 200) {
-        rc = em_oidc_map_error(resp.body.data, resp.body.len, resp.status, err);
-        goto out;
-    }
     rc = em_oidc_parse_token_response(&t, resp.body.data, resp.body.len, time(NULL), err);
     if (rc != EM_OK)
         goto out;
@@ -1130,6 +1095,5 @@ int em_oidc_token_request(em_tokens **out, em_oidc_provider *provider, const cha
 out:
     em_tokens_free(&t);
     em_http_response_free(&resp);
-    em_buf_free(&form);
     return rc;
 }

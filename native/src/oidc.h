@@ -181,9 +181,12 @@ typedef struct em_oidc_federated_config {
     char *token_file;           /* AZURE_FEDERATED_TOKEN_FILE */
 } em_oidc_federated_config;
 
-/* Reads the four variables; EM_ECONFIG names the missing one. Caller
- * clears with em_oidc_federated_config_clear (also after a failure). */
-int em_oidc_federated_config_read(em_oidc_federated_config *out, em_error *err);
+/* Reads the four variables; client_id and tenant_id (borrowed, or NULL)
+ * override AZURE_CLIENT_ID and AZURE_TENANT_ID, which are then not needed.
+ * EM_ECONFIG names a missing one. Caller clears with
+ * em_oidc_federated_config_clear (also after a failure). */
+int em_oidc_federated_config_read(em_oidc_federated_config *out, const char *client_id,
+                                  const char *tenant_id, em_error *err);
 void em_oidc_federated_config_clear(em_oidc_federated_config *config);
 
 /* Client credentials whose assertion is the content of token_file, read

@@ -297,9 +297,11 @@ void em_oidc_federated_config_clear(em_oidc_federated_config *config)
     memset(config, 0, sizeof *config);
 }
 
-int em_oidc_federated_config_read(em_oidc_federated_config *out, em_error *err)
+int em_oidc_federated_config_read(em_oidc_federated_config *out, const char *client_id,
+                                  const char *tenant_id, em_error *err)
 {
-    static const char *const names[] = {"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE"};
+    const char *const names[] = {"AZURE_CLIENT_ID", "AZURE_TENANT_ID", "AZURE_FEDERATED_TOKEN_FILE"};
+    const char *values[] = {client_id, tenant_id, NULL};
     const char *host = getenv("AZURE_AUTHORITY_HOST");
     em_buf authority = EM_BUF_INIT;
     int rc = EM_OK;
@@ -308,8 +310,9 @@ int em_oidc_federated_config_read(em_oidc_federated_config *out, em_error *err)
         return em_error_set(err, EM_EINVAL, "no place for the settings");
     memset(out, 0, sizeof *out);
     for (size_t i = 0; i < sizeof names / sizeof names[0]; i++) {
-        const char *v = getenv(names[i]);
-        if (v == NULL || v[0] == '\0')
+        if (values[i] == NULL)
+            values[i] = getenv(names[i]);
+        if (values[i] == NULL || values[i][0] == '\0')
             return em_error_set(err, EM_ECONFIG, "federated sign-in needs %s in the environment", names[i]);
     }
     if (host == NULL || host[0] == '\0')
@@ -317,12 +320,12 @@ int em_oidc_federated_config_read(em_oidc_federated_config *out, em_error *err)
     if (strncasecmp(host, "https://", 8) != 0)
         return em_error_set(err, EM_ECONFIG, "AZURE_AUTHORITY_HOST must be an https:// address");
     if (em_buf_printf(&authority, "%s%s%s", host, host[strlen(host) - 1] == '/' ? "" : "/",
-                      getenv("AZURE_TENANT_ID")) == EM_OK)
+                      values[1]) == EM_OK)
         out->authority = em_buf_detach(&authority);
     if (out->authority == NULL ||
-        dup_or_null(&out->client_id, getenv("AZURE_CLIENT_ID")) != EM_OK ||
-        dup_or_null(&out->tenant_id, getenv("AZURE_TENANT_ID")) != EM_OK ||
-        dup_or_null(&out->token_file, getenv("AZURE_FEDERATED_TOKEN_FILE")) != EM_OK) {
+        dup_or_null(&out->client_id, values[0]) != EM_OK ||
+        dup_or_null(&out->tenant_id, values[1]) != EM_OK ||
+        dup_or_null(&out->token_file, values[2]) != EM_OK) {
         em_oidc_federated_config_clear(out);
         rc = em_error_set(err, EM_ENOMEM, "out of memory");
     }

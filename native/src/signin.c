@@ -78,21 +78,19 @@ static bool is_tenant(const char *s)
 }
 
 /* The authority of a federated sign-in: the asked-for authority override
- * (resolved with the organization), else AZURE_AUTHORITY_HOST with the
- * organization, else AZURE_TENANT_ID. */
+ * (resolved with the organization, else with AZURE_TENANT_ID), else
+ * AZURE_AUTHORITY_HOST with the tenant (the organization, else
+ * AZURE_TENANT_ID). */
 static int federated_authority(char **out, const em_conn_settings *s, const em_conn_resolved *r,
                                const em_oidc_federated_config *cfg, em_error *err)
 {
     em_buf buf = EM_BUF_INIT;
-    const char *slash;
 
     *out = NULL;
     if (s->authority != NULL && s->organization != NULL)
         *out = strdup(r->authority);
     else if (s->authority != NULL)
         em_buf_printf(&buf, "%s/%s", r->authority, cfg->tenant_id);
-    else if (s->organization != NULL && (slash = strrchr(cfg->authority, '/')) != NULL)
-        em_buf_printf(&buf, "%.*s/%s", (int)(slash - cfg->authority), cfg->authority, s->organization);
     else
         *out = strdup(cfg->authority);
     if (*out == NULL)
@@ -106,7 +104,7 @@ static int setup_federated(em_signin *si, const em_conn_settings *s, em_conn_res
 {
     em_oidc_federated_config cfg;
     char *authority = NULL, *client_id = NULL;
-    int rc = em_oidc_federated_config_read(&cfg, err);
+    int rc = em_oidc_federated_config_read(&cfg, s->app_id, s->organization, err);
 
     if (rc != EM_OK)
         goto clear;

@@ -40,6 +40,16 @@ export function sendAadError(req, res, baseUrl, e) {
   sendJson(res, e.status || 400, body, identityHeaders(req, traceId));
 }
 
+// The two commonest kinds: a grant refused, and a client that did not
+// authenticate (always 401).
+function invalidGrant(code, message) {
+  return { error: 'invalid_grant', code, message };
+}
+
+function invalidClient(code, message) {
+  return { error: 'invalid_client', code, status: 401, message };
+}
+
 // The catalogue: one function per condition, so every use says the same thing.
 export const AAD = {
   invalidTenant: (segment) => ({
@@ -62,10 +72,8 @@ export const AAD = {
       + 'happen if the application has not been installed by the administrator of the tenant or consented '
       + 'to by any user in the tenant. You may have sent your authentication request to the wrong tenant.',
   }),
-  notPublicClient: () => ({
-    error: 'invalid_client', code: 7000218, status: 401,
-    message: "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
-  }),
+  notPublicClient: () => invalidClient(7000218,
+    "The request body must contain the following parameter: 'client_assertion' or 'client_secret'."),
   invalidScope: (scope) => ({
     error: 'invalid_scope', code: 70011,
     message: `The provided request must include a 'scope' input parameter. The provided value for the input `
@@ -106,108 +114,66 @@ export const AAD = {
     error: 'bad_verification_code', code: 70000,
     message: "The provided value for the input parameter 'device_code' is not valid.",
   }),
-  deviceCodeRedeemed: () => ({
-    error: 'invalid_grant', code: 70000,
-    message: "The provided value for the input parameter 'device_code' is not valid. It was already redeemed.",
-  }),
-  userDisabled: () => ({
-    error: 'invalid_grant', code: 50057,
-    message: 'The user account is disabled. The account has been disabled by an administrator.',
-  }),
-  userNotInTenant: (user, tenant, app) => ({
-    error: 'invalid_grant', code: 50020,
-    message: `User account '${user.upn}' from identity provider 'https://sts.windows.net/${user.tenantId}/' does `
+  deviceCodeRedeemed: () => invalidGrant(70000,
+    "The provided value for the input parameter 'device_code' is not valid. It was already redeemed."),
+  userDisabled: () => invalidGrant(50057,
+    'The user account is disabled. The account has been disabled by an administrator.'),
+  userNotInTenant: (user, tenant, app) => invalidGrant(50020,
+    `User account '${user.upn}' from identity provider 'https://sts.windows.net/${user.tenantId}/' does `
       + `not exist in tenant '${tenant.displayName}' and cannot access the application '${app.appId}'`
       + `(${app.displayName}) in that tenant. The account needs to be added as an external user in the tenant `
-      + 'first. Sign out and sign in again with a different Azure Active Directory user account.',
-  }),
-  unknownUser: (tenantName) => ({
-    error: 'invalid_grant', code: 50034,
-    message: `The user account {EmailHidden} does not exist in the ${tenantName} directory. To sign into this `
-      + 'application, the account must be added to the directory.',
-  }),
-  badPassword: () => ({
-    error: 'invalid_grant', code: 50126,
-    message: 'Error validating credentials due to invalid username or password.',
-  }),
+      + 'first. Sign out and sign in again with a different Azure Active Directory user account.'),
+  unknownUser: (tenantName) => invalidGrant(50034,
+    `The user account {EmailHidden} does not exist in the ${tenantName} directory. To sign into this `
+      + 'application, the account must be added to the directory.'),
+  badPassword: () => invalidGrant(50126,
+    'Error validating credentials due to invalid username or password.'),
   mfaRequired: (resourceAppId, claims) => ({
-    error: 'invalid_grant', code: 50076, suberror: 'basic_action', claims,
-    message: 'Due to a configuration change made by your administrator, or because you moved to a new location, '
-      + `you must use multi-factor authentication to access '${resourceAppId}'.`,
+    ...invalidGrant(50076, 'Due to a configuration change made by your administrator, or because you moved to '
+      + `a new location, you must use multi-factor authentication to access '${resourceAppId}'.`),
+    suberror: 'basic_action', claims,
   }),
-  refreshTokenInvalid: () => ({
-    error: 'invalid_grant', code: 70000,
-    message: "The provided value for the input parameter 'refresh_token' or 'assertion' is not valid.",
-  }),
-  refreshTokenExpired: (issued) => ({
-    error: 'invalid_grant', code: 700082,
-    message: `The refresh token has expired due to inactivity. The token was issued on ${issued} and was inactive `
-      + 'for longer than the configured lifetime.',
-  }),
-  refreshTokenRevoked: (issued, validFrom) => ({
-    error: 'invalid_grant', code: 50173,
-    message: 'The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might '
+  refreshTokenInvalid: () => invalidGrant(70000,
+    "The provided value for the input parameter 'refresh_token' or 'assertion' is not valid."),
+  refreshTokenExpired: (issued) => invalidGrant(700082,
+    `The refresh token has expired due to inactivity. The token was issued on ${issued} and was inactive `
+      + 'for longer than the configured lifetime.'),
+  refreshTokenRevoked: (issued, validFrom) => invalidGrant(50173,
+    'The provided grant has expired due to it being revoked, a fresh auth token is needed. The user might '
       + `have changed or reset their password. The grant was issued on '${issued}' and the TokensValidFrom date `
-      + `(before which tokens are not valid) for this user is '${validFrom}'.`,
-  }),
-  clientMismatch: () => ({
-    error: 'invalid_grant', code: 70000,
-    message: 'The provided grant was issued to a different client.',
-  }),
-  codeRedeemed: () => ({
-    error: 'invalid_grant', code: 54005,
-    message: 'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an '
-      + 'existing refresh token.',
-  }),
-  codeInvalid: () => ({
-    error: 'invalid_grant', code: 9002313,
-    message: 'Invalid request. Request is malformed or invalid.',
-  }),
-  codeExpired: () => ({
-    error: 'invalid_grant', code: 70008,
-    message: 'The provided authorization code or refresh token has expired due to inactivity. Send a new '
-      + 'interactive authorization request for this user and resource.',
-  }),
-  pkceMismatch: () => ({
-    error: 'invalid_grant', code: 501481,
-    message: 'The Code_Verifier does not match the code_challenge supplied in the authorization request.',
-  }),
-  redirectMismatch: (uri, appId) => ({
-    error: 'invalid_grant', code: 50011,
-    message: `The redirect URI '${uri}' specified in the request does not match the redirect URIs configured `
-      + `for the application '${appId}'.`,
-  }),
-  invalidClientAssertion: (why) => ({
-    error: 'invalid_client', code: 700027, status: 401,
-    message: `Client assertion failed signature validation. ${why}`,
-  }),
-  clientAssertionExpired: () => ({
-    error: 'invalid_client', code: 700024, status: 401,
-    message: 'Client assertion is not within its valid time range.',
-  }),
-  clientAssertionReplayed: () => ({
-    error: 'invalid_client', code: 700023, status: 401,
-    message: 'Client assertion contains a jti that was already used: a client assertion can be used once only.',
-  }),
-  clientAssertionAudience: (expected) => ({
-    error: 'invalid_client', code: 700021, status: 401,
-    message: `Client assertion audience claim does not match Realm issuer. Expected '${expected}'.`,
-  }),
-  unknownCertificate: (thumb, appId) => ({
-    error: 'invalid_client', code: 700027, status: 401,
-    message: `The certificate with identifier used to sign the client assertion is not registered on application. `
+      + `(before which tokens are not valid) for this user is '${validFrom}'.`),
+  clientMismatch: () => invalidGrant(70000,
+    'The provided grant was issued to a different client.'),
+  codeRedeemed: () => invalidGrant(54005,
+    'OAuth2 Authorization code was already redeemed, please retry with a new valid code or use an '
+      + 'existing refresh token.'),
+  codeInvalid: () => invalidGrant(9002313,
+    'Invalid request. Request is malformed or invalid.'),
+  codeExpired: () => invalidGrant(70008,
+    'The provided authorization code or refresh token has expired due to inactivity. Send a new '
+      + 'interactive authorization request for this user and resource.'),
+  pkceMismatch: () => invalidGrant(501481,
+    'The Code_Verifier does not match the code_challenge supplied in the authorization request.'),
+  redirectMismatch: (uri, appId) => invalidGrant(50011,
+    `The redirect URI '${uri}' specified in the request does not match the redirect URIs configured `
+      + `for the application '${appId}'.`),
+  invalidClientAssertion: (why) => invalidClient(700027,
+    `Client assertion failed signature validation. ${why}`),
+  clientAssertionExpired: () => invalidClient(700024,
+    'Client assertion is not within its valid time range.'),
+  clientAssertionReplayed: () => invalidClient(700023,
+    'Client assertion contains a jti that was already used: a client assertion can be used once only.'),
+  clientAssertionAudience: (expected) => invalidClient(700021,
+    `Client assertion audience claim does not match Realm issuer. Expected '${expected}'.`),
+  unknownCertificate: (thumb, appId) => invalidClient(700027,
+    `The certificate with identifier used to sign the client assertion is not registered on application. `
       + `[Reason - The key was not found., Thumbprint of key used by client: '${thumb}', `
-      + `Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${appId}'.]`,
-  }),
-  publicClientSecret: () => ({
-    error: 'invalid_client', code: 700025, status: 401,
-    message: "Client is public so neither 'client_assertion' nor 'client_secret' should be presented.",
-  }),
-  badClientSecret: (appId) => ({
-    error: 'invalid_client', code: 7000215, status: 401,
-    message: `Invalid client secret provided. Ensure the secret being sent in the request is the client secret `
-      + `value, not the client secret ID, for a secret added to app '${appId}'.`,
-  }),
+      + `Please visit the Azure Portal, Graph Explorer or directly use MS Graph to see configured keys for app Id '${appId}'.]`),
+  publicClientSecret: () => invalidClient(700025,
+    "Client is public so neither 'client_assertion' nor 'client_secret' should be presented."),
+  badClientSecret: (appId) => invalidClient(7000215,
+    `Invalid client secret provided. Ensure the secret being sent in the request is the client secret `
+      + `value, not the client secret ID, for a secret added to app '${appId}'.`),
   appOnlyNeedsTenant: () => ({
     error: 'invalid_request', code: 90009,
     message: "The client credentials grant needs a tenant-specific authority (tenant GUID or domain), not "

@@ -8,9 +8,10 @@ import { scopeError } from './policy.mjs';
 import { decodeJwt, verifySignature, thumbprints } from './tokens.mjs';
 
 const ASSERTION_TYPE = 'urn:ietf:params:oauth:client-assertion-type:jwt-bearer';
+// Clock skew allowed on exp and nbf. Like the real service, no limit on the
+// lifetime itself ("Microsoft Entra ID doesn't currently place restrictions
+// on the exp time", certificate-credentials docs).
 const SKEW_S = 300;
-// Longest lifetime an assertion may claim (Microsoft asks for 10 minutes).
-const MAX_ASSERTION_LIFETIME_S = 3600;
 
 function sameSecret(a, b) {
   const x = Buffer.from(String(a));
@@ -50,9 +51,7 @@ function checkAssertion(emu, authority, app, assertion) {
   if (!audiences(emu, authority).has(payload.aud)) return AAD.clientAssertionAudience(expected);
   const now = Math.floor(Date.now() / 1000);
   const nbf = payload.nbf ?? payload.iat ?? now;
-  if (!(payload.exp > now - SKEW_S) || nbf > now + SKEW_S || payload.exp - nbf > MAX_ASSERTION_LIFETIME_S) {
-    return AAD.clientAssertionExpired();
-  }
+  if (!(payload.exp > now - SKEW_S) || nbf > now + SKEW_S) return AAD.clientAssertionExpired();
   if (typeof payload.jti !== 'string' || payload.jti === '') {
     return AAD.invalidClientAssertion('The jti claim is required.');
   }

@@ -241,6 +241,23 @@ test('refresh tokens rotate; reuse and revocation are refused', async () => {
   assert.ok(stats.refreshTokensRedeemed >= 2);
 });
 
+test('stats: tokenRequestsWithClaims counts token requests that pass a claims challenge on', async () => {
+  const withClaims = async () => (await emu.call('GET', '/_emulator/stats')).json.tokenRequestsWithClaims;
+  const before = await withClaims();
+  const first = await adminToken();
+  const refresh = (form) => emu.token({ grant_type: 'refresh_token', client_id: CLIENT_ID, scope: EXO_SCOPE, ...form });
+  const claims = JSON.stringify({ access_token: { nbf: { essential: true, value: String(Math.floor(Date.now() / 1000)) } } });
+  const answered = await refresh({ refresh_token: first.refresh_token, claims });
+  assert.equal(answered.status, 200, describe(answered));
+  assert.equal(await withClaims(), before + 1);
+  await refresh({ refresh_token: answered.json.refresh_token });
+  await refresh({ refresh_token: 'garbage', claims: '' });
+  assert.equal(await withClaims(), before + 1);
+  // Counted even when refused: the request is what a test asks about.
+  assertAadError(await refresh({ refresh_token: 'garbage', claims }), 'invalid_grant', 70000);
+  assert.equal(await withClaims(), before + 2);
+});
+
 test('password grant: MFA accounts get AADSTS50076, plain users get tokens', async () => {
   const ropc = (username, password) => emu.token({ grant_type: 'password', client_id: CLIENT_ID, username, password, scope: EXO_SCOPE });
   const mfa = await ropc('admin@contoso.onmicrosoft.com', 'P@ssw0rd!');
@@ -587,12 +604,13 @@ test('client credentials: certificate assertions (PS256, RS256), replay, secret'
   const { appId, appKeyFile, appCertFile, url } = emu.info;
   const key = createPrivateKey(readFileSync(appKeyFile));
   const cert = new X509Certificate(readFileSync(appCertFile));
-  const assertion = ({ alg = 'PS256', aud = `${url}/${CONTOSO}/oauth2/v2.0/token`, signingKey = key } = {}) => {
-    const now = Math.floor(Date.now() / 1000);
+  const now = () => Math.floor(Date.now() / 1000);
+  const assertion = ({ alg = 'PS256', aud = `${url}/${CONTOSO}/oauth2/v2.0/token`, signingKey = key,
+    nbf = now(), exp = nbf + 600 } = {}) => {
     const header = alg === 'PS256'
       ? { alg, typ: 'JWT', 'x5t#S256': createHash('sha256').update(cert.raw).digest('base64url') }
       : { alg, typ: 'JWT', x5t: createHash('sha1').update(cert.raw).digest('base64url') };
-    const claims = { aud, iss: appId, sub: appId, jti: randomUUID(), nbf: now, iat: now, exp: now + 600 };
+    const claims = { aud, iss: appId, sub: appId, jti: randomUUID(), nbf, iat: nbf, exp };
     const input = `${Buffer.from(JSON.stringify(header)).toString('base64url')}.${Buffer.from(JSON.stringify(claims)).toString('base64url')}`;
     const options = alg === 'PS256'
       ? { key: signingKey, padding: 6 /* RSA_PKCS1_PSS_PADDING */, saltLength: 32 } : signingKey;
@@ -622,6 +640,15 @@ test('client credentials: certificate assertions (PS256, RS256), replay, secret'
   assertAadError(await withAssertion(assertion({ signingKey: strangerKey })), 'invalid_client', 700027, 401);
   assertAadError(await withAssertion(assertion({ aud: 'https://elsewhere.example/token' })), 'invalid_client', 700021, 401);
   assertAadError(await withAssertion(assertion(), 'organizations'), 'invalid_request', 90009);
+  // Time checks, with the service's 5 minutes of clock skew.
+  const expired = await withAssertion(assertion({ nbf: now() - 3600, exp: now() - 600 }));
+  assertAadError(expired, 'invalid_client', 700024, 401);
+  assert.match(expired.json.error_description, /Client assertion is not within its valid time range/);
+  assertAadError(await withAssertion(assertion({ nbf: now() + 900 })), 'invalid_client', 700024, 401);
+  assert.equal((await withAssertion(assertion({ nbf: now() - 3600, exp: now() - 60 }))).status, 200);
+  assert.equal((await withAssertion(assertion({ nbf: now() + 60 }))).status, 200);
+  // The service sets no limit on exp, so a day-long assertion is accepted.
+  assert.equal((await withAssertion(assertion({ exp: now() + 86400 }))).status, 200);
   const withSecret = await request({ client_secret: 'emulator-app-secret-1' });
   assert.equal(withSecret.status, 200);
   // appidacr says how the app proved itself: 1 secret, 2 certificate.

@@ -37,6 +37,15 @@ export function sendExchangeError(req, res, e, headers = {}) {
 
 const DC = 'NAMPR01A001DC001.NAMPR01A001.PROD.OUTLOOK.COM';
 
+// PowerShell's parameter binding refusals all share one id and type.
+function bindingError(message) {
+  return {
+    status: 400, code: 'BadRequest', id: 'Ex2A1D9F',
+    type: 'System.Management.Automation.ParameterBindingException',
+    message,
+  };
+}
+
 export const EXO = {
   notFound: (identity) => ({
     status: 404, code: 'NotFound', id: 'Ex6F9304',
@@ -49,16 +58,9 @@ export const EXO = {
     message: `The term '${name}' is not recognized as a name of a cmdlet, function, script file, or executable `
       + 'program. Check the spelling of the name, or if a path was included, verify that the path is correct and try again.',
   }),
-  parameterNotFound: (name) => ({
-    status: 400, code: 'BadRequest', id: 'Ex2A1D9F',
-    type: 'System.Management.Automation.ParameterBindingException',
-    message: `A parameter cannot be found that matches parameter name '${name}'.`,
-  }),
-  badParameterValue: (name, value, why) => ({
-    status: 400, code: 'BadRequest', id: 'Ex2A1D9F',
-    type: 'System.Management.Automation.ParameterBindingException',
-    message: `Cannot process argument transformation on parameter '${name}'. Cannot convert value "${value}": ${why}`,
-  }),
+  parameterNotFound: (name) => bindingError(`A parameter cannot be found that matches parameter name '${name}'.`),
+  badParameterValue: (name, value, why) => bindingError(
+    `Cannot process argument transformation on parameter '${name}'. Cannot convert value "${value}": ${why}`),
   badRequest: (message) => ({
     status: 400, code: 'BadRequest', id: 'Ex4E8F21',
     type: 'Microsoft.Exchange.Admin.OData.Core.ODataBadRequestException',
@@ -95,17 +97,11 @@ export const EXO = {
     type: 'Microsoft.Exchange.Admin.OData.Core.ServiceUnavailableException',
     message: 'The service is temporarily unavailable. Please try again later.',
   }),
-  missingParameter: (name) => ({
-    status: 400, code: 'BadRequest', id: 'Ex2A1D9F',
-    type: 'System.Management.Automation.ParameterBindingException',
-    message: `Cannot process command because of one or more missing mandatory parameters: ${name}.`,
-  }),
-  notInSet: (name, value, values) => ({
-    status: 400, code: 'BadRequest', id: 'Ex2A1D9F',
-    type: 'System.Management.Automation.ParameterBindingException',
-    message: `Cannot validate argument on parameter '${name}'. The argument "${value}" does not belong to the set `
-      + `"${values.join(',')}" specified by the ValidateSet attribute. Supply an argument that is in the set and then try the command again.`,
-  }),
+  missingParameter: (name) => bindingError(
+    `Cannot process command because of one or more missing mandatory parameters: ${name}.`),
+  notInSet: (name, value, values) => bindingError(
+    `Cannot validate argument on parameter '${name}'. The argument "${value}" does not belong to the set `
+      + `"${values.join(',')}" specified by the ValidateSet attribute. Supply an argument that is in the set and then try the command again.`),
   invalidArgument: (message) => ({
     status: 400, code: 'BadRequest', id: 'Ex8B1E05',
     type: 'Microsoft.Exchange.Configuration.Tasks.TaskArgumentException',

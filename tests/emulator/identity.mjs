@@ -228,6 +228,8 @@ async function token(emu, req, res, authority) {
   const grantType = form.grant_type;
   const statName = GRANT_NAMES.get(grantType) || 'other';
   emu.stats.tokenRequests[statName] = (emu.stats.tokenRequests[statName] || 0) + 1;
+  // Lets a test see that a claims challenge was passed on to the token request.
+  if (form.claims) emu.stats.tokenRequestsWithClaims += 1;
   if (await applySimpleFault(takeFault(emu, 'token'), res, MALFORMED_SAMPLE)) return;
   const fail = (entry) => sendAadError(req, res, emu.baseUrl, entry);
   if (!grantType) return fail(AAD.missingParameter('grant_type'));

@@ -58,6 +58,20 @@ export function mailboxName(index) {
   return `${kindOf(index).prefix}${String(index).padStart(5, '0')}`;
 }
 
+// The quotas, limits and settings a mailbox has until Set-Mailbox changes
+// them: the same for generated mailboxes and New-Mailbox's.
+export const MAILBOX_DEFAULTS = Object.freeze({
+  UsageLocation: 'United States',
+  ProhibitSendQuota: '99 GB (106,300,440,576 bytes)',
+  ProhibitSendReceiveQuota: '100 GB (107,374,182,400 bytes)',
+  IssueWarningQuota: '98 GB (105,226,698,752 bytes)',
+  MaxSendSize: '35 MB (36,700,160 bytes)',
+  MaxReceiveSize: '36 MB (37,748,736 bytes)',
+  RetentionPolicy: 'Default MRM Policy',
+  ForwardingSmtpAddress: null,
+  DeliverToMailboxAndForward: false,
+});
+
 function titleCase(text) {
   return text[0].toUpperCase() + text.slice(1);
 }
@@ -106,15 +120,7 @@ export function mailboxAt(tenant, index) {
     HiddenFromAddressListsEnabled: room,
     LitigationHoldEnabled: index % 25 === 0,
     ArchiveStatus: index % 10 === 0 ? 'Active' : 'None',
-    UsageLocation: 'United States',
-    ProhibitSendQuota: '99 GB (106,300,440,576 bytes)',
-    ProhibitSendReceiveQuota: '100 GB (107,374,182,400 bytes)',
-    IssueWarningQuota: '98 GB (105,226,698,752 bytes)',
-    MaxSendSize: '35 MB (36,700,160 bytes)',
-    MaxReceiveSize: '36 MB (37,748,736 bytes)',
-    RetentionPolicy: 'Default MRM Policy',
-    ForwardingSmtpAddress: null,
-    DeliverToMailboxAndForward: false,
+    ...MAILBOX_DEFAULTS,
     WhenCreated: created,
     'WhenCreated@odata.type': '#DateTimeOffset',
     WhenCreatedUTC: created,

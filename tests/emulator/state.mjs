@@ -30,6 +30,7 @@ export function emptyFaults() {
 export function emptyStats() {
   return {
     tokenRequests: {},
+    tokenRequestsWithClaims: 0,
     devicecodeRequests: 0,
     refreshTokensRedeemed: 0,
     discoveryRequests: 0,

@@ -60,11 +60,10 @@ export function recipientOf(object) {
     'ArchiveStatus', 'CustomAttribute1']);
 }
 
-// Get-User's defaults of a mailbox's user; `facet` holds Set-User's changes.
-// (Object literals, not spreads: these are made 100,000 times a read.)
-export function userOf(box, position, disabled) {
-  const [first, ...rest] = String(box.DisplayName).split(' ');
-  const type = disabled ? 'User' : box.RecipientTypeDetails;
+// The identity properties Get-User and Get-CASMailbox lead with.
+// (Object literals, and Object.assign rather than spreads: these views are
+// made 100,000 times a read, and a spread first makes a slow object.)
+function viewIdentity(box) {
   return {
     Name: box.Name,
     DisplayName: box.DisplayName,
@@ -74,6 +73,14 @@ export function userOf(box, position, disabled) {
     Guid: box.Guid,
     'Guid@odata.type': '#Guid',
     ExternalDirectoryObjectId: box.ExternalDirectoryObjectId,
+  };
+}
+
+// Get-User's defaults of a mailbox's user; `facet` holds Set-User's changes.
+export function userOf(box, position, disabled) {
+  const [first, ...rest] = String(box.DisplayName).split(' ');
+  const type = disabled ? 'User' : box.RecipientTypeDetails;
+  return Object.assign(viewIdentity(box), {
     UserPrincipalName: box.UserPrincipalName,
     WindowsEmailAddress: box.WindowsEmailAddress,
     WhenCreated: box.WhenCreated,
@@ -100,20 +107,12 @@ export function userOf(box, position, disabled) {
     AccountDisabled: box.RecipientTypeDetails !== 'UserMailbox',
     RecipientType: disabled ? 'User' : 'UserMailbox',
     RecipientTypeDetails: type,
-  };
+  });
 }
 
 // Get-CASMailbox's defaults of a mailbox.
 export function casOf(box, position) {
-  return {
-    Name: box.Name,
-    DisplayName: box.DisplayName,
-    Identity: box.Identity,
-    Id: box.Id,
-    DistinguishedName: box.DistinguishedName,
-    Guid: box.Guid,
-    'Guid@odata.type': '#Guid',
-    ExternalDirectoryObjectId: box.ExternalDirectoryObjectId,
+  return Object.assign(viewIdentity(box), {
     PrimarySmtpAddress: box.PrimarySmtpAddress,
     EmailAddresses: box.EmailAddresses,
     'EmailAddresses@odata.type': '#Collection(String)',
@@ -138,7 +137,7 @@ export function casOf(box, position) {
     'ActiveSyncBlockedDeviceIDs@odata.type': '#Collection(String)',
     EwsAllowList: null,
     EwsBlockList: null,
-  };
+  });
 }
 
 // Get-MailboxStatistics: sizes and counts made from the position.

@@ -25,6 +25,19 @@ BeforeAll {
         $path
     }
 
+    function Save-ExpiringSignIn {
+        # A device sign-in cached in a new folder with a token the cache
+        # counts as expired (within 5 minutes of its end), so the next
+        # connection must refresh; then the emulator's counters and token
+        # lifetime are reset. Returns the folder.
+        $folder = New-CacheFolder
+        Set-EmulatorConfig @{ tokenLifetime = 200 }
+        $null = Connect-ExchangeMfa @script:device
+        Disconnect-ExchangeMfa -Confirm:$false
+        Reset-Emulator
+        $folder
+    }
+
     function Get-Mode([string] $Path) { (& stat -c '%a' $Path).Trim() }
 
     function Get-ChildScript([string] $Mode = 'interactive') {
@@ -118,13 +131,8 @@ Describe 'Token cache and silent sign-in' {
     }
 
     It 'two processes racing for one refresh cause exactly one refresh_token grant' {
-        $null = New-CacheFolder
-        # A token that the cache counts as expired (within 5 minutes of its
-        # end), so the next connections must refresh; the refreshed one lives.
-        Set-EmulatorConfig @{ tokenLifetime = 200 }
-        $null = Connect-ExchangeMfa @script:device
-        Disconnect-ExchangeMfa -Confirm:$false
-        Reset-Emulator
+        # Both processes find the expiring token; the refreshed one lives an hour.
+        $null = Save-ExpiringSignIn
         $script = Get-ChildScript
         $support = Join-Path $PSScriptRoot 'TestSupport.psm1'
         $jobs = 1..2 | ForEach-Object {
@@ -143,11 +151,7 @@ Describe 'Token cache and silent sign-in' {
     }
 
     It 'falls back to a sign-in when the refresh token was revoked' {
-        $folder = New-CacheFolder
-        Set-EmulatorConfig @{ tokenLifetime = 200 }
-        $null = Connect-ExchangeMfa @script:device
-        Disconnect-ExchangeMfa -Confirm:$false
-        Reset-Emulator
+        $folder = Save-ExpiringSignIn
         Invoke-EmulatorControl -Path revoke-refresh-tokens -Body @{ upn = $script:upn } | Out-Null
         (Invoke-ChildConnect -Mode device).SignInMode | Should -Be 'DeviceCode'
         $stats = Get-EmulatorStats

@@ -15,25 +15,13 @@ Describe 'Cancelling a device code sign-in' {
     It 'ends Connect within 2 s of Ctrl+C and polls no more' {
         # Connect runs in a PowerShell instance of its own; Stop() is what
         # Ctrl+C does to a running pipeline.
-        $ps = [powershell]::Create()
+        $background = Start-BackgroundConnect -Parameters (Get-TestConnectParameters) -WaitFor DeviceCode
         try {
-            $null = $ps.AddScript({
-                    param($Manifest, $Parameters)
-                    Import-Module $Manifest
-                    Connect-ExchangeMfa @Parameters
-                }).AddArgument((Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')).AddArgument((Get-TestConnectParameters))
-            $run = $ps.BeginInvoke()
-            $deadline = [datetime]::UtcNow.AddSeconds(30)
-            $code = $null
-            while (-not $code -and [datetime]::UtcNow -lt $deadline -and -not $run.IsCompleted) {
-                Start-Sleep -Milliseconds 100
-                $code = $ps.Streams.Information | Where-Object { $_.Tags -contains 'DeviceCode' } | Select-Object -First 1
-            }
-            $code | Should -Not -BeNullOrEmpty -Because 'the device code must be shown while Connect waits'
+            $background.Shown | Should -Not -BeNullOrEmpty -Because 'the device code must be shown while Connect waits'
             # Let it poll a couple of times (interval 1 s), then press Ctrl+C.
             Start-Sleep -Milliseconds 2500
             $clock = [System.Diagnostics.Stopwatch]::StartNew()
-            $ps.Stop()
+            $background.PowerShell.Stop()
             $clock.Elapsed.TotalSeconds | Should -BeLessThan 2
 
             $before = (Get-EmulatorStats).tokenRequests.device_code
@@ -41,6 +29,6 @@ Describe 'Cancelling a device code sign-in' {
             Start-Sleep -Milliseconds 3000
             (Get-EmulatorStats).tokenRequests.device_code | Should -Be $before -Because 'a cancelled sign-in polls no more'
         }
-        finally { $ps.Dispose() }
+        finally { Stop-BackgroundConnect -Background $background }
     }
 }

@@ -5,8 +5,7 @@
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
-    $script:emulator = Start-TestEmulator -Mailboxes 300
-    Import-Module (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') -Force
+    $script:emulator = Start-TestSession -Mailboxes 300
     Reset-Emulator
     $script:contoso = Get-TestConnectParameters
 
@@ -30,9 +29,7 @@ BeforeAll {
 }
 
 AfterAll {
-    Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore
-    Remove-Module ExchangeMfa -ErrorAction Ignore
-    Stop-TestEmulator
+    Stop-TestSession
     Remove-Module TestSupport -ErrorAction Ignore
 }
 

@@ -3,14 +3,11 @@
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
-    $script:emulator = Start-TestEmulator -Mailboxes 2500
-    Import-Module (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') -Force
+    $script:emulator = Start-TestSession -Mailboxes 2500
 }
 
 AfterAll {
-    Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore
-    Remove-Module ExchangeMfa -ErrorAction Ignore
-    Stop-TestEmulator
+    Stop-TestSession
     Remove-Module TestSupport -ErrorAction Ignore
 }
 

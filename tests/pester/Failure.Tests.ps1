@@ -3,14 +3,11 @@
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
-    $script:emulator = Start-TestEmulator -Mailboxes 500
-    Import-Module (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') -Force
+    $script:emulator = Start-TestSession -Mailboxes 500
 }
 
 AfterAll {
-    Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore
-    Remove-Module ExchangeMfa -ErrorAction Ignore
-    Stop-TestEmulator
+    Stop-TestSession
     Remove-Module TestSupport -ErrorAction Ignore
 }
 
@@ -23,29 +20,17 @@ Describe 'Failed sign-ins' {
         Set-EmulatorConfig @{ autoApprove = '' }
         # Connect waits for the code to be used, so it runs in a PowerShell
         # instance of its own while this one plays the user who declines.
-        $ps = [powershell]::Create()
+        $background = Start-BackgroundConnect -Parameters (Get-TestConnectParameters) -WaitFor DeviceCode
         try {
-            $null = $ps.AddScript({
-                    param($Manifest, $Parameters)
-                    Import-Module $Manifest
-                    try { Connect-ExchangeMfa @Parameters | Out-Null; 'connected' }
-                    catch { $_.FullyQualifiedErrorId; [string]$_.CategoryInfo.Category; $_.Exception.Message }
-                    finally { Remove-Module ExchangeMfa }
-                }).AddArgument((Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')).AddArgument((Get-TestConnectParameters))
-            $run = $ps.BeginInvoke()
-            $deadline = [datetime]::UtcNow.AddSeconds(30)
-            $code = $null
-            while (-not $code -and [datetime]::UtcNow -lt $deadline -and -not $run.IsCompleted) {
-                Start-Sleep -Milliseconds 100
-                $code = $ps.Streams.Information | Where-Object { $_.Tags -contains 'DeviceCode' } | Select-Object -First 1
-            }
-            $code | Should -Not -BeNullOrEmpty -Because 'the device code must be shown while Connect waits'
-            Invoke-EmulatorControl -Path device/deny -Body @{ userCode = $code.MessageData.UserCode } | Out-Null
-            $result = $ps.EndInvoke($run)
-            $result[0] | Should -Be 'ExchangeMfa.AuthorizationDeclined,Connect-ExchangeMfa'
-            $result[1] | Should -Be 'AuthenticationError'
+            $background.Shown | Should -Not -BeNullOrEmpty -Because 'the device code must be shown while Connect waits'
+            Invoke-EmulatorControl -Path device/deny -Body @{ userCode = $background.Shown.UserCode } | Out-Null
+            # The terminating error ends Connect; the runspace keeps it in its error stream.
+            $null = $background.PowerShell.EndInvoke($background.Handle)
+            $failure = $background.PowerShell.Streams.Error | Select-Object -First 1
+            $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthorizationDeclined,Connect-ExchangeMfa'
+            [string]$failure.CategoryInfo.Category | Should -Be 'AuthenticationError'
         }
-        finally { $ps.Dispose() }
+        finally { Stop-BackgroundConnect -Background $background }
     }
 
     It 'an expired device code is a terminating DeviceCodeExpired' {

@@ -1,9 +1,12 @@
 # A certified OpenID provider (oidc-provider, tests/peers/provider.mjs) for
-# the Pester suites, started like TestSupport starts the emulator: a fresh
-# state folder, the ready line read from stdout, the helper pointed at the
-# provider's throwaway CA (EXCHANGEMFA_CA_FILE), control requests with TLS
-# verified against that CA. Two shapes: entra (tenant in the path, Microsoft
-# routes) and plain (issuer at the root, the library's default routes).
+# the Pester suites, started like TestSupport starts the emulator
+# (Start-NodeServer): a fresh state folder, the helper pointed at the
+# provider's throwaway CA, control requests with TLS verified against it.
+# Two shapes: entra (tenant in the path, Microsoft routes) and plain
+# (issuer at the root, the library's default routes).
+
+# Start-NodeServer and Stop-NodeServer come from TestSupport.
+Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1')
 
 $script:RepoRoot = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
 $script:Provider = $null
@@ -15,50 +18,18 @@ function Test-ProviderInstalled {
 }
 
 function Start-TestProvider {
-    # Starts `node tests/peers/provider.mjs`; -AutoApprove plays the user's
-    # phone for every device code (as admin@contoso.onmicrosoft.com).
+    # Starts `node tests/peers/provider.mjs` with Start-NodeServer;
+    # -AutoApprove plays the user's phone for every device code (as
+    # admin@contoso.onmicrosoft.com).
     param(
         [ValidateSet('entra', 'plain')] [string] $Shape = 'entra',
         [switch] $AutoApprove
     )
-    $dir = Join-Path ([System.IO.Path]::GetTempPath()) "exchangemfa-provider-$([guid]::NewGuid().ToString('n').Substring(0, 12))"
-    New-Item -ItemType Directory -Path $dir | Out-Null
-    $script = Join-Path $script:RepoRoot 'tests/peers/provider.mjs'
-
-    # stderr to a file (oidc-provider warns about the Node version); stdin
-    # stays open: the provider exits when it closes.
-    $startInfo = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
-    foreach ($arg in @('-c', 'exec node "$@" 2>>"$PROVIDER_LOG"', 'sh', $script, '--dir', $dir, '--shape', $Shape)) {
-        $startInfo.ArgumentList.Add([string]$arg)
-    }
-    if ($AutoApprove) { $startInfo.ArgumentList.Add('--auto-approve') }
-    $startInfo.Environment['PROVIDER_LOG'] = Join-Path $dir 'provider.log'
-    $startInfo.UseShellExecute = $false
-    $startInfo.RedirectStandardInput = $true
-    $startInfo.RedirectStandardOutput = $true
-    $process = [System.Diagnostics.Process]::Start($startInfo)
-
-    $read = $process.StandardOutput.ReadLineAsync()
-    if (-not $read.Wait(30000) -or $null -eq $read.Result) {
-        try { $process.Kill($true) } catch { $null = $_ }
-        $log = Get-Content (Join-Path $dir 'provider.log') -Raw -ErrorAction Ignore
-        Remove-Item -Recurse -Force $dir -ErrorAction Ignore
-        throw "oidc-provider did not start: $log"
-    }
-    $ready = $read.Result | ConvertFrom-Json
-    $env:EXCHANGEMFA_CA_FILE = $ready.caFile
-    # The helper's token cache goes into the test folder, never the user's.
-    $env:EXCHANGEMFA_CACHE_DIR = Join-Path $dir 'cache'
-
-    $ca = [System.Security.Cryptography.X509Certificates.X509Certificate2]::CreateFromPem((Get-Content $ready.caFile -Raw))
-    $handler = [System.Net.Http.SocketsHttpHandler]::new()
-    $policy = [System.Security.Cryptography.X509Certificates.X509ChainPolicy]::new()
-    $policy.TrustMode = [System.Security.Cryptography.X509Certificates.X509ChainTrustMode]::CustomRootTrust
-    $policy.RevocationMode = [System.Security.Cryptography.X509Certificates.X509RevocationMode]::NoCheck
-    [void]$policy.CustomTrustStore.Add($ca)
-    $handler.SslOptions.CertificateChainPolicy = $policy
-    $script:Http = [System.Net.Http.HttpClient]::new($handler)
-    $script:Http.Timeout = [timespan]::FromSeconds(30)
+    $arguments = @('--shape', $Shape)
+    if ($AutoApprove) { $arguments += '--auto-approve' }
+    $server = Start-NodeServer -Script (Join-Path $script:RepoRoot 'tests/peers/provider.mjs') -Arguments $arguments -Name provider
+    $ready = $server.Ready
+    $script:Http = $server.Http
 
     $script:Provider = [pscustomobject]@{
         Url         = $ready.url
@@ -71,9 +42,9 @@ function Start-TestProvider {
         AppCertFile = $ready.appCertFile
         AppKeyFile  = $ready.appKeyFile
         TenantId    = $ready.tenantId
-        Dir         = $dir
-        Process     = $process
-        Log         = Join-Path $dir 'provider.log'
+        Dir         = $server.Dir
+        Process     = $server.Process
+        Log         = $server.Log
     }
     $script:Provider
 }
@@ -82,15 +53,8 @@ function Stop-TestProvider {
     $provider = $script:Provider
     if (-not $provider) { return }
     $script:Provider = $null
-    try {
-        $provider.Process.StandardInput.Close()
-        if (-not $provider.Process.WaitForExit(5000)) { $provider.Process.Kill($true) }
-    }
-    catch { $null = $_ }
-    if ($script:Http) { $script:Http.Dispose(); $script:Http = $null }
-    Remove-Item -Recurse -Force $provider.Dir -ErrorAction Ignore
-    Remove-Item Env:EXCHANGEMFA_CA_FILE -ErrorAction Ignore
-    Remove-Item Env:EXCHANGEMFA_CACHE_DIR -ErrorAction Ignore
+    Stop-NodeServer -Process $provider.Process -Dir $provider.Dir -Http $script:Http
+    $script:Http = $null
 }
 
 function Invoke-ProviderControl {

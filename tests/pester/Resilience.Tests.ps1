@@ -28,6 +28,28 @@ BeforeAll {
         Set-EmulatorConfig @{ faults = @{ exchange = @($Fault) } }
     }
 
+    function Get-FaultedMailbox {
+        # Get-Mailbox after queueing $Fault: the objects, the errors (not
+        # shown), the seconds it took and the emulator's counters after it.
+        param([Parameter(Mandatory)] [object[]] $Fault, [object] $ResultSize = 50)
+        Set-ExchangeFault $Fault
+        $clock = [System.Diagnostics.Stopwatch]::StartNew()
+        $boxes = @(Get-Mailbox -ResultSize $ResultSize -ErrorVariable problems -ErrorAction SilentlyContinue)
+        [pscustomobject]@{ Boxes = $boxes; Problems = @($problems); Seconds = $clock.Elapsed.TotalSeconds; Stats = Get-EmulatorStats }
+    }
+
+    function Assert-EveryMailboxOnce {
+        # No error and $Count distinct mailboxes; -InOrder: in the emulator's
+        # order (names end in the position: user00001 ... shared00500).
+        param([Parameter(Mandatory)] $Read, [Parameter(Mandatory)] [int] $Count, [switch] $InOrder)
+        $Read.Problems | Should -BeNullOrEmpty
+        $Read.Boxes.Count | Should -Be $Count
+        ($Read.Boxes.Guid | Sort-Object -Unique).Count | Should -Be $Count
+        if ($InOrder) {
+            ($Read.Boxes.Name -replace '^\D+' -join ',') | Should -BeExactly ((1..$Count | ForEach-Object { '{0:d5}' -f $_ }) -join ',')
+        }
+    }
+
     function New-ChildSession {
         # A PowerShell instance with its own module state and helper, signed
         # in to the emulator: for progress records, stopping a pipeline, and
@@ -71,77 +93,50 @@ Describe 'Retried answers end in success' {
     }
 
     It '429 with Retry-After 1: waits a second, retries once, returns every object' {
-        Set-ExchangeFault @{ kind = 'status'; status = 429; retryAfter = 1 }
-        $clock = [System.Diagnostics.Stopwatch]::StartNew()
-        $output = @(Get-Mailbox -ResultSize 50 -ErrorVariable problems)
-        $seconds = $clock.Elapsed.TotalSeconds
-        $problems | Should -BeNullOrEmpty
-        $output.Count | Should -Be 50
-        ($output.Guid | Sort-Object -Unique).Count | Should -Be 50
-        $seconds | Should -BeGreaterOrEqual 0.95
-        $stats = Get-EmulatorStats
-        $stats.faultsFired | Should -Be 1
-        $stats.exchangeRequests | Should -Be 2
-        $stats.pagesServed | Should -Be 1
+        $read = Get-FaultedMailbox @{ kind = 'status'; status = 429; retryAfter = 1 }
+        Assert-EveryMailboxOnce $read 50
+        $read.Seconds | Should -BeGreaterOrEqual 0.95
+        $read.Stats.faultsFired | Should -Be 1
+        $read.Stats.exchangeRequests | Should -Be 2
+        $read.Stats.pagesServed | Should -Be 1
     }
 
     It '503 twice, then success: three requests, every object once' {
-        Set-ExchangeFault @{ kind = 'status'; status = 503; repeat = 2 }
-        $boxes = @(Get-Mailbox -ResultSize 50 -ErrorVariable problems)
-        $problems | Should -BeNullOrEmpty
-        $boxes.Count | Should -Be 50
-        ($boxes.Guid | Sort-Object -Unique).Count | Should -Be 50
-        $stats = Get-EmulatorStats
-        $stats.faultsFired | Should -Be 2
-        $stats.exchangeRequests | Should -Be 3
+        $read = Get-FaultedMailbox @{ kind = 'status'; status = 503; repeat = 2 }
+        Assert-EveryMailboxOnce $read 50
+        $read.Stats.faultsFired | Should -Be 2
+        $read.Stats.exchangeRequests | Should -Be 3
     }
 
     It '504, then success' {
-        Set-ExchangeFault @{ kind = 'status'; status = 504 }
-        $boxes = @(Get-Mailbox -ResultSize 50 -ErrorVariable problems)
-        $problems | Should -BeNullOrEmpty
-        $boxes.Count | Should -Be 50
-        $stats = Get-EmulatorStats
-        $stats.faultsFired | Should -Be 1
-        $stats.exchangeRequests | Should -Be 2
+        $read = Get-FaultedMailbox @{ kind = 'status'; status = 504 }
+        Assert-EveryMailboxOnce $read 50
+        $read.Stats.faultsFired | Should -Be 1
+        $read.Stats.exchangeRequests | Should -Be 2
     }
 
     It 'the transient <exception>, then success' -ForEach @(
         @{ exception = 'DCOverloadedException' }, @{ exception = 'ServerInMMException' },
         @{ exception = 'StorageTransientException' }, @{ exception = 'ADTransientException' }) {
-        Set-ExchangeFault @{ kind = 'transient'; exception = $exception }
-        $boxes = @(Get-Mailbox -ResultSize 50 -ErrorVariable problems)
-        $problems | Should -BeNullOrEmpty
-        $boxes.Count | Should -Be 50
-        $stats = Get-EmulatorStats
-        $stats.faultsFired | Should -Be 1
-        $stats.exchangeRequests | Should -Be 2
+        $read = Get-FaultedMailbox @{ kind = 'transient'; exception = $exception }
+        Assert-EveryMailboxOnce $read 50
+        $read.Stats.faultsFired | Should -Be 1
+        $read.Stats.exchangeRequests | Should -Be 2
     }
 
     It 'the plain-text throttle answer (Retry-After 1), then success' {
-        Set-ExchangeFault @{ kind = 'throttle'; retryAfter = 1 }
-        $clock = [System.Diagnostics.Stopwatch]::StartNew()
-        $output = @(Get-Mailbox -ResultSize 50 -ErrorVariable problems)
-        $seconds = $clock.Elapsed.TotalSeconds
-        $problems | Should -BeNullOrEmpty
-        $output.Count | Should -Be 50
-        $seconds | Should -BeGreaterOrEqual 0.95
-        $stats = Get-EmulatorStats
-        $stats.faultsFired | Should -Be 1
-        $stats.exchangeRequests | Should -Be 2
+        $read = Get-FaultedMailbox @{ kind = 'throttle'; retryAfter = 1 }
+        Assert-EveryMailboxOnce $read 50
+        $read.Seconds | Should -BeGreaterOrEqual 0.95
+        $read.Stats.faultsFired | Should -Be 1
+        $read.Stats.exchangeRequests | Should -Be 2
     }
 
     It 'a 503 on page 3 of a paged read: the page is fetched again, nothing lost or doubled' {
-        Set-ExchangeFault @{ kind = 'status'; status = 503; page = 3 }
-        $boxes = @(Get-Mailbox -ResultSize 500 -ErrorVariable problems)
-        $problems | Should -BeNullOrEmpty
-        $boxes.Count | Should -Be 500
-        ($boxes.Guid | Sort-Object -Unique).Count | Should -Be 500
-        # Names end in the mailbox's position (user00001 ... shared00500).
-        ($boxes.Name -replace '^\D+' -join ',') | Should -BeExactly ((1..500 | ForEach-Object { '{0:d5}' -f $_ }) -join ',')
-        $stats = Get-EmulatorStats
-        $stats.exchangeRequests | Should -Be 6
-        $stats.pagesServed | Should -Be 5
+        $read = Get-FaultedMailbox @{ kind = 'status'; status = 503; page = 3 } -ResultSize 500
+        Assert-EveryMailboxOnce $read 500 -InOrder
+        $read.Stats.exchangeRequests | Should -Be 6
+        $read.Stats.pagesServed | Should -Be 5
     }
 
     It 'the tenant throttle (exchangeThrottle maxPerSecond): every object arrives' {
@@ -166,31 +161,26 @@ Describe 'Retries that run out end in a clear error' {
     }
 
     It '6 consecutive 503s: ExchangeMfa.ExchangeError after 6 attempts, no more requests' {
-        Set-ExchangeFault @{ kind = 'status'; status = 503; repeat = 6 }
-        $clock = [System.Diagnostics.Stopwatch]::StartNew()
-        $output = @(Get-Mailbox -ResultSize 50 -ErrorVariable problems -ErrorAction SilentlyContinue)
-        $seconds = $clock.Elapsed.TotalSeconds
-        $output.Count | Should -Be 0
+        $read = Get-FaultedMailbox @{ kind = 'status'; status = 503; repeat = 6 }
+        $problems = $read.Problems
+        $read.Boxes.Count | Should -Be 0
         $problems.Count | Should -Be 1
         $problems[0].FullyQualifiedErrorId | Should -Be 'ExchangeMfa.ExchangeError,Get-Mailbox'
         $problems[0].CategoryInfo.Category | Should -Be 'InvalidOperation'
         $problems[0].Exception.Message | Should -Match '\b6 attempts\b'
         $problems[0].Exception.Data['ExchangeMfa.httpStatus'] | Should -Be 503
         # 5 backoffs from a 50 ms base: bounded, not minutes.
-        $seconds | Should -BeLessThan 15
-        $stats = Get-EmulatorStats
-        $stats.faultsFired | Should -Be 6
-        $stats.exchangeRequests | Should -Be 6
+        $read.Seconds | Should -BeLessThan 15
+        $read.Stats.faultsFired | Should -Be 6
+        $read.Stats.exchangeRequests | Should -Be 6
         # The connection still works.
         @(Get-Mailbox -ResultSize 5).Count | Should -Be 5
     }
 
     It 'a persistent 429: ExchangeMfa.Throttled (LimitsExceeded) with retryAfter, after waiting each Retry-After' {
-        Set-ExchangeFault @{ kind = 'status'; status = 429; retryAfter = 1; repeat = 6 }
-        $clock = [System.Diagnostics.Stopwatch]::StartNew()
-        $output = @(Get-Mailbox -ResultSize 50 -ErrorVariable problems -ErrorAction SilentlyContinue)
-        $seconds = $clock.Elapsed.TotalSeconds
-        $output.Count | Should -Be 0
+        $read = Get-FaultedMailbox @{ kind = 'status'; status = 429; retryAfter = 1; repeat = 6 }
+        $problems = $read.Problems
+        $read.Boxes.Count | Should -Be 0
         $problems.Count | Should -Be 1
         $problems[0].FullyQualifiedErrorId | Should -Be 'ExchangeMfa.Throttled,Get-Mailbox'
         $problems[0].CategoryInfo.Category | Should -Be 'LimitsExceeded'
@@ -198,16 +188,15 @@ Describe 'Retries that run out end in a clear error' {
         $problems[0].Exception.Data['ExchangeMfa.httpStatus'] | Should -Be 429
         $problems[0].Exception.Message | Should -Match '\b6 attempts\b'
         # Five waits of Retry-After (1 s each).
-        $seconds | Should -BeGreaterOrEqual 4.9
-        $seconds | Should -BeLessThan 20
-        $stats = Get-EmulatorStats
-        $stats.exchangeRequests | Should -Be 6
+        $read.Seconds | Should -BeGreaterOrEqual 4.9
+        $read.Seconds | Should -BeLessThan 20
+        $read.Stats.exchangeRequests | Should -Be 6
     }
 
     It 'a persistent transient exception: ExchangeMfa.ServerBusy (ResourceBusy) after 6 attempts' {
-        Set-ExchangeFault @{ kind = 'transient'; exception = 'ServerInMMException'; repeat = 6 }
-        $boxes = @(Get-Mailbox -ResultSize 50 -ErrorVariable problems -ErrorAction SilentlyContinue)
-        $boxes.Count | Should -Be 0
+        $read = Get-FaultedMailbox @{ kind = 'transient'; exception = 'ServerInMMException'; repeat = 6 }
+        $problems = $read.Problems
+        $read.Boxes.Count | Should -Be 0
         $problems.Count | Should -Be 1
         $problems[0].FullyQualifiedErrorId | Should -Be 'ExchangeMfa.ServerBusy,Get-Mailbox'
         $problems[0].CategoryInfo.Category | Should -Be 'ResourceBusy'
@@ -217,9 +206,9 @@ Describe 'Retries that run out end in a clear error' {
     }
 
     It 'forbidden (no RBAC role): ExchangeMfa.AccessDenied (PermissionDenied), not retried' {
-        Set-ExchangeFault @{ kind = 'forbidden' }
-        $boxes = @(Get-Mailbox -ResultSize 50 -ErrorVariable problems -ErrorAction SilentlyContinue)
-        $boxes.Count | Should -Be 0
+        $read = Get-FaultedMailbox @{ kind = 'forbidden' }
+        $problems = $read.Problems
+        $read.Boxes.Count | Should -Be 0
         $problems.Count | Should -Be 1
         $problems[0].FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AccessDenied,Get-Mailbox'
         $problems[0].CategoryInfo.Category | Should -Be 'PermissionDenied'
@@ -254,29 +243,21 @@ Describe 'A connection reset mid-read' {
         $clean = @(Get-Mailbox -ResultSize Unlimited)
         $clean.Count | Should -Be 2500
         Reset-Emulator
-        Set-ExchangeFault @{ kind = 'reset'; afterObjects = 10; page = 3 }
-        $boxes = @(Get-Mailbox -ResultSize Unlimited -ErrorVariable problems)
-        $problems | Should -BeNullOrEmpty
-        $boxes.Count | Should -Be 2500
-        ($boxes.Guid | Sort-Object -Unique).Count | Should -Be 2500
-        ($boxes.Guid -join ',') | Should -BeExactly ($clean.Guid -join ',')
-        $stats = Get-EmulatorStats
-        $stats.faultsFired | Should -Be 1
+        $read = Get-FaultedMailbox @{ kind = 'reset'; afterObjects = 10; page = 3 } -ResultSize Unlimited
+        Assert-EveryMailboxOnce $read 2500
+        ($read.Boxes.Guid -join ',') | Should -BeExactly ($clean.Guid -join ',')
+        $read.Stats.faultsFired | Should -Be 1
         # 25 pages, page 3 twice.
-        $stats.exchangeRequests | Should -Be 26
+        $read.Stats.exchangeRequests | Should -Be 26
     }
 
     It 'twice on the same page, and once more on the next: still exact' {
-        Set-ExchangeFault @(
+        $read = Get-FaultedMailbox -ResultSize 500 @(
             @{ kind = 'reset'; afterObjects = 30; page = 2; repeat = 2 },
             @{ kind = 'reset'; afterObjects = 75; page = 3 })
-        $boxes = @(Get-Mailbox -ResultSize 500 -ErrorVariable problems)
-        $problems | Should -BeNullOrEmpty
-        $boxes.Count | Should -Be 500
-        ($boxes.Guid | Sort-Object -Unique).Count | Should -Be 500
-        ($boxes.Name -replace '^\D+' -join ',') | Should -BeExactly ((1..500 | ForEach-Object { '{0:d5}' -f $_ }) -join ',')
-        (Get-EmulatorStats).faultsFired | Should -Be 3
-        (Get-EmulatorStats).exchangeRequests | Should -Be 8
+        Assert-EveryMailboxOnce $read 500 -InOrder
+        $read.Stats.faultsFired | Should -Be 3
+        $read.Stats.exchangeRequests | Should -Be 8
     }
 
     It 'progress counts each object once across a resumed page' {
@@ -306,17 +287,11 @@ Describe 'Slow and silent servers' {
     }
 
     It 'a 1.5 s pause mid-body is waited out: every object, no retry' {
-        Set-ExchangeFault @{ kind = 'stall'; afterObjects = 20; ms = 1500 }
-        $clock = [System.Diagnostics.Stopwatch]::StartNew()
-        $output = @(Get-Mailbox -ResultSize 100 -ErrorVariable problems)
-        $seconds = $clock.Elapsed.TotalSeconds
-        $problems | Should -BeNullOrEmpty
-        $output.Count | Should -Be 100
-        ($output.Guid | Sort-Object -Unique).Count | Should -Be 100
-        $seconds | Should -BeGreaterOrEqual 1.4
-        $stats = Get-EmulatorStats
-        $stats.faultsFired | Should -Be 1
-        $stats.exchangeRequests | Should -Be 1
+        $read = Get-FaultedMailbox @{ kind = 'stall'; afterObjects = 20; ms = 1500 } -ResultSize 100
+        Assert-EveryMailboxOnce $read 100
+        $read.Seconds | Should -BeGreaterOrEqual 1.4
+        $read.Stats.faultsFired | Should -Be 1
+        $read.Stats.exchangeRequests | Should -Be 1
     }
 
     Context 'with a 2 s stall timeout (EXCHANGEMFA_STALL_TIMEOUT_MS)' {
@@ -379,11 +354,9 @@ Describe 'A claims challenge (CAE)' {
     }
 
     It 'gets a new token and retries once: success' {
-        Set-ExchangeFault @{ kind = 'claims' }
-        $boxes = @(Get-Mailbox -ResultSize 50 -ErrorVariable problems)
-        $problems | Should -BeNullOrEmpty
-        $boxes.Count | Should -Be 50
-        $stats = Get-EmulatorStats
+        $read = Get-FaultedMailbox @{ kind = 'claims' }
+        Assert-EveryMailboxOnce $read 50
+        $stats = $read.Stats
         $stats.unauthorized | Should -Be 1
         $stats.exchangeRequests | Should -Be 2
         # The new token came from the refresh token. (The emulator's stats do

@@ -71,6 +71,7 @@ Describe 'Browser sign-in (the default)' {
         $script:browser = New-TestBrowserScript -Path (Join-Path $script:work 'browser.sh')
         $env:BROWSER = $script:browser
         $script:interactive = $script:common + @{ UserPrincipalName = 'admin@contoso.onmicrosoft.com'; InMemoryTokenCache = $true }
+        $script:noBrowser = $script:interactive + @{ NoBrowser = $true }
     }
     AfterAll { Remove-Item Env:BROWSER -ErrorAction Ignore }
     BeforeEach { Reset-Emulator }
@@ -95,9 +96,9 @@ Describe 'Browser sign-in (the default)' {
 
     It '-NoBrowser prints the address, starts no browser and waits for the sign-in' {
         Remove-Item "$script:browser.log" -ErrorAction Ignore
-        $background = Start-BackgroundConnect -Parameters ($script:interactive + @{ NoBrowser = $true })
+        $background = Start-BackgroundConnect -Parameters $script:noBrowser -WaitFor BrowserUrl
         try {
-            $shown = Wait-BackgroundInformation -Background $background -Tag BrowserUrl
+            $shown = $background.Shown
             $shown.Url | Should -Match '/oauth2/v2\.0/authorize\?'
             $shown.Message | Should -Match ([regex]::Escape($shown.Url))
             Start-Sleep -Milliseconds 500
@@ -111,9 +112,9 @@ Describe 'Browser sign-in (the default)' {
     }
 
     It 'ignores a callback with a wrong state and refuses a replayed one after success' {
-        $background = Start-BackgroundConnect -Parameters ($script:interactive + @{ NoBrowser = $true })
+        $background = Start-BackgroundConnect -Parameters $script:noBrowser -WaitFor BrowserUrl
         try {
-            $url = (Wait-BackgroundInformation -Background $background -Tag BrowserUrl).Url
+            $url = $background.Shown.Url
             $port = Get-CallbackPort $url
             $forged = Invoke-Curl @("http://127.0.0.1:$port/?code=forged&state=not-the-state")
             $forged.ExitCode | Should -Be 0
@@ -135,9 +136,9 @@ Describe 'Browser sign-in (the default)' {
     }
 
     It 'closes the listener when the command is stopped (Ctrl+C)' {
-        $background = Start-BackgroundConnect -Parameters ($script:interactive + @{ NoBrowser = $true })
+        $background = Start-BackgroundConnect -Parameters $script:noBrowser -WaitFor BrowserUrl
         try {
-            $url = (Wait-BackgroundInformation -Background $background -Tag BrowserUrl).Url
+            $url = $background.Shown.Url
             $port = Get-CallbackPort $url
             Test-PortClosed $port -TimeoutSeconds 0 | Should -BeFalse -Because 'the listener waits for the browser'
             $background.PowerShell.Stop()
@@ -392,6 +393,20 @@ Describe 'Federated token (workload identity)' {
         $failure.Exception.Data['ExchangeMfa.aadsts'] | Should -Be 700023
         Set-Content -Path $script:tokenFile -Value (New-TestClientAssertion) -NoNewline
         (Connect-ExchangeMfa -FederatedToken -ShowBanner:$false -ConnectionUri $script:emulator.Url).SignInMode | Should -Be 'Federated'
+    }
+
+    It 'refuses an expired assertion with a clear error, and connects nothing' {
+        # Issued an hour ago for ten minutes: past the emulator's 5 minutes
+        # of clock skew, so it answers AADSTS700024.
+        Set-Content -Path $script:tokenFile -Value (New-TestClientAssertion -AgeSeconds 3600) -NoNewline
+        $failure = $null
+        try { Connect-ExchangeMfa -FederatedToken -ShowBanner:$false -ConnectionUri $script:emulator.Url } catch { $failure = $_ }
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.ConfigurationError,Connect-ExchangeMfa'
+        $failure.Exception.Data['ExchangeMfa.aadsts'] | Should -Be 700024
+        $failure.Exception.Message | Should -Match '(?i)assertion.*valid time range'
+        "$failure" | Should -Not -Match $script:jwt
+        Get-ExchangeMfaConnection | Should -BeNullOrEmpty
+        Get-TestHelperProcessId | Should -BeNullOrEmpty -Because 'a failed first sign-in leaves no helper'
     }
 
     It 'names the missing variable' {

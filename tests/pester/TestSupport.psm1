@@ -8,30 +8,29 @@ $script:Http = $null
 
 function Get-RepoRoot { $script:RepoRoot }
 
-function Start-TestEmulator {
-    # Starts `node tests/emulator/server.mjs` in a fresh state folder, reads
-    # its ready line, and points the helper at its CA (EXCHANGEMFA_CA_FILE).
-    # Devices poll every second so the tests do not wait 5 s per sign-in.
+function Start-NodeServer {
+    # Starts `node <Script> <Arguments>` in a fresh state folder, reads its
+    # ready line (JSON), points the helper at the server's throwaway CA
+    # (EXCHANGEMFA_CA_FILE) and its token cache into the folder, and makes
+    # an HttpClient that trusts that CA only, for control requests.
+    # Returns { Ready, Process, Http, Dir, Log }; Stop-NodeServer undoes it.
     param(
-        [int] $Mailboxes = 2500,
-        [string] $AutoApprove = 'admin@contoso.onmicrosoft.com',
-        [string[]] $ExtraArguments = @()
+        [Parameter(Mandatory)] [string] $Script,
+        [string[]] $Arguments = @(),
+        [Parameter(Mandatory)] [string] $Name
     )
-    $dir = Join-Path ([System.IO.Path]::GetTempPath()) "exchangemfa-pester-$([guid]::NewGuid().ToString('n').Substring(0, 12))"
+    if (-not (Test-Path $Script)) { throw "The $Name is missing: $Script" }
+    $dir = Join-Path ([System.IO.Path]::GetTempPath()) "exchangemfa-$Name-$([guid]::NewGuid().ToString('n').Substring(0, 12))"
     New-Item -ItemType Directory -Path $dir | Out-Null
-    $server = Join-Path $script:RepoRoot 'tests/emulator/server.mjs'
-    if (-not (Test-Path $server)) { throw "The emulator is missing: $server" }
+    $log = Join-Path $dir "$Name.log"
 
-    # The emulator logs every request to stderr: a file keeps test output
-    # readable and its pipe from filling up. stdin stays open: the emulator
-    # exits when it closes.
+    # The server logs to stderr: a file keeps test output readable and its
+    # pipe from filling up. stdin stays open: the server exits when it closes.
     $startInfo = [System.Diagnostics.ProcessStartInfo]::new('/bin/sh')
-    foreach ($arg in @('-c', 'exec node "$@" 2>>"$EMULATOR_LOG"', 'sh', $server, '--dir', $dir,
-            '--mailboxes', $Mailboxes, '--device-interval', '1') + $ExtraArguments) {
+    foreach ($arg in @('-c', 'exec node "$@" 2>>"$SERVER_LOG"', 'sh', $Script, '--dir', $dir) + $Arguments) {
         $startInfo.ArgumentList.Add([string]$arg)
     }
-    if ($AutoApprove) { $startInfo.ArgumentList.Add('--auto-approve'); $startInfo.ArgumentList.Add($AutoApprove) }
-    $startInfo.Environment['EMULATOR_LOG'] = Join-Path $dir 'emulator.log'
+    $startInfo.Environment['SERVER_LOG'] = $log
     $startInfo.UseShellExecute = $false
     $startInfo.RedirectStandardInput = $true
     $startInfo.RedirectStandardOutput = $true
@@ -40,8 +39,9 @@ function Start-TestEmulator {
     $read = $process.StandardOutput.ReadLineAsync()
     if (-not $read.Wait(30000) -or $null -eq $read.Result) {
         try { $process.Kill($true) } catch { $null = $_ }
-        $log = Get-Content (Join-Path $dir 'emulator.log') -Raw -ErrorAction Ignore
-        throw "The emulator did not start: $log"
+        $text = Get-Content $log -Raw -ErrorAction Ignore
+        Remove-Item -Recurse -Force $dir -ErrorAction Ignore
+        throw "The $Name did not start: $text"
     }
     $ready = $read.Result | ConvertFrom-Json
     $env:EXCHANGEMFA_CA_FILE = $ready.caFile
@@ -55,8 +55,40 @@ function Start-TestEmulator {
     $policy.RevocationMode = [System.Security.Cryptography.X509Certificates.X509RevocationMode]::NoCheck
     [void]$policy.CustomTrustStore.Add($ca)
     $handler.SslOptions.CertificateChainPolicy = $policy
-    $script:Http = [System.Net.Http.HttpClient]::new($handler)
-    $script:Http.Timeout = [timespan]::FromSeconds(30)
+    $http = [System.Net.Http.HttpClient]::new($handler)
+    $http.Timeout = [timespan]::FromSeconds(30)
+
+    [pscustomobject]@{ Ready = $ready; Process = $process; Http = $http; Dir = $dir; Log = $log }
+}
+
+function Stop-NodeServer {
+    # Closes the server's stdin (it exits), kills it after 5 s, and removes
+    # its folder, its HttpClient and the variables Start-NodeServer set.
+    param([Parameter(Mandatory)] $Process, [Parameter(Mandatory)] [string] $Dir, $Http)
+    try {
+        $Process.StandardInput.Close()
+        if (-not $Process.WaitForExit(5000)) { $Process.Kill($true) }
+    }
+    catch { $null = $_ }
+    if ($Http) { $Http.Dispose() }
+    Remove-Item -Recurse -Force $Dir -ErrorAction Ignore
+    Remove-Item Env:EXCHANGEMFA_CA_FILE -ErrorAction Ignore
+    Remove-Item Env:EXCHANGEMFA_CACHE_DIR -ErrorAction Ignore
+}
+
+function Start-TestEmulator {
+    # Starts the emulator (tests/emulator/server.mjs) with Start-NodeServer.
+    # Devices poll every second so the tests do not wait 5 s per sign-in.
+    param(
+        [int] $Mailboxes = 2500,
+        [string] $AutoApprove = 'admin@contoso.onmicrosoft.com',
+        [string[]] $ExtraArguments = @()
+    )
+    $arguments = @('--mailboxes', $Mailboxes, '--device-interval', '1') + $ExtraArguments
+    if ($AutoApprove) { $arguments += @('--auto-approve', $AutoApprove) }
+    $server = Start-NodeServer -Script (Join-Path $script:RepoRoot 'tests/emulator/server.mjs') -Arguments $arguments -Name emulator
+    $ready = $server.Ready
+    $script:Http = $server.Http
 
     $script:Emulator = [pscustomobject]@{
         Url       = $ready.url
@@ -64,9 +96,9 @@ function Start-TestEmulator {
         Authority = $ready.authority
         TenantId  = $ready.tenantId
         Domain    = $ready.domain
-        Dir       = $dir
-        Process   = $process
-        Log       = Join-Path $dir 'emulator.log'
+        Dir       = $server.Dir
+        Process   = $server.Process
+        Log       = $server.Log
         # App-only and managed identity (issue 4).
         AppId                   = $ready.appId
         AppCertFile             = $ready.appCertFile
@@ -83,15 +115,28 @@ function Stop-TestEmulator {
     $emulator = $script:Emulator
     if (-not $emulator) { return }
     $script:Emulator = $null
+    Stop-NodeServer -Process $emulator.Process -Dir $emulator.Dir -Http $script:Http
+    $script:Http = $null
+}
+
+function Start-TestSession {
+    # The usual BeforeAll of a test file: the emulator, and the module
+    # imported afresh (-Force stops a helper an earlier file left). Returns
+    # the emulator.
+    param([int] $Mailboxes = 2500)
+    $emulator = Start-TestEmulator -Mailboxes $Mailboxes
+    Import-Module (Join-Path $script:RepoRoot 'ExchangeMfa.psd1') -Force -Global
+    $emulator
+}
+
+function Stop-TestSession {
+    # The usual AfterAll: disconnect, remove the module, stop the emulator
+    # (even when the module cannot disconnect).
     try {
-        $emulator.Process.StandardInput.Close()
-        if (-not $emulator.Process.WaitForExit(5000)) { $emulator.Process.Kill($true) }
+        Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore
+        Remove-Module ExchangeMfa -ErrorAction Ignore
     }
-    catch { $null = $_ }
-    if ($script:Http) { $script:Http.Dispose(); $script:Http = $null }
-    Remove-Item -Recurse -Force $emulator.Dir -ErrorAction Ignore
-    Remove-Item Env:EXCHANGEMFA_CA_FILE -ErrorAction Ignore
-    Remove-Item Env:EXCHANGEMFA_CACHE_DIR -ErrorAction Ignore
+    finally { Stop-TestEmulator }
 }
 
 function Invoke-EmulatorControl {
@@ -171,9 +216,11 @@ function New-TestClientAssertion {
     # (app-key.pem): what a federated token file or a certificate sign-in
     # sends. The emulator checks it like Microsoft does (signature, iss/sub,
     # aud = the tenant's token endpoint, lifetime, single-use jti).
+    # -AgeSeconds: issued that long ago (an expired one: older than its lifetime).
     param(
         [ValidateSet('PS256', 'RS256')] [string] $Algorithm = 'PS256',
         [int] $LifetimeSeconds = 600,
+        [int] $AgeSeconds = 0,
         [string] $Audience = "$($script:Emulator.Url)/$($script:Emulator.TenantId)/oauth2/v2.0/token"
     )
     $emulator = $script:Emulator
@@ -183,9 +230,9 @@ function New-TestClientAssertion {
         $header = [ordered]@{ alg = $Algorithm; typ = 'JWT' }
         if ($Algorithm -eq 'PS256') { $header['x5t#S256'] = ConvertTo-Base64Url ([System.Security.Cryptography.SHA256]::HashData($der)) }
         else { $header.x5t = ConvertTo-Base64Url ([System.Security.Cryptography.SHA1]::HashData($der)) }
-        $now = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds()
+        $issued = [DateTimeOffset]::UtcNow.ToUnixTimeSeconds() - $AgeSeconds
         $claims = [ordered]@{ aud = $Audience; iss = $emulator.AppId; sub = $emulator.AppId
-            jti = [guid]::NewGuid().ToString(); nbf = $now; iat = $now; exp = $now + $LifetimeSeconds }
+            jti = [guid]::NewGuid().ToString(); nbf = $issued; iat = $issued; exp = $issued + $LifetimeSeconds }
         $utf8 = [System.Text.Encoding]::UTF8
         $body = (ConvertTo-Base64Url $utf8.GetBytes((ConvertTo-Json $header -Compress))) + '.' +
             (ConvertTo-Base64Url $utf8.GetBytes((ConvertTo-Json $claims -Compress)))
@@ -235,16 +282,20 @@ exit 0
 
 function Start-BackgroundConnect {
     # Runs Connect-ExchangeMfa in a runspace of its own, so that a test can
-    # watch its information stream (the browser URL) and play the browser,
-    # or stop it like Ctrl+C does. Returns { PowerShell, Handle }.
-    param([Parameter(Mandatory)] [hashtable] $Parameters)
+    # watch its information stream (the device code, the browser URL) and
+    # play the user or the browser, or stop it like Ctrl+C does. -WaitFor
+    # waits for the first information record with that tag (see
+    # Wait-BackgroundInformation). Returns { PowerShell, Handle, Shown }.
+    param([Parameter(Mandatory)] [hashtable] $Parameters, [string] $WaitFor)
     $ps = [powershell]::Create()
     [void]$ps.AddScript({
             param($Manifest, $Parameters)
             Import-Module $Manifest
             Connect-ExchangeMfa @Parameters
         }).AddArgument((Join-Path $script:RepoRoot 'ExchangeMfa.psd1')).AddArgument($Parameters)
-    [pscustomobject]@{ PowerShell = $ps; Handle = $ps.BeginInvoke() }
+    $background = [pscustomobject]@{ PowerShell = $ps; Handle = $ps.BeginInvoke(); Shown = $null }
+    if ($WaitFor) { $background.Shown = Wait-BackgroundInformation -Background $background -Tag $WaitFor }
+    $background
 }
 
 function Wait-BackgroundInformation {
@@ -272,7 +323,7 @@ function Stop-BackgroundConnect {
     $ps.Dispose()
 }
 
-Export-ModuleMember -Function Get-RepoRoot, Start-TestEmulator, Stop-TestEmulator, Invoke-EmulatorControl,
-    Set-EmulatorConfig, Get-EmulatorStats, Reset-Emulator, Get-TestConnectParameters, Get-TestHelperProcessId,
+Export-ModuleMember -Function Get-RepoRoot, Start-NodeServer, Stop-NodeServer, Start-TestEmulator, Stop-TestEmulator,
+    Start-TestSession, Stop-TestSession, Invoke-EmulatorControl, Set-EmulatorConfig, Get-EmulatorStats, Reset-Emulator, Get-TestConnectParameters, Get-TestHelperProcessId,
     Invoke-ChildPwsh, New-TestClientAssertion, Get-TestAppAccessToken, New-TestBrowserScript,
     Start-BackgroundConnect, Wait-BackgroundInformation, Stop-BackgroundConnect

@@ -17,6 +17,7 @@
 
 #include "buf.h"
 #include "exo.h"
+#include "fake_server.h"
 #include "http.h"
 #include "json.h"
 #include "rpc.h"
@@ -109,19 +110,12 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static int server_up(void **state)
 {
-    struct sockaddr_in addr;
     em_error err = {0};
 
     (void)state;
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    daemon_ = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handler, NULL,
-                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
+    daemon_ = fake_listen(origin, sizeof(origin), MHD_USE_INTERNAL_POLLING_THREAD, handler, NULL, NULL);
     if (daemon_ == NULL)
         return -1;
-    snprintf(origin, sizeof(origin), "http://127.0.0.1:%u",
-             (unsigned)MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port);
     return em_http_global_init(&err) == EM_OK ? 0 : -1;
 }
 
@@ -197,7 +191,7 @@ static em_exo_call make_call(tokens *t, yajl_val params)
     call.connection_uri = origin;
     call.tenant = "contoso.onmicrosoft.com";
     call.connection_id = "conn-1";
-    call.anchor_upn = "admin@contoso.onmicrosoft.com";
+    call.anchor_mailbox = "admin@contoso.onmicrosoft.com";
     call.cmdlet = "Get-Mailbox";
     call.parameters = params;
     call.page_size = 5;

@@ -22,6 +22,7 @@
 
 #include "buf.h"
 #include "exo.h"
+#include "fake_server.h"
 #include "http.h"
 #include "json.h"
 #include "rpc.h"
@@ -245,23 +246,16 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
 static int server_up(void **state)
 {
-    struct sockaddr_in addr;
     em_error err = {0};
 
     (void)state;
     /* Test knobs, read once by exo.c at its first retry or page. */
     setenv("EXCHANGEMFA_RETRY_BASE_MS", "20", 1);
     setenv("EXCHANGEMFA_STALL_TIMEOUT_MS", "1000", 1);
-    memset(&addr, 0, sizeof(addr));
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    daemon_ = MHD_start_daemon(MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD,
-                               0, NULL, NULL, handler, NULL,
-                               MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_END);
+    daemon_ = fake_listen(origin, sizeof(origin),
+                          MHD_USE_THREAD_PER_CONNECTION | MHD_USE_INTERNAL_POLLING_THREAD, handler, NULL, NULL);
     if (daemon_ == NULL)
         return -1;
-    snprintf(origin, sizeof(origin), "http://127.0.0.1:%u",
-             (unsigned)MHD_get_daemon_info(daemon_, MHD_DAEMON_INFO_BIND_PORT)->port);
     return em_http_global_init(&err) == EM_OK ? 0 : -1;
 }
 
@@ -307,6 +301,7 @@ typedef struct run {
 } run;
 
 static run the_run;
+static bool refuse_claims;       /* get_token fails when asked for claims */
 
 static int capture(void *ud, const char *line, size_t len)
 {
@@ -327,7 +322,6 @@ static int get_token(char **out, void *ud, const char *stale, const char *claims
     run *r = ud;
 
     (void)req;
-    (void)err;
     pthread_mutex_lock(&r->lock);
     if (r->token_calls < 16)
         r->objects_at_token[r->token_calls] = r->objects;
@@ -337,6 +331,11 @@ static int get_token(char **out, void *ud, const char *stale, const char *claims
     *out = malloc(16);
     snprintf(*out, 16, "t%d", r->token_calls);
     pthread_mutex_unlock(&r->lock);
+    if (claims != NULL && refuse_claims) {
+        free(*out);
+        *out = NULL;
+        return em_error_set(err, EM_EGRANT, "AADSTS50076: you must use multi-factor authentication");
+    }
     return EM_OK;
 }
 
@@ -591,6 +590,17 @@ static void test_claims_challenge(void **state)
                         "{\"access_token\":{\"nbf\":{\"essential\":true,\"value\":\"1\"}}}");
     assert_string_equal(the_run.stale, "t1");
     assert_non_null(strstr(error_line(), "\"name\":\"Unauthorized\""));
+    run_free();
+    reset(state);
+    /* The claims cannot be met without the user: the error says what to do. */
+    refuse_claims = true;
+    add_fault((fault){1, F_CLAIMS, 0, NULL, NULL, 0});
+    run_invoke("Get-Mailbox");
+    refuse_claims = false;
+    assert_int_equal(requests_now(), 1);
+    assert_non_null(strstr(error_line(), "Exchange asks for a new sign-in (a Conditional Access claims "
+                                         "challenge): run Connect-ExchangeMfa again"));
+    assert_null(strstr(error_line(), "AADSTS50076"));
     run_free();
 }
 

@@ -16,10 +16,7 @@
 
 #ifdef EM_HAVE_MHD
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 #include <microhttpd.h>
@@ -29,6 +26,7 @@
 
 #include "buf.h"
 #include "cert.h"
+#include "fake_server.h"
 #include "http.h"
 #include "json.h"
 #include "jwt_testkit.h"
@@ -46,8 +44,7 @@
 #define MI_SECRET "identity-header-secret"
 
 typedef struct fake {
-    struct MHD_Daemon *daemon;
-    char base[64];
+    fake_server server;
     EVP_PKEY *key;
     char *jwks;
     char *app_token;            /* an unsigned access token with tid/oid/appid */
@@ -88,7 +85,7 @@ static char *id_token(fake *f)
              "{\"iss\":\"%s/%s/v2.0\",\"aud\":\"%s\",\"tid\":\"%s\",\"oid\":\"oid-1\",\"nonce\":\"%s\","
              "\"preferred_username\":\"admin@contoso.onmicrosoft.com\",\"name\":\"Ada Admin\","
              "\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld}",
-             f->base, TID, CLIENT, TID, f->wrong_nonce ? "other-nonce" : f->nonce, (long)time(NULL),
+             f->server.base, TID, CLIENT, TID, f->wrong_nonce ? "other-nonce" : f->nonce, (long)time(NULL),
              (long)time(NULL), (long)time(NULL) + 3600);
     return testkit_token(f->key, "{\"alg\":\"RS256\",\"typ\":\"JWT\",\"kid\":\"k1\"}", payload);
 }
@@ -154,9 +151,11 @@ static void token_answer(fake *f, const char *form, int *status, em_buf *body)
     }
 }
 
-static void route(fake *f, struct MHD_Connection *conn, const char *url, const char *form, int *status,
+static void route(void *ctx, struct MHD_Connection *conn, const char *url, const char *form, int *status,
                   em_buf *body, char *location, size_t location_size)
 {
+    fake *f = ctx;
+
     *status = 200;
     if (strcmp(url, "/tenant/v2.0/.well-known/openid-configuration") == 0) {
         em_buf_printf(body,
@@ -165,7 +164,7 @@ static void route(fake *f, struct MHD_Connection *conn, const char *url, const c
                       "\"token_endpoint\":\"%s/tenant/oauth2/v2.0/token\","
                       "\"jwks_uri\":\"%s/tenant/discovery/v2.0/keys\","
                       "\"authorization_response_iss_parameter_supported\":true}",
-                      f->base, f->base, f->base, f->base);
+                      f->server.base, f->server.base, f->server.base, f->server.base);
     } else if (strcmp(url, "/tenant/discovery/v2.0/keys") == 0) {
         em_buf_puts(body, f->jwks);
     } else if (strcmp(url, "/tenant/oauth2/v2.0/authorize") == 0) {
@@ -185,7 +184,7 @@ static void route(fake *f, struct MHD_Connection *conn, const char *url, const c
                  MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "prompt"),
                  MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "claims"),
                  MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "response_mode"));
-        snprintf(iss, sizeof iss, "%s/%s/v2.0", f->base, TID);
+        snprintf(iss, sizeof iss, "%s/%s/v2.0", f->server.base, TID);
         em_http_form_add(&q, "code", "CODE-1");
         em_http_form_add(&q, "state", f->state);
         em_http_form_add(&q, "iss", iss);
@@ -233,84 +232,22 @@ static void route(fake *f, struct MHD_Connection *conn, const char *url, const c
     }
 }
 
-typedef struct upload {
-    em_buf data;
-} upload;
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url, const char *method,
-                              const char *version, const char *data, size_t *data_size, void **con_cls)
-{
-    fake *f = cls;
-    upload *up = *con_cls;
-    em_buf body = EM_BUF_INIT;
-    struct MHD_Response *resp = NULL;
-    enum MHD_Result ret;
-    char location[1024] = "";
-    int status = 200;
-    (void)version;
-    (void)method;
-
-    if (up == NULL) {
-        up = calloc(1, sizeof *up);
-        *con_cls = up;
-        return MHD_YES;
-    }
-    if (*data_size > 0) {
-        em_buf_append(&up->data, data, *data_size);
-        *data_size = 0;
-        return MHD_YES;
-    }
-    pthread_mutex_lock(&f->lock);
-    route(f, conn, url, up->data.data == NULL ? "" : up->data.data, &status, &body, location, sizeof location);
-    pthread_mutex_unlock(&f->lock);
-    resp = MHD_create_response_from_buffer(body.len, body.data, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    if (location[0] != '\0')
-        MHD_add_response_header(resp, "Location", location);
-    ret = MHD_queue_response(conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    em_buf_free(&body);
-    return ret;
-}
-
-static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    upload *up = *con_cls;
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    if (up != NULL) {
-        em_buf_free(&up->data);
-        free(up);
-    }
-    *con_cls = NULL;
-}
-
 static int group_setup(void **state)
 {
     fake *f = calloc(1, sizeof *f);
-    struct sockaddr_in addr;
-    const union MHD_DaemonInfo *info = NULL;
     char payload[256];
 
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     pthread_mutex_init(&f->lock, NULL);
     f->key = testkit_key(2048);
     f->jwks = testkit_jwks(f->key, "k1");
     snprintf(payload, sizeof payload, "{\"aud\":\"https://outlook.office365.com\",\"tid\":\"%s\",\"oid\":\"sp-oid\","
              "\"appid\":\"%s\",\"exp\":%ld}", TID, APP, (long)time(NULL) + 3600);
     f->app_token = testkit_token(NULL, "{\"alg\":\"RS256\",\"typ\":\"JWT\"}", payload);
-    f->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION, 0, NULL, NULL,
-                                 handle, f, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                 MHD_OPTION_NOTIFY_COMPLETED, request_done, f,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_END);
-    if (f->daemon == NULL)
+    f->server.route = route;
+    f->server.ctx = f;
+    f->server.lock = &f->lock;
+    if (!fake_server_start(&f->server))
         return -1;
-    info = MHD_get_daemon_info(f->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", info->port);
     if (em_http_global_init(NULL) != EM_OK)
         return -1;
     *state = f;
@@ -321,7 +258,7 @@ static int group_teardown(void **state)
 {
     fake *f = *state;
 
-    MHD_stop_daemon(f->daemon);
+    MHD_stop_daemon(f->server.daemon);
     em_http_global_cleanup();
     EVP_PKEY_free(f->key);
     free(f->jwks);
@@ -351,7 +288,7 @@ static em_oidc_provider *discover(fake *f)
     em_error err = {0};
     char authority[128];
 
-    snprintf(authority, sizeof authority, "%s/tenant", f->base);
+    snprintf(authority, sizeof authority, "%s/tenant", f->server.base);
     assert_int_equal(em_oidc_discover(&p, authority, NULL, &err), EM_OK);
     assert_true(em_oidc_iss_parameter_supported(p));
     assert_non_null(em_oidc_authorization_endpoint(p));
@@ -404,51 +341,6 @@ static void test_interactive_with_browser(void **state)
     em_oidc_provider_free(&p);
 }
 
-typedef struct lines {
-    pthread_mutex_t lock;
-    em_buf text;
-} lines;
-
-static int capture(void *ud, const char *line, size_t len)
-{
-    lines *l = ud;
-
-    pthread_mutex_lock(&l->lock);
-    em_buf_append(&l->text, line, len);
-    pthread_mutex_unlock(&l->lock);
-    return 0;
-}
-
-/* The value of "url":"..." in the captured lines (JSON escapes of '/' undone). */
-static bool captured_url(lines *l, char *out, size_t size)
-{
-    const char *at = NULL;
-    size_t n = 0;
-
-    pthread_mutex_lock(&l->lock);
-    at = l->text.data == NULL ? NULL : strstr(l->text.data, "\"url\":\"");
-    if (at != NULL) {
-        for (const char *p = at + 7; *p != '"' && *p != '\0' && n + 1 < size; p++) {
-            if (*p == '\\')
-                p++;
-            out[n++] = *p;
-        }
-    }
-    out[n] = '\0';
-    pthread_mutex_unlock(&l->lock);
-    return at != NULL;
-}
-
-static bool captured(lines *l, const char *what)
-{
-    bool found = false;
-
-    pthread_mutex_lock(&l->lock);
-    found = l->text.data != NULL && strstr(l->text.data, what) != NULL;
-    pthread_mutex_unlock(&l->lock);
-    return found;
-}
-
 static int browser_method(char **out, em_request *req, yajl_val params, void *app, em_error *err)
 {
     em_oidc_interactive_options o = {0};
@@ -485,7 +377,7 @@ static void test_interactive_no_browser(void **state)
     const em_rpc_method methods[] = {{"signin", browser_method}, {NULL, NULL}};
     const char start[] = "{\"jsonrpc\":\"2.0\",\"id\":5,\"method\":\"signin\"}\n";
     em_oidc_provider *p = discover(f);
-    lines out = {PTHREAD_MUTEX_INITIALIZER, EM_BUF_INIT};
+    test_lines out = {PTHREAD_MUTEX_INITIALIZER, EM_BUF_INIT};
     em_rpc *rpc = NULL;
     char url[2048];
     char callback[2048];
@@ -494,29 +386,29 @@ static void test_interactive_no_browser(void **state)
 
     /* A browser that cannot start: with -NoBrowser nothing is launched, so no warning. */
     setenv("BROWSER", "/nonexistent/browser", 1);
-    assert_int_equal(em_rpc_new(&rpc, methods, p, NULL, capture, &out), EM_OK);
+    assert_int_equal(em_rpc_new(&rpc, methods, p, NULL, test_lines_capture, &out), EM_OK);
     em_rpc_feed(rpc, start, sizeof start - 1);
-    for (int i = 0; i < 100 && !captured_url(&out, url, sizeof url); i++)
+    for (int i = 0; i < 100 && !test_lines_url(&out, url, sizeof url); i++)
         em_request_sleep(NULL, 20);
-    assert_true(captured(&out, "\"method\":\"browserUrl\""));
-    assert_true(captured(&out, "\"requestId\":5"));
+    assert_true(test_lines_contain(&out, "\"method\":\"browserUrl\""));
+    assert_true(test_lines_contain(&out, "\"requestId\":5"));
     /* The user opens the address: the authorize endpoint answers 302. */
-    assert_int_equal(strncmp(url, f->base, strlen(f->base)), 0);
+    assert_int_equal(strncmp(url, f->server.base, strlen(f->server.base)), 0);
     assert_int_equal(http_get_status(url), 302);
     /* ...and the browser follows it to the listener. */
-    snprintf(iss, sizeof iss, "%s/%s/v2.0", f->base, TID);
+    snprintf(iss, sizeof iss, "%s/%s/v2.0", f->server.base, TID);
     em_http_form_add(&q, "code", "CODE-1");
     em_http_form_add(&q, "state", f->state);
     em_http_form_add(&q, "iss", iss);
     snprintf(callback, sizeof callback, "%s?%s", f->redirect_uri, q.data);
     em_buf_free(&q);
     assert_int_equal(http_get_status(callback), 200);
-    for (int i = 0; i < 200 && !captured(&out, "\"id\":5,\"result\""); i++)
+    for (int i = 0; i < 200 && !test_lines_contain(&out, "\"id\":5,\"result\""); i++)
         em_request_sleep(NULL, 20);
-    assert_true(captured(&out, "\"ok\":true"));
-    assert_false(captured(&out, "\"warning\""));
-    assert_false(captured(&out, "CODE-1"));
-    assert_false(captured(&out, "AT-browser"));
+    assert_true(test_lines_contain(&out, "\"ok\":true"));
+    assert_false(test_lines_contain(&out, "\"warning\""));
+    assert_false(test_lines_contain(&out, "CODE-1"));
+    assert_false(test_lines_contain(&out, "AT-browser"));
     em_rpc_wait_idle(rpc);
     em_rpc_free(&rpc);
     em_buf_free(&out.text);
@@ -698,20 +590,30 @@ static void test_federated(void **state)
     setenv("AZURE_CLIENT_ID", APP, 1);
     setenv("AZURE_TENANT_ID", TID, 1);
     unsetenv("AZURE_FEDERATED_TOKEN_FILE");
-    assert_int_equal(em_oidc_federated_config_read(&cfg, &err), EM_ECONFIG);
+    assert_int_equal(em_oidc_federated_config_read(&cfg, NULL, NULL, &err), EM_ECONFIG);
     assert_non_null(strstr(err.message, "AZURE_FEDERATED_TOKEN_FILE"));
     setenv("AZURE_FEDERATED_TOKEN_FILE", "/var/run/secrets/azure/tokens/azure-identity-token", 1);
-    assert_int_equal(em_oidc_federated_config_read(&cfg, &err), EM_OK);
+    assert_int_equal(em_oidc_federated_config_read(&cfg, NULL, NULL, &err), EM_OK);
     assert_string_equal(cfg.client_id, APP);
     assert_string_equal(cfg.authority, "https://login.microsoftonline.com/" TID);
     em_oidc_federated_config_clear(&cfg);
     setenv("AZURE_AUTHORITY_HOST", "https://login.microsoftonline.us", 1);
-    assert_int_equal(em_oidc_federated_config_read(&cfg, &err), EM_OK);
+    assert_int_equal(em_oidc_federated_config_read(&cfg, NULL, NULL, &err), EM_OK);
     assert_string_equal(cfg.authority, "https://login.microsoftonline.us/" TID);
     em_oidc_federated_config_clear(&cfg);
     setenv("AZURE_AUTHORITY_HOST", "http://login.microsoftonline.us", 1);
-    assert_int_equal(em_oidc_federated_config_read(&cfg, &err), EM_ECONFIG);
+    assert_int_equal(em_oidc_federated_config_read(&cfg, NULL, NULL, &err), EM_ECONFIG);
     unsetenv("AZURE_AUTHORITY_HOST");
+    /* -AppId and -Organization stand in for AZURE_CLIENT_ID and AZURE_TENANT_ID. */
+    unsetenv("AZURE_CLIENT_ID");
+    unsetenv("AZURE_TENANT_ID");
+    assert_int_equal(em_oidc_federated_config_read(&cfg, NULL, NULL, &err), EM_ECONFIG);
+    assert_non_null(strstr(err.message, "AZURE_CLIENT_ID"));
+    assert_int_equal(em_oidc_federated_config_read(&cfg, APP, "contoso.onmicrosoft.com", &err), EM_OK);
+    assert_string_equal(cfg.client_id, APP);
+    assert_string_equal(cfg.tenant_id, "contoso.onmicrosoft.com");
+    assert_string_equal(cfg.authority, "https://login.microsoftonline.com/contoso.onmicrosoft.com");
+    em_oidc_federated_config_clear(&cfg);
     em_oidc_provider_free(&p);
 }
 
@@ -725,7 +627,7 @@ static void test_mi_app_service(void **state)
     em_tokens *t = NULL;
     em_error err = {0};
 
-    snprintf(endpoint, sizeof endpoint, "%s/msi/token", f->base);
+    snprintf(endpoint, sizeof endpoint, "%s/msi/token", f->server.base);
     setenv("IDENTITY_ENDPOINT", endpoint, 1);
     setenv("IDENTITY_HEADER", MI_SECRET, 1);
     assert_int_equal(em_mi_token(&t, &o, NULL, &err), EM_OK);
@@ -781,7 +683,7 @@ static void test_mi_imds_retries(void **state)
     em_error err = {0};
 
     unsetenv("IDENTITY_ENDPOINT");
-    snprintf(endpoint, sizeof endpoint, "%s/imds/token", f->base);
+    snprintf(endpoint, sizeof endpoint, "%s/imds/token", f->server.base);
     setenv("EXCHANGEMFA_IMDS_ENDPOINT", endpoint, 1);
     imds_script(f, flaky, 4);
     assert_int_equal(em_mi_token(&t, &o, NULL, &err), EM_OK);
@@ -835,22 +737,22 @@ static void test_mi_imds_cancel(void **state)
     const char cancel[] = "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"id\":9}}\n";
     const int down[] = {503, 503, 503, 503, 503};
     char endpoint[128];
-    lines out = {PTHREAD_MUTEX_INITIALIZER, EM_BUF_INIT};
+    test_lines out = {PTHREAD_MUTEX_INITIALIZER, EM_BUF_INIT};
     em_rpc *rpc = NULL;
     double t0 = 0;
 
-    snprintf(endpoint, sizeof endpoint, "%s/imds/token", f->base);
+    snprintf(endpoint, sizeof endpoint, "%s/imds/token", f->server.base);
     setenv("EXCHANGEMFA_IMDS_ENDPOINT", endpoint, 1);
     imds_script(f, down, 5);
-    assert_int_equal(em_rpc_new(&rpc, methods, NULL, NULL, capture, &out), EM_OK);
+    assert_int_equal(em_rpc_new(&rpc, methods, NULL, NULL, test_lines_capture, &out), EM_OK);
     em_rpc_feed(rpc, start, sizeof start - 1);
     em_request_sleep(NULL, 300);        /* first try done, waiting 2 s */
     t0 = now_seconds();
     em_rpc_feed(rpc, cancel, sizeof cancel - 1);
-    for (int i = 0; i < 100 && !captured(&out, "\"id\":9,\"error\""); i++)
+    for (int i = 0; i < 100 && !test_lines_contain(&out, "\"id\":9,\"error\""); i++)
         em_request_sleep(NULL, 10);
     assert_true(now_seconds() - t0 < 0.5);
-    assert_true(captured(&out, "Cancelled"));
+    assert_true(test_lines_contain(&out, "Cancelled"));
     assert_int_equal(f->imds_calls, 1);
     em_rpc_wait_idle(rpc);
     em_rpc_free(&rpc);

@@ -16,6 +16,7 @@
 #include <time.h>
 
 #include "buf.h"
+#include "fake_server.h"
 #include "http.h"
 #include "json.h"
 #include "loopback.h"
@@ -302,31 +303,6 @@ static void test_binds_loopback_only(void **state)
 
 /* ---- cancellation through the protocol loop ----------------------------- */
 
-typedef struct lines {
-    pthread_mutex_t lock;
-    em_buf text;
-} lines;
-
-static int capture(void *ud, const char *line, size_t len)
-{
-    lines *l = ud;
-
-    pthread_mutex_lock(&l->lock);
-    em_buf_append(&l->text, line, len);
-    pthread_mutex_unlock(&l->lock);
-    return 0;
-}
-
-static bool captured(lines *l, const char *what)
-{
-    bool found = false;
-
-    pthread_mutex_lock(&l->lock);
-    found = l->text.data != NULL && strstr(l->text.data, what) != NULL;
-    pthread_mutex_unlock(&l->lock);
-    return found;
-}
-
 static int wait_method(char **out, em_request *req, yajl_val params, void *app, em_error *err)
 {
     char *code = NULL;
@@ -346,21 +322,21 @@ static void test_cancel(void **state)
     const char cancel[] = "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"id\":3}}\n";
     em_loopback *lb = start(false);
     int port = em_loopback_port(lb);
-    lines out = {PTHREAD_MUTEX_INITIALIZER, EM_BUF_INIT};
+    test_lines out = {PTHREAD_MUTEX_INITIALIZER, EM_BUF_INIT};
     em_rpc *rpc = NULL;
     long status = 0;
     double t0 = 0;
     (void)state;
 
-    assert_int_equal(em_rpc_new(&rpc, methods, lb, NULL, capture, &out), EM_OK);
+    assert_int_equal(em_rpc_new(&rpc, methods, lb, NULL, test_lines_capture, &out), EM_OK);
     em_rpc_feed(rpc, start_line, sizeof start_line - 1);
     em_request_sleep(NULL, 300);
     t0 = now_seconds();
     em_rpc_feed(rpc, cancel, sizeof cancel - 1);
-    for (int i = 0; i < 100 && !captured(&out, "\"id\":3,\"error\""); i++)
+    for (int i = 0; i < 100 && !test_lines_contain(&out, "\"id\":3,\"error\""); i++)
         em_request_sleep(NULL, 10);
     assert_true(now_seconds() - t0 < 0.5);
-    assert_true(captured(&out, "Cancelled"));
+    assert_true(test_lines_contain(&out, "Cancelled"));
     em_rpc_wait_idle(rpc);
     /* The listener closed with the wait. */
     assert_int_equal(get("127.0.0.1", port, "/?code=C&state=" STATE, &status, NULL), EM_ENETWORK);

@@ -16,14 +16,12 @@
 
 #ifdef EM_HAVE_MHD
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
 #include <pthread.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <microhttpd.h>
 
 #include "buf.h"
+#include "fake_server.h"
 #include "http.h"
 #include "json.h"
 #include "jwt_testkit.h"
@@ -43,9 +41,7 @@ typedef struct answer {
 } answer;
 
 typedef struct fake {
-    struct MHD_Daemon *daemon;
-    int port;
-    char base[64];              /* http://127.0.0.1:PORT */
+    fake_server server;
     EVP_PKEY *key;
     char *jwks;
     pthread_mutex_t lock;       /* everything below: the server thread writes */
@@ -83,17 +79,23 @@ static char *signed_id_token(fake *f)
              "{\"iss\":\"%s/%s/v2.0\",\"aud\":\"%s\",\"tid\":\"%s\",\"oid\":\"oid-1\","
              "\"preferred_username\":\"admin@contoso.onmicrosoft.com\",\"name\":\"Ada Admin\","
              "\"iat\":%ld,\"nbf\":%ld,\"exp\":%ld}",
-             f->base, TID, CLIENT, TID, (long)time(NULL), (long)time(NULL), (long)time(NULL) + 3600);
+             f->server.base, TID, CLIENT, TID, (long)time(NULL), (long)time(NULL), (long)time(NULL) + 3600);
     return testkit_token(f->key, header, payload);
 }
 
 /* The answer for url (+ form for POSTs), built under the lock. */
-static void route(fake *f, const char *url, const char *form, int *status, em_buf *body)
+static void route(void *ctx, struct MHD_Connection *conn, const char *url, const char *form, int *status,
+                  em_buf *body, char *location, size_t location_size)
 {
+    fake *f = ctx;
+
+    (void)conn;
+    (void)location;
+    (void)location_size;
     *status = 200;
     if (strcmp(url, "/organizations/v2.0/.well-known/openid-configuration") == 0) {
         if (f->discovery != NULL)
-            em_buf_printf(body, f->discovery, f->base, f->base, f->base, f->base);
+            em_buf_printf(body, f->discovery, f->server.base, f->server.base, f->server.base, f->server.base);
         else
             em_buf_printf(body,
                           "{\"issuer\":\"%s/{tenantid}/v2.0\","
@@ -101,7 +103,7 @@ static void route(fake *f, const char *url, const char *form, int *status, em_bu
                           "\"device_authorization_endpoint\":\"%s/organizations/oauth2/v2.0/devicecode\","
                           "\"jwks_uri\":\"%s/organizations/discovery/v2.0/keys\","
                           "\"id_token_signing_alg_values_supported\":[\"RS256\"]}",
-                          f->base, f->base, f->base, f->base);
+                          f->server.base, f->server.base, f->server.base, f->server.base);
     } else if (strcmp(url, "/unknown/v2.0/.well-known/openid-configuration") == 0) {
         *status = 400;
         em_buf_puts(body, "{\"error\":\"invalid_tenant\",\"error_description\":\"AADSTS90002: "
@@ -116,7 +118,7 @@ static void route(fake *f, const char *url, const char *form, int *status, em_bu
         em_buf_printf(body,
                       "{\"issuer\":\"%s%s\",\"token_endpoint\":\"%s/token\","
                       "\"jwks_uri\":\"%s/organizations/discovery/v2.0/keys\"}",
-                      f->base, f->issuer_suffix != NULL ? f->issuer_suffix : issuer, f->base, f->base);
+                      f->server.base, f->issuer_suffix != NULL ? f->issuer_suffix : issuer, f->server.base, f->server.base);
     } else if (strcmp(url, "/organizations/discovery/v2.0/keys") == 0) {
         f->jwks_calls++;
         em_buf_puts(body, f->jwks);
@@ -154,82 +156,18 @@ static void route(fake *f, const char *url, const char *form, int *status, em_bu
     }
 }
 
-typedef struct upload {
-    em_buf data;
-} upload;
-
-static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
-                              const char *method, const char *version, const char *data,
-                              size_t *data_size, void **con_cls)
-{
-    fake *f = cls;
-    upload *up = *con_cls;
-    em_buf body = EM_BUF_INIT;
-    struct MHD_Response *resp = NULL;
-    enum MHD_Result ret;
-    int status = 200;
-    (void)version;
-
-    if (up == NULL) {
-        up = calloc(1, sizeof *up);
-        *con_cls = up;
-        return MHD_YES;
-    }
-    if (*data_size > 0) {
-        em_buf_append(&up->data, data, *data_size);
-        *data_size = 0;
-        return MHD_YES;
-    }
-    (void)method;
-    pthread_mutex_lock(&f->lock);
-    route(f, url, up->data.data == NULL ? "" : up->data.data, &status, &body);
-    pthread_mutex_unlock(&f->lock);
-    resp = MHD_create_response_from_buffer(body.len, body.data, MHD_RESPMEM_MUST_COPY);
-    MHD_add_response_header(resp, "Content-Type", status == 404 ? "text/plain" : "application/json");
-    ret = MHD_queue_response(conn, (unsigned)status, resp);
-    MHD_destroy_response(resp);
-    em_buf_free(&body);
-    return ret;
-}
-
-static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
-                         enum MHD_RequestTerminationCode toe)
-{
-    upload *up = *con_cls;
-    (void)cls;
-    (void)conn;
-    (void)toe;
-    if (up != NULL) {
-        em_buf_free(&up->data);
-        free(up);
-    }
-    *con_cls = NULL;
-}
-
 static int group_setup(void **state)
 {
     fake *f = calloc(1, sizeof *f);
-    struct sockaddr_in addr;
-    const union MHD_DaemonInfo *info = NULL;
 
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
     pthread_mutex_init(&f->lock, NULL);
     f->key = testkit_key(2048);
     f->jwks = testkit_jwks(f->key, "k1");
-    f->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION,
-                                 0, NULL, NULL, handle, f,
-                                 MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                 MHD_OPTION_NOTIFY_COMPLETED, request_done, f,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30,
-                                 MHD_OPTION_END);
-    if (f->daemon == NULL)
+    f->server.route = route;
+    f->server.ctx = f;
+    f->server.lock = &f->lock;
+    if (!fake_server_start(&f->server))
         return -1;
-    info = MHD_get_daemon_info(f->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    f->port = info->port;
-    snprintf(f->base, sizeof f->base, "http://127.0.0.1:%d", f->port);
     if (em_http_global_init(NULL) != EM_OK)
         return -1;
     the_fake = f;
@@ -241,7 +179,7 @@ static int group_teardown(void **state)
 {
     fake *f = *state;
 
-    MHD_stop_daemon(f->daemon);
+    MHD_stop_daemon(f->server.daemon);
     em_http_global_cleanup();
     EVP_PKEY_free(f->key);
     free(f->jwks);
@@ -283,7 +221,7 @@ static em_oidc_provider *discover(fake *f)
     em_error err = {0};
     char authority[128];
 
-    snprintf(authority, sizeof authority, "%s/organizations/", f->base);
+    snprintf(authority, sizeof authority, "%s/organizations/", f->server.base);
     assert_int_equal(em_oidc_discover(&p, authority, NULL, &err), EM_OK);
     return p;
 }
@@ -296,9 +234,9 @@ static void test_discover(void **state)
     em_oidc_provider *p = discover(f);
     char want[128];
 
-    snprintf(want, sizeof want, "%s/{tenantid}/v2.0", f->base);
+    snprintf(want, sizeof want, "%s/{tenantid}/v2.0", f->server.base);
     assert_string_equal(em_oidc_issuer(p), want);
-    snprintf(want, sizeof want, "%s/organizations/oauth2/v2.0/token", f->base);
+    snprintf(want, sizeof want, "%s/organizations/oauth2/v2.0/token", f->server.base);
     assert_string_equal(em_oidc_token_endpoint(p), want);
     assert_int_equal(f->jwks_calls, 1);
     em_oidc_provider_free(&p);
@@ -318,15 +256,15 @@ static void test_discover_standard(void **state)
     static const char *const paths[] = {"/plain", "", "/tenant/v2.0", "/plain/"};
 
     for (size_t i = 0; i < sizeof paths / sizeof paths[0]; i++) {
-        snprintf(authority, sizeof authority, "%s%s", f->base, paths[i]);
+        snprintf(authority, sizeof authority, "%s%s", f->server.base, paths[i]);
         assert_int_equal(em_oidc_discover(&p, authority, NULL, &err), EM_OK);
-        snprintf(want, sizeof want, "%s/token", f->base);
+        snprintf(want, sizeof want, "%s/token", f->server.base);
         assert_string_equal(em_oidc_token_endpoint(p), want);
         em_oidc_provider_free(&p);
     }
     /* A standard document whose issuer is not the authority. */
     f->issuer_suffix = "/someone-else";
-    snprintf(authority, sizeof authority, "%s/plain", f->base);
+    snprintf(authority, sizeof authority, "%s/plain", f->server.base);
     assert_int_equal(em_oidc_discover(&p, authority, NULL, &err), EM_EBADRESPONSE);
     assert_non_null(strstr(err.message, "is not the authority"));
     f->issuer_suffix = NULL;
@@ -340,16 +278,16 @@ static void test_discover_errors(void **state)
     em_error err = {0};
     char authority[128];
 
-    snprintf(authority, sizeof authority, "%s/unknown", f->base);
+    snprintf(authority, sizeof authority, "%s/unknown", f->server.base);
     assert_int_equal(em_oidc_discover(&p, authority, NULL, &err), EM_ECONFIG);
     assert_int_equal(err.aadsts, 90002);
     assert_int_equal(err.http_status, 400);
     memset(&err, 0, sizeof err);
-    snprintf(authority, sizeof authority, "%s/nothing-here", f->base);
+    snprintf(authority, sizeof authority, "%s/nothing-here", f->server.base);
     assert_int_equal(em_oidc_discover(&p, authority, NULL, &err), EM_EHTTP);
     assert_int_equal(err.http_status, 404);
     assert_int_equal(em_oidc_discover(&p, "not a url", NULL, &err), EM_EINVAL);
-    snprintf(authority, sizeof authority, "%s/organizations", f->base);
+    snprintf(authority, sizeof authority, "%s/organizations", f->server.base);
     /* Issuer on another host. */
     f->discovery = "{\"issuer\":\"https://evil.example/{tenantid}/v2.0\",\"token_endpoint\":\"%s/t\","
                    "\"jwks_uri\":\"%s/organizations/discovery/v2.0/keys\",\"x\":\"%s%s\"}";
@@ -517,31 +455,6 @@ static void test_device_flow_bad_id_token(void **state)
 
 /* ---- cancellation through the protocol loop -------------------------- */
 
-typedef struct lines {
-    pthread_mutex_t lock;
-    em_buf text;
-} lines;
-
-static int capture(void *ud, const char *line, size_t len)
-{
-    lines *l = ud;
-
-    pthread_mutex_lock(&l->lock);
-    em_buf_append(&l->text, line, len);
-    pthread_mutex_unlock(&l->lock);
-    return 0;
-}
-
-static bool captured(lines *l, const char *what)
-{
-    bool found = false;
-
-    pthread_mutex_lock(&l->lock);
-    found = l->text.data != NULL && strstr(l->text.data, what) != NULL;
-    pthread_mutex_unlock(&l->lock);
-    return found;
-}
-
 static int signin_method(char **out, em_request *req, yajl_val params, void *app, em_error *err)
 {
     em_tokens *t = NULL;
@@ -561,30 +474,30 @@ static void test_device_flow_cancel(void **state)
     const char start[] = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"signin\"}\n";
     const char cancel[] = "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"id\":7}}\n";
     em_oidc_provider *p = discover(f);
-    lines out = {PTHREAD_MUTEX_INITIALIZER, EM_BUF_INIT};
+    test_lines out = {PTHREAD_MUTEX_INITIALIZER, EM_BUF_INIT};
     em_rpc *rpc = NULL;
     double t0 = 0;
 
-    assert_int_equal(em_rpc_new(&rpc, methods, p, NULL, capture, &out), EM_OK);
+    assert_int_equal(em_rpc_new(&rpc, methods, p, NULL, test_lines_capture, &out), EM_OK);
     em_rpc_feed(rpc, start, sizeof start - 1);
-    for (int i = 0; i < 100 && !captured(&out, "\"deviceCode\""); i++)
+    for (int i = 0; i < 100 && !test_lines_contain(&out, "\"deviceCode\""); i++)
         em_request_sleep(NULL, 50);
     /* The notification carries the fields of docs/protocol.md. */
-    assert_true(captured(&out, "\"method\":\"deviceCode\""));
-    assert_true(captured(&out, "\"requestId\":7"));
-    assert_true(captured(&out, "\"userCode\":\"ABCD-EFGH\""));
-    assert_true(captured(&out, "\"verificationUri\":\"https://microsoft.com/devicelogin\""));
-    assert_true(captured(&out, "\"expiresIn\":900"));
-    assert_true(captured(&out, "\"interval\":1"));
-    assert_true(captured(&out, "\"message\":\"To sign in"));
-    assert_false(captured(&out, "DC-secret"));
+    assert_true(test_lines_contain(&out, "\"method\":\"deviceCode\""));
+    assert_true(test_lines_contain(&out, "\"requestId\":7"));
+    assert_true(test_lines_contain(&out, "\"userCode\":\"ABCD-EFGH\""));
+    assert_true(test_lines_contain(&out, "\"verificationUri\":\"https://microsoft.com/devicelogin\""));
+    assert_true(test_lines_contain(&out, "\"expiresIn\":900"));
+    assert_true(test_lines_contain(&out, "\"interval\":1"));
+    assert_true(test_lines_contain(&out, "\"message\":\"To sign in"));
+    assert_false(test_lines_contain(&out, "DC-secret"));
     em_request_sleep(NULL, 1500);       /* at least one poll */
     t0 = now_seconds();
     em_rpc_feed(rpc, cancel, sizeof cancel - 1);
-    for (int i = 0; i < 100 && !captured(&out, "\"id\":7,\"error\""); i++)
+    for (int i = 0; i < 100 && !test_lines_contain(&out, "\"id\":7,\"error\""); i++)
         em_request_sleep(NULL, 10);
     assert_true(now_seconds() - t0 < 0.5);
-    assert_true(captured(&out, "Cancelled"));
+    assert_true(test_lines_contain(&out, "Cancelled"));
     em_rpc_wait_idle(rpc);
     em_rpc_free(&rpc);
     em_buf_free(&out.text);

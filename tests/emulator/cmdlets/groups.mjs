@@ -107,21 +107,9 @@ function groupMembers(store, params) {
   return { record: found.record };
 }
 
-function addMember({ store }, params) {
-  const group = groupMembers(store, params);
-  if (group.error) return group;
-  if (params.Member === undefined) return missing('Member');
-  const ref = store.findRecipient(params.Member);
-  if (!ref) return { error: EXO.notFound(params.Member) };
-  const { record } = group;
-  if (record.members.some((m) => store.exists(m) && store.sameRef(m, ref))) {
-    return { error: EXO.memberExists(params.Member, record.object.Name) };
-  }
-  record.members.push(ref);
-  return { objects: [] };
-}
-
-function removeMember({ store }, params) {
+// Add-/Remove-DistributionGroupMember's common part: the group, the
+// -Member recipient, and where it stands in the members (-1: not there).
+function memberOf(store, params) {
   const group = groupMembers(store, params);
   if (group.error) return group;
   if (params.Member === undefined) return missing('Member');
@@ -129,6 +117,22 @@ function removeMember({ store }, params) {
   if (!ref) return { error: EXO.notFound(params.Member) };
   const { record } = group;
   const index = record.members.findIndex((m) => store.exists(m) && store.sameRef(m, ref));
+  return { record, ref, index };
+}
+
+function addMember({ store }, params) {
+  const found = memberOf(store, params);
+  if (found.error) return found;
+  const { record, ref, index } = found;
+  if (index >= 0) return { error: EXO.memberExists(params.Member, record.object.Name) };
+  record.members.push(ref);
+  return { objects: [] };
+}
+
+function removeMember({ store }, params) {
+  const found = memberOf(store, params);
+  if (found.error) return found;
+  const { record, index } = found;
   if (index < 0) return { error: EXO.notMember(params.Member, record.object.Name) };
   record.members.splice(index, 1);
   return { objects: [] };

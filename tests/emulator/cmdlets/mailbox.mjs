@@ -2,7 +2,7 @@
 // *-CASMailbox, *-MailboxAutoReplyConfiguration, *-MobileDevice.
 // run(ctx, params) with ctx = {store, tenant, firstPage}.
 import { EXO } from '../exchange-errors.mjs';
-import { kindOf } from '../mailboxes.mjs';
+import { kindOf, MAILBOX_DEFAULTS } from '../mailboxes.mjs';
 import { stableGuid } from '../tenant-store.mjs';
 import { statisticsOf, FOLDERS, folderStatisticsOf, hasMobileDevice, mobileDeviceOf, parseSize } from '../views.mjs';
 import {
@@ -134,15 +134,7 @@ function newMailbox({ store, tenant }, params) {
       IsMailboxEnabled: true,
       LitigationHoldEnabled: false,
       ArchiveStatus: params.Archive ? 'Active' : 'None',
-      UsageLocation: 'United States',
-      ProhibitSendQuota: '99 GB (106,300,440,576 bytes)',
-      ProhibitSendReceiveQuota: '100 GB (107,374,182,400 bytes)',
-      IssueWarningQuota: '98 GB (105,226,698,752 bytes)',
-      MaxSendSize: '35 MB (36,700,160 bytes)',
-      MaxReceiveSize: '36 MB (37,748,736 bytes)',
-      RetentionPolicy: 'Default MRM Policy',
-      ForwardingSmtpAddress: null,
-      DeliverToMailboxAndForward: false,
+      ...MAILBOX_DEFAULTS,
     },
   });
   const position = store.addMailbox(object);

@@ -1,8 +1,8 @@
-# Benchmarks: prints figures, asserts nothing. Run by `./build.sh bench`.
+# Issue 3's figures: prints them, asserts nothing. Run by `./build.sh bench`.
 #
 #   connect   a new pwsh process: start, Import-Module, Connect-ExchangeMfa
-#             -Device with instant approval, exit (the device flow's first
-#             poll waits one interval, 1 s on the emulator)
+#             -Device with instant approval, exit; no token cache, so a real
+#             device flow (its first poll waits one interval, 1 s here)
 #   stream    Get-Mailbox -ResultSize Unlimited | Measure-Object over 100,000
 #             mailboxes: objects per second, peak memory of helper and pwsh
 param(
@@ -13,18 +13,14 @@ param(
 $ErrorActionPreference = 'Stop'
 $root = Split-Path $PSScriptRoot -Parent
 Import-Module (Join-Path $root 'tests/pester/TestSupport.psm1')
+Import-Module (Join-Path $PSScriptRoot 'BenchSupport.psm1')
 
-function Get-PeakMemoryMB([int] $ProcessId) {
-    # VmHWM: the resident set's high-water mark, from the kernel.
-    $line = Select-String -Path "/proc/$ProcessId/status" -Pattern '^VmHWM:\s+(\d+) kB' | Select-Object -First 1
-    [math]::Round([int64]$line.Matches[0].Groups[1].Value / 1024, 1)
-}
 
 $emulator = Start-TestEmulator -Mailboxes $Mailboxes
 try {
     $connectScript = @"
 Import-Module '$root/ExchangeMfa.psd1'
-`$null = Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -Device -ShowBanner:`$false ``
+`$null = Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -Device -InMemoryTokenCache -ShowBanner:`$false ``
     -AzureADAuthorizationEndpointUri '$($emulator.Authority)' -ConnectionUri '$($emulator.Url)' 6>`$null
 "@
     $times = foreach ($run in 1..$ConnectRuns) {
@@ -32,8 +28,7 @@ Import-Module '$root/ExchangeMfa.psd1'
         $null = Invoke-ChildPwsh -Command $connectScript
         $watch.Elapsed.TotalMilliseconds
     }
-    $sorted = $times | Sort-Object
-    "connect: pwsh start to Connect returned, median of $ConnectRuns runs: {0:N0} ms (min {1:N0}, max {2:N0}; includes one 1 s device poll interval)" -f $sorted[[int]($sorted.Count / 2)], $sorted[0], $sorted[-1]
+    Format-Figure 'connect: pwsh start to Connect returned (includes one 1 s device poll interval)' $times
 
     Import-Module (Join-Path $root 'ExchangeMfa.psd1')
     $params = Get-TestConnectParameters
