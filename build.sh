@@ -16,7 +16,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 TOOLS=${EXCHANGEMFA_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/exchangemfa/tools}
 PWSH_VERSION=7.6.9
 PESTER_VERSION=5.7.1
-DEBIAN_PACKAGES=(build-essential cmake pkg-config clang openssl nodejs
+DEBIAN_PACKAGES=(build-essential cmake pkg-config openssl nodejs
     libcurl4-openssl-dev libssl-dev libyajl-dev libmicrohttpd-dev libcmocka-dev)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
