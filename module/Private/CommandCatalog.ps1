@@ -9,7 +9,7 @@ $script:CatalogByName = $null
 function Get-ExchangeCommandCatalog {
     # The catalogue as an ordered name -> entry table (case-insensitive).
     if ($null -eq $script:CatalogByName) {
-        $document = Get-Content -LiteralPath $script:CatalogPath -Raw | ConvertFrom-Json
+        $document = ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($script:CatalogPath))
         if ($document.version -ne 1) { throw "Unsupported catalogue version '$($document.version)' in $script:CatalogPath." }
         $table = [System.Collections.Specialized.OrderedDictionary]::new([System.StringComparer]::OrdinalIgnoreCase)
         foreach ($command in $document.commands) { $table[[string]$command.name] = $command }
@@ -27,11 +27,13 @@ function Resolve-ExchangeCommandName {
     )
     $catalog = Get-ExchangeCommandCatalog
     if (-not $Name) { return @($catalog.Keys) }
-    $unknown = @($Name | Where-Object { -not $catalog.Contains($_) })
+    $unknown = @(foreach ($item in $Name) { if (-not $catalog.Contains($item)) { $item } })
     if ($unknown) {
         $record = New-ExchangeMfaErrorRecord -Name UnknownCommandName -TargetObject $unknown `
             -Message "The catalogue has no command named $($unknown -join ', '). Use Invoke-ExchangeMfaCommand for cmdlets outside the catalogue."
         $Cmdlet.ThrowTerminatingError($record)
     }
-    @($Name | ForEach-Object { $catalog[$_].name } | Select-Object -Unique)
+    # Canonical names, each once, in the order given.
+    $seen = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
+    @(foreach ($item in $Name) { $canonical = [string]$catalog[$item].name; if ($seen.Add($canonical)) { $canonical } })
 }

@@ -36,85 +36,81 @@ function Get-ProxyCommandName {
     "$verb-$Prefix$noun"
 }
 
-function ConvertTo-QuotedLiteral {
-    param([string] $Text)
-    "'" + $Text.Replace("'", "''") + "'"
-}
+# The generator runs for every parameter of every catalogue command on the
+# first Connect, so it stays in foreach statements, expandable strings and
+# .NET methods: per-item cmdlets and function calls were most of Connect's
+# time. Quoted literals double their single quotes (.Replace("'", "''")).
 
-function ConvertTo-HelpText {
-    # Text safe inside a <# #> block.
-    param([string] $Text)
-    $Text.Replace('#>', '# >').Replace('<#', '< #')
-}
-
-function New-ProxyParameterText {
-    # One catalogue parameter -> its attributes, type and name.
-    param([Parameter(Mandatory)] [object] $Parameter)
-    $lines = [System.Collections.Generic.List[string]]::new()
-    $flags = [System.Collections.Generic.List[string]]::new()
-    if ($Parameter.mandatory) { $flags.Add('Mandatory = $true') }
-    if ($null -ne $Parameter.position) { $flags.Add("Position = $([int]$Parameter.position)") }
-    if ($Parameter.valueFromPipeline) { $flags.Add('ValueFromPipeline = $true') }
-    if ($Parameter.pipelineByPropertyName) { $flags.Add('ValueFromPipelineByPropertyName = $true') }
-    $sets = @($Parameter.sets | Where-Object { $_ })
-    if ($sets.Count -eq 0) { $sets = @($null) }
-    foreach ($set in $sets) {
-        $all = @(if ($set) { "ParameterSetName = $(ConvertTo-QuotedLiteral $set)" }) + $flags
-        $lines.Add("        [Parameter($($all -join ', '))]")
-    }
-    $type = $script:ProxyParameterTypes[[string]$Parameter.type]
-    if (-not $type) { throw "Catalogue parameter '$($Parameter.name)' has the unknown type '$($Parameter.type)'." }
-    if ($Parameter.values) {
-        $lines.Add("        [ValidateSet($((@($Parameter.values) | ForEach-Object { ConvertTo-QuotedLiteral $_ }) -join ', '))]")
-    }
-    if ($Parameter.type -eq 'unlimited') { $lines.Add("        [ValidatePattern('$script:ResultSizePattern')]") }
-    $default = if ($null -ne $Parameter.default) { ' = ' + (ConvertTo-QuotedLiteral ([string]$Parameter.default)) } else { '' }
-    $lines.Add("        [$type] `$$($Parameter.name)$default")
-    $lines -join "`n"
-}
-
-function New-ProxyFunctionText {
+function Add-ProxyFunctionText {
     # One catalogue entry -> the text of its proxy function.
     param(
+        [Parameter(Mandatory)] [System.Text.StringBuilder] $Text,
         [Parameter(Mandatory)] [object] $Command,
         [string] $Prefix,
         [string] $Where
     )
     $name = [string]$Command.name
-    $functionName = Get-ProxyCommandName -Name $name -Prefix $Prefix
-    $text = [System.Text.StringBuilder]::new(4096)
-    [void]$text.Append("function $functionName {`n    <#`n    .SYNOPSIS`n    $(ConvertTo-HelpText $Command.synopsis)`n`n")
-    [void]$text.Append("    .DESCRIPTION`n    Runs Exchange Online's $name $Where, through Connect-ExchangeMfa's helper.")
-    [void]$text.Append(' Result objects stream to the pipeline as they arrive; Exchange warnings become warnings and Exchange errors become error records (ErrorId ExchangeMfa.<name>).')
-    if ($Command.changesState) {
-        [void]$text.Append(" It changes state: -WhatIf and -Confirm (ConfirmImpact $($Command.confirmImpact)) are honoured before anything is sent.")
-    }
-    [void]$text.Append("`n    Generated at Connect time from the ExchangeMfa catalogue.`n`n")
-    foreach ($parameter in $Command.parameters) {
-        $help = ConvertTo-HelpText ([string]$parameter.help)
-        if ($parameter.values) { $help += " Values: $(@($parameter.values) -join ', ')." }
-        [void]$text.Append("    .PARAMETER $($parameter.name)`n    $help`n`n")
-    }
-    [void]$text.Append("    .PARAMETER ConnectionId`n    The connection to use instead of the one this command is bound to ($Where).`n`n")
+    $verb, $noun = $name -split '-', 2
+    $functionName = "$verb-$Prefix$noun"
+    $changesState = [bool]$Command.changesState
+    # Help text must not close the <# #> block.
+    $synopsis = ([string]$Command.synopsis).Replace('#>', '# >').Replace('<#', '< #')
+    $impact = if ($changesState) { " It changes state: -WhatIf and -Confirm (ConfirmImpact $($Command.confirmImpact)) are honoured before anything is sent." }
+    [void]$Text.Append("function $functionName {`n    <#`n    .SYNOPSIS`n    $synopsis`n`n    .DESCRIPTION`n    Runs Exchange Online's $name $Where, through Connect-ExchangeMfa's helper. Result objects stream to the pipeline as they arrive; Exchange warnings become warnings and Exchange errors become error records (ErrorId ExchangeMfa.<name>).$impact`n    Generated at Connect time from the ExchangeMfa catalogue.`n`n")
     $example = $functionName
-    if ($Command.parameters | Where-Object name -eq 'Identity') { $example += " -Identity user@contoso.onmicrosoft.com" }
-    if ($Command.changesState) { $example += ' -WhatIf' }
-    [void]$text.Append("    .EXAMPLE`n    PS> $example`n`n    Runs $name$(if ($Command.changesState) { ' without changing anything' }).`n`n")
-    [void]$text.Append("    .OUTPUTS`n    $($Command.outputType)`n`n    .LINK`n    Connect-ExchangeMfa`n`n    .LINK`n    Invoke-ExchangeMfaCommand`n    #>`n")
-
-    $binding = [System.Collections.Generic.List[string]]::new()
-    if ($Command.defaultParameterSet) { $binding.Add("DefaultParameterSetName = $(ConvertTo-QuotedLiteral $Command.defaultParameterSet)") }
-    if ($Command.changesState) {
-        $binding.Add('SupportsShouldProcess = $true')
-        $binding.Add("ConfirmImpact = $(ConvertTo-QuotedLiteral $Command.confirmImpact)")
+    foreach ($parameter in $Command.parameters) {
+        if ($parameter.name -eq 'Identity') { $example = "$functionName -Identity user@contoso.onmicrosoft.com" }
+        $help = ([string]$parameter.help).Replace('#>', '# >').Replace('<#', '< #')
+        if ($parameter.values) { $help += " Values: $(@($parameter.values) -join ', ')." }
+        [void]$Text.Append("    .PARAMETER $($parameter.name)`n    $help`n`n")
     }
-    [void]$text.Append("    [CmdletBinding($($binding -join ', '))]`n    [OutputType($(ConvertTo-QuotedLiteral $Command.outputType))]`n    param(`n")
-    $parameters = @(foreach ($parameter in $Command.parameters) { New-ProxyParameterText -Parameter $parameter })
-    $parameters += "        [ValidateNotNullOrEmpty()]`n        [string] `$ConnectionId"
-    [void]$text.Append(($parameters -join ",`n`n"))
-    [void]$text.Append("`n    )`n    process { & `$script:InvokeProxy `$PSCmdlet $(ConvertTo-QuotedLiteral $name) `$PSBoundParameters `$script:BoundConnectionId }`n}`n")
-    $text.ToString()
+    $runs = $name
+    if ($changesState) {
+        $example += ' -WhatIf'
+        $runs += ' without changing anything'
+    }
+    [void]$Text.Append("    .PARAMETER ConnectionId`n    The connection to use instead of the one this command is bound to ($Where).`n`n    .EXAMPLE`n    PS> $example`n`n    Runs $runs.`n`n    .OUTPUTS`n    $($Command.outputType)`n`n    .LINK`n    Connect-ExchangeMfa`n`n    .LINK`n    Invoke-ExchangeMfaCommand`n    #>`n")
+
+    $binding = if ($Command.defaultParameterSet) { "DefaultParameterSetName = '$(([string]$Command.defaultParameterSet).Replace("'", "''"))'" } else { '' }
+    if ($changesState) {
+        if ($binding) { $binding += ', ' }
+        $binding += "SupportsShouldProcess = `$true, ConfirmImpact = '$(([string]$Command.confirmImpact).Replace("'", "''"))'"
+    }
+    [void]$Text.Append("    [CmdletBinding($binding)]`n    [OutputType('$(([string]$Command.outputType).Replace("'", "''"))')]`n    param(`n")
+    foreach ($parameter in $Command.parameters) {
+        # Attributes, type, name and default of one catalogue parameter.
+        $flags = ''
+        if ($parameter.mandatory) { $flags += ', Mandatory = $true' }
+        if ($null -ne $parameter.position) { $flags += ", Position = $([int]$parameter.position)" }
+        if ($parameter.valueFromPipeline) { $flags += ', ValueFromPipeline = $true' }
+        if ($parameter.pipelineByPropertyName) { $flags += ', ValueFromPipelineByPropertyName = $true' }
+        $inSet = $false
+        foreach ($set in $parameter.sets) {
+            if (-not $set) { continue }
+            $inSet = $true
+            [void]$Text.Append("        [Parameter(ParameterSetName = '$(([string]$set).Replace("'", "''"))'$flags)]`n")
+        }
+        if (-not $inSet) {
+            # In no set: the flags alone, without their leading ', '.
+            [void]$Text.Append("        [Parameter($(if ($flags) { $flags.Substring(2) }))]`n")
+        }
+        $type = $script:ProxyParameterTypes[[string]$parameter.type]
+        if (-not $type) { throw "Catalogue parameter '$($parameter.name)' has the unknown type '$($parameter.type)'." }
+        if ($parameter.values) {
+            $values = foreach ($value in @($parameter.values)) { "'" + ([string]$value).Replace("'", "''") + "'" }
+            [void]$Text.Append("        [ValidateSet($($values -join ', '))]`n")
+        }
+        if ($parameter.type -eq 'unlimited') { [void]$Text.Append("        [ValidatePattern('$script:ResultSizePattern')]`n") }
+        $default = if ($null -ne $parameter.default) { " = '$(([string]$parameter.default).Replace("'", "''"))'" }
+        [void]$Text.Append("        [$type] `$$($parameter.name)$default,`n`n")
+    }
+    [void]$Text.Append("        [ValidateNotNullOrEmpty()]`n        [string] `$ConnectionId`n    )`n    process { & `$script:InvokeProxy `$PSCmdlet '$($name.Replace("'", "''"))' `$PSBoundParameters `$script:BoundConnectionId }`n}`n")
 }
+
+# (prefix, where, command names) -> generated module text. The catalogue is
+# read once a session, so the same key always gives the same text: a
+# reconnect (Disconnect, Connect) imports it again without regenerating.
+$script:ProxyModuleTexts = [System.Collections.Generic.Dictionary[string, string]]::new([System.StringComparer]::Ordinal)
 
 function New-ProxyModuleText {
     # The whole dynamic module: its state, every function, the exports.
@@ -123,17 +119,27 @@ function New-ProxyModuleText {
         [string] $Prefix,
         [string] $Where
     )
+    $key = [string]::Join("`n", [string[]](@($Prefix, $Where) + $CommandName))
+    $cached = $null
+    if ($script:ProxyModuleTexts.TryGetValue($key, [ref]$cached)) { return $cached }
+
     $catalog = Get-ExchangeCommandCatalog
-    $text = [System.Text.StringBuilder]::new(65536)
+    $text = [System.Text.StringBuilder]::new(262144)
     [void]$text.Append("# Generated by ExchangeMfa's Connect-ExchangeMfa from module/Data/ExchangeCommands.json.`n")
     [void]$text.Append("param(`$InvokeProxy, `$BoundConnectionId)`n`$script:InvokeProxy = `$InvokeProxy`n`$script:BoundConnectionId = `$BoundConnectionId`n`n")
-    $exports = foreach ($name in $CommandName) {
-        [void]$text.Append((New-ProxyFunctionText -Command $catalog[$name] -Prefix $Prefix -Where $Where))
+    $exports = [System.Collections.Generic.List[string]]::new()
+    foreach ($name in $CommandName) {
+        Add-ProxyFunctionText -Text $text -Command $catalog[$name] -Prefix $Prefix -Where $Where
         [void]$text.Append("`n")
-        ConvertTo-QuotedLiteral (Get-ProxyCommandName -Name $name -Prefix $Prefix)
+        $verb, $noun = $name -split '-', 2
+        $exports.Add("'" + "$verb-$Prefix$noun".Replace("'", "''") + "'")
     }
-    [void]$text.Append("Export-ModuleMember -Function $($exports -join ', ')`n")
-    $text.ToString()
+    [void]$text.Append('Export-ModuleMember -Function ').Append([string]::Join(', ', $exports)).Append("`n")
+    $result = $text.ToString()
+    # A session connects with a handful of prefixes; keep it bounded anyway.
+    if ($script:ProxyModuleTexts.Count -ge 16) { $script:ProxyModuleTexts.Clear() }
+    $script:ProxyModuleTexts[$key] = $result
+    $result
 }
 
 function Import-ExchangeProxyModule {
@@ -163,7 +169,7 @@ function Import-ExchangeProxyModule {
 
     $where = if ($Prefix) { "on the connection opened with -Prefix $Prefix ($Organization)" } else { 'on the default connection' }
     $bound = if ($Prefix) { $ConnectionId } else { '' }
-    $exports = @($names | ForEach-Object { Get-ProxyCommandName -Name $_ -Prefix $Prefix })
+    $exports = @(foreach ($name in $names) { Get-ProxyCommandName -Name $name -Prefix $Prefix })
     $module = Import-ProxyModuleText -Name $moduleName -Text (New-ProxyModuleText -CommandName $names -Prefix $Prefix -Where $where) `
         -ArgumentList ${function:Invoke-ExchangeProxyCommand}, $bound
     $script:ProxyModules[$key] = [pscustomobject]@{

@@ -104,3 +104,12 @@ void em_free_secret(char **s)
     free(*s);
     *s = NULL;
 }
+
+int em_strdup_opt(char **out, const char *s)
+{
+    *out = NULL;
+    if (s == NULL)
+        return EM_OK;
+    *out = strdup(s);
+    return *out != NULL ? EM_OK : EM_ENOMEM;
+}

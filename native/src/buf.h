@@ -28,6 +28,10 @@ char *em_buf_detach(em_buf *buf);
 /* Wipes and frees the bytes; the buffer is empty and reusable afterwards. */
 void em_buf_free(em_buf *buf);
 
+/* *out = a copy of s, or NULL when s is NULL. Returns EM_OK or EM_ENOMEM.
+ * Caller frees *out. */
+int em_strdup_opt(char **out, const char *s);
+
 /* Wipes and frees a NUL-terminated secret string and NULLs the pointer. */
 void em_free_secret(char **s);
 

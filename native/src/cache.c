@@ -1,38 +1,25 @@
-/* cache.c - the token cache: its folder, its lock, the atomic file and
- * MSAL's JSON shape. The contract is in cache.h; the reasons in
- * docs/cache.md.
+/* cache.c - the token cache in MSAL's JSON shape: keys, entries, store,
+ * find and accounts. The contract is in cache.h; the reasons in
+ * docs/cache.md. The file under it (folder, lock, reload, atomic
+ * replacement) is cache_file.c.
  *
- * In memory the cache is the parsed file (a yajl tree, strings wiped when
- * freed). Finds read the tree; every change generates a whole new file
- * from the tree plus the edit, writes it atomically, and the generated
- * text becomes the tree. Nothing here writes to stderr.
+ * Finds read the document the file layer holds (a yajl tree); every change
+ * generates a whole new document from the tree plus the edit and hands it
+ * to em_cache_file_replace, which writes it and makes it the tree.
+ * Nothing here writes to stderr.
  */
-#define _DEFAULT_SOURCE     /* flock */
-
 #include "cache.h"
 
-#include <dirent.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <pthread.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/file.h>
-#include <sys/stat.h>
-#include <unistd.h>
-
-#include <openssl/crypto.h>
-#include <openssl/rand.h>
 
 #include "buf.h"
+#include "cache_file.h"
 #include "json.h"
 
-#define CACHE_POLL_MS 50
-#define CACHE_MAX_WARNINGS 4
 #define CACHE_MARKER "ExchangeMfa"     /* our own top-level member: the version */
 #define ENTRY_FIELDS 12
 
@@ -41,51 +28,13 @@ static const char *const section_names[SEC_COUNT] = {
     "AccessToken", "RefreshToken", "IdToken", "Account", "AppMetadata",
 };
 
-/* Which file the tree came from. An fd on it stays open, so its inode
- * number cannot be reused by a later file and (dev, ino) stays exact. */
-typedef struct file_id {
-    int fd;                 /* -1: no file (empty cache) */
-    dev_t dev;
-    ino_t ino;
-    off_t size;
-    struct timespec mtim;
-} file_id;
-
+/* The public handle is the file plus this module's meaning of it; it
+ * holds no state of its own. */
 struct em_cache {
-    char *file_path;
-    char *lock_path;
-    char *dir;
-    pthread_mutex_t mutex;      /* the threads of this process */
-    int lock_fd;                /* flock'ed tokens.lock while held, else -1 */
-    yajl_val root;              /* the file's contents; NULL: empty */
-    file_id seen;
-    bool loaded;
-    pthread_mutex_t warn_mutex; /* guards the warnings only */
-    char warnings[CACHE_MAX_WARNINGS][EM_ERROR_MESSAGE_MAX];
-    size_t warning_count;
+    em_cache_file *file;
 };
 
-/* The cache whose lock this thread holds: find/store check it, and a second
- * lock (a lock-order deadlock in waiting) is refused. */
-static _Thread_local em_cache *held_here;
-
 /* ---- small helpers ---- */
-
-static void add_warning(em_cache *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-static void add_warning(em_cache *c, const char *fmt, ...)
-{
-    va_list ap;
-
-    pthread_mutex_lock(&c->warn_mutex);
-    if (c->warning_count < CACHE_MAX_WARNINGS) {
-        va_start(ap, fmt);
-        vsnprintf(c->warnings[c->warning_count], EM_ERROR_MESSAGE_MAX, fmt, ap);
-        va_end(ap);
-        c->warning_count++;
-    }
-    pthread_mutex_unlock(&c->warn_mutex);
-}
 
 static bool ieq(const char *a, const char *b)
 {
@@ -96,18 +45,6 @@ static bool is_empty(const char *s)
 {
     return s == NULL || s[0] == '\0';
 }
-
-static char *join_path(const char *dir, const char *name)
-{
-    em_buf b = EM_BUF_INIT;
-
-    if (em_buf_printf(&b, "%s/%s", dir, name) != EM_OK) {
-        em_buf_free(&b);
-        return NULL;
-    }
-    return em_buf_detach(&b);
-}
-
 static void lower_in_place(char *s)
 {
     for (; *s != '\0'; s++) {
@@ -228,19 +165,19 @@ static const char *field(yajl_val entry, const char *name)
 
 static yajl_val section(const em_cache *c, int s)
 {
-    yajl_val v = em_json_get(c->root, section_names[s]);
+    yajl_val v = em_json_get(em_cache_file_root(c->file), section_names[s]);
 
     return YAJL_IS_OBJECT(v) ? v : NULL;
 }
 
 static int check_held(const em_cache *c, em_error *err)
 {
-    if (c == NULL || held_here != c)
+    if (c == NULL || !em_cache_file_held(c->file))
         return em_error_set(err, EM_EINVAL, "the token cache is not locked by this thread");
     return EM_OK;
 }
 
-/* ---- the folder ---- */
+/* ---- names: the folder, the environment, the account ---- */
 
 int em_cache_default_dir(char *out, size_t size, em_error *err)
 {
@@ -290,238 +227,7 @@ int em_cache_home_account_id(char *out, size_t size, const em_tokens *tokens, em
     return EM_OK;
 }
 
-/* mkdir -p with mode 0700 for every folder it creates. */
-static int make_dirs(const char *dir, em_error *err)
-{
-    char path[PATH_MAX];
-    size_t i, len = strlen(dir);
-
-    if (len == 0 || len >= sizeof path)
-        return em_error_set(err, EM_EINVAL, "the token cache folder path is empty or too long");
-    memcpy(path, dir, len + 1);
-    for (i = 1; i <= len; i++) {
-        if (path[i] != '/' && path[i] != '\0')
-            continue;
-        path[i] = '\0';
-        if (mkdir(path, 0700) != 0 && errno != EEXIST)
-            return em_error_set(err, EM_ECONFIG, "cannot create the token cache folder %s: %s",
-                                path, strerror(errno));
-        path[i] = i < len ? '/' : '\0';
-    }
-    return EM_OK;
-}
-
-/* Ours, a folder, 0700. Someone else's folder is refused: they could read
- * or swap our tokens. Ours but open to others is narrowed with a warning,
- * unless it is a shared (sticky) folder such as /tmp given by mistake. */
-static int check_dir(em_cache *c, em_error *err)
-{
-    struct stat st;
-
-    if (stat(c->dir, &st) != 0)
-        return em_error_set(err, EM_ECONFIG, "cannot use the token cache folder %s: %s",
-                            c->dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
-        return em_error_set(err, EM_EACCESS, "the token cache folder %s is not a folder", c->dir);
-    if (st.st_uid != geteuid())
-        return em_error_set(err, EM_EACCESS,
-                            "the token cache folder %s belongs to another user (uid %ld); "
-                            "not using it", c->dir, (long)st.st_uid);
-    /* A shared folder like /tmp is never narrowed: refuse it instead. */
-    if ((st.st_mode & S_ISVTX) != 0)
-        return em_error_set(err, EM_EACCESS,
-                            "the token cache folder %s is a shared folder (sticky bit); "
-                            "give the cache a folder of its own", c->dir);
-    if ((st.st_mode & 077) != 0) {
-        if (chmod(c->dir, 0700) != 0)
-            return em_error_set(err, EM_EACCESS, "cannot make the token cache folder %s private: %s",
-                                c->dir, strerror(errno));
-        add_warning(c, "the token cache folder %s was open to other users (mode %04o); "
-                    "it is 0700 now", c->dir, (unsigned)(st.st_mode & 0777));
-    }
-    return EM_OK;
-}
-
-static void fsync_dir(const char *dir)
-{
-    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-
-    if (fd < 0)
-        return;
-    (void)fsync(fd);
-    close(fd);
-}
-
-/* ---- open / close ---- */
-
-int em_cache_open(em_cache **out, const char *dir, em_error *err)
-{
-    char def[PATH_MAX];
-    em_cache *c = NULL;
-    int rc;
-
-    *out = NULL;
-    if (dir == NULL) {
-        rc = em_cache_default_dir(def, sizeof def, err);
-        if (rc != EM_OK)
-            return rc;
-        dir = def;
-    }
-    c = calloc(1, sizeof *c);
-    if (c == NULL)
-        return em_error_set(err, EM_ENOMEM, "out of memory opening the token cache");
-    c->lock_fd = -1;
-    c->seen.fd = -1;
-    pthread_mutex_init(&c->mutex, NULL);
-    pthread_mutex_init(&c->warn_mutex, NULL);
-    c->dir = strdup(dir);
-    c->file_path = join_path(dir, EM_CACHE_FILE_NAME);
-    c->lock_path = join_path(dir, EM_CACHE_LOCK_NAME);
-    if (c->dir == NULL || c->file_path == NULL || c->lock_path == NULL) {
-        rc = em_error_set(err, EM_ENOMEM, "out of memory opening the token cache");
-        goto free_cache;
-    }
-    rc = make_dirs(dir, err);
-    if (rc != EM_OK)
-        goto free_cache;
-    rc = check_dir(c, err);
-    if (rc != EM_OK)
-        goto free_cache;
-    *out = c;
-    return EM_OK;
-free_cache:
-    em_cache_close(&c);
-    return rc;
-}
-
-static void forget_file(em_cache *c)
-{
-    em_json_free(&c->root);
-    if (c->seen.fd >= 0)
-        close(c->seen.fd);
-    memset(&c->seen, 0, sizeof c->seen);
-    c->seen.fd = -1;
-}
-
-void em_cache_close(em_cache **cache)
-{
-    em_cache *c;
-
-    if (cache == NULL || *cache == NULL)
-        return;
-    c = *cache;
-    if (held_here == c)
-        em_cache_unlock(c);
-    forget_file(c);
-    pthread_mutex_destroy(&c->mutex);
-    pthread_mutex_destroy(&c->warn_mutex);
-    OPENSSL_cleanse(c->warnings, sizeof c->warnings);
-    free(c->dir);
-    free(c->file_path);
-    free(c->lock_path);
-    free(c);
-    *cache = NULL;
-}
-
-bool em_cache_take_warning(em_cache *cache, char *out, size_t size)
-{
-    bool found = false;
-
-    if (cache == NULL)
-        return false;
-    pthread_mutex_lock(&cache->warn_mutex);
-    if (cache->warning_count > 0) {
-        found = true;
-        if (size > 0)
-            snprintf(out, size, "%s", cache->warnings[0]);
-        memmove(cache->warnings[0], cache->warnings[1],
-                (cache->warning_count - 1) * sizeof cache->warnings[0]);
-        cache->warning_count--;
-    }
-    pthread_mutex_unlock(&cache->warn_mutex);
-    return found;
-}
-
-/* ---- reading ---- */
-
-static void remember(file_id *id, int fd, const struct stat *st)
-{
-    id->fd = fd;
-    id->dev = st->st_dev;
-    id->ino = st->st_ino;
-    id->size = st->st_size;
-    id->mtim = st->st_mtim;
-}
-
-static bool same_file(const file_id *id, const struct stat *st)
-{
-    return id->fd >= 0 && id->dev == st->st_dev && id->ino == st->st_ino &&
-           id->size == st->st_size && id->mtim.tv_sec == st->st_mtim.tv_sec &&
-           id->mtim.tv_nsec == st->st_mtim.tv_nsec;
-}
-
-/* Moves tokens.json (fd open on it, or -1) out of the way and starts empty.
- * The copy keeps its tokens for the user to inspect, so it is made 0600. */
-static int set_aside(em_cache *c, int fd, const char *why, em_error *err)
-{
-    char aside[PATH_MAX];
-    struct stat st;
-    int n, i;
-
-    for (i = 0; i < 100; i++) {
-        if (i == 0)
-            n = snprintf(aside, sizeof aside, "%s.corrupt-%lld", c->file_path, (long long)time(NULL));
-        else
-            n = snprintf(aside, sizeof aside, "%s.corrupt-%lld-%d", c->file_path,
-                         (long long)time(NULL), i);
-        if (n < 0 || (size_t)n >= sizeof aside)
-            return em_error_set(err, EM_EINVAL, "the token cache path is too long");
-        if (lstat(aside, &st) != 0 && errno == ENOENT)
-            break;
-    }
-    if (rename(c->file_path, aside) != 0)
-        return em_error_set(err, EM_EINTERNAL, "the token cache %s %s, and setting it aside failed: %s",
-                            c->file_path, why, strerror(errno));
-    if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
-        (void)fchmod(fd, 0600);
-    else if (fd < 0 && lstat(aside, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
-        (void)chmod(aside, 0600);   /* unreadable to us; never a symlink's target */
-    fsync_dir(c->dir);
-    add_warning(c, "the token cache %s %s; it was set aside as %s and an empty cache is used "
-                "(sign in again)", c->file_path, why, aside);
-    forget_file(c);
-    return EM_OK;
-}
-
-/* Reads the whole file (at most EM_CACHE_MAX_FILE bytes); false when bigger. */
-static int read_all(em_buf *out, int fd, bool *too_big, em_error *err)
-{
-    char chunk[16384];
-    ssize_t n;
-
-    *too_big = false;
-    for (;;) {
-        n = read(fd, chunk, sizeof chunk);
-        if (n < 0 && errno == EINTR)
-            continue;
-        if (n < 0) {
-            OPENSSL_cleanse(chunk, sizeof chunk);
-            return em_error_set(err, EM_EINTERNAL, "cannot read the token cache: %s", strerror(errno));
-        }
-        if (n == 0)
-            break;
-        if (out->len + (size_t)n > (size_t)EM_CACHE_MAX_FILE) {
-            *too_big = true;
-            break;
-        }
-        if (em_buf_append(out, chunk, (size_t)n) != EM_OK) {
-            OPENSSL_cleanse(chunk, sizeof chunk);
-            return em_error_set(err, EM_ENOMEM, "out of memory reading the token cache");
-        }
-    }
-    OPENSSL_cleanse(chunk, sizeof chunk);
-    return EM_OK;
-}
+/* ---- shape ---- */
 
 /* The shape we rely on: an object whose known sections, when present, are
  * objects of objects. Other members may be anything (kept on rewrite). */
@@ -558,247 +264,62 @@ int em_cache_check_text(const char *text, size_t len, em_error *err)
     return rc;
 }
 
-/* Brings the tree up to date with the file: nothing to do when it is the
- * file read or written last; else reads it, or sets it aside when it is
- * not a cache of ours. */
-static int reload(em_cache *c, em_error *err)
-{
-    em_buf text = EM_BUF_INIT;
-    em_error why = {0};
-    yajl_val root = NULL;
-    struct stat st;
-    bool too_big = false;
-    int fd, rc = EM_OK;
+/* ---- open / close, lock ---- */
 
-    fd = open(c->file_path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
-    if (fd < 0 && errno == ENOENT) {
-        forget_file(c);
-        c->loaded = true;
-        return EM_OK;
+int em_cache_open(em_cache **out, const char *dir, em_error *err)
+{
+    char def[PATH_MAX];
+    em_cache *c = NULL;
+    int rc;
+
+    *out = NULL;
+    if (dir == NULL) {
+        rc = em_cache_default_dir(def, sizeof def, err);
+        if (rc != EM_OK)
+            return rc;
+        dir = def;
     }
-    if (fd < 0 && errno == ELOOP)
-        return set_aside(c, -1, "is a symbolic link", err);
-    if (fd < 0 && errno == EACCES)
-        return set_aside(c, -1, "cannot be read (permission denied)", err);
-    if (fd < 0)
-        return em_error_set(err, EM_EINTERNAL, "cannot open the token cache %s: %s",
-                            c->file_path, strerror(errno));
-    if (fstat(fd, &st) != 0) {
-        rc = em_error_set(err, EM_EINTERNAL, "cannot stat the token cache: %s", strerror(errno));
-        goto close_fd;
-    }
-    if (c->loaded && same_file(&c->seen, &st))
-        goto close_fd;
-    if (!S_ISREG(st.st_mode)) {
-        rc = set_aside(c, fd, "is not a regular file", err);
-        goto close_fd;
-    }
-    if (st.st_uid != geteuid()) {
-        rc = set_aside(c, fd, "belongs to another user", err);
-        goto close_fd;
-    }
-    if ((st.st_mode & 077) != 0) {
-        em_error_set(&why, EM_EACCESS, "was open to other users (mode %04o)",
-                     (unsigned)(st.st_mode & 0777));
-        rc = set_aside(c, fd, why.message, err);
-        goto close_fd;
-    }
-    rc = read_all(&text, fd, &too_big, err);
-    if (rc != EM_OK)
-        goto close_fd;
-    if (too_big || st.st_size > EM_CACHE_MAX_FILE) {
-        rc = set_aside(c, fd, "is too large", err);
-        goto close_fd;
-    }
-    rc = em_json_parse(&root, text.data != NULL ? text.data : "", text.len, &why);
-    if (rc == EM_ENOMEM) {
-        rc = em_error_set(err, EM_ENOMEM, "out of memory reading the token cache");
-        goto close_fd;
-    }
+    c = calloc(1, sizeof *c);
+    if (c == NULL)
+        return em_error_set(err, EM_ENOMEM, "out of memory opening the token cache");
+    rc = em_cache_file_open(&c->file, dir, check_tree, err);
     if (rc == EM_OK)
-        rc = check_tree(root, &why);
-    if (rc != EM_OK) {
-        char reason[EM_ERROR_MESSAGE_MAX];
-
-        snprintf(reason, sizeof reason, "is not a token cache (%.400s)", why.message);
-        em_json_free(&root);
-        rc = set_aside(c, fd, reason, err);
-        goto close_fd;
-    }
-    forget_file(c);
-    c->root = root;
-    remember(&c->seen, fd, &st);
-    c->loaded = true;
-    fd = -1;
-close_fd:
-    em_buf_free(&text);
-    if (fd >= 0)
-        close(fd);
+        *out = c;
+    else
+        free(c);
     return rc;
 }
 
-/* Temp files exist only while a writer holds the lock, so under the lock
- * any left is from a writer that died mid-write: remove it (it may hold
- * tokens). */
-static void remove_stale_temps(const em_cache *c)
+void em_cache_close(em_cache **cache)
 {
-    static const char prefix[] = EM_CACHE_FILE_NAME ".tmp-";
-    DIR *d = opendir(c->dir);
-    struct dirent *e;
-    char path[PATH_MAX];
-
-    if (d == NULL)
+    if (cache == NULL || *cache == NULL)
         return;
-    for (e = readdir(d); e != NULL; e = readdir(d)) {
-        if (strncmp(e->d_name, prefix, sizeof prefix - 1) != 0)
-            continue;
-        if (snprintf(path, sizeof path, "%s/%s", c->dir, e->d_name) < (int)sizeof path)
-            (void)unlink(path);
-    }
-    closedir(d);
+    em_cache_file_close(&(*cache)->file);
+    free(*cache);
+    *cache = NULL;
 }
 
-/* ---- the lock ---- */
-
-static long elapsed_ms(const struct timespec *start)
+bool em_cache_take_warning(em_cache *cache, char *out, size_t size)
 {
-    struct timespec now;
-
-    clock_gettime(CLOCK_MONOTONIC, &now);
-    return (long)(now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
-}
-
-/* The mutex, waited for in 50 ms slices so cancellation is noticed. */
-static int lock_mutex(em_cache *c, const struct timespec *start, long timeout_ms,
-                      em_request *req, em_error *err)
-{
-    for (;;) {
-        struct timespec until;
-        int r;
-
-        if (em_request_cancelled(req))
-            return em_error_set(err, EM_ECANCELLED, "cancelled while waiting for the token cache");
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += CACHE_POLL_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        r = pthread_mutex_timedlock(&c->mutex, &until);
-        if (r == 0)
-            return EM_OK;
-        if (r != ETIMEDOUT)
-            return em_error_set(err, EM_EINTERNAL, "token cache mutex: %s", strerror(r));
-        if (elapsed_ms(start) >= timeout_ms)
-            return em_error_set(err, EM_ETIMEOUT,
-                                "timed out after %ld ms waiting for the token cache", timeout_ms);
-    }
-}
-
-/* True when fd is still the file at path (nobody replaced the lock file
- * between our open and our flock). */
-static bool lock_file_current(int fd, const char *path)
-{
-    struct stat a, b;
-
-    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
-}
-
-/* flock on tokens.lock, polled every 50 ms: the kernel drops it when the
- * holder dies, so a killed helper never leaves a stale lock. */
-static int lock_file(em_cache *c, const struct timespec *start, long timeout_ms,
-                     em_request *req, em_error *err)
-{
-    struct stat st;
-    int fd = -1;
-    int rc = EM_OK;
-
-    for (;;) {
-        long left;
-
-        if (fd < 0) {
-            fd = open(c->lock_path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
-            if (fd < 0)
-                return em_error_set(err, EM_EACCESS, "cannot open the token cache lock %s: %s",
-                                    c->lock_path, strerror(errno));
-            if (fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
-                rc = em_error_set(err, EM_EACCESS, "the token cache lock %s belongs to another user",
-                                  c->lock_path);
-                goto close_fd;
-            }
-        }
-        if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
-            if (lock_file_current(fd, c->lock_path)) {
-                c->lock_fd = fd;
-                return EM_OK;
-            }
-            close(fd);
-            fd = -1;
-            continue;
-        }
-        if (errno != EWOULDBLOCK && errno != EINTR) {
-            rc = em_error_set(err, EM_EINTERNAL, "cannot lock the token cache: %s", strerror(errno));
-            goto close_fd;
-        }
-        left = timeout_ms - elapsed_ms(start);
-        if (left <= 0) {
-            rc = em_error_set(err, EM_ETIMEOUT,
-                              "timed out after %ld ms waiting for the token cache "
-                              "(another process holds it)", timeout_ms);
-            goto close_fd;
-        }
-        if (em_request_sleep(req, left < CACHE_POLL_MS ? left : CACHE_POLL_MS) != EM_OK) {
-            rc = em_error_set(err, EM_ECANCELLED, "cancelled while waiting for the token cache");
-            goto close_fd;
-        }
-    }
-close_fd:
-    close(fd);
-    return rc;
+    return cache != NULL && em_cache_file_take_warning(cache->file, out, size);
 }
 
 int em_cache_lock(em_cache *cache, long timeout_ms, em_request *req, em_error *err)
 {
-    struct timespec start;
-    int rc;
-
     if (cache == NULL)
         return em_error_set(err, EM_EINVAL, "no token cache");
-    if (held_here != NULL)
-        return em_error_set(err, EM_EINVAL, "this thread already holds a token cache lock");
     if (timeout_ms <= 0)
         timeout_ms = EM_CACHE_LOCK_TIMEOUT_MS;
-    clock_gettime(CLOCK_MONOTONIC, &start);
-    rc = lock_mutex(cache, &start, timeout_ms, req, err);
-    if (rc != EM_OK)
-        return rc;
-    rc = lock_file(cache, &start, timeout_ms, req, err);
-    if (rc != EM_OK)
-        goto unlock_mutex;
-    held_here = cache;
-    if (!cache->loaded)
-        remove_stale_temps(cache);
-    rc = reload(cache, err);
-    if (rc != EM_OK)
-        em_cache_unlock(cache);
-    return rc;
-unlock_mutex:
-    pthread_mutex_unlock(&cache->mutex);
-    return rc;
+    return em_cache_file_lock(cache->file, timeout_ms, req, err);
 }
 
 void em_cache_unlock(em_cache *cache)
 {
-    if (cache == NULL || held_here != cache)
-        return;
-    (void)flock(cache->lock_fd, LOCK_UN);
-    close(cache->lock_fd);
-    cache->lock_fd = -1;
-    held_here = NULL;
-    pthread_mutex_unlock(&cache->mutex);
+    if (cache != NULL)
+        em_cache_file_unlock(cache->file);
 }
 
-/* ---- writing ---- */
+/* ---- writing: the edit, generated as a whole new document ---- */
 
 /* One entry to add: section, lower-case key and string fields (borrowed). */
 typedef struct new_entry {
@@ -972,68 +493,13 @@ static void print_to_buf(void *ctx, const char *s, size_t len)
     if (em_buf_append(&p->buf, s, len) != EM_OK)
         p->nomem = true;
 }
-
-/* Temp file in the folder (0600 from birth, random name, O_EXCL), fsync,
- * rename over tokens.json, fsync the folder. On success *id is the new
- * file (its fd kept open). */
-static int write_atomic(file_id *id, em_cache *c, const char *text, size_t len, em_error *err)
-{
-    unsigned char rnd[8];
-    char tmp[PATH_MAX];
-    struct stat st;
-    size_t done = 0;
-    int fd = -1, n, rc = EM_OK;
-
-    if (RAND_bytes(rnd, sizeof rnd) != 1)
-        return em_error_set(err, EM_EINTERNAL, "no random bytes for the token cache temp file");
-    n = snprintf(tmp, sizeof tmp, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", c->file_path,
-                 rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
-    if (n < 0 || (size_t)n >= sizeof tmp)
-        return em_error_set(err, EM_EINVAL, "the token cache path is too long");
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-    if (fd < 0)
-        return em_error_set(err, EM_EINTERNAL, "cannot create %s: %s", tmp, strerror(errno));
-    /* 0600 whatever the umask says. */
-    if (fchmod(fd, 0600) != 0) {
-        rc = em_error_set(err, EM_EINTERNAL, "cannot chmod %s: %s", tmp, strerror(errno));
-        goto remove_tmp;
-    }
-    while (done < len) {
-        ssize_t w = write(fd, text + done, len - done);
-
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0) {
-            rc = em_error_set(err, EM_EINTERNAL, "cannot write the token cache: %s", strerror(errno));
-            goto remove_tmp;
-        }
-        done += (size_t)w;
-    }
-    if (fsync(fd) != 0 || fstat(fd, &st) != 0) {
-        rc = em_error_set(err, EM_EINTERNAL, "cannot flush the token cache: %s", strerror(errno));
-        goto remove_tmp;
-    }
-    if (rename(tmp, c->file_path) != 0) {
-        rc = em_error_set(err, EM_EINTERNAL, "cannot replace the token cache: %s", strerror(errno));
-        goto remove_tmp;
-    }
-    fsync_dir(c->dir);
-    remember(id, fd, &st);
-    return EM_OK;
-remove_tmp:
-    close(fd);
-    unlink(tmp);
-    return rc;
-}
-
-/* Generates the edited file, checks it parses, writes it, and makes it the
- * tree. On failure the file and the tree stay as they were. */
+/* Generates the edited document and hands it to the file layer, which
+ * checks it parses and writes it. On failure the file and the tree stay as
+ * they were. */
 static int rewrite(em_cache *c, const cache_edit *edit, em_error *err)
 {
     print_ctx out = {EM_BUF_INIT, false};
     gen_ctx gc = {NULL, yajl_gen_status_ok};
-    yajl_val fresh = NULL;
-    file_id id;
     int rc = EM_OK;
 
     gc.g = em_json_gen_new();
@@ -1041,7 +507,7 @@ static int rewrite(em_cache *c, const cache_edit *edit, em_error *err)
         return em_error_set(err, EM_ENOMEM, "out of memory writing the token cache");
     yajl_gen_config(gc.g, yajl_gen_beautify, 1);
     yajl_gen_config(gc.g, yajl_gen_print_callback, print_to_buf, &out);
-    gen_file(&gc, c->root, edit);
+    gen_file(&gc, em_cache_file_root(c->file), edit);
     if (!out.nomem && em_buf_puts(&out.buf, "\n") != EM_OK)
         out.nomem = true;
     if (out.nomem) {
@@ -1052,21 +518,8 @@ static int rewrite(em_cache *c, const cache_edit *edit, em_error *err)
         rc = em_error_set(err, EM_EINVAL, "a value for the token cache is not valid UTF-8");
         goto free_gen;
     }
-    rc = em_json_parse(&fresh, out.buf.data, out.buf.len, err);
-    if (rc != EM_OK) {
-        rc = em_error_set(err, rc == EM_ENOMEM ? EM_ENOMEM : EM_EINTERNAL,
-                          "the generated token cache does not parse");
-        goto free_gen;
-    }
-    rc = write_atomic(&id, c, out.buf.data, out.buf.len, err);
-    if (rc != EM_OK)
-        goto free_gen;
-    forget_file(c);
-    c->root = fresh;
-    c->seen = id;
-    fresh = NULL;
+    rc = em_cache_file_replace(c->file, out.buf.data, out.buf.len, err);
 free_gen:
-    em_json_free(&fresh);
     yajl_gen_free(gc.g);
     em_buf_free(&out.buf);
     return rc;
@@ -1426,15 +879,6 @@ free_list:
     return rc;
 }
 
-static int dup_opt(char **out, const char *s)
-{
-    *out = NULL;
-    if (s == NULL)
-        return EM_OK;
-    *out = strdup(s);
-    return *out != NULL ? EM_OK : EM_ENOMEM;
-}
-
 int em_cache_load_tokens(em_tokens **out, em_cache *cache, const em_cache_account *account,
                          const char *client_id, const char *scopes, time_t now,
                          em_error *err)
@@ -1476,15 +920,15 @@ int em_cache_load_tokens(em_tokens **out, em_cache *cache, const em_cache_accoun
         t->refresh_token = rt->secret;
         rt->secret = NULL;
     }
-    rc = dup_opt(&t->id_token, field(id, "secret"));
+    rc = em_strdup_opt(&t->id_token, field(id, "secret"));
     if (rc == EM_OK)
-        rc = dup_opt(&t->scope, at != NULL ? at->target : NULL);
+        rc = em_strdup_opt(&t->scope, at != NULL ? at->target : NULL);
     if (rc == EM_OK)
-        rc = dup_opt(&t->tenant_id, account->realm);
+        rc = em_strdup_opt(&t->tenant_id, account->realm);
     if (rc == EM_OK)
-        rc = dup_opt(&t->username, account->username);
+        rc = em_strdup_opt(&t->username, account->username);
     if (rc == EM_OK)
-        rc = dup_opt(&t->object_id, account->local_account_id);
+        rc = em_strdup_opt(&t->object_id, account->local_account_id);
     if (rc != EM_OK)
         goto nomem;
     *out = t;

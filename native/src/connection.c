@@ -1,7 +1,10 @@
-/* connection.c - connections, the clouds table, single-flight renewal. */
+/* connection.c - connections, the clouds table, single-flight renewal.
+ * The token cache wiring is conn_cache.c's. */
 #include "connection.h"
 #include "buf.h"
 #include "cache.h"
+#include "conn_cache.h"
+#include "connection_internal.h"
 #include "guid.h"
 #include "json.h"
 #include "jwt.h"
@@ -38,11 +41,11 @@ static const em_environment environments[] = {
      "https://partner.outlook.cn"},
 };
 
-typedef struct provider_entry {
+struct provider_entry {
     char *authority;
     em_oidc_provider *provider;
     struct provider_entry *next;
-} provider_entry;
+};
 
 /* The modes: protocol name, signInMode, whether an application signs in. */
 static const struct {
@@ -60,42 +63,7 @@ static const struct {
 };
 
 #define MODE_COUNT (sizeof(modes) / sizeof(modes[0]))
-#define CACHE_DIR_VARIABLE "EXCHANGEMFA_CACHE_DIR"
 
-struct em_conn {
-    atomic_int refs;
-    char id[EM_GUID_LEN + 1];
-    em_conn_resolved settings;
-    char *organization;             /* asked for, or NULL */
-    char *requested_upn;            /* login hint, or NULL */
-    em_conn_table *table;           /* borrowed: outlives its connections */
-    em_oidc_provider *provider;     /* borrowed from the table's cache; NULL until needed */
-    em_signin *signin;              /* the mode's state (certificate...) */
-    em_cache *cache;                /* borrowed from the table; NULL: memory only */
-    bool cache_checked;             /* use_cache looked (during open only) */
-    char cache_env[256];            /* the cache's environment (authority host) */
-    char *home_account_id;          /* the cache's account, or NULL */
-    bool silent;                    /* served from the cache without a prompt */
-    bool app_only;                  /* an application, not a user: the APP anchor */
-    pthread_mutex_t lock;           /* tokens, identity, closed */
-    pthread_mutex_t renew_lock;     /* one renewal at a time; guards provider too */
-    em_tokens *tokens;
-    char *upn;                      /* from the verified id_token */
-    char *tenant_id;
-    time_t expires_at;
-    bool closed;
-    struct em_conn *next;           /* table order: the order opened */
-};
-
-struct em_conn_table {
-    pthread_mutex_t lock;
-    em_conn *head;
-    pthread_mutex_t providers_lock; /* providers and the cache handle */
-    provider_entry *providers;
-    em_cache *cache;                /* opened at the first persistent connect */
-    bool cache_tried;
-    char cache_problem[EM_ERROR_MESSAGE_MAX];
-};
 
 /* ---- settings ---- */
 
@@ -404,7 +372,7 @@ void em_conn_table_clear(em_conn_table *t)
 void em_conn_table_free(em_conn_table **tp)
 {
     em_conn_table *t;
-    provider_entry *p, *next;
+    struct provider_entry *p, *next;
 
     if (tp == NULL || *tp == NULL)
         return;
@@ -437,7 +405,7 @@ void em_conn_release(em_conn **conn)
 static int provider_get(em_oidc_provider **out, em_conn_table *t, const char *authority,
                         em_request *req, em_error *err)
 {
-    provider_entry *p;
+    struct provider_entry *p;
     em_oidc_provider *fresh = NULL;
     int rc;
 
@@ -479,122 +447,17 @@ static int provider_get(em_oidc_provider **out, em_conn_table *t, const char *au
     return rc;
 }
 
-/* The connection's provider, discovered when first needed (a sign-in served
- * by a cached access token needs none). Under renew_lock, or before the
- * connection is shared. */
-static int need_provider(em_conn *c, em_request *req, em_error *err)
+int em_conn_need_provider(em_conn *c, em_request *req, em_error *err)
 {
     if (c->provider != NULL)
         return EM_OK;
     return provider_get(&c->provider, c->table, c->settings.authority, req, err);
 }
 
-/* ---- warnings and the token cache ---- */
 
-/* Sends a `warning` notification for request req (NULL: dropped). */
-static void notify_warning(em_request *req, const char *message)
-{
-    yajl_gen g = em_json_gen_new();
-    char *params = NULL;
-    int st = g == NULL ? yajl_gen_in_error_state : yajl_gen_map_open(g);
+/* ---- opening and closing ---- */
 
-    if (st == yajl_gen_status_ok)
-        st = em_json_gen_kv_str(g, EM_F_MESSAGE, message);
-    if (st == yajl_gen_status_ok)
-        st = yajl_gen_map_close(g);
-    if (st == yajl_gen_status_ok && em_json_gen_dup(&params, g) == EM_OK)
-        em_request_notify(req, EM_N_WARNING, params);
-    free(params);
-    if (g != NULL)
-        yajl_gen_free(g);
-}
-
-/* The table's cache handle, opened at first use in $EXCHANGEMFA_CACHE_DIR,
- * else the default folder. NULL (and a warning) when it cannot be used. */
-static em_cache *table_cache(em_conn_table *t, em_request *req)
-{
-    const char *dir = getenv(CACHE_DIR_VARIABLE);
-    char problem[EM_ERROR_MESSAGE_MAX + 128];
-    em_error e = {0};
-    em_cache *cache;
-
-    pthread_mutex_lock(&t->providers_lock);
-    if (!t->cache_tried) {
-        t->cache_tried = true;
-        if (em_cache_open(&t->cache, dir != NULL && dir[0] != '\0' ? dir : NULL, &e) != EM_OK)
-            snprintf(t->cache_problem, sizeof(t->cache_problem), "%s", e.message);
-    }
-    cache = t->cache;
-    snprintf(problem, sizeof(problem), "the token cache cannot be used (%s): this connection's "
-             "tokens stay in memory", t->cache_problem);
-    pthread_mutex_unlock(&t->providers_lock);
-    if (cache == NULL)
-        notify_warning(req, problem);
-    return cache;
-}
-
-/* Takes the cache lock and passes the cache's pending warnings (a corrupt
- * file set aside...) on as notifications. */
-static int cache_lock(em_conn *c, em_request *req, em_error *err)
-{
-    char message[EM_ERROR_MESSAGE_MAX];
-    int rc = em_cache_lock(c->cache, 0, req, err);
-
-    while (em_cache_take_warning(c->cache, message, sizeof(message)))
-        notify_warning(req, message);
-    return rc;
-}
-
-/* The cache lock for a step that can go on without the cache: *out is
- * true when held. A lock that cannot be taken is a warning (*out false,
- * EM_OK); only cancellation is an error. */
-static int cache_lock_optional(bool *out, em_conn *c, em_request *req, em_error *err)
-{
-    em_error quiet = {0};
-    int rc = cache_lock(c, req, &quiet);
-
-    *out = rc == EM_OK;
-    if (rc == EM_ECANCELLED)
-        return em_error_set(err, rc, "%s", quiet.message);
-    if (rc != EM_OK)
-        notify_warning(req, quiet.message);
-    return EM_OK;
-}
-
-/* Stores c->tokens (or fresh when given) in the cache; lock held. A
- * failure only costs the next silent sign-in, so it is a stderr line. */
-static void cache_store_locked(em_conn *c, const em_tokens *tokens)
-{
-    char home[256];
-    em_cache_entry entry;
-    em_error e = {0};
-
-    if (c->home_account_id == NULL) {
-        if (em_cache_home_account_id(home, sizeof(home), tokens, &e) != EM_OK)
-            return;         /* no oid/tid (a provider without them): nothing to file under */
-        c->home_account_id = strdup(home);
-        if (c->home_account_id == NULL)
-            return;
-    }
-    em_cache_entry_from_tokens(&entry, tokens, c->cache_env, c->settings.client_id, c->settings.scope);
-    entry.home_account_id = c->home_account_id;
-    if (em_cache_store(c->cache, &entry, time(NULL), &e) != EM_OK)
-        fprintf(stderr, "exchangemfa-helper: could not store the tokens in the cache: %s\n", e.message);
-}
-
-static void cache_store(em_conn *c, em_request *req)
-{
-    em_error e = {0};
-
-    if (cache_lock(c, req, &e) != EM_OK) {
-        fprintf(stderr, "exchangemfa-helper: could not store the tokens in the cache: %s\n", e.message);
-        return;
-    }
-    cache_store_locked(c, c->tokens);
-    em_cache_unlock(c->cache);
-}
-
-static em_oidc_client client_of(const em_conn *c)
+em_oidc_client em_conn_client(const em_conn *c)
 {
     em_oidc_client client = {
         .client_id = c->settings.client_id,
@@ -605,63 +468,6 @@ static em_oidc_client client_of(const em_conn *c)
     return client;
 }
 
-/* Delegated modes with a UPN: signs in from the cache when it holds a valid
- * access token, or a refresh token the identity platform still accepts.
- * EM_OK with c->tokens NULL means "not found": the mode's flow runs. Only
- * cancellation and discovery failures end the connect; a refused refresh
- * token is dropped from the cache. */
-static int silent_sign_in(em_conn *c, em_request *req, em_error *err)
-{
-    em_cache_accounts *accounts = NULL;
-    em_tokens *cached = NULL, *fresh = NULL;
-    em_oidc_client client = client_of(c);
-    em_error quiet = {0};
-    bool locked = false;
-    int rc;
-
-    rc = cache_lock_optional(&locked, c, req, err);
-    if (rc != EM_OK || !locked)
-        return rc;
-    if (em_cache_find_accounts(&accounts, c->cache, c->cache_env, c->settings.client_id,
-                               c->requested_upn, &quiet) != EM_OK ||
-        em_cache_load_tokens(&cached, c->cache, &accounts->items[0], c->settings.client_id,
-                             c->settings.scope, time(NULL), &quiet) != EM_OK)
-        goto unlock;
-    c->home_account_id = strdup(accounts->items[0].home_account_id);
-    if (c->home_account_id == NULL) {
-        rc = em_error_set(err, EM_ENOMEM, "out of memory");
-        goto unlock;
-    }
-    if (cached->access_token != NULL) {
-        c->tokens = cached;
-        cached = NULL;
-        c->silent = true;
-        goto unlock;
-    }
-    rc = need_provider(c, req, err);
-    if (rc != EM_OK)
-        goto unlock;
-    rc = em_oidc_refresh(&fresh, c->provider, &client, cached, req, &quiet);
-    if (rc == EM_OK) {
-        c->tokens = fresh;
-        fresh = NULL;
-        c->silent = true;
-        cache_store_locked(c, c->tokens);
-    } else if (rc == EM_ECANCELLED) {
-        em_error_set(err, rc, "%s", quiet.message);
-    } else {
-        if (rc == EM_EGRANT)
-            em_cache_remove_account(c->cache, c->home_account_id, c->cache_env, &quiet);
-        fprintf(stderr, "exchangemfa-helper: the cached refresh token did not work (%s); "
-                "signing in again\n", em_code_name(rc));
-        rc = EM_OK;
-    }
-unlock:
-    em_cache_unlock(c->cache);
-    em_cache_accounts_free(&accounts);
-    em_tokens_free(&cached);
-    return rc;
-}
 
 /* Copies the identity of the current tokens (under c->lock). */
 static int take_identity(em_conn *c)
@@ -688,43 +494,25 @@ static int take_identity(em_conn *c)
     return EM_OK;
 }
 
-/* Whether c uses the persistent cache; opens it at the first need (so a
- * failed sign-in without a UPN never touches the cache folder). */
-static bool use_cache(em_conn *c, em_request *req)
-{
-    em_error quiet = {0};
-
-    if (!c->settings.persistent)
-        return false;
-    if (c->cache == NULL && !c->cache_checked) {
-        c->cache_checked = true;
-        c->cache = table_cache(c->table, req);
-        if (c->cache != NULL &&
-            em_cache_environment(c->cache_env, sizeof(c->cache_env), c->settings.authority, &quiet) != EM_OK)
-            c->cache = NULL;
-    }
-    return c->cache != NULL;
-}
-
 /* Signs c in: the cache first when allowed, else the mode's own flow; the
  * tokens of a delegated sign-in go to the cache. */
 static int sign_in(em_conn *c, const em_conn_settings *s, em_request *req, em_error *err)
 {
     int rc;
 
-    if (use_cache(c, req) && c->requested_upn != NULL) {
-        rc = silent_sign_in(c, req, err);
+    if (em_conn_cache_use(c, req) && c->requested_upn != NULL) {
+        rc = em_conn_cache_sign_in(c, req, err);
         if (rc != EM_OK || c->tokens != NULL)
             return rc;
     }
     if (c->settings.mode != EM_CONN_MANAGED_IDENTITY && c->settings.mode != EM_CONN_ACCESS_TOKEN) {
-        rc = need_provider(c, req, err);
+        rc = em_conn_need_provider(c, req, err);
         if (rc != EM_OK)
             return rc;
     }
     rc = em_signin_first(&c->tokens, c->signin, c->provider, &c->settings, s, req, err);
-    if (rc == EM_OK && use_cache(c, req))
-        cache_store(c, req);
+    if (rc == EM_OK && em_conn_cache_use(c, req))
+        em_conn_cache_store(c, req);
     return rc;
 }
 
@@ -853,124 +641,23 @@ int em_conn_close(em_conn **out, em_conn_table *t, const char *id, em_error *err
 
 int em_conn_forget_cache(em_conn *c, em_request *req, em_error *err)
 {
-    int rc;
-
-    if (c->cache == NULL || c->home_account_id == NULL)
-        return EM_OK;
-    rc = cache_lock(c, req, err);
-    if (rc != EM_OK)
-        return rc;
-    rc = em_cache_remove_account(c->cache, c->home_account_id, c->cache_env, err);
-    em_cache_unlock(c->cache);
-    return rc;
+    return em_conn_cache_forget(c, req, err);
 }
 
 /* ---- renewal ---- */
-
-static int dup_field(char **out, const char *s)
-{
-    *out = NULL;
-    if (s == NULL)
-        return EM_OK;
-    *out = strdup(s);
-    return *out != NULL ? EM_OK : EM_ENOMEM;
-}
-
-/* A copy of t whose access token (and, when given, refresh token) come from
- * the cache: another process renewed first. Caller frees *out. */
-static int tokens_with(em_tokens **out, const em_tokens *t, const em_cache_token *at,
-                       const em_cache_token *rt)
-{
-    em_tokens *n = calloc(1, sizeof(*n));
-
-    *out = NULL;
-    if (n == NULL || dup_field(&n->access_token, at != NULL ? at->secret : t->access_token) != EM_OK ||
-        dup_field(&n->refresh_token, rt != NULL ? rt->secret : t->refresh_token) != EM_OK ||
-        dup_field(&n->id_token, t->id_token) != EM_OK || dup_field(&n->scope, t->scope) != EM_OK ||
-        dup_field(&n->tenant_id, t->tenant_id) != EM_OK ||
-        dup_field(&n->username, t->username) != EM_OK ||
-        dup_field(&n->display_name, t->display_name) != EM_OK ||
-        dup_field(&n->object_id, t->object_id) != EM_OK) {
-        em_tokens_free(&n);
-        return EM_ENOMEM;
-    }
-    n->expires_at = at != NULL ? at->expires_on : t->expires_at;
-    n->refresh_at = at != NULL ? (at->refresh_on > 0 ? at->refresh_on : at->expires_on) : t->refresh_at;
-    *out = n;
-    return EM_OK;
-}
-
-/* Refresh through the cache, single-flight across processes (cache.h):
- * under the cache lock, take an access token another helper stored since
- * ours (unless claims ask for a new one), else refresh with the newest
- * refresh token and store the result. Runs under renew_lock. */
-static int renew_cached(em_tokens **out, em_conn *c, const char *stale, const char *claims,
-                        em_request *req, em_error *err)
-{
-    em_oidc_client client = client_of(c);
-    em_cache_token *at = NULL, *rt = NULL;
-    em_tokens *base = NULL;
-    em_error quiet = {0};
-    bool locked = false;
-    time_t now = time(NULL);
-    int rc;
-
-    rc = cache_lock_optional(&locked, c, req, err);
-    if (rc != EM_OK)
-        return rc;
-    if (!locked)
-        return em_oidc_refresh_claims(out, c->provider, &client, c->tokens, claims, req, err);
-    if (claims == NULL && c->tokens->tenant_id != NULL &&
-        em_cache_find_access_token(&at, c->cache, c->home_account_id, c->cache_env, c->settings.client_id,
-                                   c->tokens->tenant_id, c->settings.scope, now, &quiet) == EM_OK &&
-        strcmp(at->secret, c->tokens->access_token) != 0 &&
-        (stale == NULL || strcmp(at->secret, stale) != 0) && at->refresh_on > now) {
-        em_cache_find_refresh_token(&rt, c->cache, c->home_account_id, c->cache_env,
-                                    c->settings.client_id, &quiet);
-        rc = tokens_with(out, c->tokens, at, rt);
-        if (rc != EM_OK)
-            em_error_set(err, rc, "out of memory");
-        goto unlock;
-    }
-    rc = need_provider(c, req, err);
-    if (rc != EM_OK)
-        goto unlock;
-    /* The newest refresh token: another helper may have rotated ours. */
-    if (em_cache_find_refresh_token(&rt, c->cache, c->home_account_id, c->cache_env,
-                                    c->settings.client_id, &quiet) == EM_OK &&
-        (c->tokens->refresh_token == NULL || strcmp(rt->secret, c->tokens->refresh_token) != 0)) {
-        rc = tokens_with(&base, c->tokens, NULL, rt);
-        if (rc != EM_OK) {
-            em_error_set(err, rc, "out of memory");
-            goto unlock;
-        }
-    }
-    rc = em_oidc_refresh_claims(out, c->provider, &client, base != NULL ? base : c->tokens, claims,
-                                req, err);
-    if (rc == EM_OK)
-        cache_store_locked(c, *out);
-    else if (rc == EM_EGRANT)
-        em_cache_remove_account(c->cache, c->home_account_id, c->cache_env, &quiet);
-unlock:
-    em_cache_unlock(c->cache);
-    em_cache_token_free(&at);
-    em_cache_token_free(&rt);
-    em_tokens_free(&base);
-    return rc;
-}
 
 /* A new token for c, the mode's way; under renew_lock, without c->lock. */
 static int renew(em_tokens **out, em_conn *c, const char *stale, const char *claims,
                  em_request *req, em_error *err)
 {
-    em_oidc_client client = client_of(c);
+    em_oidc_client client = em_conn_client(c);
     int rc = EM_OK;
 
     /* The cache may hold a token another helper renewed: no discovery yet. */
     if (!em_conn_mode_app_only(c->settings.mode) && c->cache != NULL && c->home_account_id != NULL)
-        return renew_cached(out, c, stale, claims, req, err);
+        return em_conn_cache_renew(out, c, stale, claims, req, err);
     if (c->settings.mode != EM_CONN_MANAGED_IDENTITY)
-        rc = need_provider(c, req, err);
+        rc = em_conn_need_provider(c, req, err);
     if (rc != EM_OK)
         return rc;
     /* Claims challenges are a delegated feature: app-only modes simply get

@@ -991,22 +991,9 @@ static int notify_page_end(invoke_state *s, long page, bool more)
 
     if (g == NULL)
         return EM_ENOMEM;
-    for (i = 0; rc == EM_OK && i < em_exo_page_warning_count(s->page); i++) {
-        yajl_gen_clear(g);
-        yajl_gen_reset(g, NULL);
-        st = yajl_gen_map_open(g);
-        if (st == yajl_gen_status_ok)
-            st = em_json_gen_kv_str(g, EM_F_MESSAGE, em_exo_page_warning(s->page, i));
-        if (st == yajl_gen_status_ok)
-            st = yajl_gen_map_close(g);
-        rc = st == yajl_gen_status_ok ? em_json_gen_dup(&params, g) : EM_ENOMEM;
-        if (rc == EM_OK)
-            rc = em_request_notify(s->req, EM_N_WARNING, params);
-        free(params);
-        params = NULL;
-    }
-    yajl_gen_clear(g);
-    yajl_gen_reset(g, NULL);
+    for (i = 0; rc == EM_OK && i < em_exo_page_warning_count(s->page); i++)
+        rc = em_request_notify_string(s->req, EM_N_WARNING, EM_F_MESSAGE,
+                                      em_exo_page_warning(s->page, i));
     st = yajl_gen_map_open(g);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_int(g, EM_F_PAGE, page);

@@ -726,15 +726,6 @@ unlock:
     return rc;
 }
 
-static int strdup_or_null(char **out, const char *s)
-{
-    *out = NULL;
-    if (s == NULL)
-        return EM_OK;
-    *out = strdup(s);
-    return *out == NULL ? EM_ENOMEM : EM_OK;
-}
-
 /* Verifies t->id_token for client_id (refreshing the key set once on an
  * unknown kid) and fills t's identity from its claims. */
 static int verify_identity(em_tokens *t, em_oidc_provider *p, const char *client_id,
@@ -760,11 +751,11 @@ static int verify_identity(em_tokens *t, em_oidc_provider *p, const char *client
             *err = why;
         return rc;
     }
-    if (strdup_or_null(&t->tenant_id, claims->tid) != EM_OK ||
-        strdup_or_null(&t->username,
+    if (em_strdup_opt(&t->tenant_id, claims->tid) != EM_OK ||
+        em_strdup_opt(&t->username,
                        claims->preferred_username != NULL ? claims->preferred_username : claims->upn) != EM_OK ||
-        strdup_or_null(&t->display_name, claims->name) != EM_OK ||
-        strdup_or_null(&t->object_id, claims->oid) != EM_OK)
+        em_strdup_opt(&t->display_name, claims->name) != EM_OK ||
+        em_strdup_opt(&t->object_id, claims->oid) != EM_OK)
         rc = em_error_set(err, EM_ENOMEM, "out of memory");
     em_jwt_claims_free(&claims);
     return rc;
@@ -1010,13 +1001,13 @@ static int keep_previous(em_tokens *t, const em_tokens *previous, em_error *err)
     int rc = EM_OK;
 
     if (t->refresh_token == NULL)
-        rc = strdup_or_null(&t->refresh_token, previous->refresh_token);
+        rc = em_strdup_opt(&t->refresh_token, previous->refresh_token);
     if (rc == EM_OK && t->id_token == NULL) {
-        if (strdup_or_null(&t->id_token, previous->id_token) != EM_OK ||
-            strdup_or_null(&t->tenant_id, previous->tenant_id) != EM_OK ||
-            strdup_or_null(&t->username, previous->username) != EM_OK ||
-            strdup_or_null(&t->display_name, previous->display_name) != EM_OK ||
-            strdup_or_null(&t->object_id, previous->object_id) != EM_OK)
+        if (em_strdup_opt(&t->id_token, previous->id_token) != EM_OK ||
+            em_strdup_opt(&t->tenant_id, previous->tenant_id) != EM_OK ||
+            em_strdup_opt(&t->username, previous->username) != EM_OK ||
+            em_strdup_opt(&t->display_name, previous->display_name) != EM_OK ||
+            em_strdup_opt(&t->object_id, previous->object_id) != EM_OK)
             rc = EM_ENOMEM;
     }
     if (rc != EM_OK)

@@ -34,15 +34,6 @@
 #define GRANTS_MAX_CHALLENGE (16 * 1024)
 #define GRANTS_DEFAULT_AUTHORITY_HOST "https://login.microsoftonline.com/"
 
-static int dup_or_null(char **out, const char *s)
-{
-    *out = NULL;
-    if (s == NULL)
-        return EM_OK;
-    *out = strdup(s);
-    return *out == NULL ? EM_ENOMEM : EM_OK;
-}
-
 /* ---- authorization code ------------------------------------------------ */
 
 int em_oidc_exchange_code(em_tokens **out, em_oidc_provider *provider, const em_oidc_client *client,
@@ -68,43 +59,11 @@ int em_oidc_exchange_code(em_tokens **out, em_oidc_provider *provider, const em_
 /* Sends browserUrl {"url": url}. */
 static int notify_url(em_request *ctx, const char *url, em_error *err)
 {
-    yajl_gen g = em_json_gen_new();
-    char *params = NULL;
-    int st = g == NULL ? yajl_gen_in_error_state : yajl_gen_map_open(g);
-    int rc = EM_OK;
+    int rc = em_request_notify_string(ctx, EM_N_BROWSERURL, EM_F_URL, url);
 
-    if (st == yajl_gen_status_ok)
-        st = em_json_gen_kv_str(g, EM_F_URL, url);
-    if (st == yajl_gen_status_ok)
-        st = yajl_gen_map_close(g);
-    rc = st == yajl_gen_status_ok ? em_json_gen_dup(&params, g) : EM_ENOMEM;
-    if (rc == EM_OK)
-        rc = em_request_notify(ctx, EM_N_BROWSERURL, params);
     if (rc != EM_OK)
         rc = em_error_set(err, rc, "could not send the browser address notification");
-    free(params);
-    if (g != NULL)
-        yajl_gen_free(g);
     return rc;
-}
-
-/* Tells the module (as a warning) that no browser started; the sign-in
- * goes on: the user can open the notified address by hand. */
-static void notify_no_browser(em_request *ctx, const em_error *why)
-{
-    yajl_gen g = em_json_gen_new();
-    char *params = NULL;
-    int st = g == NULL ? yajl_gen_in_error_state : yajl_gen_map_open(g);
-
-    if (st == yajl_gen_status_ok)
-        st = em_json_gen_kv_str(g, EM_F_MESSAGE, why->message);
-    if (st == yajl_gen_status_ok)
-        st = yajl_gen_map_close(g);
-    if (st == yajl_gen_status_ok && em_json_gen_dup(&params, g) == EM_OK)
-        em_request_notify(ctx, EM_N_WARNING, params);
-    free(params);
-    if (g != NULL)
-        yajl_gen_free(g);
 }
 
 /* The secrets and strings of one browser sign-in. */
@@ -178,8 +137,9 @@ int em_oidc_interactive_flow(em_tokens **out, em_oidc_provider *provider, const 
         rc = notify_url(ctx, s.url, err);
     if (rc != EM_OK)
         goto out;
+    /* Without a browser the sign-in goes on: the user opens the notified address. */
     if (!options->no_browser && em_browser_open(s.url, &why) != EM_OK)
-        notify_no_browser(ctx, &why);
+        em_request_notify_string(ctx, EM_N_WARNING, EM_F_MESSAGE, why.message);
     rc = em_loopback_wait(&s.code, s.listener, options->timeout_ms, ctx, err);
     if (rc != EM_OK)
         goto out;
@@ -201,7 +161,7 @@ static int identity_from_access_token(em_tokens *t, em_error *err)
 
     if (t->tenant_id != NULL || em_jwt_decode_claims(&c, t->access_token, NULL) != EM_OK)
         return EM_OK;
-    if (dup_or_null(&t->tenant_id, c->tid) != EM_OK || dup_or_null(&t->object_id, c->oid) != EM_OK)
+    if (em_strdup_opt(&t->tenant_id, c->tid) != EM_OK || em_strdup_opt(&t->object_id, c->oid) != EM_OK)
         rc = em_error_set(err, EM_ENOMEM, "out of memory");
     em_jwt_claims_free(&c);
     return rc;
@@ -273,7 +233,7 @@ int em_oidc_password(em_tokens **out, em_oidc_provider *provider, const em_oidc_
                                    "or with the browser sign-in (the default); -Credential is only for "
                                    "accounts without MFA", aadsts);
     }
-    if (rc == EM_OK && (*out)->username == NULL && dup_or_null(&(*out)->username, username) != EM_OK) {
+    if (rc == EM_OK && (*out)->username == NULL && em_strdup_opt(&(*out)->username, username) != EM_OK) {
         em_tokens_free(out);
         rc = em_error_set(err, EM_ENOMEM, "out of memory");
     }
@@ -323,9 +283,9 @@ int em_oidc_federated_config_read(em_oidc_federated_config *out, const char *cli
                       values[1]) == EM_OK)
         out->authority = em_buf_detach(&authority);
     if (out->authority == NULL ||
-        dup_or_null(&out->client_id, values[0]) != EM_OK ||
-        dup_or_null(&out->tenant_id, values[1]) != EM_OK ||
-        dup_or_null(&out->token_file, values[2]) != EM_OK) {
+        em_strdup_opt(&out->client_id, values[0]) != EM_OK ||
+        em_strdup_opt(&out->tenant_id, values[1]) != EM_OK ||
+        em_strdup_opt(&out->token_file, values[2]) != EM_OK) {
         em_oidc_federated_config_clear(out);
         rc = em_error_set(err, EM_ENOMEM, "out of memory");
     }

@@ -26,6 +26,12 @@ int em_request_sleep(em_request *req, long ms);
  * requestId; the caller builds it with yajl_gen. Returns EM_OK or EM_ENOMEM. */
 int em_request_notify(em_request *req, const char *method, const char *params_json);
 
+/* Sends a notification with one string member,
+ * {"requestId":<id>,<key>:<value>}: `warning` with `message`, `browserUrl`
+ * with `url` (docs/protocol.md). Returns EM_OK or EM_ENOMEM. */
+int em_request_notify_string(em_request *req, const char *method, const char *key,
+                             const char *value);
+
 /* The request's JSON-RPC id (0 for NULL). */
 long em_request_id(const em_request *req);
 

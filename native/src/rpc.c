@@ -1,6 +1,7 @@
 /* rpc.c - the protocol loop and the em_request implementation. */
 #include "rpc.h"
 #include "buf.h"
+#include "json.h"
 #include "protocol.h"
 
 #include <errno.h>
@@ -262,6 +263,27 @@ int em_rpc_wait_ack(em_request *req, long page)
     if (req->acked < page)
         rc = EM_ECANCELLED;
     pthread_mutex_unlock(&req->rpc->lock);
+    return rc;
+}
+
+int em_request_notify_string(em_request *req, const char *method, const char *key,
+                             const char *value)
+{
+    yajl_gen g = em_json_gen_new();
+    char *params = NULL;
+    int st = g == NULL ? yajl_gen_in_error_state : yajl_gen_map_open(g);
+    int rc;
+
+    if (st == yajl_gen_status_ok)
+        st = em_json_gen_kv_str(g, key, value);
+    if (st == yajl_gen_status_ok)
+        st = yajl_gen_map_close(g);
+    rc = st == yajl_gen_status_ok ? em_json_gen_dup(&params, g) : EM_ENOMEM;
+    if (rc == EM_OK)
+        rc = em_request_notify(req, method, params);
+    free(params);
+    if (g != NULL)
+        yajl_gen_free(g);
     return rc;
 }
 
