@@ -90,12 +90,31 @@ static void test_overrides(void **state)
     em_conn_resolved_free(&r);
 }
 
+/* Settings that em_conn_resolve must refuse, naming the field. */
+typedef struct rejected_case {
+    em_conn_settings s;
+    const char *field;
+} rejected_case;
+
+/* Each case is EM_EINVAL naming its field, with no secret in the message. */
+static void assert_rejected(const rejected_case *cases, size_t n)
+{
+    size_t i;
+
+    for (i = 0; i < n; i++) {
+        em_conn_resolved r;
+        em_error err = {0};
+
+        assert_int_equal(em_conn_resolve(&r, &cases[i].s, &err), EM_EINVAL);
+        assert_string_equal(err.target, cases[i].field);
+        assert_null(strstr(err.message, "secret-value"));
+        assert_null(r.authority);
+    }
+}
+
 static void test_rejected(void **state)
 {
-    static const struct {
-        em_conn_settings s;
-        const char *field;
-    } cases[] = {
+    static const rejected_case cases[] = {
         {{.mode = NULL}, "mode"},
         {{.mode = "browser"}, "mode"},
         {{.mode = "Device"}, "mode"},
@@ -110,17 +129,9 @@ static void test_rejected(void **state)
         {{.mode = "device", .resource = ""}, "resource"},
         {{.mode = "device", .page_size = 1001}, "pageSize"},
     };
-    size_t i;
 
     (void)state;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        em_conn_resolved r;
-        em_error err = {0};
-
-        assert_int_equal(em_conn_resolve(&r, &cases[i].s, &err), EM_EINVAL);
-        assert_string_equal(err.target, cases[i].field);
-        assert_null(r.authority);
-    }
+    assert_rejected(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_modes(void **state)
@@ -187,10 +198,7 @@ static void test_mode_options(void **state)
 
 static void test_mode_fields_rejected(void **state)
 {
-    static const struct {
-        em_conn_settings s;
-        const char *field;
-    } cases[] = {
+    static const rejected_case cases[] = {
         {{.mode = "certificate", .organization = "c.com", .cert_file = "c.pem"}, "appId"},
         {{.mode = "certificate", .app_id = "a", .cert_file = "c.pem"}, "organization"},
         {{.mode = "certificate", .app_id = "a", .organization = "c.com"}, "certificateFilePath"},
@@ -210,18 +218,9 @@ static void test_mode_fields_rejected(void **state)
         {{.mode = "interactive", .prompt = "always"}, "prompt"},
         {{.mode = "interactive", .timeout_seconds = 86401}, "timeoutSeconds"},
     };
-    size_t i;
 
     (void)state;
-    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-        em_conn_resolved r;
-        em_error err = {0};
-
-        assert_int_equal(em_conn_resolve(&r, &cases[i].s, &err), EM_EINVAL);
-        assert_string_equal(err.target, cases[i].field);
-        assert_null(strstr(err.message, "secret-value"));
-        assert_null(r.authority);
-    }
+    assert_rejected(cases, sizeof(cases) / sizeof(cases[0]));
 }
 
 static void test_empty_table(void **state)
