@@ -50,19 +50,7 @@ function Send-HelperRequest {
     # Secret values (SecureString, char[]) stay out of the JSON conversion:
     # placeholders stand in for them, and Send-HelperSecretLine writes them.
     $secrets = [ordered]@{}
-    if ($Params) {
-        $plain = [ordered]@{}
-        foreach ($key in $Params.Keys) {
-            $value = $Params[$key]
-            if ($value -is [securestring] -or $value -is [char[]]) {
-                $placeholder = "exchangemfa-secret-$([guid]::NewGuid().ToString('n'))"
-                $secrets[$placeholder] = $value
-                $value = $placeholder
-            }
-            $plain[$key] = $value
-        }
-        $request.params = $plain
-    }
+    if ($Params) { $request.params = Hide-HelperSecret -Value $Params -Secrets $secrets }
     $line = ConvertTo-Json -InputObject $request -Compress -Depth 64
     $Helper.Inbox[$id] = [System.Collections.Generic.Queue[object]]::new()
     Write-Debug "ExchangeMfa: request $id $Method"
@@ -74,6 +62,27 @@ function Send-HelperRequest {
         catch { Stop-HelperWithError -Helper $Helper -Cmdlet $Cmdlet }
     }
     $id
+}
+
+function Hide-HelperSecret {
+    # A copy of $Value in which every secret (SecureString, char[]), at any
+    # depth (an Exchange cmdlet's -Password sits inside invoke's parameters),
+    # is a placeholder string; $Secrets maps each placeholder to its secret.
+    param($Value, [Parameter(Mandatory)] [System.Collections.IDictionary] $Secrets)
+    if ($Value -is [securestring] -or $Value -is [char[]]) {
+        $placeholder = "exchangemfa-secret-$([guid]::NewGuid().ToString('n'))"
+        $Secrets[$placeholder] = $Value
+        return $placeholder
+    }
+    if ($Value -is [System.Collections.IDictionary]) {
+        $copy = [ordered]@{}
+        foreach ($key in $Value.Keys) { $copy[$key] = Hide-HelperSecret -Value $Value[$key] -Secrets $Secrets }
+        return $copy
+    }
+    if ($Value -is [System.Collections.IList]) {
+        return , @(foreach ($item in $Value) { Hide-HelperSecret -Value $item -Secrets $Secrets })
+    }
+    $Value
 }
 
 function Send-HelperSecretLine {

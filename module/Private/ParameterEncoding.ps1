@@ -2,7 +2,8 @@
 # endpoint expects them (reference/exchange-online.md, section 3): switches
 # are booleans, hashtables are Exchange.GenericHashTable, DateTime is UTC
 # with seven fractional digits, byte arrays are Exchange.ByteArrayType,
-# a SecureString is its plain text (docs/exchange.md says why).
+# a SecureString stays one until the helper channel writes its plain text
+# to the helper's stdin (docs/exchange.md says why).
 
 function ConvertTo-ExchangeParameterValue {
     param($Value)
@@ -13,10 +14,10 @@ function ConvertTo-ExchangeParameterValue {
         $Value = $Value.PSObject.BaseObject
     }
     if ($Value -is [System.Management.Automation.SwitchParameter]) { return $Value.IsPresent }
-    # Exchange takes the password itself (New-Mailbox -Password): its plain
-    # text goes into the request on the helper's pipe and nowhere else (see
-    # docs/exchange.md).
-    if ($Value -is [securestring]) { return [System.Net.NetworkCredential]::new('', $Value).Password }
+    # Exchange takes the password itself (New-Mailbox -Password): the helper
+    # channel writes its plain text into the request line and nowhere else
+    # (Hide-HelperSecret, docs/exchange.md).
+    if ($Value -is [securestring]) { return $Value }
     if ($Value -is [string] -or $Value -is [bool] -or $Value -is [int] -or $Value -is [long] -or
         $Value -is [double] -or $Value -is [decimal]) { return $Value }
     if ($Value -is [datetime]) {

@@ -25,11 +25,26 @@ Describe 'Exchange parameter encoding' {
         ConvertTo-Json -InputObject $encoded.P -Compress -Depth 5 | Should -Be $json
     }
 
-    It 'sends a SecureString as its plain text (inside the request only)' {
-        $secret = ConvertTo-SecureString 'Pa55-w0rd!' -AsPlainText -Force
+    It 'sends a SecureString as its plain text, in the request line only' {
+        $secret = ConvertTo-SecureString 'Pa55-w"0rd!' -AsPlainText -Force
         $encoded = & (Get-Module ExchangeMfa) { param($v) ConvertTo-ExchangeParameterSet @{ Password = $v } } $secret
-        $encoded.Password | Should -BeOfType [string]
-        $encoded.Password | Should -Be 'Pa55-w0rd!'
+        # No managed string holds it while the request is built ...
+        $encoded.Password | Should -BeOfType [securestring]
+        # ... and the line written to the helper carries it, JSON-escaped,
+        # at whatever depth it sits.
+        $line = & (Get-Module ExchangeMfa) {
+            param($p)
+            $secrets = [ordered]@{}
+            $params = Hide-HelperSecret -Value ([ordered]@{ cmdlet = 'New-MailUser'; parameters = $p }) -Secrets $secrets
+            $json = ConvertTo-Json -InputObject $params -Compress -Depth 10
+            $json | Should -Not -Match 'Pa55'
+            $stream = [System.IO.MemoryStream]::new()
+            $writer = [System.IO.StreamWriter]::new($stream)
+            Send-HelperSecretLine -Helper @{ Writer = $writer } -Line $json -Secrets $secrets
+            $writer.Flush()
+            [System.Text.Encoding]::UTF8.GetString($stream.ToArray())
+        } $encoded
+        ($line | ConvertFrom-Json).parameters.Password | Should -Be 'Pa55-w"0rd!'
     }
 
     It 'encodes a hashtable as Exchange.GenericHashTable' {
