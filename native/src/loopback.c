@@ -573,8 +573,8 @@ static int listen_for(em_loopback *lb, const em_loopback_redirect *redirect, em_
         int port = redirect->port;
         if (want4 && (lb->daemon4 = listen_on(lb, AF_INET, port)) == NULL)
             break;
-        if (want4)
-            port = port_of(lb->daemon4);
+        if (want4 && (port = port_of(lb->daemon4)) == 0)
+            break;
         if (want6 && (lb->daemon6 = listen_on(lb, AF_INET6, port)) == NULL) {
             stop(lb);
             continue;
@@ -582,9 +582,9 @@ static int listen_for(em_loopback *lb, const em_loopback_redirect *redirect, em_
         lb->port = want6 ? port_of(lb->daemon6) : port;
         if (lb->port > 0)
             return EM_OK;
-        stop(lb);
-        return em_error_set(err, EM_ENETWORK, "cannot learn the loopback listener's port");
+        break;
     }
+    stop(lb);
     if (redirect->port != 0)
         return em_error_set(err, EM_ENETWORK, "cannot listen on loopback port %d for the sign-in "
                                               "answer: is it in use?", redirect->port);

@@ -10,11 +10,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "fake_server.h"
@@ -413,6 +417,41 @@ static void test_explicit_redirect(void **state)
     assert_null(lb);
 }
 
+/* A "localhost" port another process holds on ::1 is refused, not served
+ * on 127.0.0.1 alone: a browser trying ::1 first would reach the other
+ * process. */
+static void test_localhost_port_taken_on_ipv6(void **state)
+{
+    em_loopback_expect expect = {STATE, NULL, false};
+    struct sockaddr_in6 v6 = {0};
+    socklen_t len = sizeof v6;
+    em_loopback *lb = NULL;
+    em_error err = {0};
+    char template[64];
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    (void)state;
+
+    v6.sin6_family = AF_INET6;
+    v6.sin6_addr = in6addr_loopback;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&v6, sizeof v6) != 0) {
+        if (fd >= 0)
+            close(fd);
+        print_message("::1 is not available on this machine: nothing to hold\n");
+        skip();
+    }
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&v6, &len), 0);
+    snprintf(template, sizeof template, "http://localhost:%d", ntohs(v6.sin6_port));
+    assert_int_equal(em_loopback_start(&lb, &expect, template, &err), EM_ENETWORK);
+    assert_null(lb);
+    assert_non_null(strstr(err.message, "in use"));
+    close(fd);
+    /* Released: the same port now listens on both addresses. */
+    assert_int_equal(em_loopback_start(&lb, &expect, template, &err), EM_OK);
+    assert_true(em_loopback_on_ipv6(lb));
+    em_loopback_free(&lb);
+}
+
 /* ---- cancellation through the protocol loop ----------------------------- */
 
 static int wait_method(char **out, em_request *req, yajl_val params, void *app, em_error *err)
@@ -483,6 +522,7 @@ int main(void)
         cmocka_unit_test(test_parse_redirect),
         cmocka_unit_test(test_localhost_on_both_addresses),
         cmocka_unit_test(test_explicit_redirect),
+        cmocka_unit_test(test_localhost_port_taken_on_ipv6),
         cmocka_unit_test(test_cancel),
     };
 
