@@ -2,9 +2,12 @@
 # `connect` params (docs/protocol.md, "Sign-in modes"), and the wait for the
 # answer with the notifications a sign-in sends on the way.
 
-# How long the browser sign-in waits for the user (the helper's
-# timeoutSeconds). Module state so that tests can shorten it.
-$script:InteractiveTimeoutSeconds = 300
+# How long the browser sign-in waits for its answer when
+# -BrowserTimeoutSeconds is not given (the helper's timeoutSeconds). Two
+# minutes cover a password and an MFA approval; a sign-in stopped at an
+# error page in the browser (AADSTS50011, 65001) then says so soon instead
+# of after five. Module state so that tests can shorten it.
+$script:InteractiveTimeoutSeconds = 120
 
 # Parameter set -> the helper's mode.
 $script:SignInModeBySet = @{
@@ -110,7 +113,8 @@ function New-ConnectParameters {
     switch ($ParameterSetName) {
         'Interactive' {
             $params.noBrowser = [bool]$Bound.NoBrowser
-            $params.timeoutSeconds = $script:InteractiveTimeoutSeconds
+            $params.timeoutSeconds = if ($Bound.ContainsKey('BrowserTimeoutSeconds')) { $Bound.BrowserTimeoutSeconds } else { $script:InteractiveTimeoutSeconds }
+            if ($Bound.ContainsKey('RedirectUri')) { $params.redirectUri = $Bound.RedirectUri }
         }
         'Credential' {
             $params.userPrincipalName = $Bound.Credential.UserName
@@ -168,6 +172,18 @@ function Write-DeviceCode {
     [int]$Code.expiresIn
 }
 
+function Set-BrowserSignInAdvice {
+    # A browser sign-in that got no answer most likely stopped at an error
+    # page in the browser: say which ones and the ways around them, instead
+    # of the generic advice for a network timeout.
+    param([Parameter(Mandatory)] [System.Management.Automation.ErrorRecord] $Record)
+    if ($Record.FullyQualifiedErrorId -ne 'ExchangeMfa.Timeout' -or -not $Record.ErrorDetails) { return }
+    $Record.ErrorDetails.RecommendedAction = 'If the browser showed AADSTS50011, the app is not registered for the ' +
+        'redirect URI sent: register http://localhost, or give the registered one with -RedirectUri (for example ' +
+        'http://127.0.0.1). If it showed AADSTS65001, an administrator has to consent to the app. Otherwise sign ' +
+        'in with -Device, or allow more time with -BrowserTimeoutSeconds.'
+}
+
 function Invoke-HelperConnect {
     # Sends `connect` and waits for its reply, showing the notifications on
     # the way. Returns the reply message. A stopped command (Ctrl+C) cancels
@@ -190,7 +206,7 @@ function Invoke-HelperConnect {
                 'deviceCode' { $timeout = (Write-DeviceCode $message.params) + 60 }
                 'browserUrl' {
                     Write-BrowserUrl -Url ([string]$message.params.url) -NoBrowser ([bool]$Params.noBrowser)
-                    $timeout = $script:InteractiveTimeoutSeconds + 60
+                    $timeout = $Params.timeoutSeconds + 60
                 }
                 'warning' { $Cmdlet.WriteWarning([string]$message.params.message) }
                 '' { $reply = $message }

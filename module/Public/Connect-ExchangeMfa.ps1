@@ -22,8 +22,9 @@ function Connect-ExchangeMfa {
 
     - nothing special (the default): the browser sign-in. The system browser
       ($BROWSER, else xdg-open or open) shows Microsoft's sign-in page, MFA
-      included; the answer comes back to a listener on 127.0.0.1. The
-      address is always printed too; -NoBrowser only prints it.
+      included; the answer comes back to http://localhost:<port>, a listener
+      on this computer's loopback addresses only. The address is always
+      printed too; -NoBrowser only prints it.
     - -Device: the device code flow. The command shows a code and a web
       address; open the address on any device (a phone, another computer),
       enter the code and complete the sign-in there, including the MFA step.
@@ -63,8 +64,21 @@ function Connect-ExchangeMfa {
 
     .PARAMETER NoBrowser
     Browser sign-in without starting a browser: the command prints the
-    sign-in address and waits (5 minutes) until the sign-in is completed in
-    a browser on this computer.
+    sign-in address and waits (see -BrowserTimeoutSeconds) until the sign-in
+    is completed in a browser on this computer.
+
+    .PARAMETER BrowserTimeoutSeconds
+    How long the browser sign-in waits for its answer, in seconds (1 to
+    3600; default 120). When no answer comes, the error says what the
+    browser may show instead (AADSTS50011, AADSTS65001) and suggests -Device.
+
+    .PARAMETER RedirectUri
+    The redirect URI of the browser sign-in, for an -AppId registered with
+    another one than http://localhost (the default, which Microsoft's
+    Exchange app uses): http://localhost, http://127.0.0.1 or http://[::1],
+    with an optional port (by default any free one) and path, for example
+    http://127.0.0.1. Microsoft Entra matches the host and path exactly and
+    ignores the port of a loopback redirect URI.
 
     .PARAMETER Credential
     User name and password (a PSCredential) for an account without MFA.
@@ -207,6 +221,12 @@ function Connect-ExchangeMfa {
     printed too. The next PowerShell session connects without a prompt.
 
     .EXAMPLE
+    PS> Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -AppId 7a1c... -RedirectUri http://127.0.0.1
+
+    Browser sign-in with your own app, registered in Microsoft Entra with
+    the redirect URI http://127.0.0.1 (any port) instead of http://localhost.
+
+    .EXAMPLE
     PS> Connect-ExchangeMfa -AppId 8f2c... -Organization contoso.onmicrosoft.com -CertificateFilePath ./app.pfx -CertificatePassword (Read-Host -AsSecureString)
 
     App-only sign-in with a PFX file, for scheduled scripts.
@@ -248,6 +268,14 @@ function Connect-ExchangeMfa {
 
         [Parameter(ParameterSetName = 'Interactive')]
         [switch] $NoBrowser,
+
+        [Parameter(ParameterSetName = 'Interactive')]
+        [ValidateRange(1, 3600)]
+        [int] $BrowserTimeoutSeconds,
+
+        [Parameter(ParameterSetName = 'Interactive')]
+        [ValidateNotNullOrEmpty()]
+        [string] $RedirectUri,
 
         [Parameter(Mandatory, ParameterSetName = 'Credential')]
         [pscredential] $Credential,
@@ -377,6 +405,7 @@ function Connect-ExchangeMfa {
 
     if ($reply.error) {
         $record = ConvertTo-ExchangeMfaErrorRecord -HelperError $reply.error -TargetObject $target
+        if ($PSCmdlet.ParameterSetName -eq 'Interactive') { Set-BrowserSignInAdvice -Record $record }
         # A failed first sign-in leaves nothing for the helper to keep.
         if ((Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet).Count -eq 0) { Stop-HelperProcess }
         $PSCmdlet.ThrowTerminatingError($record)

@@ -8,6 +8,7 @@
 #include "guid.h"
 #include "json.h"
 #include "jwt.h"
+#include "loopback.h"
 #include "oidc.h"
 #include "protocol.h"
 #include "signin.h"
@@ -173,6 +174,7 @@ static int check_mode_fields(const em_conn_settings *s, em_conn_mode mode, em_er
     static const char *const caches[] = {EM_TOKENCACHE_PERSISTENT, EM_TOKENCACHE_MEMORY, NULL};
     static const char *const algs[] = {EM_ALG_PS256, EM_ALG_RS256, NULL};
     int sources = (s->cert_file != NULL) + (s->cert_data != NULL) + (s->cert_thumbprint != NULL);
+    em_loopback_redirect redirect;
 
     if (s->token_cache != NULL && !one_of(s->token_cache, caches))
         return invalid(err, EM_F_TOKENCACHE, "must be persistent or memory");
@@ -182,6 +184,11 @@ static int check_mode_fields(const em_conn_settings *s, em_conn_mode mode, em_er
         return invalid(err, EM_F_TIMEOUTSECONDS, "must be 1..86400");
     if (s->assertion_alg != NULL && !one_of(s->assertion_alg, algs))
         return invalid(err, EM_F_ASSERTIONALG, "must be PS256 or RS256");
+    if (s->redirect_uri != NULL && mode != EM_CONN_INTERACTIVE)
+        return invalid(err, EM_F_REDIRECTURI, "goes with interactive sign-in only");
+    if (s->redirect_uri != NULL && em_loopback_parse_redirect(&redirect, s->redirect_uri, NULL) != EM_OK)
+        return invalid(err, EM_F_REDIRECTURI, "must be http://localhost, http://127.0.0.1 or "
+                       "http://[::1], with an optional port and path");
     switch (mode) {
     case EM_CONN_CERTIFICATE:
         if (s->app_id == NULL)
@@ -270,6 +277,8 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
                          ? EM_JWT_RS256 : EM_JWT_PS256;
     if (s->prompt != NULL && (out->prompt = strdup(s->prompt)) == NULL)
         rc = EM_ENOMEM;
+    if (s->redirect_uri != NULL && (out->redirect_uri = strdup(s->redirect_uri)) == NULL)
+        rc = EM_ENOMEM;
     out->environment = strdup(env->name);
     if (s->authority != NULL && s->organization != NULL)
         out->authority = with_tenant(s->authority, s->organization);
@@ -308,6 +317,7 @@ void em_conn_resolved_free(em_conn_resolved *r)
     free(r->client_id);
     free(r->delegated_organization);
     free(r->prompt);
+    free(r->redirect_uri);
     memset(r, 0, sizeof(*r));
 }
 

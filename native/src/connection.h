@@ -55,7 +55,8 @@ typedef struct em_conn_settings {
     /* interactive */
     bool no_browser;
     const char *prompt;
-    long timeout_seconds;           /* 0 = 300 */
+    long timeout_seconds;           /* 0 = 120 */
+    const char *redirect_uri;       /* loopback template (loopback.h), or NULL */
     /* certificate */
     const char *cert_file;
     const char *cert_key_file;
@@ -86,6 +87,7 @@ typedef struct em_conn_resolved {
     char *prompt;                   /* or NULL */
     bool no_browser;
     long timeout_ms;
+    char *redirect_uri;             /* or NULL: http://localhost */
     int assertion_alg;              /* em_jwt_alg */
 } em_conn_resolved;
 

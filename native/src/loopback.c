@@ -1,7 +1,9 @@
 /* loopback.c - one-shot redirect listener for the browser sign-in
- * (libmicrohttpd, 127.0.0.1 only).
+ * (libmicrohttpd, loopback addresses only).
  *
- * MHD runs one internal polling thread. The raw request URI is captured by
+ * Each address (127.0.0.1, ::1) gets its own MHD daemon with one internal
+ * polling thread; both share the state below under one lock, so one valid
+ * callback in total ends the sign-in and stops both. The raw request URI is captured by
  * the URI log callback and parsed here (em_loopback_parse_query, fuzzed),
  * so duplicate parameters are seen rather than silently merged. The waiter
  * is woken from the request-completed callback, after the browser got its
@@ -19,21 +21,28 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <strings.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
 #include "buf.h"
 
-#define LOOPBACK_DEFAULT_TIMEOUT_MS (5L * 60 * 1000)
+#define LOOPBACK_DEFAULT_TIMEOUT_MS (2L * 60 * 1000)
+/* Random ports tried for a "localhost" listener when the one 127.0.0.1 got
+ * is taken on ::1 by somebody else. */
+#define LOOPBACK_PORT_TRIES 8
 #define LOOPBACK_POLL_MS 100
 #define LOOPBACK_DESCRIPTION_MAX 300
 
 struct em_loopback {
-    struct MHD_Daemon *daemon;
+    struct MHD_Daemon *daemon4;     /* 127.0.0.1, or NULL */
+    struct MHD_Daemon *daemon6;     /* ::1, or NULL */
     int port;
-    char redirect_uri[64];
+    char path[EM_LOOPBACK_PATH_MAX]; /* where the callback is answered */
+    char redirect_uri[EM_LOOPBACK_PATH_MAX + 32];
     char *state;
     char *issuer;
     bool iss_required;
@@ -287,6 +296,58 @@ int em_loopback_check(const em_loopback_callback *cb, const em_loopback_expect *
     return EM_OK;
 }
 
+/* ---- the redirect URI -------------------------------------------------- */
+
+int em_loopback_parse_redirect(em_loopback_redirect *out, const char *uri, em_error *err)
+{
+    static const struct {
+        const char *name;
+        em_loopback_host host;
+    } hosts[] = {{"localhost", EM_LOOPBACK_LOCALHOST}, {"127.0.0.1", EM_LOOPBACK_IPV4},
+                 {"[::1]", EM_LOOPBACK_IPV6}};
+    static const char scheme[] = "http://";
+    const char *p = uri;
+    size_t i = 0;
+
+    if (out == NULL || uri == NULL)
+        return em_error_set(err, EM_EINVAL, "no redirect URI to parse");
+    memset(out, 0, sizeof *out);
+    if (strncasecmp(p, scheme, sizeof scheme - 1) != 0)
+        return em_error_set(err, EM_EINVAL, "the redirect URI must start with http:// "
+                                            "(a loopback address; https is not used on loopback)");
+    p += sizeof scheme - 1;
+    for (i = 0; i < sizeof hosts / sizeof hosts[0]; i++) {
+        size_t n = strlen(hosts[i].name);
+        if (strncasecmp(p, hosts[i].name, n) == 0 && (p[n] == '\0' || p[n] == ':' || p[n] == '/'))
+            break;
+    }
+    if (i == sizeof hosts / sizeof hosts[0])
+        return em_error_set(err, EM_EINVAL, "the redirect URI's host must be localhost, 127.0.0.1 or [::1]");
+    out->host = hosts[i].host;
+    p += strlen(hosts[i].name);
+    if (*p == ':') {
+        long port = 0;
+        const char *digits = ++p;
+        while (isdigit((unsigned char)*p) && p - digits < 5)
+            port = port * 10 + (*p++ - '0');
+        if (p == digits || isdigit((unsigned char)*p) || port < 1 || port > 65535)
+            return em_error_set(err, EM_EINVAL, "the redirect URI's port must be 1..65535");
+        out->port = (int)port;
+    }
+    if (*p != '\0' && *p != '/')
+        return em_error_set(err, EM_EINVAL, "the redirect URI may have a port and a path only "
+                                            "(no user, query or fragment)");
+    if (strlen(p) >= sizeof out->path)
+        return em_error_set(err, EM_EINVAL, "the redirect URI's path is too long");
+    for (const char *c = p; *c != '\0'; c++) {
+        if (!isalnum((unsigned char)*c) && strchr("-._~/", *c) == NULL)
+            return em_error_set(err, EM_EINVAL, "the redirect URI's path may hold letters, digits "
+                                                "and - . _ ~ / only");
+    }
+    memcpy(out->path, p, strlen(p) + 1);
+    return EM_OK;
+}
+
 /* ---- the listener ------------------------------------------------------- */
 
 static void html_escape(em_buf *out, const char *text)
@@ -391,7 +452,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     if (strcmp(method, "GET") != 0) {
         status = 405;
         page(&body, "Not supported", "Only GET is answered here.");
-    } else if (strcmp(url, "/") != 0) {
+    } else if (strcmp(url, lb->path) != 0) {
         page(&body, "Not found", "Nothing here.");
     } else {
         pthread_mutex_lock(&lb->lock);
@@ -435,16 +496,118 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
     *con_cls = NULL;
 }
 
-int em_loopback_start(em_loopback **out, const em_loopback_expect *expect, em_error *err)
+/* One MHD daemon on 127.0.0.1 or ::1 and port (0: the kernel picks). */
+static struct MHD_Daemon *listen_on(em_loopback *lb, int family, int port)
 {
+    struct sockaddr_in v4;
+    struct sockaddr_in6 v6;
+    struct sockaddr *addr = (struct sockaddr *)&v4;
+    unsigned int flags = MHD_USE_INTERNAL_POLLING_THREAD;
+
+    memset(&v4, 0, sizeof v4);
+    memset(&v6, 0, sizeof v6);
+    v4.sin_family = AF_INET;
+    v4.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    v4.sin_port = htons((uint16_t)port);
+    if (family == AF_INET6) {
+        v6.sin6_family = AF_INET6;
+        v6.sin6_addr = in6addr_loopback;
+        v6.sin6_port = htons((uint16_t)port);
+        addr = (struct sockaddr *)&v6;
+        flags |= MHD_USE_IPv6;
+    }
+    return MHD_start_daemon(flags, 0, NULL, NULL, handle, lb,
+                            MHD_OPTION_SOCK_ADDR, addr,
+                            MHD_OPTION_URI_LOG_CALLBACK, uri_seen, lb,
+                            MHD_OPTION_NOTIFY_COMPLETED, request_done, lb,
+                            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
+                            MHD_OPTION_END);
+}
+
+static int port_of(struct MHD_Daemon *daemon)
+{
+    const union MHD_DaemonInfo *info = MHD_get_daemon_info(daemon, MHD_DAEMON_INFO_BIND_PORT);
+
+    return info == NULL ? 0 : info->port;
+}
+
+/* Whether this machine has ::1 (IPv6 may be disabled, in containers
+ * often): a throwaway socket bound to [::1]:0 tells. */
+static bool have_ipv6_loopback(void)
+{
+    struct sockaddr_in6 v6;
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    bool ok = false;
+
+    if (fd < 0)
+        return false;
+    memset(&v6, 0, sizeof v6);
+    v6.sin6_family = AF_INET6;
+    v6.sin6_addr = in6addr_loopback;
+    ok = bind(fd, (struct sockaddr *)&v6, sizeof v6) == 0;
+    close(fd);
+    return ok;
+}
+
+static void stop(em_loopback *lb)
+{
+    if (lb->daemon4 != NULL)
+        MHD_stop_daemon(lb->daemon4);
+    if (lb->daemon6 != NULL)
+        MHD_stop_daemon(lb->daemon6);
+    lb->daemon4 = NULL;
+    lb->daemon6 = NULL;
+}
+
+/* The daemons for redirect: "localhost" on 127.0.0.1 and ::1 with the same
+ * port, another random port when ::1 has the first one taken. */
+static int listen_for(em_loopback *lb, const em_loopback_redirect *redirect, em_error *err)
+{
+    bool want4 = redirect->host != EM_LOOPBACK_IPV6;
+    bool want6 = redirect->host == EM_LOOPBACK_IPV6 ||
+                 (redirect->host == EM_LOOPBACK_LOCALHOST && have_ipv6_loopback());
+    int tries = redirect->port == 0 && want4 && want6 ? LOOPBACK_PORT_TRIES : 1;
+
+    for (int i = 0; i < tries; i++) {
+        int port = redirect->port;
+        if (want4 && (lb->daemon4 = listen_on(lb, AF_INET, port)) == NULL)
+            break;
+        if (want4 && (port = port_of(lb->daemon4)) == 0)
+            break;
+        if (want6 && (lb->daemon6 = listen_on(lb, AF_INET6, port)) == NULL) {
+            stop(lb);
+            continue;
+        }
+        lb->port = want6 ? port_of(lb->daemon6) : port;
+        if (lb->port > 0)
+            return EM_OK;
+        break;
+    }
+    stop(lb);
+    if (redirect->port != 0)
+        return em_error_set(err, EM_ENETWORK, "cannot listen on loopback port %d for the sign-in "
+                                              "answer: is it in use?", redirect->port);
+    if (redirect->host == EM_LOOPBACK_IPV6)
+        return em_error_set(err, EM_ENETWORK, "cannot listen on [::1] for the sign-in answer: "
+                                              "use http://localhost or http://127.0.0.1");
+    return em_error_set(err, EM_ENETWORK, "cannot listen on the loopback address for the sign-in answer");
+}
+
+int em_loopback_start(em_loopback **out, const em_loopback_expect *expect, const char *redirect,
+                      em_error *err)
+{
+    static const char *const host_names[] = {"localhost", "127.0.0.1", "[::1]"};
+    em_loopback_redirect template;
     em_loopback *lb = NULL;
-    struct sockaddr_in addr;
-    const union MHD_DaemonInfo *info = NULL;
     int rc = EM_OK;
 
     if (out == NULL || expect == NULL || expect->state == NULL || expect->state[0] == '\0')
         return em_error_set(err, EM_EINVAL, "the loopback listener needs a state");
     *out = NULL;
+    rc = em_loopback_parse_redirect(&template, redirect ? redirect : EM_LOOPBACK_DEFAULT_REDIRECT, err);
+    if (rc != EM_OK)
+        return rc;
     lb = calloc(1, sizeof *lb);
     if (lb == NULL)
         return em_error_set(err, EM_ENOMEM, "out of memory");
@@ -457,28 +620,13 @@ int em_loopback_start(em_loopback **out, const em_loopback_expect *expect, em_er
         rc = em_error_set(err, EM_ENOMEM, "out of memory");
         goto fail;
     }
-    memset(&addr, 0, sizeof addr);
-    addr.sin_family = AF_INET;
-    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    addr.sin_port = 0;
-    lb->daemon = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD, 0, NULL, NULL, handle, lb,
-                                  MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                                  MHD_OPTION_URI_LOG_CALLBACK, uri_seen, lb,
-                                  MHD_OPTION_NOTIFY_COMPLETED, request_done, lb,
-                                  MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-                                  MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
-                                  MHD_OPTION_END);
-    if (lb->daemon == NULL) {
-        rc = em_error_set(err, EM_ENETWORK, "cannot listen on 127.0.0.1 for the sign-in answer");
+    snprintf(lb->path, sizeof lb->path, "%s", template.path[0] != '\0' ? template.path : "/");
+    /* Set before the daemons run: their threads read path unlocked. */
+    rc = listen_for(lb, &template, err);
+    if (rc != EM_OK)
         goto fail;
-    }
-    info = MHD_get_daemon_info(lb->daemon, MHD_DAEMON_INFO_BIND_PORT);
-    if (info == NULL || info->port == 0) {
-        rc = em_error_set(err, EM_ENETWORK, "cannot learn the loopback listener's port");
-        goto fail;
-    }
-    lb->port = info->port;
-    snprintf(lb->redirect_uri, sizeof lb->redirect_uri, "http://127.0.0.1:%d/", lb->port);
+    snprintf(lb->redirect_uri, sizeof lb->redirect_uri, "http://%s:%d%s", host_names[template.host],
+             lb->port, template.path);
     *out = lb;
     return EM_OK;
 fail:
@@ -496,11 +644,9 @@ int em_loopback_port(const em_loopback *lb)
     return lb == NULL ? 0 : lb->port;
 }
 
-static void stop(em_loopback *lb)
+bool em_loopback_on_ipv6(const em_loopback *lb)
 {
-    if (lb->daemon != NULL)
-        MHD_stop_daemon(lb->daemon);
-    lb->daemon = NULL;
+    return lb != NULL && lb->daemon6 != NULL;
 }
 
 int em_loopback_wait(char **out_code, em_loopback *lb, long timeout_ms, em_request *ctx, em_error *err)
@@ -540,8 +686,11 @@ int em_loopback_wait(char **out_code, em_loopback *lb, long timeout_ms, em_reque
         if (now.tv_sec > deadline.tv_sec ||
             (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec)) {
             rc = em_error_set(err, EM_ETIMEOUT,
-                              "no answer from the browser within %ld seconds: the sign-in timed out",
-                              timeout_ms / 1000);
+                              "no sign-in answer reached %s within %ld seconds. If the browser showed "
+                              "an error instead, such as AADSTS50011 (the app is not registered for "
+                              "this redirect URI: see -RedirectUri) or AADSTS65001 (the app lacks "
+                              "consent in this tenant), fix that or sign in with -Device",
+                              lb->redirect_uri, timeout_ms / 1000);
             break;
         }
         until = now;

@@ -173,6 +173,7 @@ static int connect_strings(em_conn_settings *s, yajl_val params, em_error *err)
         {&s->resource, EM_F_RESOURCE},
         {&s->token_cache, EM_F_TOKENCACHE},
         {&s->prompt, EM_F_PROMPT},
+        {&s->redirect_uri, EM_F_REDIRECTURI},
         {&s->cert_file, EM_F_CERTFILE},
         {&s->cert_key_file, EM_F_CERTKEYFILE},
         {&s->cert_data, EM_F_CERTDATA},

@@ -128,11 +128,13 @@ typedef struct em_oidc_interactive_options {
     const char *domain_hint;    /* or NULL */
     const char *claims;         /* claims request JSON (a claims challenge), or NULL */
     bool no_browser;            /* only notify browserUrl; launch nothing */
-    long timeout_ms;            /* how long to wait for the browser; 0 = 5 minutes */
+    long timeout_ms;            /* how long to wait for the browser; 0 = 2 minutes */
+    const char *redirect_uri;   /* loopback template (loopback.h); NULL = http://localhost */
 } em_oidc_interactive_options;
 
 /* The browser sign-in: authorization code + PKCE (S256) with a loopback
- * redirect on http://127.0.0.1:<random port>/ (loopback.h). Sends the
+ * redirect, http://localhost:<random port> unless options->redirect_uri
+ * says otherwise (loopback.h). Sends the
  * `browserUrl` notification ({"url": ...}) always, launches the browser
  * (browser.h) unless options->no_browser, waits for one valid callback
  * (state, iss), redeems the code and verifies the id_token with the nonce.

@@ -118,7 +118,7 @@ int em_oidc_interactive_flow(em_tokens **out, em_oidc_provider *provider, const 
     expect.state = s.state;
     expect.issuer = em_oidc_issuer(provider);
     expect.iss_required = em_oidc_iss_parameter_supported(provider);
-    rc = em_loopback_start(&s.listener, &expect, err);
+    rc = em_loopback_start(&s.listener, &expect, options->redirect_uri, err);
     if (rc != EM_OK)
         goto out;
     request.endpoint = em_oidc_authorization_endpoint(provider);

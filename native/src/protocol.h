@@ -80,6 +80,7 @@
 #define EM_F_NOBROWSER       "noBrowser"
 #define EM_F_PROMPT          "prompt"
 #define EM_F_TIMEOUTSECONDS  "timeoutSeconds"
+#define EM_F_REDIRECTURI     "redirectUri"
 #define EM_F_CERTFILE        "certificateFilePath"
 #define EM_F_CERTKEYFILE     "certificateKeyFilePath"
 #define EM_F_CERTDATA        "certificateData"          /* secret */

@@ -218,6 +218,7 @@ int em_signin_first(em_tokens **out, em_signin *si, em_oidc_provider *provider,
         .prompt = r->prompt,
         .no_browser = r->no_browser,
         .timeout_ms = r->timeout_ms,
+        .redirect_uri = r->redirect_uri,
     };
 
     *out = NULL;

@@ -12,20 +12,30 @@ import { readBody, parseForm, sendHtml, escapeHtml } from './http.mjs';
 
 const CODE_LIFETIME_MS = 10 * 60 * 1000;
 
-// Native apps registered with http://localhost may use any port and path on
-// the loopback addresses.
-function redirectAllowed(app, uri) {
+const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+// As Entra matches redirect URIs: exactly, except that an http loopback
+// redirect may carry any port. The host is not loosened: an app registered
+// with http://localhost does not accept http://127.0.0.1 (another
+// registration), and the path must match; a root path with or without its
+// slash is the same ("http://localhost[:port][/]").
+export function redirectAllowed(app, uri) {
+  if (app.redirectUris.includes(uri)) return true;
   let url;
   try {
     url = new URL(uri);
   } catch {
     return false;
   }
-  if (app.redirectUris.includes(uri)) return true;
-  const loopback = ['localhost', '127.0.0.1', '[::1]'].includes(url.hostname);
-  return url.protocol === 'http:' && loopback && app.redirectUris.includes('http://localhost');
+  if (url.protocol !== 'http:' || !LOOPBACK_HOSTS.has(url.hostname) || url.username || url.password
+      || url.search || url.hash) return false;
+  const path = url.pathname === '/' ? '' : url.pathname;
+  const withoutPort = `http://${url.hostname}${path}`;
+  return app.redirectUris.some((registered) => registered.replace(/\/$/, '') === withoutPort);
 }
 
+// Entra's answer to a request it will not send back to the client (unknown
+// app, redirect URI not registered): a page for the user, no redirect.
 function errorPage(res, entry) {
   sendHtml(res, 400, `<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Sign in</title></head>
 <body><h1>Sorry, but we're having trouble signing you in.</h1><p>AADSTS${entry.code}: ${escapeHtml(entry.message)}</p></body></html>

@@ -8,6 +8,9 @@ export const EXCHANGE_PUBLIC_CLIENT = 'fb78d390-0c51-40cd-8e17-fdbfab77341b';
 // emulator-made certificate (DIR/app-cert.pem, DIR/app-key.pem).
 export const CONTOSO_APP = '3c0b1a5e-7d2f-4e8a-9b6c-1f2e3d4c5b6a';
 export const EXCHANGE_APP_ID = '00000002-0000-0ff1-ce00-000000000000';
+// A public client of contoso's registered with http://127.0.0.1 (not
+// localhost): what -RedirectUri http://127.0.0.1 is for.
+export const LOOPBACK_IP_APP = '7a1c3e5f-2b4d-4f6a-8c9e-0d1f2a3b4c5d';
 // contoso's managed identity (system-assigned; its client id also selects it)
 export const MANAGED_IDENTITY = '5e7d9c1b-3a2f-4d6e-8b0a-9c8d7e6f5a4b';
 // What the managed identity endpoint expects in X-IDENTITY-HEADER (test data).
@@ -62,6 +65,11 @@ export const APPS = [
     appId: EXCHANGE_PUBLIC_CLIENT, tenantId: null, publicClient: true,
     displayName: 'Microsoft Exchange REST API Based Powershell',
     redirectUris: ['http://localhost'],
+  },
+  {
+    appId: LOOPBACK_IP_APP, tenantId: CONTOSO.id, publicClient: true,
+    displayName: 'Contoso Admin Scripts',
+    redirectUris: ['http://127.0.0.1'],
   },
   {
     appId: CONTOSO_APP, tenantId: CONTOSO.id, publicClient: false,

@@ -553,11 +553,11 @@ test('authorization code + PKCE: redirect with code, state and iss; single-use c
   const verifier = 'a'.repeat(20) + randomUUID();
   const challenge = createHash('sha256').update(verifier).digest('base64url');
   const authorizeUrl = (extra = {}) => `/organizations/oauth2/v2.0/authorize?${new URLSearchParams({
-    client_id: CLIENT_ID, response_type: 'code', redirect_uri: 'http://localhost:5555/cb', scope: EXO_SCOPE,
+    client_id: CLIENT_ID, response_type: 'code', redirect_uri: 'http://localhost:5555', scope: EXO_SCOPE,
     state: 'st-1', nonce: 'n-1', code_challenge: challenge, code_challenge_method: 'S256', ...extra,
   })}`;
   const redeem = (code, codeVerifier = verifier) => emu.token({
-    grant_type: 'authorization_code', client_id: CLIENT_ID, code, redirect_uri: 'http://localhost:5555/cb',
+    grant_type: 'authorization_code', client_id: CLIENT_ID, code, redirect_uri: 'http://localhost:5555',
     code_verifier: codeVerifier, scope: EXO_SCOPE,
   });
   await emu.control('config', { autoApprove: 'admin@contoso.onmicrosoft.com' });
@@ -565,7 +565,7 @@ test('authorization code + PKCE: redirect with code, state and iss; single-use c
     const res = await emu.call('GET', authorizeUrl());
     assert.equal(res.status, 302);
     const location = new URL(res.headers.location);
-    assert.equal(`${location.origin}${location.pathname}`, 'http://localhost:5555/cb');
+    assert.equal(`${location.origin}${location.pathname}`, 'http://localhost:5555/');
     assert.equal(location.searchParams.get('state'), 'st-1');
     assert.equal(location.searchParams.get('iss'), `${emu.info.url}/${CONTOSO}/v2.0`);
     const code = location.searchParams.get('code');

@@ -108,11 +108,11 @@ Describe 'Parameter contract' {
 
     It 'Connect-ExchangeMfa takes the Connect-ExchangeOnline names' {
         (Get-OwnParameter Connect-ExchangeMfa).Name | Sort-Object | Should -Be (@(
-                'AccessToken', 'AppId', 'AssertionAlgorithm', 'AzureADAuthorizationEndpointUri', 'Certificate',
+                'AccessToken', 'AppId', 'AssertionAlgorithm', 'AzureADAuthorizationEndpointUri', 'BrowserTimeoutSeconds', 'Certificate',
                 'CertificateFilePath', 'CertificateKeyFilePath', 'CertificatePassword', 'CertificateThumbprint',
                 'CommandName', 'ConnectionUri', 'Credential', 'DelegatedOrganization', 'Device', 'ExchangeEnvironmentName',
                 'FederatedToken', 'InlineCredential', 'InMemoryTokenCache', 'ManagedIdentity', 'ManagedIdentityAccountId',
-                'NoBrowser', 'Organization', 'PageSize', 'Prefix', 'Resource', 'ShowBanner',
+                'NoBrowser', 'Organization', 'PageSize', 'Prefix', 'RedirectUri', 'Resource', 'ShowBanner',
                 'UserPrincipalName') | Sort-Object)
         $parameters = (Get-Command Connect-ExchangeMfa).Parameters
         $parameters.Device.SwitchParameter | Should -BeTrue

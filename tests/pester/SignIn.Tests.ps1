@@ -38,16 +38,25 @@ BeforeAll {
         [pscustomobject]@{ ExitCode = $LASTEXITCODE; Output = ($output -join "`n") }
     }
 
-    function Test-PortClosed([int] $Port, [int] $TimeoutSeconds = 5) {
-        # True once nothing accepts connections on 127.0.0.1:$Port.
+    function Test-PortClosed([int] $Port, [int] $TimeoutSeconds = 5, [string] $Address = '127.0.0.1') {
+        # True once nothing accepts connections on ${Address}:$Port.
         $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSeconds)
         do {
-            $client = [System.Net.Sockets.TcpClient]::new()
-            try { $client.Connect('127.0.0.1', $Port); $open = $true } catch { $open = $false } finally { $client.Dispose() }
+            $client = [System.Net.Sockets.TcpClient]::new([System.Net.IPAddress]::Parse($Address).AddressFamily)
+            try { $client.Connect($Address, $Port); $open = $true } catch { $open = $false } finally { $client.Dispose() }
             if (-not $open) { return $true }
             Start-Sleep -Milliseconds 100
         } while ([datetime]::UtcNow -lt $deadline)
         $false
+    }
+
+    function Test-Ipv6Loopback {
+        # Whether this machine has ::1 (IPv6 is often off in containers).
+        $socket = [System.Net.Sockets.Socket]::new([System.Net.Sockets.AddressFamily]::InterNetworkV6,
+            [System.Net.Sockets.SocketType]::Stream, [System.Net.Sockets.ProtocolType]::Tcp)
+        try { $socket.Bind([System.Net.IPEndPoint]::new([System.Net.IPAddress]::IPv6Loopback, 0)); $true }
+        catch { $false }
+        finally { $socket.Dispose() }
     }
 
     function Get-ErrorId([scriptblock] $Script) {
@@ -75,10 +84,7 @@ Describe 'Browser sign-in (the default)' {
     }
     AfterAll { Remove-Item Env:BROWSER -ErrorAction Ignore }
     BeforeEach { Reset-Emulator }
-    AfterEach {
-        Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore
-        & (Get-Module ExchangeMfa) { $script:InteractiveTimeoutSeconds = 300 }
-    }
+    AfterEach { Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore }
 
     It 'signs in through $BROWSER with PKCE and shows the address as a fallback' {
         $connection = Connect-ExchangeMfa @script:interactive -InformationVariable info
@@ -87,7 +93,9 @@ Describe 'Browser sign-in (the default)' {
         $url = ($info | Where-Object { $_.Tags -contains 'BrowserUrl' }).MessageData.Url
         $url | Should -Match '/oauth2/v2\.0/authorize\?'
         $url | Should -Match 'code_challenge_method=S256'
-        $url | Should -Match 'redirect_uri=http%3A%2F%2F(127\.0\.0\.1|localhost)%3A\d+'
+        # What Microsoft's public client is registered with, sent as MSAL
+        # sends it (no slash); the emulator's registration is as strict as Entra's.
+        $url | Should -Match 'redirect_uri=http%3A%2F%2Flocalhost%3A\d+&'
         ($info | Where-Object { $_.Tags -contains 'PSHOST' } | Out-String) | Should -Match ([regex]::Escape($url))
         Get-Content "$script:browser.log" | Should -Contain $url
         (Get-EmulatorStats).tokenRequests.authorization_code | Should -Be 1
@@ -123,7 +131,7 @@ Describe 'Browser sign-in (the default)' {
             $background.Handle.IsCompleted | Should -BeFalse -Because 'a callback with a wrong state must not end the sign-in'
             # The real callback: where the emulator's authorize redirects to.
             $callback = (Invoke-Curl @('-o', '/dev/null', '-w', '%{redirect_url}', $url)).Output
-            $callback | Should -Match "^http://(127\.0\.0\.1|localhost):$port/"
+            $callback | Should -Match "^http://localhost:$port/?\?"
             (Invoke-Curl @('-o', '/dev/null', $callback)).ExitCode | Should -Be 0
             $connection = $background.PowerShell.EndInvoke($background.Handle)
             $connection.SignInMode | Should -Be 'Interactive'
@@ -147,14 +155,69 @@ Describe 'Browser sign-in (the default)' {
         finally { Stop-BackgroundConnect -Background $background }
     }
 
-    It 'gives up after the timeout with ExchangeMfa.Timeout and closes the listener' {
-        & (Get-Module ExchangeMfa) { $script:InteractiveTimeoutSeconds = 3 }
+    It 'answers localhost on 127.0.0.1 and on ::1 with the same port, then closes both' {
+        $background = Start-BackgroundConnect -Parameters $script:noBrowser -WaitFor BrowserUrl
+        try {
+            $port = Get-CallbackPort $background.Shown.Url
+            Test-PortClosed $port -TimeoutSeconds 0 | Should -BeFalse -Because 'the listener answers on 127.0.0.1'
+            $ipv6 = Test-Ipv6Loopback
+            if ($ipv6) { Test-PortClosed $port -TimeoutSeconds 0 -Address '::1' | Should -BeFalse -Because 'localhost may be ::1' }
+            # The browser's way: localhost, whichever address it resolves first.
+            (Invoke-Curl @('-o', '/dev/null', '-L', $background.Shown.Url)).ExitCode | Should -Be 0
+            $background.PowerShell.EndInvoke($background.Handle).SignInMode | Should -Be 'Interactive'
+            Test-PortClosed $port | Should -BeTrue
+            if ($ipv6) { Test-PortClosed $port -Address '::1' | Should -BeTrue }
+            else { Set-ItResult -Inconclusive -Because '::1 is not available on this machine: only 127.0.0.1 was checked' }
+        }
+        finally { Stop-BackgroundConnect -Background $background }
+    }
+
+    It '-RedirectUri http://127.0.0.1 signs in with an app registered for that address' {
+        # The emulator's public client registered with http://127.0.0.1
+        # (LOOPBACK_IP_APP in tests/emulator/directory.mjs).
+        $appId = '7a1c3e5f-2b4d-4f6a-8c9e-0d1f2a3b4c5d'
+        $connection = Connect-ExchangeMfa @script:interactive -AppId $appId -RedirectUri 'http://127.0.0.1' -InformationVariable info
+        $connection.SignInMode | Should -Be 'Interactive'
+        $connection.AppId | Should -Be $appId
+        $url = ($info | Where-Object { $_.Tags -contains 'BrowserUrl' }).MessageData.Url
+        $url | Should -Match 'redirect_uri=http%3A%2F%2F127\.0\.0\.1%3A\d+&'
+        (Get-EmulatorStats).tokenRequests.authorization_code | Should -Be 1
+    }
+
+    It 'refuses a -RedirectUri that is not a loopback address before starting a browser' {
+        Remove-Item "$script:browser.log" -ErrorAction Ignore
+        foreach ($uri in 'https://localhost', 'http://example.com/', 'http://0.0.0.0:8400') {
+            Get-ErrorId { Connect-ExchangeMfa @script:interactive -RedirectUri $uri } |
+                Should -Be 'ExchangeMfa.InvalidParams,Connect-ExchangeMfa'
+        }
+        Test-Path "$script:browser.log" | Should -BeFalse
+    }
+
+    It 'times out after -BrowserTimeoutSeconds naming what the browser showed and -Device, and closes the listener' {
+        # Microsoft's app is not registered for 127.0.0.1: the browser stops
+        # at the AADSTS50011 page and no answer ever comes.
         $started = [datetime]::UtcNow
-        $id = Get-ErrorId { Connect-ExchangeMfa @script:interactive -NoBrowser -InformationVariable script:timeoutInfo }
-        $id | Should -Be 'ExchangeMfa.Timeout,Connect-ExchangeMfa'
+        $failure = $null
+        try { Connect-ExchangeMfa @script:interactive -RedirectUri 'http://127.0.0.1' -BrowserTimeoutSeconds 3 -InformationVariable script:timeoutInfo }
+        catch { $failure = $_ }
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.Timeout,Connect-ExchangeMfa'
         ([datetime]::UtcNow - $started).TotalSeconds | Should -BeLessThan 30
+        $failure.Exception.Message | Should -Match 'within 3 seconds'
+        $failure.Exception.Message | Should -Match 'AADSTS50011'
+        $failure.Exception.Message | Should -Match 'AADSTS65001'
+        $failure.Exception.Message | Should -Match '-Device'
+        $failure.ErrorDetails.RecommendedAction | Should -Match '-RedirectUri'
+        $failure.ErrorDetails.RecommendedAction | Should -Match '-Device'
         $url = ($script:timeoutInfo | Where-Object { $_.Tags -contains 'BrowserUrl' }).MessageData.Url
         Test-PortClosed (Get-CallbackPort $url) | Should -BeTrue
+        (Get-EmulatorStats).authorizeRequests | Should -BeGreaterOrEqual 1 -Because 'the browser did reach the sign-in page'
+        [int](Get-EmulatorStats).tokenRequests.authorization_code | Should -Be 0
+    }
+
+    It 'waits 120 seconds by default' {
+        (Get-Command Connect-ExchangeMfa).Parameters.BrowserTimeoutSeconds.ParameterSets.Keys | Should -Be @('Interactive')
+        & (Get-Module ExchangeMfa) { $script:InteractiveTimeoutSeconds } | Should -Be 120
+        (Get-Help Connect-ExchangeMfa -Parameter BrowserTimeoutSeconds | Out-String) | Should -Match 'default 120'
     }
 }
 

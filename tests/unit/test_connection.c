@@ -175,7 +175,7 @@ static void test_modes(void **state)
 static void test_mode_options(void **state)
 {
     em_conn_settings s = {.mode = "interactive", .prompt = "select_account", .no_browser = true,
-                          .timeout_seconds = 30};
+                          .timeout_seconds = 30, .redirect_uri = "http://127.0.0.1/cb"};
     em_conn_resolved r;
 
     (void)state;
@@ -183,6 +183,7 @@ static void test_mode_options(void **state)
     assert_string_equal(r.prompt, "select_account");
     assert_true(r.no_browser);
     assert_int_equal(r.timeout_ms, 30000);
+    assert_string_equal(r.redirect_uri, "http://127.0.0.1/cb");
     em_conn_resolved_free(&r);
 
     s = (em_conn_settings){.mode = "certificate", .app_id = "a", .organization = "contoso.com",
@@ -217,6 +218,9 @@ static void test_mode_fields_rejected(void **state)
         {{.mode = "device", .token_cache = "disk"}, "tokenCache"},
         {{.mode = "interactive", .prompt = "always"}, "prompt"},
         {{.mode = "interactive", .timeout_seconds = 86401}, "timeoutSeconds"},
+        {{.mode = "interactive", .redirect_uri = "https://localhost"}, "redirectUri"},
+        {{.mode = "interactive", .redirect_uri = "http://0.0.0.0:8400"}, "redirectUri"},
+        {{.mode = "device", .redirect_uri = "http://localhost"}, "redirectUri"},
     };
 
     (void)state;

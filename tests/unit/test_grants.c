@@ -326,7 +326,10 @@ static void test_interactive_with_browser(void **state)
     assert_non_null(strstr(f->authorize_query, "client_id=" CLIENT " response_type=code code_challenge_method=S256 "
                                                 "login_hint=admin@contoso.onmicrosoft.com prompt=select_account "
                                                 "claims=" CLAIMS " response_mode=query"));
-    assert_int_equal(strncmp(f->redirect_uri, "http://127.0.0.1:", 17), 0);
+    /* Microsoft's public client is registered with http://localhost: sent
+     * as MSAL sends it, without a trailing slash. */
+    assert_int_equal(strncmp(f->redirect_uri, "http://localhost:", 17), 0);
+    assert_null(strchr(f->redirect_uri + 17, '/'));
     assert_int_equal(strlen(f->state), 43);
     assert_int_equal(strlen(f->nonce), 43);
     assert_non_null(strstr(f->last_form, "grant_type=authorization_code"));
@@ -337,6 +340,13 @@ static void test_interactive_with_browser(void **state)
     assert_int_equal(em_oidc_interactive_flow(&t, p, &user_client, &o, NULL, &err), EM_ETOKEN);
     assert_non_null(strstr(err.message, "nonce"));
     assert_null(t);
+    /* An app registered with http://127.0.0.1 and a path. */
+    f->wrong_nonce = false;
+    o.redirect_uri = "http://127.0.0.1/auth";
+    assert_int_equal(em_oidc_interactive_flow(&t, p, &user_client, &o, NULL, &err), EM_OK);
+    assert_int_equal(strncmp(f->redirect_uri, "http://127.0.0.1:", 17), 0);
+    assert_non_null(strstr(f->redirect_uri + 17, "/auth"));
+    em_tokens_free(&t);
     unsetenv("BROWSER");
     em_oidc_provider_free(&p);
 }

@@ -1,7 +1,8 @@
 /* test_loopback.c - the browser sign-in's redirect listener (loopback.c):
- * query parsing and judging, then the real listener on 127.0.0.1 driven by
- * libcurl (http.h) as the "browser": favicon, wrong state, valid callback,
- * provider errors, iss mix-up, timeout, cancel, replay, bind address.
+ * query parsing and judging, the redirect URI templates, then the real
+ * listener driven by libcurl (http.h) as the "browser": favicon, wrong
+ * state, valid callback, provider errors, iss mix-up, timeout, cancel,
+ * replay, bind addresses (127.0.0.1 and ::1 for localhost), paths and ports.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -9,11 +10,15 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "buf.h"
 #include "fake_server.h"
@@ -139,8 +144,9 @@ static em_loopback *start(bool iss_required)
     em_error err = {0};
     char want[64];
 
-    assert_int_equal(em_loopback_start(&lb, &expect, &err), EM_OK);
-    snprintf(want, sizeof want, "http://127.0.0.1:%d/", em_loopback_port(lb));
+    assert_int_equal(em_loopback_start(&lb, &expect, NULL, &err), EM_OK);
+    /* The default, as MSAL sends it: localhost, no trailing slash. */
+    snprintf(want, sizeof want, "http://localhost:%d", em_loopback_port(lb));
     assert_string_equal(em_loopback_redirect_uri(lb), want);
     assert_true(em_loopback_port(lb) > 0);
     return lb;
@@ -280,7 +286,11 @@ static void test_timeout_closes(void **state)
 
     assert_int_equal(em_loopback_wait(&code, lb, 300, NULL, &err), EM_ETIMEOUT);
     assert_true(now_seconds() - t0 >= 0.29 && now_seconds() - t0 < 2.0);
-    assert_non_null(strstr(err.message, "timed out"));
+    /* It says what the browser may have shown, and the way out. */
+    assert_non_null(strstr(err.message, "AADSTS50011"));
+    assert_non_null(strstr(err.message, "AADSTS65001"));
+    assert_non_null(strstr(err.message, "-Device"));
+    assert_non_null(strstr(err.message, em_loopback_redirect_uri(lb)));
     assert_int_equal(get("127.0.0.1", port, "/?code=C&state=" STATE, &status, NULL), EM_ENETWORK);
     /* One wait per listener. */
     assert_int_equal(em_loopback_wait(&code, lb, 300, NULL, &err), EM_EINVAL);
@@ -298,6 +308,147 @@ static void test_binds_loopback_only(void **state)
     assert_int_equal(status, 404);
     /* Another loopback address: nobody listens there. */
     assert_int_equal(get("127.0.0.2", port, "/nothing", &status, NULL), EM_ENETWORK);
+    em_loopback_free(&lb);
+}
+
+static void test_parse_redirect(void **state)
+{
+    static const char *const bad[] = {
+        "https://localhost", "http://localhost.evil.example", "http://127.0.0.2", "http://0.0.0.0",
+        "http://[::]", "http://example.com/", "http://localhost:0", "http://localhost:65536",
+        "http://localhost:123456", "http://localhost:", "http://localhost:80x", "http://user@localhost",
+        "http://localhost/?q=1", "http://localhost/#f", "http://localhost/a%20b", "localhost", "",
+    };
+    em_loopback_redirect r;
+    em_error err = {0};
+    (void)state;
+
+    assert_int_equal(em_loopback_parse_redirect(&r, "http://localhost", &err), EM_OK);
+    assert_int_equal(r.host, EM_LOOPBACK_LOCALHOST);
+    assert_int_equal(r.port, 0);
+    assert_string_equal(r.path, "");
+    assert_int_equal(em_loopback_parse_redirect(&r, "HTTP://LocalHost:8400/", &err), EM_OK);
+    assert_int_equal(r.host, EM_LOOPBACK_LOCALHOST);
+    assert_int_equal(r.port, 8400);
+    assert_string_equal(r.path, "/");
+    assert_int_equal(em_loopback_parse_redirect(&r, "http://127.0.0.1/auth/callback", &err), EM_OK);
+    assert_int_equal(r.host, EM_LOOPBACK_IPV4);
+    assert_string_equal(r.path, "/auth/callback");
+    assert_int_equal(em_loopback_parse_redirect(&r, "http://[::1]:65535", &err), EM_OK);
+    assert_int_equal(r.host, EM_LOOPBACK_IPV6);
+    assert_int_equal(r.port, 65535);
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        if (em_loopback_parse_redirect(&r, bad[i], &err) != EM_EINVAL)
+            fail_msg("accepted %s", bad[i]);
+    }
+}
+
+/* "localhost" is answered on 127.0.0.1 and on ::1 with the same port; one
+ * valid callback (here through ::1) ends the sign-in and closes both. */
+static void test_localhost_on_both_addresses(void **state)
+{
+    em_loopback *lb = start(false);
+    int port = em_loopback_port(lb);
+    em_buf body = EM_BUF_INIT;
+    long status = 0;
+    waiter w;
+    (void)state;
+
+    assert_int_equal(get("127.0.0.1", port, "/nothing", &status, NULL), EM_OK);
+    assert_int_equal(status, 404);
+    if (!em_loopback_on_ipv6(lb)) {
+        em_loopback_free(&lb);
+        print_message("::1 is not available on this machine: the IPv6 half is not tested\n");
+        skip();
+    }
+    assert_int_equal(get("[::1]", port, "/nothing", &status, NULL), EM_OK);
+    assert_int_equal(status, 404);
+    wait_in_background(&w, lb, 10000);
+    assert_int_equal(get("[::1]", port, "/?code=C6&state=" STATE, &status, &body), EM_OK);
+    assert_int_equal(status, 200);
+    pthread_join(w.thread, NULL);
+    assert_int_equal(w.rc, EM_OK);
+    assert_string_equal(w.code, "C6");
+    assert_int_equal(get("[::1]", port, "/?code=C6&state=" STATE, &status, NULL), EM_ENETWORK);
+    assert_int_equal(get("127.0.0.1", port, "/?code=C6&state=" STATE, &status, NULL), EM_ENETWORK);
+    em_free_secret(&w.code);
+    em_loopback_free(&lb);
+    em_buf_free(&body);
+}
+
+/* An explicit template: 127.0.0.1 only, the callback on its path, the port
+ * fixed when given (and refused while another listener holds it). */
+static void test_explicit_redirect(void **state)
+{
+    em_loopback_expect expect = {STATE, NULL, false};
+    em_loopback *lb = NULL, *again = NULL;
+    em_error err = {0};
+    long status = 0;
+    char want[64], fixed[64];
+    int port = 0;
+    waiter w;
+    (void)state;
+
+    assert_int_equal(em_loopback_start(&lb, &expect, "http://127.0.0.1/cb", &err), EM_OK);
+    port = em_loopback_port(lb);
+    snprintf(want, sizeof want, "http://127.0.0.1:%d/cb", port);
+    assert_string_equal(em_loopback_redirect_uri(lb), want);
+    assert_false(em_loopback_on_ipv6(lb));
+    assert_int_equal(get("[::1]", port, "/cb", &status, NULL), EM_ENETWORK);
+    /* The same port asked for while this one holds it. */
+    snprintf(fixed, sizeof fixed, "http://127.0.0.1:%d/cb", port);
+    assert_int_equal(em_loopback_start(&again, &expect, fixed, &err), EM_ENETWORK);
+    assert_null(again);
+    wait_in_background(&w, lb, 10000);
+    assert_int_equal(get("127.0.0.1", port, "/?code=C&state=" STATE, &status, NULL), EM_OK);
+    assert_int_equal(status, 404);
+    assert_int_equal(get("127.0.0.1", port, "/cb?code=C&state=" STATE, &status, NULL), EM_OK);
+    assert_int_equal(status, 200);
+    pthread_join(w.thread, NULL);
+    assert_int_equal(w.rc, EM_OK);
+    em_free_secret(&w.code);
+    em_loopback_free(&lb);
+    /* Now free: the fixed port is used as given. */
+    assert_int_equal(em_loopback_start(&lb, &expect, fixed, &err), EM_OK);
+    assert_int_equal(em_loopback_port(lb), port);
+    assert_string_equal(em_loopback_redirect_uri(lb), want);
+    em_loopback_free(&lb);
+    assert_int_equal(em_loopback_start(&lb, &expect, "http://example.com/", &err), EM_EINVAL);
+    assert_null(lb);
+}
+
+/* A "localhost" port another process holds on ::1 is refused, not served
+ * on 127.0.0.1 alone: a browser trying ::1 first would reach the other
+ * process. */
+static void test_localhost_port_taken_on_ipv6(void **state)
+{
+    em_loopback_expect expect = {STATE, NULL, false};
+    struct sockaddr_in6 v6 = {0};
+    socklen_t len = sizeof v6;
+    em_loopback *lb = NULL;
+    em_error err = {0};
+    char template[64];
+    int fd = socket(AF_INET6, SOCK_STREAM, 0);
+    (void)state;
+
+    v6.sin6_family = AF_INET6;
+    v6.sin6_addr = in6addr_loopback;
+    if (fd < 0 || bind(fd, (struct sockaddr *)&v6, sizeof v6) != 0) {
+        if (fd >= 0)
+            close(fd);
+        print_message("::1 is not available on this machine: nothing to hold\n");
+        skip();
+    }
+    assert_int_equal(listen(fd, 1), 0);
+    assert_int_equal(getsockname(fd, (struct sockaddr *)&v6, &len), 0);
+    snprintf(template, sizeof template, "http://localhost:%d", ntohs(v6.sin6_port));
+    assert_int_equal(em_loopback_start(&lb, &expect, template, &err), EM_ENETWORK);
+    assert_null(lb);
+    assert_non_null(strstr(err.message, "in use"));
+    close(fd);
+    /* Released: the same port now listens on both addresses. */
+    assert_int_equal(em_loopback_start(&lb, &expect, template, &err), EM_OK);
+    assert_true(em_loopback_on_ipv6(lb));
     em_loopback_free(&lb);
 }
 
@@ -368,6 +519,10 @@ int main(void)
         cmocka_unit_test(test_iss_mismatch_and_required),
         cmocka_unit_test(test_timeout_closes),
         cmocka_unit_test(test_binds_loopback_only),
+        cmocka_unit_test(test_parse_redirect),
+        cmocka_unit_test(test_localhost_on_both_addresses),
+        cmocka_unit_test(test_explicit_redirect),
+        cmocka_unit_test(test_localhost_port_taken_on_ipv6),
         cmocka_unit_test(test_cancel),
     };
 
