@@ -21,24 +21,36 @@
 #include <strings.h>
 #include <time.h>
 
-/* The clouds (reference/exchange-online.md section 2). The DoD and China
- * Exchange hosts are unconfirmed; connectionUri/resource override them. */
+/* The clouds (reference/exchange-online.md section 2, docs/compliance.md).
+ * Each product (Exchange Online; Security & Compliance) has its host and
+ * token resource per cloud. The DoD and China Exchange hosts and every
+ * Security & Compliance resource outside O365Default are unconfirmed;
+ * connectionUri/resource override them. */
+typedef struct em_endpoint {
+    const char *uri;
+    const char *resource;
+} em_endpoint;
+
 typedef struct em_environment {
     const char *name;
     const char *authority_host;
-    const char *exchange_uri;
-    const char *resource;
+    em_endpoint exchange;
+    em_endpoint compliance;
 } em_environment;
 
 static const em_environment environments[] = {
-    {"O365Default", "login.microsoftonline.com", "https://outlook.office365.com",
-     "https://outlook.office365.com"},
-    {"O365USGovGCCHigh", "login.microsoftonline.us", "https://outlook.office365.us",
-     "https://outlook.office365.us"},
-    {"O365USGovDoD", "login.microsoftonline.us", "https://webmail.apps.mil",
-     "https://webmail.apps.mil"},
-    {"O365China", "login.partner.microsoftonline.cn", "https://partner.outlook.cn",
-     "https://partner.outlook.cn"},
+    {"O365Default", "login.microsoftonline.com",
+     {"https://outlook.office365.com", "https://outlook.office365.com"},
+     {"https://ps.compliance.protection.outlook.com", "https://ps.compliance.protection.outlook.com"}},
+    {"O365USGovGCCHigh", "login.microsoftonline.us",
+     {"https://outlook.office365.us", "https://outlook.office365.us"},
+     {"https://ps.compliance.protection.office365.us", "https://ps.compliance.protection.office365.us"}},
+    {"O365USGovDoD", "login.microsoftonline.us",
+     {"https://webmail.apps.mil", "https://webmail.apps.mil"},
+     {"https://l5.ps.compliance.protection.office365.us", "https://l5.ps.compliance.protection.office365.us"}},
+    {"O365China", "login.partner.microsoftonline.cn",
+     {"https://partner.outlook.cn", "https://partner.outlook.cn"},
+     {"https://ps.compliance.protection.partner.outlook.cn", "https://ps.compliance.protection.partner.outlook.cn"}},
 };
 
 struct provider_entry {
@@ -221,6 +233,7 @@ static int check_mode_fields(const em_conn_settings *s, em_conn_mode mode, em_er
 int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *err)
 {
     const em_environment *env = NULL;
+    const em_endpoint *endpoint;
     const char *name = s->environment ? s->environment : EM_DEFAULT_ENVIRONMENT;
     em_buf buf = EM_BUF_INIT;
     size_t i;
@@ -260,8 +273,13 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
         return invalid(err, EM_F_RESOURCE, "must not be empty");
     if (s->page_size < 0 || s->page_size > EM_PAGESIZE_MAX)
         return invalid(err, EM_F_PAGESIZE, "must be 1..1000");
+    if (s->product != NULL && strcmp(s->product, EM_PRODUCT_EXCHANGE) != 0 &&
+        strcmp(s->product, EM_PRODUCT_COMPLIANCE) != 0)
+        return invalid(err, EM_F_PRODUCT, "must be exchange or compliance");
 
     out->mode = (em_conn_mode)mode_index(s->mode);
+    out->compliance = s->product != NULL && strcmp(s->product, EM_PRODUCT_COMPLIANCE) == 0;
+    endpoint = out->compliance ? &env->compliance : &env->exchange;
     out->persistent = !em_conn_mode_app_only(out->mode) && out->mode != EM_CONN_ACCESS_TOKEN &&
                       (s->token_cache == NULL || strcmp(s->token_cache, EM_TOKENCACHE_PERSISTENT) == 0);
     out->no_browser = s->no_browser;
@@ -278,8 +296,8 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
     else if (em_buf_printf(&buf, "https://%s/%s", env->authority_host,
                            s->organization ? s->organization : EM_DEFAULT_TENANT) == EM_OK)
         out->authority = em_buf_detach(&buf);
-    out->connection_uri = origin_of(s->connection_uri ? s->connection_uri : env->exchange_uri);
-    out->resource = without_trailing_slash(s->resource ? s->resource : env->resource);
+    out->connection_uri = origin_of(s->connection_uri ? s->connection_uri : endpoint->uri);
+    out->resource = without_trailing_slash(s->resource ? s->resource : endpoint->resource);
     out->client_id = strdup(s->app_id ? s->app_id : EM_DEFAULT_CLIENT_ID);
     if (out->resource != NULL &&
         em_buf_printf(&buf, "%s%s", out->resource,
@@ -828,6 +846,9 @@ int em_conn_gen_session(yajl_gen g, em_conn *c)
         st = em_json_gen_kv_str(g, EM_F_DELEGATEDORG, c->settings.delegated_organization);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_str(g, EM_F_ENVIRONMENT, c->settings.environment);
+    if (st == yajl_gen_status_ok)
+        st = em_json_gen_kv_str(g, EM_F_PRODUCT,
+                                    c->settings.compliance ? EM_PRODUCT_COMPLIANCE : EM_PRODUCT_EXCHANGE);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_str(g, EM_F_CONNECTIONURI, c->settings.connection_uri);
     if (st == yajl_gen_status_ok)
