@@ -53,6 +53,49 @@ static const em_environment environments[] = {
      {"https://ps.compliance.protection.partner.outlook.cn", "https://ps.compliance.protection.partner.outlook.cn"}},
 };
 
+/* The host of an https:// URL, lower-case, into out (empty when too long). */
+static void host_of(char *out, size_t size, const char *url)
+{
+    const char *host = strstr(url, "://");
+    size_t len, i;
+
+    host = host ? host + 3 : url;
+    len = strcspn(host, ":/?#");
+    if (len >= size)
+        len = 0;
+    for (i = 0; i < len; i++)
+        out[i] = (char)tolower((unsigned char)host[i]);
+    out[len] = '\0';
+}
+
+/* The cloud whose endpoint host (for the product) is the host of
+ * connection_uri or a parent domain of it (a regional host such as
+ * eur03b.ps.compliance.protection.outlook.com), the longest match winning;
+ * NULL when none is. This is how Microsoft's -ConnectionUri alone, without
+ * an environment name, selects the cloud. */
+static const em_environment *environment_of_uri(const char *connection_uri, bool compliance)
+{
+    const em_environment *best = NULL;
+    size_t best_len = 0, i;
+    char host[256], known[256];
+
+    host_of(host, sizeof(host), connection_uri);
+    for (i = 0; i < sizeof(environments) / sizeof(environments[0]); i++) {
+        const em_endpoint *e = compliance ? &environments[i].compliance : &environments[i].exchange;
+        size_t hlen = strlen(host), klen;
+
+        host_of(known, sizeof(known), e->uri);
+        klen = strlen(known);
+        if (klen == 0 || klen > hlen || klen <= best_len)
+            continue;
+        if (strcmp(host + hlen - klen, known) == 0 && (hlen == klen || host[hlen - klen - 1] == '.')) {
+            best = &environments[i];
+            best_len = klen;
+        }
+    }
+    return best;
+}
+
 struct provider_entry {
     char *authority;
     em_oidc_provider *provider;
@@ -253,6 +296,13 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
     for (i = 0; i < sizeof(environments) / sizeof(environments[0]); i++) {
         if (strcasecmp(environments[i].name, name) == 0)
             env = &environments[i];
+    }
+    if (s->environment == NULL && s->connection_uri != NULL) {
+        const em_environment *by_uri =
+            environment_of_uri(s->connection_uri, s->product != NULL && strcmp(s->product, EM_PRODUCT_COMPLIANCE) == 0);
+
+        if (by_uri != NULL)
+            env = by_uri;
     }
     if (env == NULL)
         return invalid(err, EM_F_ENVIRONMENT,

@@ -110,6 +110,37 @@ static void test_compliance(void **state)
         assert_string_equal(r.resource, "https://ps.compliance.protection.outlook.com");
         em_conn_resolved_free(&r);
     }
+
+    /* Without an environment name, -ConnectionUri selects the cloud (its
+     * resource and authority), as Microsoft's module documents; the longest
+     * known host wins (DoD's l5. host over GCC High's). */
+    {
+        static const struct {
+            const char *product, *uri, *environment, *resource;
+        } cases[] = {
+            {"compliance", "https://ps.compliance.protection.office365.us/powershell-liveid/", "O365USGovGCCHigh",
+             "https://ps.compliance.protection.office365.us"},
+            {"compliance", "https://l5.ps.compliance.protection.office365.us/powershell-liveid/", "O365USGovDoD",
+             "https://l5.ps.compliance.protection.office365.us"},
+            {"compliance", "https://ps.compliance.protection.partner.outlook.cn/powershell-liveid", "O365China",
+             "https://ps.compliance.protection.partner.outlook.cn"},
+            {"exchange", "https://outlook.office365.us/powershell-liveid", "O365USGovGCCHigh", "https://outlook.office365.us"},
+            {"exchange", "https://127.0.0.1:4443", "O365Default", "https://outlook.office365.com"},
+            {"compliance", "https://evilps.compliance.protection.office365.us", "O365Default",
+             "https://ps.compliance.protection.outlook.com"},
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            em_conn_settings s = {.mode = "device", .product = cases[i].product, .connection_uri = cases[i].uri};
+            em_conn_resolved r;
+
+            assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+            assert_string_equal(r.environment, cases[i].environment);
+            assert_string_equal(r.resource, cases[i].resource);
+            em_conn_resolved_free(&r);
+        }
+    }
 }
 
 static void test_overrides(void **state)
