@@ -64,14 +64,15 @@ function Disconnect-ExchangeOnline {
     }
     process {
         if ($PSCmdlet.ParameterSetName -eq 'ModulePrefix') {
-            $found = @(Get-ConnectionInformation -ModulePrefix $ModulePrefix | ForEach-Object ConnectionId)
+            $connections = @(Get-ConnectionInformation)
             foreach ($prefix in $ModulePrefix) {
-                if (-not (Get-ConnectionInformation -ModulePrefix $prefix)) {
+                $matched = @($connections | Where-Object { $_.ModulePrefix -and $_.ModulePrefix -eq $prefix })
+                if ($matched.Count -eq 0) {
                     $PSCmdlet.WriteError((New-ExchangeMfaErrorRecord -Name ConnectionNotFound -TargetObject $prefix `
                                 -Message "There is no open connection with the prefix '$prefix'."))
                 }
+                foreach ($connection in $matched) { $ids.Add($connection.ConnectionId) }
             }
-            $ids.AddRange([string[]]$found)
         }
         elseif ($ConnectionId) { $ids.AddRange($ConnectionId) }
     }
