@@ -35,6 +35,9 @@ function Uninstall-ExchangeMfaCompatibility {
 
     .LINK
     Install-ExchangeMfaCompatibility
+
+    .LINK
+    about_ExchangeMfa
     #>
     [CmdletBinding(SupportsShouldProcess, DefaultParameterSetName = 'Scope')]
     [OutputType([void])]
