@@ -16,6 +16,14 @@
         'Disconnect-ExchangeMfa'
         'Get-ExchangeMfaConnection'
         'Invoke-ExchangeMfaCommand'
+        # Microsoft's names (ExchangeOnlineManagement), for scripts written for it.
+        'Connect-ExchangeOnline'
+        'Connect-IPPSSession'
+        'Disconnect-ExchangeOnline'
+        'Get-ConnectionInformation'
+        # The opt-in ExchangeOnlineManagement compatibility module.
+        'Install-ExchangeMfaCompatibility'
+        'Uninstall-ExchangeMfaCompatibility'
     )
     CmdletsToExport      = @()
     VariablesToExport    = @()

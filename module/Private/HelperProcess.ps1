@@ -141,6 +141,7 @@ function Stop-HelperProcess {
     if (-not $helper) { return }
     $script:Helper = $null
     $script:DefaultConnectionId = $null
+    $script:DefaultComplianceConnectionId = $null
     # The connections are gone, and so are the commands bound to them.
     Remove-ExchangeProxyModule -All
     $helper.Stopped = $true

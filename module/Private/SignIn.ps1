@@ -109,6 +109,7 @@ function New-ConnectParameters {
         if ($params.Contains($field)) { $params[$field] = $Cmdlet.GetUnresolvedProviderPathFromPSPath($params[$field]) }
     }
     if ($Bound.InMemoryTokenCache) { $params.tokenCache = 'memory' }
+    if ($Bound.Product -eq 'SecurityCompliance') { $params.product = 'compliance' }
 
     switch ($ParameterSetName) {
         'Interactive' {

@@ -191,6 +191,11 @@ function Connect-ExchangeMfa {
     The resource the access token is for, when it is not the environment's
     Exchange Online resource (for example https://outlook.office365.com).
 
+    .PARAMETER Product
+    Internal, for Connect-IPPSSession: SecurityCompliance signs in to the
+    Security & Compliance endpoint instead of Exchange Online
+    (ExchangeOnline, the default). Use Connect-IPPSSession instead.
+
     .EXAMPLE
     PS> Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -Device
 
@@ -260,6 +265,7 @@ function Connect-ExchangeMfa {
         [Parameter(Position = 0, ParameterSetName = 'Interactive')]
         [Parameter(Position = 0, ParameterSetName = 'Device')]
         [Parameter(Position = 0, ParameterSetName = 'InlineCredential')]
+        [Parameter(Position = 0, ParameterSetName = 'AccessToken')]
         [ValidateNotNullOrEmpty()]
         [string] $UserPrincipalName,
 
@@ -376,11 +382,18 @@ function Connect-ExchangeMfa {
         [string[]] $CommandName,
 
         [ValidateNotNullOrEmpty()]
-        [string] $DelegatedOrganization
+        [string] $DelegatedOrganization,
+
+        # Connect-IPPSSession's way in (docs/compliance.md): the same sign-in
+        # for the Security & Compliance endpoint. Not for direct use.
+        [Parameter(DontShow)]
+        [ValidateSet('ExchangeOnline', 'SecurityCompliance')]
+        [string] $Product = 'ExchangeOnline'
     )
+    $compliance = $Product -eq 'SecurityCompliance'
 
     # A -CommandName typo fails before anybody signs in.
-    if ($CommandName) { $null = Resolve-ExchangeCommandName -Name $CommandName -Cmdlet $PSCmdlet }
+    if ($CommandName -and -not $compliance) { $null = Resolve-ExchangeCommandName -Name $CommandName -Cmdlet $PSCmdlet }
 
     # On unless -ShowBanner:$false, like Connect-ExchangeOnline.
     if (-not $PSBoundParameters.ContainsKey('ShowBanner') -or $ShowBanner) {
@@ -412,6 +425,11 @@ function Connect-ExchangeMfa {
     }
 
     $connectionId = [string]$reply.result.connectionId
+    if ($compliance) {
+        # S&C commands route by product to this default (branch proxies).
+        Register-ComplianceConnection -ConnectionId $connectionId -Prefix $Prefix
+        return ConvertTo-ExchangeMfaConnection -Session $reply.result
+    }
     if (-not $Prefix -or -not $script:DefaultConnectionId) { $script:DefaultConnectionId = $connectionId }
     # Not $organization: PowerShell names are case-insensitive, and the
     # validated -Organization parameter refuses an empty value.

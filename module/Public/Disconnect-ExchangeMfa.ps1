@@ -97,7 +97,7 @@ function Disconnect-ExchangeMfa {
             }
             Write-Verbose "Disconnected $id."
             Remove-ExchangeProxyModule -ConnectionId $id
-            if ($script:DefaultConnectionId -eq $id) { $script:DefaultConnectionId = $null }
+            Unregister-Connection -ConnectionId $id
         }
     }
     end {
@@ -108,9 +108,8 @@ function Disconnect-ExchangeMfa {
             Write-Verbose 'No connection is left; stopping the ExchangeMfa helper.'
             Stop-HelperProcess
         }
-        elseif (-not $script:DefaultConnectionId) {
-            # The newest remaining connection becomes the default.
-            $script:DefaultConnectionId = [string]$left[-1].connectionId
+        else {
+            Update-DefaultConnection -Sessions $left
         }
     }
 }

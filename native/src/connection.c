@@ -22,25 +22,80 @@
 #include <strings.h>
 #include <time.h>
 
-/* The clouds (reference/exchange-online.md section 2). The DoD and China
- * Exchange hosts are unconfirmed; connectionUri/resource override them. */
+/* The clouds (reference/exchange-online.md section 2, docs/compliance.md).
+ * Each product (Exchange Online; Security & Compliance) has its host and
+ * token resource per cloud. The DoD and China Exchange hosts and every
+ * Security & Compliance resource outside O365Default are unconfirmed;
+ * connectionUri/resource override them. */
+typedef struct em_endpoint {
+    const char *uri;
+    const char *resource;
+} em_endpoint;
+
 typedef struct em_environment {
     const char *name;
     const char *authority_host;
-    const char *exchange_uri;
-    const char *resource;
+    em_endpoint exchange;
+    em_endpoint compliance;
 } em_environment;
 
 static const em_environment environments[] = {
-    {"O365Default", "login.microsoftonline.com", "https://outlook.office365.com",
-     "https://outlook.office365.com"},
-    {"O365USGovGCCHigh", "login.microsoftonline.us", "https://outlook.office365.us",
-     "https://outlook.office365.us"},
-    {"O365USGovDoD", "login.microsoftonline.us", "https://webmail.apps.mil",
-     "https://webmail.apps.mil"},
-    {"O365China", "login.partner.microsoftonline.cn", "https://partner.outlook.cn",
-     "https://partner.outlook.cn"},
+    {"O365Default", "login.microsoftonline.com",
+     {"https://outlook.office365.com", "https://outlook.office365.com"},
+     {"https://ps.compliance.protection.outlook.com", "https://ps.compliance.protection.outlook.com"}},
+    {"O365USGovGCCHigh", "login.microsoftonline.us",
+     {"https://outlook.office365.us", "https://outlook.office365.us"},
+     {"https://ps.compliance.protection.office365.us", "https://ps.compliance.protection.office365.us"}},
+    {"O365USGovDoD", "login.microsoftonline.us",
+     {"https://webmail.apps.mil", "https://webmail.apps.mil"},
+     {"https://l5.ps.compliance.protection.office365.us", "https://l5.ps.compliance.protection.office365.us"}},
+    {"O365China", "login.partner.microsoftonline.cn",
+     {"https://partner.outlook.cn", "https://partner.outlook.cn"},
+     {"https://ps.compliance.protection.partner.outlook.cn", "https://ps.compliance.protection.partner.outlook.cn"}},
 };
+
+/* The host of an https:// URL, lower-case, into out (empty when too long). */
+static void host_of(char *out, size_t size, const char *url)
+{
+    const char *host = strstr(url, "://");
+    size_t len, i;
+
+    host = host ? host + 3 : url;
+    len = strcspn(host, ":/?#");
+    if (len >= size)
+        len = 0;
+    for (i = 0; i < len; i++)
+        out[i] = (char)tolower((unsigned char)host[i]);
+    out[len] = '\0';
+}
+
+/* The cloud whose endpoint host (for the product) is the host of
+ * connection_uri or a parent domain of it (a regional host such as
+ * eur03b.ps.compliance.protection.outlook.com), the longest match winning;
+ * NULL when none is. This is how Microsoft's -ConnectionUri alone, without
+ * an environment name, selects the cloud. */
+static const em_environment *environment_of_uri(const char *connection_uri, bool compliance)
+{
+    const em_environment *best = NULL;
+    size_t best_len = 0, i;
+    char host[256], known[256];
+
+    host_of(host, sizeof(host), connection_uri);
+    for (i = 0; i < sizeof(environments) / sizeof(environments[0]); i++) {
+        const em_endpoint *e = compliance ? &environments[i].compliance : &environments[i].exchange;
+        size_t hlen = strlen(host), klen;
+
+        host_of(known, sizeof(known), e->uri);
+        klen = strlen(known);
+        if (klen == 0 || klen > hlen || klen <= best_len)
+            continue;
+        if (strcmp(host + hlen - klen, known) == 0 && (hlen == klen || host[hlen - klen - 1] == '.')) {
+            best = &environments[i];
+            best_len = klen;
+        }
+    }
+    return best;
+}
 
 struct provider_entry {
     char *authority;
@@ -228,6 +283,7 @@ static int check_mode_fields(const em_conn_settings *s, em_conn_mode mode, em_er
 int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *err)
 {
     const em_environment *env = NULL;
+    const em_endpoint *endpoint;
     const char *name = s->environment ? s->environment : EM_DEFAULT_ENVIRONMENT;
     em_buf buf = EM_BUF_INIT;
     size_t i;
@@ -248,6 +304,13 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
         if (strcasecmp(environments[i].name, name) == 0)
             env = &environments[i];
     }
+    if (s->environment == NULL && s->connection_uri != NULL) {
+        const em_environment *by_uri =
+            environment_of_uri(s->connection_uri, s->product != NULL && strcmp(s->product, EM_PRODUCT_COMPLIANCE) == 0);
+
+        if (by_uri != NULL)
+            env = by_uri;
+    }
     if (env == NULL)
         return invalid(err, EM_F_ENVIRONMENT,
                        "must be O365Default, O365USGovGCCHigh, O365USGovDoD or O365China");
@@ -267,8 +330,13 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
         return invalid(err, EM_F_RESOURCE, "must not be empty");
     if (s->page_size < 0 || s->page_size > EM_PAGESIZE_MAX)
         return invalid(err, EM_F_PAGESIZE, "must be 1..1000");
+    if (s->product != NULL && strcmp(s->product, EM_PRODUCT_EXCHANGE) != 0 &&
+        strcmp(s->product, EM_PRODUCT_COMPLIANCE) != 0)
+        return invalid(err, EM_F_PRODUCT, "must be exchange or compliance");
 
     out->mode = (em_conn_mode)mode_index(s->mode);
+    out->compliance = s->product != NULL && strcmp(s->product, EM_PRODUCT_COMPLIANCE) == 0;
+    endpoint = out->compliance ? &env->compliance : &env->exchange;
     out->persistent = !em_conn_mode_app_only(out->mode) && out->mode != EM_CONN_ACCESS_TOKEN &&
                       (s->token_cache == NULL || strcmp(s->token_cache, EM_TOKENCACHE_PERSISTENT) == 0);
     out->no_browser = s->no_browser;
@@ -287,8 +355,8 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
     else if (em_buf_printf(&buf, "https://%s/%s", env->authority_host,
                            s->organization ? s->organization : EM_DEFAULT_TENANT) == EM_OK)
         out->authority = em_buf_detach(&buf);
-    out->connection_uri = origin_of(s->connection_uri ? s->connection_uri : env->exchange_uri);
-    out->resource = without_trailing_slash(s->resource ? s->resource : env->resource);
+    out->connection_uri = origin_of(s->connection_uri ? s->connection_uri : endpoint->uri);
+    out->resource = without_trailing_slash(s->resource ? s->resource : endpoint->resource);
     out->client_id = strdup(s->app_id ? s->app_id : EM_DEFAULT_CLIENT_ID);
     if (out->resource != NULL &&
         em_buf_printf(&buf, "%s%s", out->resource,
@@ -838,6 +906,9 @@ int em_conn_gen_session(yajl_gen g, em_conn *c)
         st = em_json_gen_kv_str(g, EM_F_DELEGATEDORG, c->settings.delegated_organization);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_str(g, EM_F_ENVIRONMENT, c->settings.environment);
+    if (st == yajl_gen_status_ok)
+        st = em_json_gen_kv_str(g, EM_F_PRODUCT,
+                                    c->settings.compliance ? EM_PRODUCT_COMPLIANCE : EM_PRODUCT_EXCHANGE);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_str(g, EM_F_CONNECTIONURI, c->settings.connection_uri);
     if (st == yajl_gen_status_ok)

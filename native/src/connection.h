@@ -50,6 +50,7 @@ typedef struct em_conn_settings {
     const char *authority;
     const char *connection_uri;
     const char *resource;
+    const char *product;            /* "exchange" (NULL) or "compliance" */
     long page_size;                 /* 0 = EM_PAGESIZE_MAX */
     const char *token_cache;        /* "persistent" (NULL) or "memory" */
     /* interactive */
@@ -76,6 +77,7 @@ typedef struct em_conn_settings {
 typedef struct em_conn_resolved {
     em_conn_mode mode;
     char *environment;
+    bool compliance;                /* Security & Compliance, not Exchange Online */
     char *authority;                /* https://host/tenant, no trailing slash */
     char *connection_uri;           /* https://host[:port], the origin only */
     char *resource;

@@ -478,7 +478,14 @@ int em_exo_map_error(const em_http_response *resp, em_error *err)
         inner = em_json_get(error, "innererror");
         type = em_json_get_string(inner, "type");
     }
-    if (message != NULL)
+    if (resp->status >= 300 && resp->status < 400)
+        /* Not followed: the bearer token would go to a host nobody chose.
+         * Security & Compliance is reported to route tenants to a regional
+         * host this way (docs/compliance.md). */
+        snprintf(text, sizeof(text), "The endpoint answered with a redirect (HTTP %ld), which is not followed. "
+                 "Connect with -ConnectionUri set to the tenant's regional host (for Security & Compliance: "
+                 "https://<region>.ps.compliance.protection.outlook.com).", resp->status);
+    else if (message != NULL)
         first_line(text, sizeof(text), message, strlen(message));
     else if (root == NULL && resp->body.len > 0)
         first_line(text, sizeof(text), resp->body.data, resp->body.len);
@@ -494,6 +501,8 @@ int em_exo_map_error(const em_http_response *resp, em_error *err)
         rc = EM_EACCESS;
     else if (resp->status == 429 || (root == NULL && throttle_text(resp)))
         rc = EM_ETHROTTLED;
+    else if (resp->status >= 300 && resp->status < 400)
+        rc = EM_EHTTP;
     else
         rc = EM_EEXCHANGE;
     em_error_set(err, rc, "%s", text);

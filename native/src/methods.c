@@ -171,6 +171,7 @@ static int connect_strings(em_conn_settings *s, yajl_val params, em_error *err)
         {&s->authority, EM_F_AUTHORITY},
         {&s->connection_uri, EM_F_CONNECTIONURI},
         {&s->resource, EM_F_RESOURCE},
+        {&s->product, EM_F_PRODUCT},
         {&s->token_cache, EM_F_TOKENCACHE},
         {&s->prompt, EM_F_PROMPT},
         {&s->redirect_uri, EM_F_REDIRECTURI},

@@ -7,8 +7,10 @@ import { RESOURCES, tenantById } from './directory.mjs';
 // Skew Exchange tolerates on nbf; exp is strict so expiry tests are quick.
 const NBF_SKEW_S = 300;
 
-// Answers {claims} or {reason} (text for x-ms-diagnostics).
-export function checkBearer(emu, authorization) {
+// Answers {claims} or {reason} (text for x-ms-diagnostics). product: the
+// RESOURCES flag the audience must carry ('exchange', or 'compliance' for
+// compliance.mjs).
+export function checkBearer(emu, authorization, product = 'exchange') {
   const match = /^Bearer\s+(\S+)$/i.exec(authorization || '');
   if (!match) return { reason: 'The authorization header is missing or is not a bearer token.' };
   const jwt = decodeJwt(match[1]);
@@ -21,13 +23,13 @@ export function checkBearer(emu, authorization) {
   const tenant = tenantById(claims.tid);
   if (!tenant || claims.iss !== `https://sts.windows.net/${tenant.id}/`) return { reason: 'The token issuer is invalid.' };
   const audience = RESOURCES.get(claims.aud);
-  if (!audience || !audience.exchange) return { reason: `The audience claim value is invalid '${claims.aud}'.` };
+  if (!audience || !audience[product]) return { reason: `The audience claim value is invalid '${claims.aud}'.` };
   const now = Math.floor(Date.now() / 1000);
   if (!(claims.exp > now)) return { reason: 'The token has expired.' };
   if (claims.nbf > now + NBF_SKEW_S) return { reason: 'The token is not yet valid.' };
   if (emu.revokedUtis.has(claims.uti)) return { reason: 'The token has been revoked.' };
   if (claims.idtyp === 'app' ? !(claims.roles || []).includes('Exchange.ManageAsApp') : !claims.scp) {
-    return { reason: 'The token does not grant access to Exchange administration.' };
+    return { reason: `The token does not grant access to ${product === 'exchange' ? 'Exchange' : 'Security & Compliance'} administration.` };
   }
   return { claims, tenant };
 }

@@ -12,6 +12,7 @@ import { initialConfig, emptyFaults, emptyStats } from './state.mjs';
 import { handleIdentity } from './identity.mjs';
 import { handleDeviceLogin } from './devicelogin.mjs';
 import { handleExchange } from './exchange.mjs';
+import { handleCompliance } from './compliance.mjs';
 import { handleControl } from './control.mjs';
 import { authorizeAnswer } from './authorize.mjs';
 import { handleManagedIdentity } from './managed-identity.mjs';
@@ -112,6 +113,7 @@ async function route(emu, req, res) {
     await authorizeAnswer(emu, req, res);
     return;
   }
+  if (await handleCompliance(emu, req, res, url)) return;
   if (await handleExchange(emu, req, res, url)) return;
   if (await handleManagedIdentity(emu, req, res, url)) return;
   if (url.pathname === '/error') {

@@ -40,9 +40,10 @@ Describe 'Manifest' {
         & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
     }
 
-    It 'ships format data for the connection and mailbox types' {
+    It 'ships format data for the connection, connection information and mailbox types' {
         $types = (Get-FormatData -TypeName 'ExchangeMfa.*').TypeNames
         $types | Should -Contain 'ExchangeMfa.Connection'
+        $types | Should -Contain 'ExchangeMfa.ConnectionInformation'
         $types | Should -Contain 'ExchangeMfa.Mailbox'
     }
 
@@ -112,8 +113,11 @@ Describe 'Parameter contract' {
                 'CertificateFilePath', 'CertificateKeyFilePath', 'CertificatePassword', 'CertificateThumbprint',
                 'CommandName', 'ConnectionUri', 'Credential', 'DelegatedOrganization', 'Device', 'ExchangeEnvironmentName',
                 'FederatedToken', 'InlineCredential', 'InMemoryTokenCache', 'ManagedIdentity', 'ManagedIdentityAccountId',
-                'NoBrowser', 'Organization', 'PageSize', 'Prefix', 'RedirectUri', 'Resource', 'ShowBanner',
+                'NoBrowser', 'Organization', 'PageSize', 'Prefix', 'Product', 'RedirectUri', 'Resource', 'ShowBanner',
                 'UserPrincipalName') | Sort-Object)
+        # -Product is Connect-IPPSSession's way in, hidden from tab completion.
+        $parameters = (Get-Command Connect-ExchangeMfa).Parameters
+        $parameters.Product.Attributes.Where({ $_ -is [Parameter] }).DontShow | Should -BeTrue
         $parameters = (Get-Command Connect-ExchangeMfa).Parameters
         $parameters.Device.SwitchParameter | Should -BeTrue
         $parameters.ShowBanner.SwitchParameter | Should -BeTrue
@@ -181,6 +185,17 @@ Describe 'Parameter contract' {
         { Connect-ExchangeMfa -AppId x -Organization y -CertificateFilePath a -CertificateThumbprint b } |
             Should -Throw -ErrorId 'AmbiguousParameterSet,Connect-ExchangeMfa'
         & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
+    }
+
+    It 'Microsoft''s names take Microsoft''s parameters (DropIn.Tests.ps1 checks each one)' {
+        @(Get-OwnParameter Connect-ExchangeOnline).Count | Should -Be 37
+        (Get-OwnParameter Get-ConnectionInformation).Name | Sort-Object | Should -Be @('ConnectionId', 'ModulePrefix')
+        (Get-OwnParameter Disconnect-ExchangeOnline).Name | Sort-Object | Should -Be @('ConnectionId', 'ModulePrefix')
+        foreach ($name in 'Install-ExchangeMfaCompatibility', 'Uninstall-ExchangeMfaCompatibility') {
+            (Get-OwnParameter $name).Name | Sort-Object | Should -Be @('Path', 'Scope')
+            $binding = (Get-Command $name).ScriptBlock.Attributes | Where-Object { $_ -is [System.Management.Automation.CmdletBindingAttribute] }
+            $binding.SupportsShouldProcess | Should -BeTrue
+        }
     }
 
     It 'Get-ExchangeMfaConnection takes -ConnectionId' {

@@ -5,6 +5,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -57,6 +58,88 @@ static void test_clouds(void **state)
         assert_string_equal(r.resource, cases[i].uri);
         assert_int_equal(r.page_size, 50);
         em_conn_resolved_free(&r);
+    }
+}
+
+/* Security & Compliance: its own host and token resource in every cloud;
+ * the authority stays the cloud's. */
+static void test_compliance(void **state)
+{
+    static const struct {
+        const char *env, *authority_host, *uri;
+    } cases[] = {
+        {"O365Default", "login.microsoftonline.com", "https://ps.compliance.protection.outlook.com"},
+        {"O365USGovGCCHigh", "login.microsoftonline.us", "https://ps.compliance.protection.office365.us"},
+        {"O365USGovDoD", "login.microsoftonline.us", "https://l5.ps.compliance.protection.office365.us"},
+        {"O365China", "login.partner.microsoftonline.cn", "https://ps.compliance.protection.partner.outlook.cn"},
+    };
+    char expected[256];
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        em_conn_settings s = {.mode = "certificate", .environment = cases[i].env, .product = "compliance",
+                              .organization = "contoso.onmicrosoft.com", .app_id = "a1",
+                              .cert_file = "/nonexistent.pem"};
+        em_conn_resolved r;
+
+        assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+        assert_true(r.compliance);
+        snprintf(expected, sizeof(expected), "https://%s/contoso.onmicrosoft.com", cases[i].authority_host);
+        assert_string_equal(r.authority, expected);
+        assert_string_equal(r.connection_uri, cases[i].uri);
+        assert_string_equal(r.resource, cases[i].uri);
+        snprintf(expected, sizeof(expected), "%s/.default", cases[i].uri);
+        assert_string_equal(r.scope, expected);
+        em_conn_resolved_free(&r);
+    }
+
+    /* "exchange" is the default, spelled out or not; overrides win for both. */
+    {
+        em_conn_settings s = {.mode = "device", .product = "exchange"};
+        em_conn_resolved r;
+
+        assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+        assert_false(r.compliance);
+        assert_string_equal(r.connection_uri, "https://outlook.office365.com");
+        em_conn_resolved_free(&r);
+        s.product = "compliance";
+        s.connection_uri = "https://eur03b.ps.compliance.protection.outlook.com/powershell-liveid/";
+        assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+        assert_string_equal(r.connection_uri, "https://eur03b.ps.compliance.protection.outlook.com");
+        assert_string_equal(r.resource, "https://ps.compliance.protection.outlook.com");
+        em_conn_resolved_free(&r);
+    }
+
+    /* Without an environment name, -ConnectionUri selects the cloud (its
+     * resource and authority), as Microsoft's module documents; the longest
+     * known host wins (DoD's l5. host over GCC High's). */
+    {
+        static const struct {
+            const char *product, *uri, *environment, *resource;
+        } cases[] = {
+            {"compliance", "https://ps.compliance.protection.office365.us/powershell-liveid/", "O365USGovGCCHigh",
+             "https://ps.compliance.protection.office365.us"},
+            {"compliance", "https://l5.ps.compliance.protection.office365.us/powershell-liveid/", "O365USGovDoD",
+             "https://l5.ps.compliance.protection.office365.us"},
+            {"compliance", "https://ps.compliance.protection.partner.outlook.cn/powershell-liveid", "O365China",
+             "https://ps.compliance.protection.partner.outlook.cn"},
+            {"exchange", "https://outlook.office365.us/powershell-liveid", "O365USGovGCCHigh", "https://outlook.office365.us"},
+            {"exchange", "https://127.0.0.1:4443", "O365Default", "https://outlook.office365.com"},
+            {"compliance", "https://evilps.compliance.protection.office365.us", "O365Default",
+             "https://ps.compliance.protection.outlook.com"},
+        };
+        size_t i;
+
+        for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+            em_conn_settings s = {.mode = "device", .product = cases[i].product, .connection_uri = cases[i].uri};
+            em_conn_resolved r;
+
+            assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
+            assert_string_equal(r.environment, cases[i].environment);
+            assert_string_equal(r.resource, cases[i].resource);
+            em_conn_resolved_free(&r);
+        }
     }
 }
 
@@ -128,6 +211,8 @@ static void test_rejected(void **state)
         {{.mode = "device", .upn = "admin@contoso.com\r\nX: y"}, "userPrincipalName"},
         {{.mode = "device", .resource = ""}, "resource"},
         {{.mode = "device", .page_size = 1001}, "pageSize"},
+        {{.mode = "device", .product = "Compliance"}, "product"},
+        {{.mode = "device", .product = "ipps"}, "product"},
     };
 
     (void)state;
@@ -257,6 +342,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_clouds),
+        cmocka_unit_test(test_compliance),
         cmocka_unit_test(test_overrides),
         cmocka_unit_test(test_rejected),
         cmocka_unit_test(test_modes),

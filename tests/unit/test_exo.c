@@ -319,6 +319,11 @@ static void test_error_statuses(void **state)
     assert_string_equal(err.message, "no bars here");
     assert_string_equal(err.server_code, "InternalServerError");
     em_error_clear(&err);
+    /* A redirect (S&C's regional routing) is reported, never followed. */
+    assert_int_equal(map(302, "", NULL, &err), EM_EHTTP);
+    assert_int_equal(err.http_status, 302);
+    assert_non_null(strstr(err.message, "-ConnectionUri"));
+    em_error_clear(&err);
     assert_int_equal(map(503, "{\"error\":", "Wed, 21 Oct 2015 07:28:00 GMT", &err), EM_EEXCHANGE);
     assert_int_equal(err.retry_after, 0);
     assert_string_equal(err.message, "{\"error\":");
