@@ -42,7 +42,7 @@ export function mapType(typeName, paramName) {
 
 const VERB_PHRASES = { Get: 'Gets', Set: 'Changes', New: 'Creates', Search: 'Searches', Update: 'Updates' };
 function synopsis(verb, noun, products) {
-    const words = noun.match(/[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+/g) ?? [noun];
+    const words = noun.match(/[A-Z]+\d*(?![a-z])|[A-Z]?[a-z]+\d*|\d+/g) ?? [noun];
     const nounText = words.map((w) => (/^[A-Z][a-z]/.test(w) ? w.toLowerCase() : w)).join(' ');
     const verbText = VERB_PHRASES[verb] ?? (/(s|sh|ch|x)$/.test(verb) ? verb + 'es' : verb + 's');
     const where = products.map((p) => (p === 'ExchangeOnline' ? 'Exchange Online' : 'Security & Compliance')).join(', ');
@@ -131,11 +131,13 @@ export function buildCommand(file, text) {
     }
 
     // A set is not offered when a parameter it requires, or every parameter
-    // that only it has, exists only on-premises.
+    // that only it has, exists only on-premises (the set marked Default stays
+    // unless it requires one: it takes calls that name no set).
     const kept = new Set(built.map((p) => p.name));
     const offered = sets.filter((s) => {
         if (sets.length === 1) return true;
         if (s.params.some((q) => q.mandatory && !COMMON.has(q.name) && !kept.has(q.name))) return false;
+        if (s.isDefault) return true;
         const own = s.params.filter((q) => !COMMON.has(q.name) && sets.every((o) => o === s || !o.params.some((r) => r.name === q.name)));
         return own.length === 0 || own.some((q) => kept.has(q.name));
     });
