@@ -15,11 +15,42 @@ foreach ($folder in 'Private', 'Public') {
 # Module state. One helper serves the whole session; see docs/module.md.
 $script:Helper = $null
 $script:DefaultConnectionId = $null
+$script:DefaultComplianceConnectionId = $null
+
+# The proxy commands (module/Commands, made by the build) autoload from
+# PSModulePath: this process only, taken back out in OnRemove.
+$script:CommandsFolder = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot 'Commands'))
+$script:AddedCommandsFolder = $false
+if ([System.IO.Directory]::Exists($script:CommandsFolder) -and
+    ($env:PSModulePath -split [System.IO.Path]::PathSeparator) -notcontains $script:CommandsFolder) {
+    $env:PSModulePath = [string]::Join([System.IO.Path]::PathSeparator, [string[]]@(@($env:PSModulePath -split [System.IO.Path]::PathSeparator | Where-Object { $_ }) + $script:CommandsFolder))
+    $script:AddedCommandsFolder = $true
+}
+
+# A mistyped Exchange name gets the catalogue's closest names; other names
+# go on to any handler that was there before.
+$script:PreviousCommandNotFoundAction = $ExecutionContext.InvokeCommand.CommandNotFoundAction
+$script:CommandNotFoundAction = {
+    param([string] $Name, [System.Management.Automation.CommandLookupEventArgs] $EventArgs)
+    if ($script:PreviousCommandNotFoundAction) {
+        & $script:PreviousCommandNotFoundAction $Name $EventArgs
+        if ($EventArgs.StopSearch -or $EventArgs.CommandScriptBlock -or $EventArgs.Command) { return }
+    }
+    Invoke-ExchangeCommandNotFound -Name $Name -EventArgs $EventArgs
+}
+$ExecutionContext.InvokeCommand.CommandNotFoundAction = $script:CommandNotFoundAction
 
 # Ending the helper when the module goes away is a courtesy: the helper also
 # exits by itself when its stdin closes, so neither hook is relied upon.
 $ExecutionContext.SessionState.Module.OnRemove = {
     Stop-HelperProcess
-    # The generated Exchange commands cannot work without this module.
+    # The Exchange commands and aliases cannot work without this module.
     Remove-ExchangeProxyModule -All
+    Remove-ExchangeProxyGroupModule
+    if ($script:AddedCommandsFolder) {
+        $env:PSModulePath = [string]::Join([System.IO.Path]::PathSeparator, [string[]]@($env:PSModulePath -split [System.IO.Path]::PathSeparator | Where-Object { $_ -and $_ -ne $script:CommandsFolder }))
+    }
+    if ([object]::ReferenceEquals($ExecutionContext.InvokeCommand.CommandNotFoundAction, $script:CommandNotFoundAction)) {
+        $ExecutionContext.InvokeCommand.CommandNotFoundAction = $script:PreviousCommandNotFoundAction
+    }
 }
