@@ -108,7 +108,13 @@ function Add-ProxyFunctionText {
     $where = [string]::Join(' or ', [string[]]@(foreach ($product in $commandProducts) { $script:ProductNames[[string]$product] }))
     $connect = if ($commandProducts -contains 'ExchangeOnline') { 'Connect-ExchangeMfa or Connect-ExchangeOnline' } else { 'Connect-IPPSSession' }
     [void]$Text.Append("function $name {`n    <#`n    .SYNOPSIS`n    $(ConvertTo-ProxyHelpText $Command.synopsis)`n`n    .DESCRIPTION`n    Runs $name on $where through ExchangeMfa ($connect first).`n`n")
-    $parameters = @(foreach ($parameter in $Command.parameters) { if (-not $script:ProxyLocalParameters.Contains([string]$parameter.name)) { $parameter } })
+    # PowerShell names are case-insensitive: a name the docs spell twice
+    # (PolicyScopeGroupID, PolicyScopeGroupId) is one parameter, the first.
+    $seen = [System.Collections.Generic.HashSet[string]]::new($script:ProxyLocalParameters, [System.StringComparer]::OrdinalIgnoreCase)
+    $parameters = @(foreach ($parameter in $Command.parameters) {
+            if ($seen.Add([string]$parameter.name)) { $parameter }
+            elseif (-not $script:ProxyLocalParameters.Contains([string]$parameter.name)) { Write-Warning "$name`: the catalogue repeats -$($parameter.name); the first one is used." }
+        })
     foreach ($parameter in $parameters) {
         $facts = [System.Collections.Generic.List[string]]::new()
         if ($parameter.typeName) { $facts.Add([string]$parameter.typeName) }
