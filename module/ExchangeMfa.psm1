@@ -30,15 +30,21 @@ if ([System.IO.Directory]::Exists($script:CommandsFolder) -and
 # A mistyped Exchange name gets the catalogue's closest names; other names
 # go on to any handler that was there before.
 $script:PreviousCommandNotFoundAction = $ExecutionContext.InvokeCommand.CommandNotFoundAction
-$script:CommandNotFoundAction = {
+$ExecutionContext.InvokeCommand.CommandNotFoundAction = {
     param([string] $Name, [System.Management.Automation.CommandLookupEventArgs] $EventArgs)
     if ($script:PreviousCommandNotFoundAction) {
-        & $script:PreviousCommandNotFoundAction $Name $EventArgs
+        $script:PreviousCommandNotFoundAction.Invoke($Name, $EventArgs)
         if ($EventArgs.StopSearch -or $EventArgs.CommandScriptBlock -or $EventArgs.Command) { return }
     }
-    Invoke-ExchangeCommandNotFound -Name $Name -EventArgs $EventArgs
+    # A name missing inside the handler must not call the handler again.
+    if ($script:LookingUpSuggestion) { return }
+    $script:LookingUpSuggestion = $true
+    try { Invoke-ExchangeCommandNotFound -Name $Name -EventArgs $EventArgs }
+    finally { $script:LookingUpSuggestion = $false }
 }
-$ExecutionContext.InvokeCommand.CommandNotFoundAction = $script:CommandNotFoundAction
+$script:LookingUpSuggestion = $false
+# The delegate PowerShell made of the script block: OnRemove compares it.
+$script:CommandNotFoundAction = $ExecutionContext.InvokeCommand.CommandNotFoundAction
 
 # Ending the helper when the module goes away is a courtesy: the helper also
 # exits by itself when its stdin closes, so neither hook is relied upon.
@@ -50,7 +56,7 @@ $ExecutionContext.SessionState.Module.OnRemove = {
     if ($script:AddedCommandsFolder) {
         $env:PSModulePath = [string]::Join([System.IO.Path]::PathSeparator, [string[]]@($env:PSModulePath -split [System.IO.Path]::PathSeparator | Where-Object { $_ -and $_ -ne $script:CommandsFolder }))
     }
-    if ([object]::ReferenceEquals($ExecutionContext.InvokeCommand.CommandNotFoundAction, $script:CommandNotFoundAction)) {
+    if ($ExecutionContext.InvokeCommand.CommandNotFoundAction -eq $script:CommandNotFoundAction) {
         $ExecutionContext.InvokeCommand.CommandNotFoundAction = $script:PreviousCommandNotFoundAction
     }
 }
