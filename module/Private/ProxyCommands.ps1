@@ -135,9 +135,12 @@ function Add-ProxyFunctionText {
     [void]$Text.Append("    [CmdletBinding($([string]::Join(', ', $binding)))]`n    [OutputType($(ConvertTo-ProxyLiteral $Command.outputType))]`n    param(`n")
     foreach ($parameter in $parameters) {
         # Attributes, type, name and default of one catalogue parameter.
+        # The docs' "Accept pipeline input: True" seldom says how; Exchange's
+        # own cmdlets bind results of other cmdlets by property name
+        # (Get-Mailbox | Set-Mailbox), so pipeline input is taken both ways.
         $flags = ''
         if ($parameter.valueFromPipeline) { $flags += ', ValueFromPipeline = $true' }
-        if ($parameter.pipelineByPropertyName) { $flags += ', ValueFromPipelineByPropertyName = $true' }
+        if ($parameter.pipelineByPropertyName -or $parameter.valueFromPipeline) { $flags += ', ValueFromPipelineByPropertyName = $true' }
         if ($parameter.sets) {
             foreach ($set in $parameter.sets) {
                 $setFlags = $flags
