@@ -302,7 +302,10 @@ function Invoke-ExchangeProxyCommand {
     }
     if ($command.Client -eq 'exo') {
         # Get-EXO*: the underlying cmdlet with $select (module/Private/ExoCmdlets.ps1).
-        $exo = Resolve-ExoInvocation -Name $Name -Parameters $parameters
+        try { $exo = Resolve-ExoInvocation -CmdletName $Name -Parameters $parameters }
+        catch [System.ArgumentException] {
+            $Cmdlet.ThrowTerminatingError((New-ExchangeMfaErrorRecord -Name InvalidParameter -Message $_.Exception.Message -TargetObject $Name))
+        }
         $stream.CmdletName = $exo.CmdletName
         $stream.Parameters = $exo.Parameters
         $stream.Select = $exo.Select
