@@ -78,6 +78,18 @@ Describe 'Generated commands on one connection' {
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('Block')
     }
 
+    It 'Get-EXOMailbox runs the underlying cmdlet with the Minimum property set' {
+        $boxes = @(Get-EXOMailbox -ResultSize 2)
+        $boxes.Count | Should -Be 2
+        $boxes[0].PSObject.Properties.Name | Should -Contain 'PrimarySmtpAddress'
+        $boxes[0].PSObject.Properties.Name | Should -Not -Contain 'ProhibitSendQuota'
+        { Get-EXOMailbox -PropertySets Nope -ErrorAction Stop } | Should -Throw -ErrorId 'ExchangeMfa.InvalidParameter,Get-EXOMailbox'
+    }
+
+    It 'a Security & Compliance cmdlet does not use the Exchange Online connection' {
+        { Get-ComplianceSearch -ErrorAction Stop } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Get-ComplianceSearch' -ExpectedMessage '*Connect-IPPSSession*'
+    }
+
     It 'Get-Mailbox -ResultSize Unlimited | Set-Mailbox -WhatIf binds Identity by property name and sends nothing' {
         $boxes = @(Get-Mailbox -ResultSize 50)
         (Get-EmulatorStats).exchangeRequests | Should -Be 1
