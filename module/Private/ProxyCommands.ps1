@@ -411,23 +411,33 @@ function Get-ExchangeProxyPrefix {
 
 function Get-ExchangeCommandSuggestion {
     # Up to 3 catalogue names close to a Verb-Noun name that does not exist:
-    # same noun up to a small edit distance, or a long common start. Names
-    # far from every catalogue noun give nothing.
+    # a noun within a small edit distance of a catalogue noun, or sharing
+    # its first 6 letters with one. Names far from every catalogue noun give
+    # nothing. Each distinct noun is compared once, and only when the
+    # lengths allow it.
     param([string] $Name)
     if ($Name -notmatch '^([A-Za-z]+)-([A-Za-z0-9]+)$') { return }
     $verb, $noun = $Matches[1], $Matches[2]
     $names = Get-ExchangeCommandNameList
     if (-not $names) { return }
     $limit = [Math]::Max(1, [Math]::Floor($noun.Length / 4))
+    $start = if ($noun.Length -ge 6) { $noun.Substring(0, 6) }
+    $nounScores = [System.Collections.Generic.Dictionary[string, int]]::new([System.StringComparer]::OrdinalIgnoreCase)
     $scored = foreach ($candidate in $names) {
         $candidateVerb, $candidateNoun = $candidate -split '-', 2
-        # Cheap filters first: most names go no further.
-        $common = 0
-        $shortest = [Math]::Min($noun.Length, $candidateNoun.Length)
-        while ($common -lt $shortest -and [char]::ToUpperInvariant($noun[$common]) -eq [char]::ToUpperInvariant($candidateNoun[$common])) { $common++ }
-        $distance = if ([Math]::Abs($noun.Length - $candidateNoun.Length) -le $limit) { Measure-EditDistance $noun $candidateNoun } else { 99 }
-        if ($distance -gt $limit -and $common -lt 6) { continue }
-        $score = $distance + $(if ($candidateVerb -eq $verb) { 0 } else { 1 }) + $(if ($distance -gt $limit) { 10 - [Math]::Min($common, 9) } else { 0 })
+        $score = 0
+        if (-not $nounScores.TryGetValue($candidateNoun, [ref]$score)) {
+            $score = 99
+            if ([Math]::Abs($noun.Length - $candidateNoun.Length) -le $limit) {
+                $distance = Measure-EditDistance $noun $candidateNoun
+                if ($distance -le $limit) { $score = $distance }
+            }
+            # Same start, different length: Get-MailboxWidget -> Get-MailboxFolder...
+            if ($score -eq 99 -and $start -and $candidateNoun.StartsWith($start, [System.StringComparison]::OrdinalIgnoreCase)) { $score = 10 }
+            $nounScores[$candidateNoun] = $score
+        }
+        if ($score -eq 99) { continue }
+        if ($candidateVerb -ne $verb) { $score++ }
         [pscustomobject]@{ Name = $candidate; Score = $score }
     }
     @($scored | Sort-Object Score, Name | Select-Object -First 3 -ExpandProperty Name)
