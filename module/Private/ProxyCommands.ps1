@@ -28,7 +28,7 @@ $script:ProxyLocalParameters = [System.Collections.Generic.HashSet[string]]::new
     [System.StringComparer]::OrdinalIgnoreCase)
 
 $script:ResultSizePattern = '^(Unlimited|[1-9][0-9]{0,9})$'
-$script:ProductNames = @{ ExchangeOnline = 'Exchange Online'; SecurityCompliance = 'Security & Compliance' }
+$script:ProductDisplayNames = @{ ExchangeOnline = 'Exchange Online'; SecurityCompliance = 'Security & Compliance' }
 
 # ---------------------------------------------------------------------------
 # Build time: catalogue -> module/Commands. Runs once a build, not at Connect.
@@ -105,7 +105,7 @@ function Add-ProxyFunctionText {
     )
     $name = [string]$Command.name
     $commandProducts = @($Command.products)
-    $where = [string]::Join(' or ', [string[]]@(foreach ($product in $commandProducts) { $script:ProductNames[[string]$product] }))
+    $where = [string]::Join(' or ', [string[]]@(foreach ($product in $commandProducts) { $script:ProductDisplayNames[[string]$product] }))
     $connect = if ($commandProducts -contains 'ExchangeOnline') { 'Connect-ExchangeMfa or Connect-ExchangeOnline' } else { 'Connect-IPPSSession' }
     [void]$Text.Append("function $name {`n    <#`n    .SYNOPSIS`n    $(ConvertTo-ProxyHelpText $Command.synopsis)`n`n    .DESCRIPTION`n    Runs $name on $where through ExchangeMfa ($connect first).`n`n")
     # PowerShell names are case-insensitive: a name the docs spell twice
@@ -119,7 +119,7 @@ function Add-ProxyFunctionText {
         $facts = [System.Collections.Generic.List[string]]::new()
         if ($parameter.typeName) { $facts.Add([string]$parameter.typeName) }
         if ($commandProducts.Count -gt 1 -and $parameter.products) {
-            $facts.Add([string]::Join(', ', [string[]]@(foreach ($product in $parameter.products) { $script:ProductNames[[string]$product] })))
+            $facts.Add([string]::Join(', ', [string[]]@(foreach ($product in $parameter.products) { $script:ProductDisplayNames[[string]$product] })))
         }
         if ($parameter.wildcards) { $facts.Add('Accepts wildcards') }
         [void]$Text.Append("    .PARAMETER $($parameter.name)`n    $(ConvertTo-ProxyHelpText ([string]::Join('. ', $facts)))$(if ($facts.Count) { '.' })`n`n")
@@ -343,7 +343,7 @@ function Import-ExchangeProxyModule {
     }
     $text = "# Made by Connect-ExchangeMfa -Prefix $Prefix ($Organization): aliases Verb-$($Prefix)Noun -> Verb-Noun.`n" +
         "param([string] `$Rows)`nConvertFrom-Csv -InputObject `$Rows | Set-Alias`nExport-ModuleMember -Alias *`n"
-    $module = Import-ProxyModuleText -Name "ExchangeMfa.Prefix.$Prefix" -Text $text -ArgumentList $rows.ToString()
+    $module = Import-ProxyModuleText -Name (Get-ProxyModuleName -Prefix $Prefix) -Text $text -ArgumentList $rows.ToString()
     $script:ProxyPrefixes[$Prefix] = [pscustomobject]@{
         Prefix       = $Prefix
         ConnectionId = $ConnectionId
@@ -395,6 +395,13 @@ function Remove-ExchangeProxyModule {
 function Remove-ExchangeProxyGroupModule {
     # The loaded group modules: they cannot work without this module.
     Get-Module -Name 'ExchangeMfa.Commands.*' | Remove-Module -Force -ErrorAction Ignore
+}
+
+function Get-ProxyModuleName {
+    # The module holding a prefix's aliases; without a prefix the commands
+    # are the autoloaded ExchangeMfa.Commands.<Group> family.
+    param([string] $Prefix)
+    if ($Prefix) { "ExchangeMfa.Prefix.$Prefix" } else { 'ExchangeMfa.Commands' }
 }
 
 function Get-ExchangeProxyPrefix {
