@@ -106,10 +106,24 @@ Describe 'Before Connect' {
         Get-LoadedGroup | Should -Contain (Get-Command Get-QuarantineMessage).ModuleName
     }
 
+    It 'Get-Help works in every group (its first command): synopsis from the catalogue, syntax from the param block' {
+        $bySynopsis = @{}
+        foreach ($entry in $script:proxies) { $bySynopsis[$entry.name] = $entry.synopsis }
+        foreach ($manifest in Get-ChildItem $script:commandsFolder -Filter 'ExchangeMfa.Commands.*.psd1' -Recurse) {
+            $functions = @((Import-PowerShellDataFile $manifest.FullName).FunctionsToExport)
+            foreach ($name in $functions[0]) {
+                $help = Get-Help $name
+                $help.Synopsis | Should -Be $bySynopsis[$name] -Because $name
+                ($help.Syntax | Out-String) | Should -Match ([regex]::Escape($name)) -Because $name
+            }
+        }
+    }
+
     It 'tab-completes a command name and the parameters of a group nobody loaded' {
         # A wildcard name: Get-Command answers from the manifests without loading.
         $group = (Get-Command -Name 'Get-DlpCompliancePolic[y]' -Module 'ExchangeMfa.Commands.*').ModuleName
         $group | Should -Not -BeNullOrEmpty
+        Remove-Module $group -Force -ErrorAction Ignore
         Get-LoadedGroup | Should -Not -Contain $group
         $line = 'Get-DlpComplianceP'
         (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Contain 'Get-DlpCompliancePolicy'
