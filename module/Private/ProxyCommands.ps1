@@ -325,6 +325,7 @@ function Import-ExchangeProxyModule {
         [string] $Organization,
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
+    if (-not $Prefix -and -not $CommandName) { return }
     $names = Resolve-ExchangeCommandName -Name $CommandName -Cmdlet $Cmdlet
     if (-not $Prefix) { return }
     # A prefix names one connection: the new one takes it over.
