@@ -81,10 +81,25 @@ install_tools() {
     install_pester
 }
 
+# The proxy modules (module/Commands) from the catalogue, only when the
+# catalogue or the generator is newer than the last generation.
+build_proxies() {
+    local stamp="$ROOT/module/Commands/CommandNames.txt" source
+    for source in "$ROOT/module/Data/ExchangeCommands.json" "$ROOT/module/Private/ProxyCommands.ps1" \
+        "$ROOT/tools/proxies/Build-ProxyModules.ps1"; do
+        if [ ! -f "$stamp" ] || [ "$source" -nt "$stamp" ]; then
+            say "generating the proxy commands"
+            "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$ROOT/tools/proxies/Build-ProxyModules.ps1" >/dev/null
+            return 0
+        fi
+    done
+}
+
 setup() {
     install_debian_packages
     install_tools
     build_helper
+    build_proxies
 }
 
 main() {

@@ -1,16 +1,37 @@
-# The catalogue of Exchange cmdlets (module/Data/ExchangeCommands.json):
-# names, parameters and whether they change state. Proxy commands are made
-# from it at Connect time; docs/exchange.md describes the schema.
+# The catalogue of Exchange cmdlets (module/Data/ExchangeCommands.json,
+# schema version 2: docs/exchange.md). The build turns it into the
+# proxy modules of module/Commands and their CommandNames.txt; at run time
+# the module reads only that name list, and only when it needs it
+# (Connect -CommandName or -Prefix, a typo suggestion): never at import.
 
 $script:CatalogPath = Join-Path $PSScriptRoot '../Data/ExchangeCommands.json'
-# name -> command entry; loaded once, on the first Connect.
+$script:CommandsPath = Join-Path $PSScriptRoot '../Commands'
+# Catalogue names (sorted) and name -> canonical spelling; read once.
+$script:CommandNameList = $null
+$script:CommandNameSet = $null
+# name -> full catalogue entry; parsed only by Get-ExchangeCommandCatalog.
 $script:CatalogByName = $null
 
+function Get-ExchangeCommandNameList {
+    # Every catalogue name, from the list the build wrote beside the proxy
+    # modules (a few KB, where the JSON is megabytes).
+    if ($null -eq $script:CommandNameList) {
+        $path = Join-Path $script:CommandsPath 'CommandNames.txt'
+        if (-not [System.IO.File]::Exists($path)) { return @() }
+        $names = [System.IO.File]::ReadAllLines($path)
+        $set = [System.Collections.Generic.Dictionary[string, string]]::new([System.StringComparer]::OrdinalIgnoreCase)
+        foreach ($name in $names) { $set[$name] = $name }
+        $script:CommandNameSet = $set
+        $script:CommandNameList = $names
+    }
+    $script:CommandNameList
+}
+
 function Get-ExchangeCommandCatalog {
-    # The catalogue as an ordered name -> entry table (case-insensitive).
+    # The whole catalogue as an ordered name -> entry table (case-insensitive).
     if ($null -eq $script:CatalogByName) {
         $document = ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($script:CatalogPath))
-        if ($document.version -ne 1) { throw "Unsupported catalogue version '$($document.version)' in $script:CatalogPath." }
+        if ($document.version -ne 2) { throw "Unsupported catalogue version '$($document.version)' in $script:CatalogPath." }
         $table = [System.Collections.Specialized.OrderedDictionary]::new([System.StringComparer]::OrdinalIgnoreCase)
         foreach ($command in $document.commands) { $table[[string]$command.name] = $command }
         $script:CatalogByName = $table
@@ -25,9 +46,13 @@ function Resolve-ExchangeCommandName {
         [string[]] $Name,
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
-    $catalog = Get-ExchangeCommandCatalog
-    if (-not $Name) { return @($catalog.Keys) }
-    $unknown = @(foreach ($item in $Name) { if (-not $catalog.Contains($item)) { $item } })
+    $names = Get-ExchangeCommandNameList
+    if (-not $names) {
+        $Cmdlet.ThrowTerminatingError((New-ExchangeMfaErrorRecord -Name UnknownCommandName -TargetObject $script:CommandsPath `
+                    -Message "The proxy commands are not built ($script:CommandsPath/CommandNames.txt is missing): run ./build.sh."))
+    }
+    if (-not $Name) { return $names }
+    $unknown = @(foreach ($item in $Name) { if (-not $script:CommandNameSet.ContainsKey($item)) { $item } })
     if ($unknown) {
         $record = New-ExchangeMfaErrorRecord -Name UnknownCommandName -TargetObject $unknown `
             -Message "The catalogue has no command named $($unknown -join ', '). Use Invoke-ExchangeMfaCommand for cmdlets outside the catalogue."
@@ -35,5 +60,5 @@ function Resolve-ExchangeCommandName {
     }
     # Canonical names, each once, in the order given.
     $seen = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
-    @(foreach ($item in $Name) { $canonical = [string]$catalog[$item].name; if ($seen.Add($canonical)) { $canonical } })
+    @(foreach ($item in $Name) { $canonical = $script:CommandNameSet[$item]; if ($seen.Add($canonical)) { $canonical } })
 }

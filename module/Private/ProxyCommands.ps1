@@ -1,19 +1,24 @@
-# Proxy commands for the Exchange cmdlets, made from the catalogue at Connect
-# time like Microsoft's module does: one dynamic module a prefix holding one
-# function a cmdlet. Each function is only a real param block (so binding,
-# validation, -WhatIf/-Confirm, tab completion and Get-Help are PowerShell's
-# own) and one call to Invoke-ExchangeProxyCommand, the single
-# implementation they all share. docs/exchange.md has the details.
+# Proxy commands for the Exchange cmdlets of the catalogue. They are made at
+# BUILD time (tools/proxies/Build-ProxyModules.ps1 calls Export-ExchangeProxyModule
+# below) into module/Commands: small modules, one a noun family, each with a
+# manifest listing its functions. ExchangeMfa.psm1 puts that folder on the
+# process's PSModulePath, so PowerShell's own autoloading loads a family on
+# first use, on tab completion and on Get-Help; Connect imports nothing.
+# Each function is a real param block (binding, validation, -WhatIf/-Confirm,
+# completion and help are PowerShell's own) and one call to
+# Invoke-ExchangeProxyCommand, the single implementation they all share.
+# docs/exchange.md has the details.
 
-# prefix ('' = none) -> @{ Prefix; Module; ConnectionIds; CommandNames }
-$script:ProxyModules = @{}
+# prefix -> @{ Prefix; ConnectionId; Module; CommandNames }: the aliases
+# Verb-<Prefix>Noun -> Verb-Noun of a connection opened with -Prefix.
+$script:ProxyPrefixes = @{}
 
 # Catalogue type -> the PowerShell type of the generated parameter.
 $script:ProxyParameterTypes = @{
-    'string' = 'string'; 'string[]' = 'string[]'; 'int' = 'int'; 'long' = 'long'; 'bool' = 'bool'
+    'string' = 'string'; 'string[]' = 'string[]'; 'int' = 'int'; 'long' = 'long'; 'double' = 'double'; 'bool' = 'bool'
     'switch' = 'switch'; 'datetime' = 'datetime'; 'guid' = 'guid'; 'hashtable' = 'hashtable'
     'hashtable[]' = 'hashtable[]'; 'byte[]' = 'byte[]'; 'securestring' = 'securestring'
-    'unlimited' = 'string'; 'enum' = 'string'; 'object' = 'object'
+    'unlimited' = 'string'; 'enum' = 'string'; 'object' = 'object'; 'object[]' = 'object[]'
 }
 
 # Parameters of a proxy that are PowerShell's or the module's, never Exchange's.
@@ -23,129 +28,296 @@ $script:ProxyLocalParameters = [System.Collections.Generic.HashSet[string]]::new
     [System.StringComparer]::OrdinalIgnoreCase)
 
 $script:ResultSizePattern = '^(Unlimited|[1-9][0-9]{0,9})$'
+$script:ProductDisplayNames = @{ ExchangeOnline = 'Exchange Online'; SecurityCompliance = 'Security & Compliance' }
 
-function Get-ProxyModuleName {
-    param([string] $Prefix)
-    if ($Prefix) { "ExchangeMfa.Commands.$Prefix" } else { 'ExchangeMfa.Commands' }
+# ---------------------------------------------------------------------------
+# Build time: catalogue -> module/Commands. Runs once a build, not at Connect.
+
+function ConvertTo-ProxyLiteral {
+    # A single-quoted PowerShell literal.
+    param([string] $Text)
+    "'" + $Text.Replace("'", "''") + "'"
 }
 
-function Get-ProxyCommandName {
-    # Get-Mailbox + Contoso -> Get-ContosoMailbox, like Microsoft's -Prefix.
-    param([string] $Name, [string] $Prefix)
-    $verb, $noun = $Name -split '-', 2
-    "$verb-$Prefix$noun"
+function ConvertTo-ProxyHelpText {
+    # Help text must not close the <# #> block.
+    param([string] $Text)
+    $Text.Replace('#>', '# >').Replace('<#', '< #')
 }
 
-# The generator runs for every parameter of every catalogue command on the
-# first Connect, so it stays in foreach statements, expandable strings and
-# .NET methods: per-item cmdlets and function calls were most of Connect's
-# time. Quoted literals double their single quotes (.Replace("'", "''")).
+function Get-ProxyCommandGroup {
+    # Catalogue commands -> ordered group name -> command list. A family is
+    # the noun's first word (Get-EXOMailbox and Set-CASMailbox aside: EXO
+    # and a leading acronym do not count when a word follows), families of
+    # more than $Largest are split by their first two words, and neighbouring
+    # small families are packed together up to $Largest.
+    param([object[]] $Command, [int] $Largest = 40, [int] $Smallest = 15)
+    $families = [System.Collections.Generic.SortedDictionary[string, object]]::new([System.StringComparer]::OrdinalIgnoreCase)
+    foreach ($entry in $Command) {
+        $noun = ([string]$entry.name -split '-', 2)[1]
+        $words = [regex]::Matches(($noun -replace '^EXO(?=[A-Z])', ''), '[A-Z]+(?![a-z])|[A-Z][a-z0-9]*|[a-z0-9]+').Value
+        foreach ($depth in 1, 2) {
+            $key = [string]::Join('', @($words)[0..([Math]::Min($depth, @($words).Count) - 1)])
+            if ($depth -eq 1) { $one = $key } else { $two = $key }
+        }
+        if (-not $families.ContainsKey($one)) { $families[$one] = [System.Collections.Generic.List[object]]::new() }
+        $families[$one].Add([pscustomobject]@{ Entry = $entry; Two = $two })
+    }
+    # Split the big families by their second word.
+    $parts = [System.Collections.Generic.List[object]]::new()
+    foreach ($family in $families.GetEnumerator()) {
+        if ($family.Value.Count -le $Largest) {
+            $parts.Add([pscustomobject]@{ Name = $family.Key; Entries = @($family.Value.Entry) })
+            continue
+        }
+        foreach ($sub in ($family.Value | Group-Object Two | Sort-Object Name)) {
+            $parts.Add([pscustomobject]@{ Name = $sub.Name; Entries = @($sub.Group.Entry) })
+        }
+    }
+    # Pack neighbours: a group grows until the next part would pass $Largest.
+    # It is named after its biggest part.
+    $groups = [ordered]@{}
+    $current = $null
+    foreach ($part in $parts) {
+        if ($current -and ($current.Entries.Count -ge $Smallest -or $current.Entries.Count + $part.Entries.Count -gt $Largest)) {
+            $groups[$current.Name] = $current.Entries
+            $current = $null
+        }
+        if (-not $current) {
+            $current = [pscustomobject]@{ Name = $part.Name; Biggest = $part.Entries.Count; Entries = [System.Collections.Generic.List[object]]::new() }
+        }
+        elseif ($part.Entries.Count -gt $current.Biggest) {
+            $current.Name = $part.Name; $current.Biggest = $part.Entries.Count
+        }
+        $current.Entries.AddRange([object[]]$part.Entries)
+    }
+    if ($current) { $groups[$current.Name] = $current.Entries }
+    $groups
+}
 
 function Add-ProxyFunctionText {
-    # One catalogue entry -> the text of its proxy function.
+    # One catalogue entry -> the text of its proxy function. Help stays
+    # short (parse cost is load cost): the synopsis, one description line
+    # and per parameter only facts; -Online opens Microsoft's page.
     param(
         [Parameter(Mandatory)] [System.Text.StringBuilder] $Text,
-        [Parameter(Mandatory)] [object] $Command,
-        [string] $Prefix,
-        [string] $Where
+        [Parameter(Mandatory)] [object] $Command
     )
     $name = [string]$Command.name
-    $verb, $noun = $name -split '-', 2
-    $functionName = "$verb-$Prefix$noun"
-    $changesState = [bool]$Command.changesState
-    # Help text must not close the <# #> block.
-    $synopsis = ([string]$Command.synopsis).Replace('#>', '# >').Replace('<#', '< #')
-    $impact = if ($changesState) { " It changes state: -WhatIf and -Confirm (ConfirmImpact $($Command.confirmImpact)) are honoured before anything is sent." }
-    [void]$Text.Append("function $functionName {`n    <#`n    .SYNOPSIS`n    $synopsis`n`n    .DESCRIPTION`n    Runs Exchange Online's $name $Where, through Connect-ExchangeMfa's helper. Result objects stream to the pipeline as they arrive; Exchange warnings become warnings and Exchange errors become error records (ErrorId ExchangeMfa.<name>).$impact`n    Generated at Connect time from the ExchangeMfa catalogue.`n`n")
-    $example = $functionName
-    foreach ($parameter in $Command.parameters) {
-        if ($parameter.name -eq 'Identity') { $example = "$functionName -Identity user@contoso.onmicrosoft.com" }
-        $help = ([string]$parameter.help).Replace('#>', '# >').Replace('<#', '< #')
-        if ($parameter.values) { $help += " Values: $(@($parameter.values) -join ', ')." }
-        [void]$Text.Append("    .PARAMETER $($parameter.name)`n    $help`n`n")
-    }
-    $runs = $name
-    if ($changesState) {
-        $example += ' -WhatIf'
-        $runs += ' without changing anything'
-    }
-    [void]$Text.Append("    .PARAMETER ConnectionId`n    The connection to use instead of the one this command is bound to ($Where).`n`n    .EXAMPLE`n    PS> $example`n`n    Runs $runs.`n`n    .OUTPUTS`n    $($Command.outputType)`n`n    .LINK`n    Connect-ExchangeMfa`n`n    .LINK`n    Invoke-ExchangeMfaCommand`n    #>`n")
-
-    $binding = if ($Command.defaultParameterSet) { "DefaultParameterSetName = '$(([string]$Command.defaultParameterSet).Replace("'", "''"))'" } else { '' }
-    if ($changesState) {
-        if ($binding) { $binding += ', ' }
-        $binding += "SupportsShouldProcess = `$true, ConfirmImpact = '$(([string]$Command.confirmImpact).Replace("'", "''"))'"
-    }
-    [void]$Text.Append("    [CmdletBinding($binding)]`n    [OutputType('$(([string]$Command.outputType).Replace("'", "''"))')]`n    param(`n")
-    foreach ($parameter in $Command.parameters) {
-        # Attributes, type, name and default of one catalogue parameter.
-        $flags = ''
-        if ($parameter.mandatory) { $flags += ', Mandatory = $true' }
-        if ($null -ne $parameter.position) { $flags += ", Position = $([int]$parameter.position)" }
-        if ($parameter.valueFromPipeline) { $flags += ', ValueFromPipeline = $true' }
-        if ($parameter.pipelineByPropertyName) { $flags += ', ValueFromPipelineByPropertyName = $true' }
-        $inSet = $false
-        foreach ($set in $parameter.sets) {
-            if (-not $set) { continue }
-            $inSet = $true
-            [void]$Text.Append("        [Parameter(ParameterSetName = '$(([string]$set).Replace("'", "''"))'$flags)]`n")
+    $commandProducts = @($Command.products)
+    $where = [string]::Join(' or ', [string[]]@(foreach ($product in $commandProducts) { $script:ProductDisplayNames[[string]$product] }))
+    $connect = if ($commandProducts -contains 'ExchangeOnline') { 'Connect-ExchangeMfa or Connect-ExchangeOnline' } else { 'Connect-IPPSSession' }
+    [void]$Text.Append("function $name {`n    <#`n    .SYNOPSIS`n    $(ConvertTo-ProxyHelpText $Command.synopsis)`n`n    .DESCRIPTION`n    Runs $name on $where through ExchangeMfa ($connect first).`n`n")
+    # PowerShell names are case-insensitive: a name the docs spell twice
+    # (PolicyScopeGroupID, PolicyScopeGroupId) is one parameter, the first.
+    $seen = [System.Collections.Generic.HashSet[string]]::new($script:ProxyLocalParameters, [System.StringComparer]::OrdinalIgnoreCase)
+    $parameters = @(foreach ($parameter in $Command.parameters) {
+            if ($seen.Add([string]$parameter.name)) { $parameter }
+            elseif (-not $script:ProxyLocalParameters.Contains([string]$parameter.name)) { Write-Warning "$name`: the catalogue repeats -$($parameter.name); the first one is used." }
+        })
+    foreach ($parameter in $parameters) {
+        $facts = [System.Collections.Generic.List[string]]::new()
+        if ($parameter.typeName) { $facts.Add([string]$parameter.typeName) }
+        if ($commandProducts.Count -gt 1 -and $parameter.products) {
+            $facts.Add([string]::Join(', ', [string[]]@(foreach ($product in $parameter.products) { $script:ProductDisplayNames[[string]$product] })))
         }
-        if (-not $inSet) {
-            # In no set: the flags alone, without their leading ', '.
+        if ($parameter.wildcards) { $facts.Add('Accepts wildcards') }
+        [void]$Text.Append("    .PARAMETER $($parameter.name)`n    $(ConvertTo-ProxyHelpText ([string]::Join('. ', $facts)))$(if ($facts.Count) { '.' })`n`n")
+    }
+    [void]$Text.Append("    .PARAMETER ConnectionId`n    The connection to use instead of the default one.`n    #>`n")
+
+    $binding = [System.Collections.Generic.List[string]]::new()
+    if ($Command.defaultParameterSet) { $binding.Add("DefaultParameterSetName = $(ConvertTo-ProxyLiteral $Command.defaultParameterSet)") }
+    if ($Command.changesState) {
+        $binding.Add("SupportsShouldProcess = `$true, ConfirmImpact = $(ConvertTo-ProxyLiteral $Command.confirmImpact)")
+    }
+    if ($Command.onlineUri) { $binding.Add("HelpUri = $(ConvertTo-ProxyLiteral $Command.onlineUri)") }
+    [void]$Text.Append("    [CmdletBinding($([string]::Join(', ', $binding)))]`n    [OutputType($(ConvertTo-ProxyLiteral $Command.outputType))]`n    param(`n")
+    foreach ($parameter in $parameters) {
+        # Attributes, type, name and default of one catalogue parameter.
+        # The docs' "Accept pipeline input: True" seldom says how; Exchange's
+        # own cmdlets bind results of other cmdlets by property name
+        # (Get-Mailbox | Set-Mailbox), so pipeline input is taken both ways.
+        $flags = ''
+        if ($parameter.valueFromPipeline) { $flags += ', ValueFromPipeline = $true' }
+        if ($parameter.pipelineByPropertyName -or $parameter.valueFromPipeline) { $flags += ', ValueFromPipelineByPropertyName = $true' }
+        if ($parameter.sets) {
+            foreach ($set in $parameter.sets) {
+                $setFlags = $flags
+                if ($set.mandatory) { $setFlags = ', Mandatory = $true' + $setFlags }
+                if ($null -ne $set.position) { $setFlags = ", Position = $([int]$set.position)" + $setFlags }
+                [void]$Text.Append("        [Parameter(ParameterSetName = $(ConvertTo-ProxyLiteral $set.name)$setFlags)]`n")
+            }
+        }
+        else {
+            if ($parameter.mandatory) { $flags = ', Mandatory = $true' + $flags }
+            if ($null -ne $parameter.position) { $flags = ", Position = $([int]$parameter.position)" + $flags }
+            # In every set: the flags alone, without their leading ', '.
             [void]$Text.Append("        [Parameter($(if ($flags) { $flags.Substring(2) }))]`n")
         }
+        if ($parameter.aliases) {
+            [void]$Text.Append("        [Alias($([string]::Join(', ', [string[]]@(foreach ($alias in $parameter.aliases) { ConvertTo-ProxyLiteral $alias }))))]`n")
+        }
         $type = $script:ProxyParameterTypes[[string]$parameter.type]
-        if (-not $type) { throw "Catalogue parameter '$($parameter.name)' has the unknown type '$($parameter.type)'." }
+        if (-not $type) { throw "Catalogue parameter '$($parameter.name)' of $name has the unknown type '$($parameter.type)'." }
         if ($parameter.values) {
-            $values = foreach ($value in @($parameter.values)) { "'" + ([string]$value).Replace("'", "''") + "'" }
-            [void]$Text.Append("        [ValidateSet($($values -join ', '))]`n")
+            [void]$Text.Append("        [ValidateSet($([string]::Join(', ', [string[]]@(foreach ($value in $parameter.values) { ConvertTo-ProxyLiteral $value }))))]`n")
         }
         if ($parameter.type -eq 'unlimited') { [void]$Text.Append("        [ValidatePattern('$script:ResultSizePattern')]`n") }
-        $default = if ($null -ne $parameter.default) { " = '$(([string]$parameter.default).Replace("'", "''"))'" }
+        $default = if ($null -ne $parameter.default) { " = $(ConvertTo-ProxyLiteral $parameter.default)" }
         [void]$Text.Append("        [$type] `$$($parameter.name)$default,`n`n")
     }
-    [void]$Text.Append("        [ValidateNotNullOrEmpty()]`n        [string] `$ConnectionId`n    )`n    process { & `$script:InvokeProxy `$PSCmdlet '$($name.Replace("'", "''"))' `$PSBoundParameters `$script:BoundConnectionId }`n}`n")
+    [void]$Text.Append("        [ValidateNotNullOrEmpty()]`n        [string] `$ConnectionId`n    )`n")
+    [void]$Text.Append("    process { & `$script:InvokeProxy `$PSCmdlet $(ConvertTo-ProxyLiteral $name) `$PSBoundParameters `$MyInvocation.InvocationName `$script:Facts }`n}`n")
 }
 
-# (prefix, where, command names) -> generated module text. The catalogue is
-# read once a session, so the same key always gives the same text: a
-# reconnect (Disconnect, Connect) imports it again without regenerating.
-$script:ProxyModuleTexts = [System.Collections.Generic.Dictionary[string, string]]::new([System.StringComparer]::Ordinal)
-
-function New-ProxyModuleText {
-    # The whole dynamic module: its state, every function, the exports.
-    param(
-        [Parameter(Mandatory)] [string[]] $CommandName,
-        [string] $Prefix,
-        [string] $Where
-    )
-    $key = [string]::Join("`n", [string[]](@($Prefix, $Where) + $CommandName))
-    $cached = $null
-    if ($script:ProxyModuleTexts.TryGetValue($key, [ref]$cached)) { return $cached }
-
-    $catalog = Get-ExchangeCommandCatalog
-    $text = [System.Text.StringBuilder]::new(262144)
-    [void]$text.Append("# Generated by ExchangeMfa's Connect-ExchangeMfa from module/Data/ExchangeCommands.json.`n")
-    [void]$text.Append("param(`$InvokeProxy, `$BoundConnectionId)`n`$script:InvokeProxy = `$InvokeProxy`n`$script:BoundConnectionId = `$BoundConnectionId`n`n")
-    $exports = [System.Collections.Generic.List[string]]::new()
-    foreach ($name in $CommandName) {
-        Add-ProxyFunctionText -Text $text -Command $catalog[$name] -Prefix $Prefix -Where $Where
-        [void]$text.Append("`n")
-        $verb, $noun = $name -split '-', 2
-        $exports.Add("'" + "$verb-$Prefix$noun".Replace("'", "''") + "'")
+function Get-ProxyFactsText {
+    # The few facts Invoke-ExchangeProxyCommand needs, as a literal table
+    # entry: reading them here costs nothing at the first call, where
+    # parsing the multi-MB catalogue would.
+    param([Parameter(Mandatory)] [object] $Command)
+    $products = [string]::Join(', ', [string[]]@(foreach ($product in $Command.products) { ConvertTo-ProxyLiteral $product }))
+    $resultSize = $null
+    foreach ($parameter in $Command.parameters) {
+        if ($parameter.type -eq 'unlimited') { $resultSize = $parameter }
     }
-    [void]$text.Append('Export-ModuleMember -Function ').Append([string]::Join(', ', $exports)).Append("`n")
-    $result = $text.ToString()
-    # A session connects with a handful of prefixes; keep it bounded anyway.
-    if ($script:ProxyModuleTexts.Count -ge 16) { $script:ProxyModuleTexts.Clear() }
-    $script:ProxyModuleTexts[$key] = $result
-    $result
+    $text = "    $(ConvertTo-ProxyLiteral $Command.name) = @{ Products = @($products); ChangesState = `$$([bool]$Command.changesState); OutputType = $(ConvertTo-ProxyLiteral $Command.outputType)"
+    if ($resultSize) {
+        $text += "; ResultSize = $(ConvertTo-ProxyLiteral $resultSize.name)"
+        if ($null -ne $resultSize.default) { $text += "; ResultSizeDefault = $(ConvertTo-ProxyLiteral $resultSize.default)" }
+    }
+    if ($Command.client) { $text += "; Client = $(ConvertTo-ProxyLiteral $Command.client)" }
+    $text + " }`n"
+}
+
+function Export-ExchangeProxyModule {
+    # Writes module/Commands from the catalogue: one folder a group with its
+    # manifest and module, and CommandNames.txt (every catalogue name, for
+    # -CommandName, -Prefix and the typo suggestions without the JSON).
+    param(
+        [Parameter(Mandatory)] [string] $CatalogPath,
+        [Parameter(Mandatory)] [string] $Destination,
+        [Parameter(Mandatory)] [string] $ModuleVersion
+    )
+    $document = ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($CatalogPath))
+    if ($document.version -ne 2) { throw "Unsupported catalogue version '$($document.version)' in $CatalogPath (2 expected)." }
+    # ExchangeMfa implements the "module" cmdlets itself.
+    $proxies = @($document.commands | Where-Object { $_.client -ne 'module' })
+    $utf8 = [System.Text.UTF8Encoding]::new($false)
+    $null = New-Item -ItemType Directory -Path $Destination -Force
+    $groups = Get-ProxyCommandGroup -Command $proxies
+    foreach ($group in $groups.GetEnumerator()) {
+        $moduleName = "ExchangeMfa.Commands.$($group.Key)"
+        $folder = Join-Path $Destination $moduleName
+        $null = New-Item -ItemType Directory -Path $folder -Force
+        $text = [System.Text.StringBuilder]::new(65536)
+        [void]$text.Append("# Generated by tools/proxies/Build-ProxyModules.ps1 from module/Data/ExchangeCommands.json: do not edit.`n")
+        [void]$text.Append("# The shared implementation comes from ExchangeMfa, which put this module on PSModulePath.`n")
+        [void]$text.Append("`$exchangeMfa = @(Get-Module ExchangeMfa)[0]`nif (-not `$exchangeMfa) { throw 'Import-Module ExchangeMfa first: $moduleName runs through it.' }`n")
+        [void]$text.Append("`$script:InvokeProxy = & `$exchangeMfa { `${function:Invoke-ExchangeProxyCommand} }`n`$script:Facts = @{`n")
+        foreach ($command in $group.Value) { [void]$text.Append((Get-ProxyFactsText -Command $command)) }
+        [void]$text.Append("}`n`n")
+        foreach ($command in $group.Value) {
+            Add-ProxyFunctionText -Text $text -Command $command
+            [void]$text.Append("`n")
+        }
+        [System.IO.File]::WriteAllText((Join-Path $folder "$moduleName.psm1"), $text.ToString(), $utf8)
+        $exports = [string]::Join("`n", [string[]]@(foreach ($command in $group.Value) { "        $(ConvertTo-ProxyLiteral $command.name)" }))
+        # A GUID from the name: the same group keeps its identity across builds.
+        $guid = [guid]::new([System.Security.Cryptography.MD5]::HashData($utf8.GetBytes($moduleName)))
+        $manifest = "# Generated by tools/proxies/Build-ProxyModules.ps1: do not edit.`n@{`n    RootModule        = '$moduleName.psm1'`n    ModuleVersion     = '$ModuleVersion'`n    GUID              = '$guid'`n    Description       = 'ExchangeMfa proxy commands: $($group.Key) family.'`n    PowerShellVersion = '7.2'`n    FunctionsToExport = @(`n$exports`n    )`n    CmdletsToExport   = @()`n    VariablesToExport = @()`n    AliasesToExport   = @()`n}`n"
+        [System.IO.File]::WriteAllText((Join-Path $folder "$moduleName.psd1"), $manifest, $utf8)
+    }
+    [System.IO.File]::WriteAllLines((Join-Path $Destination 'CommandNames.txt'), [string[]]@($document.commands.name), $utf8)
+    [pscustomobject]@{ Groups = $groups.Count; Commands = $proxies.Count }
+}
+
+# ---------------------------------------------------------------------------
+# Run time.
+
+function Get-ExchangeDefaultConnectionId {
+    # The default connection of a product the command has. A command of
+    # both products uses Exchange Online's when there is one.
+    param([string[]] $Products)
+    if ($Products -contains 'ExchangeOnline' -and $script:DefaultConnectionId) { return $script:DefaultConnectionId }
+    if ($Products -contains 'SecurityCompliance' -and $script:DefaultComplianceConnectionId) { return $script:DefaultComplianceConnectionId }
+    $null
+}
+
+function Resolve-ExchangeProxyConnectionId {
+    # The connection of a proxy call made without -ConnectionId: called as
+    # Verb-<Prefix>Noun (an alias made by Connect -Prefix) -> that prefix's
+    # connection, else the default connection of one of its products.
+    param([string] $Name, [string] $InvocationName, [string[]] $Products)
+    if ($script:ProxyPrefixes.Count -and $InvocationName -and $InvocationName -ne $Name) {
+        $called = ($InvocationName -split '\\')[-1]
+        $verb, $noun = $Name -split '-', 2
+        if ($called.StartsWith("$verb-", [System.StringComparison]::OrdinalIgnoreCase) -and
+            $called.EndsWith($noun, [System.StringComparison]::OrdinalIgnoreCase)) {
+            $prefix = $called.Substring($verb.Length + 1, $called.Length - $verb.Length - 1 - $noun.Length)
+            $entry = $script:ProxyPrefixes[$prefix]
+            if ($prefix -and $entry) { return $entry.ConnectionId }
+        }
+    }
+    Get-ExchangeDefaultConnectionId -Products $Products
+}
+
+function Invoke-ExchangeProxyCommand {
+    # The one implementation behind every proxy: bound parameters -> invoke.
+    # Positional and untyped on purpose: it runs once per pipeline input.
+    # $Facts is the calling group's table (Get-ProxyFactsText).
+    param($Cmdlet, $Name, $Bound, $InvocationName, $Facts)
+    $command = $Facts[$Name]
+    $parameters = [ordered]@{}
+    foreach ($key in $Bound.Keys) {
+        if (-not $script:ProxyLocalParameters.Contains($key)) { $parameters[$key] = $Bound[$key] }
+    }
+    # ResultSize goes to the helper too (it stops after that many objects);
+    # a default the user did not type is not in $PSBoundParameters.
+    $resultSize = $null
+    if ($command.ResultSize) {
+        if ($parameters.Contains($command.ResultSize)) {
+            $resultSize = [string]$parameters[$command.ResultSize]
+            $parameters.Remove($command.ResultSize)
+        }
+        else { $resultSize = $command.ResultSizeDefault }
+    }
+    $target = $Name
+    foreach ($field in 'Identity', 'Name', 'DisplayName', 'Mailbox', 'MessageTraceId') {
+        if ($parameters.Contains($field)) { $target = $parameters[$field]; break }
+    }
+    if ($command.ChangesState -and -not $Cmdlet.ShouldProcess([string]$target, $Name)) { return }
+    $connectionId = if ($Bound.ContainsKey('ConnectionId')) { $Bound['ConnectionId'] } else {
+        Resolve-ExchangeProxyConnectionId -Name $Name -InvocationName $InvocationName -Products $command.Products
+    }
+    if (-not $connectionId) {
+        $connect = if ($command.Products -contains 'ExchangeOnline') { 'Connect-ExchangeOnline or Connect-ExchangeMfa' }
+        if ($command.Products -contains 'SecurityCompliance') { $connect = (@($connect) + 'Connect-IPPSSession' | Where-Object { $_ }) -join ', or ' }
+        $Cmdlet.ThrowTerminatingError((New-ExchangeMfaErrorRecord -Name NotConnected -TargetObject $Name `
+                    -Message "$Name needs a connection: run $connect first."))
+    }
+    $stream = @{
+        Cmdlet = $Cmdlet; CmdletName = $Name; Parameters = $parameters; ResultSize = $resultSize
+        ConnectionId = $connectionId; TargetObject = $target; TypeName = $command.OutputType
+    }
+    if ($command.Client -eq 'exo') {
+        # Get-EXO*: the underlying cmdlet with $select (module/Private/ExoCmdlets.ps1).
+        try { $exo = Resolve-ExoInvocation -CmdletName $Name -Parameters $parameters }
+        catch [System.ArgumentException] {
+            $Cmdlet.ThrowTerminatingError((New-ExchangeMfaErrorRecord -Name InvalidParameter -Message $_.Exception.Message -TargetObject $Name))
+        }
+        $stream.CmdletName = $exo.CmdletName
+        $stream.Parameters = $exo.Parameters
+        $stream.Select = $exo.Select
+    }
+    Invoke-ExchangeMfaStream @stream
 }
 
 function Import-ExchangeProxyModule {
-    # Makes (or remakes) the proxy module of a prefix and imports it into the
-    # global scope. Without a prefix the commands follow the default
-    # connection; with one they are bound to this connection.
+    # Connect's part: unprefixed, nothing to do (every command autoloads)
+    # beyond checking -CommandName. With -Prefix: one small module of
+    # aliases Verb-<Prefix>Noun -> Verb-Noun, imported globally; the proxy
+    # sees the alias in $MyInvocation.InvocationName and uses this connection.
     param(
         [Parameter(Mandatory)] [string] $ConnectionId,
         [string] $Prefix,
@@ -153,32 +325,33 @@ function Import-ExchangeProxyModule {
         [string] $Organization,
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
+    if (-not $Prefix -and -not $CommandName) { return }
     $names = Resolve-ExchangeCommandName -Name $CommandName -Cmdlet $Cmdlet
-    $moduleName = Get-ProxyModuleName -Prefix $Prefix
-    $key = [string]$Prefix
-    $connections = [System.Collections.Generic.List[string]]::new()
-    $previous = $script:ProxyModules[$key]
-    if ($previous) {
-        # Unprefixed commands serve every unprefixed connection; a prefix
-        # names one connection, so the new one takes it over.
-        if (-not $Prefix) { $connections.AddRange($previous.ConnectionIds) }
-        Remove-Module -ModuleInfo $previous.Module -Force -ErrorAction Ignore
-        $script:ProxyModules.Remove($key)
+    if (-not $Prefix) { return }
+    # A prefix names one connection: the new one takes it over.
+    Remove-ExchangeProxyPrefix -Prefix $Prefix
+    # One Set-Alias for all of them, fed Name,Value rows from a CSV: a
+    # Set-Alias call per alias costs ~0.6 ms, 1,000 of them most of a second
+    # (docs/benchmarks.md).
+    $rows = [System.Text.StringBuilder]::new(131072)
+    [void]$rows.Append("Name,Value`n")
+    $aliases = [System.Collections.Generic.List[string]]::new()
+    foreach ($name in $names) {
+        $verb, $noun = $name -split '-', 2
+        $alias = "$verb-$Prefix$noun"
+        $aliases.Add($alias)
+        [void]$rows.Append($alias).Append(',').Append($name).Append("`n")
     }
-    $connections.Add($ConnectionId)
-
-    $where = if ($Prefix) { "on the connection opened with -Prefix $Prefix ($Organization)" } else { 'on the default connection' }
-    $bound = if ($Prefix) { $ConnectionId } else { '' }
-    $exports = @(foreach ($name in $names) { Get-ProxyCommandName -Name $name -Prefix $Prefix })
-    $module = Import-ProxyModuleText -Name $moduleName -Text (New-ProxyModuleText -CommandName $names -Prefix $Prefix -Where $where) `
-        -ArgumentList ${function:Invoke-ExchangeProxyCommand}, $bound
-    $script:ProxyModules[$key] = [pscustomobject]@{
-        Prefix        = $key
-        Module        = $module
-        ConnectionIds = $connections
-        CommandNames  = $exports
+    $text = "# Made by Connect-ExchangeMfa -Prefix $Prefix ($Organization): aliases Verb-$($Prefix)Noun -> Verb-Noun.`n" +
+        "param([string] `$Rows)`nConvertFrom-Csv -InputObject `$Rows | Set-Alias`nExport-ModuleMember -Alias *`n"
+    $module = Import-ProxyModuleText -Name (Get-ProxyModuleName -Prefix $Prefix) -Text $text -ArgumentList $rows.ToString()
+    $script:ProxyPrefixes[$Prefix] = [pscustomobject]@{
+        Prefix       = $Prefix
+        ConnectionId = $ConnectionId
+        Module       = $module
+        CommandNames = $aliases
     }
-    Write-Verbose "Imported $($exports.Count) Exchange commands as module $moduleName."
+    Write-Verbose "Made $($aliases.Count) aliases Verb-$($Prefix)Noun for connection $ConnectionId."
 }
 
 function Import-ProxyModuleText {
@@ -188,12 +361,7 @@ function Import-ProxyModuleText {
     # The file lives in a fresh owner-only folder for the instant of the
     # import (so nobody can swap it) and is deleted at once.
     param([string] $Name, [string] $Text, [object[]] $ArgumentList)
-    $folder = if ([System.IO.Directory].GetMethod('CreateTempSubdirectory')) {
-        [System.IO.Directory]::CreateTempSubdirectory('exchangemfa-').FullName
-    }
-    else {
-        (New-Item -ItemType Directory -Path (Join-Path ([System.IO.Path]::GetTempPath()) "exchangemfa-$([guid]::NewGuid().ToString('n'))")).FullName
-    }
+    $folder = [System.IO.Directory]::CreateTempSubdirectory('exchangemfa-').FullName
     try {
         $path = Join-Path $folder "$Name.psm1"
         [System.IO.File]::WriteAllText($path, $Text, [System.Text.UTF8Encoding]::new($false))
@@ -204,59 +372,111 @@ function Import-ProxyModuleText {
     }
 }
 
+function Remove-ExchangeProxyPrefix {
+    # Takes one prefix's aliases away.
+    param([string] $Prefix)
+    $entry = $script:ProxyPrefixes[$Prefix]
+    if (-not $entry) { return }
+    Remove-Module -ModuleInfo $entry.Module -Force -ErrorAction Ignore
+    $script:ProxyPrefixes.Remove($Prefix)
+}
+
 function Remove-ExchangeProxyModule {
-    # Forgets a closed connection; a proxy module with no connection left
-    # goes away. -All: every proxy module (the helper stopped).
+    # Forgets a closed connection: its prefix's aliases go away. -All: every
+    # prefix, and (the module going away) every loaded group module too.
     param(
         [string] $ConnectionId,
         [switch] $All
     )
-    foreach ($key in @($script:ProxyModules.Keys)) {
-        $entry = $script:ProxyModules[$key]
-        if (-not $All) { [void]$entry.ConnectionIds.Remove($ConnectionId) }
-        if ($All -or $entry.ConnectionIds.Count -eq 0) {
-            Remove-Module -ModuleInfo $entry.Module -Force -ErrorAction Ignore
-            $script:ProxyModules.Remove($key)
-        }
+    foreach ($entry in @($script:ProxyPrefixes.Values)) {
+        if ($All -or $entry.ConnectionId -eq $ConnectionId) { Remove-ExchangeProxyPrefix -Prefix $entry.Prefix }
     }
+}
+
+function Remove-ExchangeProxyGroupModule {
+    # The loaded group modules: they cannot work without this module.
+    Get-Module -Name 'ExchangeMfa.Commands.*' | Remove-Module -Force -ErrorAction Ignore
+}
+
+function Get-ProxyModuleName {
+    # The module holding a prefix's aliases; without a prefix the commands
+    # are the autoloaded ExchangeMfa.Commands.<Group> family.
+    param([string] $Prefix)
+    if ($Prefix) { "ExchangeMfa.Prefix.$Prefix" } else { 'ExchangeMfa.Commands' }
 }
 
 function Get-ExchangeProxyPrefix {
-    # The prefix whose commands are bound to a connection ('' for the
-    # unprefixed ones, $null when it has none).
+    # The prefix of a connection's aliases ('' when it has none).
     param([string] $ConnectionId)
-    foreach ($entry in $script:ProxyModules.Values) {
-        if ($entry.ConnectionIds.Contains($ConnectionId)) { return $entry.Prefix }
+    foreach ($entry in $script:ProxyPrefixes.Values) {
+        if ($entry.ConnectionId -eq $ConnectionId) { return $entry.Prefix }
     }
-    $null
+    ''
 }
 
-function Invoke-ExchangeProxyCommand {
-    # The one implementation behind every proxy: bound parameters -> invoke.
-    # Positional and untyped on purpose: it runs once per pipeline input.
-    param($Cmdlet, $Name, $Bound, $BoundConnectionId)
-    $command = $script:CatalogByName[$Name]
-    $parameters = [ordered]@{}
-    foreach ($key in $Bound.Keys) {
-        if (-not $script:ProxyLocalParameters.Contains($key)) { $parameters[$key] = $Bound[$key] }
-    }
-    # ResultSize goes to the helper too (it stops after that many objects);
-    # a default the user did not type is not in $PSBoundParameters.
-    $resultSize = $null
-    foreach ($parameter in $command.parameters) {
-        if ($parameter.type -ne 'unlimited') { continue }
-        if ($parameters.Contains($parameter.name)) {
-            $resultSize = [string]$parameters[$parameter.name]
-            $parameters.Remove($parameter.name)
+# ---------------------------------------------------------------------------
+# A name nobody has: suggest the catalogue's closest commands.
+
+function Get-ExchangeCommandSuggestion {
+    # Up to 3 catalogue names close to a Verb-Noun name that does not exist:
+    # a noun within a small edit distance of a catalogue noun, or sharing
+    # its first 6 letters with one. Names far from every catalogue noun give
+    # nothing. Each distinct noun is compared once, and only when the
+    # lengths allow it.
+    param([string] $Name)
+    if ($Name -notmatch '^([A-Za-z]+)-([A-Za-z0-9]+)$') { return }
+    $verb, $noun = $Matches[1], $Matches[2]
+    $names = Get-ExchangeCommandNameList
+    if (-not $names) { return }
+    $limit = [Math]::Max(1, [Math]::Floor($noun.Length / 4))
+    $start = if ($noun.Length -ge 6) { $noun.Substring(0, 6) }
+    $nounScores = [System.Collections.Generic.Dictionary[string, int]]::new([System.StringComparer]::OrdinalIgnoreCase)
+    $scored = foreach ($candidate in $names) {
+        $candidateVerb, $candidateNoun = $candidate -split '-', 2
+        $score = 0
+        if (-not $nounScores.TryGetValue($candidateNoun, [ref]$score)) {
+            $score = 99
+            if ([Math]::Abs($noun.Length - $candidateNoun.Length) -le $limit) {
+                $distance = Measure-EditDistance $noun $candidateNoun
+                if ($distance -le $limit) { $score = $distance }
+            }
+            # Same start, different length: Get-MailboxWidget -> Get-MailboxFolder...
+            if ($score -eq 99 -and $start -and $candidateNoun.StartsWith($start, [System.StringComparison]::OrdinalIgnoreCase)) { $score = 10 }
+            $nounScores[$candidateNoun] = $score
         }
-        elseif ($null -ne $parameter.default) { $resultSize = [string]$parameter.default }
+        if ($score -eq 99) { continue }
+        if ($candidateVerb -ne $verb) { $score++ }
+        [pscustomobject]@{ Name = $candidate; Score = $score }
     }
-    $target = $Name
-    foreach ($field in 'Identity', 'Name', 'DisplayName', 'Mailbox', 'MessageTraceId') {
-        if ($parameters.Contains($field)) { $target = $parameters[$field]; break }
+    @($scored | Sort-Object Score, Name | Select-Object -First 3 -ExpandProperty Name)
+}
+
+function Measure-EditDistance {
+    # Levenshtein distance, case-insensitive.
+    param([string] $Left, [string] $Right)
+    $Left = $Left.ToUpperInvariant(); $Right = $Right.ToUpperInvariant()
+    $previous = [int[]](0..$Right.Length)
+    for ($i = 1; $i -le $Left.Length; $i++) {
+        $current = [int[]]::new($Right.Length + 1)
+        $current[0] = $i
+        for ($j = 1; $j -le $Right.Length; $j++) {
+            $cost = if ($Left[$i - 1] -eq $Right[$j - 1]) { 0 } else { 1 }
+            $current[$j] = [Math]::Min([Math]::Min($previous[$j] + 1, $current[$j - 1] + 1), $previous[$j - 1] + $cost)
+        }
+        $previous = $current
     }
-    if ($command.changesState -and -not $Cmdlet.ShouldProcess([string]$target, $Name)) { return }
-    $connectionId = if ($Bound.ContainsKey('ConnectionId')) { $Bound['ConnectionId'] } else { $BoundConnectionId }
-    Invoke-ExchangeMfaStream -Cmdlet $Cmdlet -CmdletName $Name -Parameters $parameters -ResultSize $resultSize `
-        -ConnectionId $connectionId -TargetObject $target -TypeName $command.outputType
+    $previous[$Right.Length]
+}
+
+function Invoke-ExchangeCommandNotFound {
+    # CommandNotFoundAction: for an Exchange-like name, supply a command
+    # that fails with the closest catalogue names and the generic invoker.
+    param([string] $Name, [System.Management.Automation.CommandLookupEventArgs] $EventArgs)
+    $suggestions = Get-ExchangeCommandSuggestion -Name $Name
+    if (-not $suggestions) { return }
+    $message = "The term '$Name' is not an ExchangeMfa command. Did you mean $([string]::Join(', ', [string[]]$suggestions))? " +
+        "For an Exchange cmdlet the catalogue lacks, run: Invoke-ExchangeMfaCommand -Name $Name -Parameters @{...}"
+    $record = New-ExchangeMfaErrorRecord -Name CommandNotFound -Message $message -TargetObject $Name
+    $EventArgs.CommandScriptBlock = { throw $record }.GetNewClosure()
+    $EventArgs.StopSearch = $true
 }

@@ -5,18 +5,17 @@ function Connect-ExchangeMfa {
 
     .DESCRIPTION
     Connect-ExchangeMfa signs in to the Microsoft identity platform and opens a
-    connection, then makes the Exchange commands (Get-Mailbox, Set-Mailbox,
-    Add-MailboxPermission and the rest of the module's catalogue) available
-    as proxy commands, like Connect-ExchangeOnline does. Several connections
-    can be open at once.
+    connection for the Exchange commands (Get-Mailbox, Set-Mailbox,
+    Add-MailboxPermission and the rest of the module's catalogue), which
+    the module provides from import on and loads on first use. Several
+    connections can be open at once.
 
     Without -Prefix the connection becomes the default one, and the commands
     (Get-Mailbox ...) use the default connection. With -Prefix the commands
-    carry the prefix in their noun (-Prefix Contoso: Get-ContosoMailbox) and
-    are bound to this connection; the default connection does not change
-    unless there was none. Every generated command also takes -ConnectionId
-    to pick another connection for one call. -CommandName limits which
-    commands are made.
+    are also available with the prefix in their noun (-Prefix Contoso:
+    Get-ContosoMailbox), bound to this connection; the default connection
+    does not change unless there was none. Every Exchange command also takes
+    -ConnectionId to pick another connection for one call.
 
     How it signs in depends on the parameters (one parameter set each):
 
@@ -172,15 +171,15 @@ function Connect-ExchangeMfa {
 
     .PARAMETER Prefix
     A prefix for the nouns of this connection's commands: -Prefix Contoso
-    makes Get-ContosoMailbox, Set-ContosoMailbox and so on, bound to this
-    connection. Letters and digits only; EXO is reserved (Microsoft's module
-    uses it). Connecting again with the same prefix moves the commands to
-    the new connection.
+    makes Get-ContosoMailbox, Set-ContosoMailbox and so on (aliases of
+    Get-Mailbox, Set-Mailbox), bound to this connection. Letters and digits
+    only; EXO is reserved (Microsoft's module uses it). Connecting again with
+    the same prefix moves the commands to the new connection.
 
     .PARAMETER CommandName
-    Only these Exchange commands are made (by their Exchange names, for
-    example Get-Mailbox, Set-Mailbox), which makes Connect faster and
-    lighter. Without it, every command of the catalogue is made.
+    Exchange command names (for example Get-Mailbox, Set-Mailbox), checked
+    against the catalogue before signing in. With -Prefix only these get a
+    prefixed name; without it every command is available anyway.
 
     .PARAMETER DelegatedOrganization
     The customer tenant to manage, for partners who administer other

@@ -1,7 +1,8 @@
-# The generated Exchange commands against the emulator: Connect makes them
-# (cost measured), each command family does real work on the emulator's
-# in-memory tenant, -WhatIf/-Confirm stop changes before anything is sent,
-# pipeline binding, errors, and two tenants at once with prefixes.
+# The Exchange proxy commands against the emulator: what Connect costs for
+# them (nothing unprefixed, aliases with -Prefix), each command family does
+# real work on the emulator's in-memory tenant, -WhatIf/-Confirm stop changes
+# before anything is sent, pipeline binding, errors, and two tenants at once
+# with prefixes.
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
@@ -9,22 +10,22 @@ BeforeAll {
     Reset-Emulator
     $script:contoso = Get-TestConnectParameters
 
-    # What Connect costs for the proxies: time and managed memory, with the
-    # whole catalogue and with one command (the sign-in itself is excluded).
-    function Measure-ProxyImport([string[]] $CommandName) {
+    # What Connect costs for the proxies (the sign-in itself excluded):
+    # time and managed memory, without and with a prefix.
+    function Measure-ProxyImport([string] $Prefix) {
         & (Get-Module ExchangeMfa) {
             [CmdletBinding()]
-            param($Names)
+            param($Prefix)
             Remove-ExchangeProxyModule -All
             [System.GC]::Collect(); [System.GC]::WaitForPendingFinalizers()
             $before = [System.GC]::GetTotalMemory($true)
             $watch = [System.Diagnostics.Stopwatch]::StartNew()
-            Import-ExchangeProxyModule -ConnectionId 'measure' -CommandName $Names -Cmdlet $PSCmdlet
+            Import-ExchangeProxyModule -ConnectionId 'measure' -Prefix $Prefix -Organization 'contoso.test' -Cmdlet $PSCmdlet
             $watch.Stop()
             $after = [System.GC]::GetTotalMemory($true)
             [pscustomobject]@{ Milliseconds = $watch.ElapsedMilliseconds; Bytes = $after - $before }
             Remove-ExchangeProxyModule -All
-        } $CommandName
+        } $Prefix
     }
 }
 
@@ -36,29 +37,30 @@ AfterAll {
 Describe 'Connect makes the commands' {
     AfterAll { Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore }
 
-    It 'costs little time and memory, less again with -CommandName' {
-        $null = Measure-ProxyImport -CommandName Get-Mailbox   # warm-up: catalogue read, first parse
-        $all = Measure-ProxyImport
-        $one = Measure-ProxyImport -CommandName Get-Mailbox
-        Write-Host ("Proxy figures: all {0} commands {1} ms, {2:N1} MB; -CommandName Get-Mailbox {3} ms, {4:N2} MB" -f
-            (& (Get-Module ExchangeMfa) { (Get-ExchangeCommandCatalog).Count }), $all.Milliseconds, ($all.Bytes / 1MB),
-            $one.Milliseconds, ($one.Bytes / 1MB))
-        $all.Milliseconds | Should -BeLessThan 3000
-        $all.Bytes | Should -BeLessThan 30MB
-        $one.Milliseconds | Should -BeLessThan $all.Milliseconds
+    It 'imports nothing without a prefix, and only aliases with one' {
+        $null = Measure-ProxyImport -Prefix Warm   # warm-up: the name list, first alias module
+        $plain = Measure-ProxyImport
+        $prefixed = Measure-ProxyImport -Prefix Contoso
+        $count = & (Get-Module ExchangeMfa) { (Get-ExchangeCommandNameList).Count }
+        Write-Host ("Proxy figures: unprefixed {0} ms, {1:N2} MB; -Prefix ({2} aliases) {3} ms, {4:N2} MB" -f
+            $plain.Milliseconds, ($plain.Bytes / 1MB), $count, $prefixed.Milliseconds, ($prefixed.Bytes / 1MB))
+        $plain.Milliseconds | Should -BeLessThan 200
+        $plain.Bytes | Should -BeLessThan 1MB
+        $prefixed.Milliseconds | Should -BeLessThan 3000
+        $prefixed.Bytes | Should -BeLessThan 10MB
     }
 
-    It 'Connect with -CommandName makes only those commands; Disconnect removes them' {
+    It 'Connect -CommandName checks the names; every command stays available; Disconnect loads nothing back' {
         $watch = [System.Diagnostics.Stopwatch]::StartNew()
         $connection = Connect-ExchangeMfa @script:contoso -CommandName Get-Mailbox, Set-Mailbox
         Write-Host "Connect-ExchangeMfa -CommandName Get-Mailbox, Set-Mailbox (device sign-in included): $($watch.ElapsedMilliseconds) ms"
         $connection.ModulePrefix | Should -Be ''
-        (Get-Module ExchangeMfa.Commands).ExportedFunctions.Keys | Sort-Object | Should -Be @('Get-Mailbox', 'Set-Mailbox')
-        Get-Command Get-Recipient -ErrorAction Ignore | Should -BeNullOrEmpty
+        Get-Module ExchangeMfa.Prefix.* | Should -BeNullOrEmpty
         @(Get-Mailbox -ResultSize 3).Count | Should -Be 3
+        (Get-Command Get-Mailbox).Source | Should -BeLike 'ExchangeMfa.Commands.*'
+        @(Get-Recipient -ResultSize 2).Count | Should -Be 2
         Disconnect-ExchangeMfa -Confirm:$false
-        Get-Module ExchangeMfa.Commands | Should -BeNullOrEmpty
-        Get-Command Get-Mailbox -ErrorAction Ignore | Should -BeNullOrEmpty
+        { Get-Mailbox -ErrorAction Stop } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Get-Mailbox'
     }
 }
 
@@ -71,9 +73,21 @@ Describe 'Generated commands on one connection' {
     BeforeEach { Invoke-EmulatorControl -Path reset | Out-Null }
 
     It 'Get-Help and tab completion work on the live commands' {
-        (Get-Help Set-Mailbox).Synopsis | Should -Be 'Changes the settings of an Exchange Online mailbox.'
-        $line = 'Get-Mailbox -RecipientTypeDetails Sha'
-        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('SharedMailbox')
+        (Get-Help Set-Mailbox).Synopsis | Should -Be 'Changes mailbox objects (Exchange Online).'
+        $line = 'Set-MailboxIRMAccess -AccessLevel Bl'
+        (TabExpansion2 -inputScript $line -cursorColumn $line.Length).CompletionMatches.CompletionText | Should -Be @('Block')
+    }
+
+    It 'Get-EXOMailbox runs the underlying cmdlet with the Minimum property set' {
+        $boxes = @(Get-EXOMailbox -ResultSize 2)
+        $boxes.Count | Should -Be 2
+        $boxes[0].PSObject.Properties.Name | Should -Contain 'PrimarySmtpAddress'
+        $boxes[0].PSObject.Properties.Name | Should -Not -Contain 'ProhibitSendQuota'
+        { Get-EXOMailbox -PropertySets Nope -ErrorAction Stop } | Should -Throw -ErrorId 'ExchangeMfa.InvalidParameter,Get-EXOMailbox'
+    }
+
+    It 'a Security & Compliance cmdlet does not use the Exchange Online connection' {
+        { Get-ComplianceSearch -ErrorAction Stop } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Get-ComplianceSearch' -ExpectedMessage '*Connect-IPPSSession*'
     }
 
     It 'Get-Mailbox -ResultSize Unlimited | Set-Mailbox -WhatIf binds Identity by property name and sends nothing' {
@@ -321,9 +335,9 @@ Describe 'Two tenants at once with prefixes' {
 
     It 'gives each connection its own commands, bound to its tenant' {
         $script:first.ModulePrefix | Should -Be 'Contoso'
-        (Get-Module ExchangeMfa.Commands.Contoso).ExportedFunctions.Count | Should -Be 3
-        (Get-Module ExchangeMfa.Commands.Fabrikam).ExportedFunctions.Count | Should -BeGreaterOrEqual 60
-        Get-Command Get-Mailbox -ErrorAction Ignore | Should -BeNullOrEmpty
+        (Get-Module ExchangeMfa.Prefix.Contoso).ExportedAliases.Count | Should -Be 3
+        (Get-Module ExchangeMfa.Prefix.Fabrikam).ExportedAliases.Count | Should -BeGreaterOrEqual 900
+        Get-Command Get-ContosoRecipient -ErrorAction Ignore | Should -BeNullOrEmpty
         @(Get-ContosoMailbox -ResultSize Unlimited).Count | Should -Be 300
         @(Get-FabrikamMailbox -ResultSize Unlimited).Count | Should -Be 50
         # The first connection stays the default: a prefix does not take it.
@@ -340,9 +354,13 @@ Describe 'Two tenants at once with prefixes' {
         @(Get-ContosoMailbox -ResultSize Unlimited -ConnectionId $script:second.ConnectionId).Count | Should -Be 50
     }
 
+    It 'the unprefixed commands use the default connection (the first: a prefix does not take it)' {
+        @(Get-Mailbox -ResultSize Unlimited).Count | Should -Be 300
+    }
+
     It 'Disconnect removes only that connection''s commands' {
         Disconnect-ExchangeMfa -ConnectionId $script:second.ConnectionId -Confirm:$false
-        Get-Module ExchangeMfa.Commands.Fabrikam | Should -BeNullOrEmpty
+        Get-Module ExchangeMfa.Prefix.Fabrikam | Should -BeNullOrEmpty
         Get-Command Get-FabrikamMailbox -ErrorAction Ignore | Should -BeNullOrEmpty
         @(Get-ContosoMailbox -ResultSize 5).Count | Should -Be 5
     }

@@ -125,9 +125,9 @@ Describe 'Disconnect-ExchangeMfa' {
         Get-ExchangeMfaConnection | Should -BeNullOrEmpty
         Get-TestHelperProcessId | Should -BeNullOrEmpty
         Get-Process -Id $helperId -ErrorAction Ignore | Should -BeNullOrEmpty
-        # The proxy commands went with the last connection.
-        Get-Command Get-Mailbox -ErrorAction Ignore | Should -BeNullOrEmpty
-        Get-Module ExchangeMfa.Commands | Should -BeNullOrEmpty
+        # The proxy commands stay (they are the module's, loaded on use) but
+        # have no connection left.
+        { Get-Mailbox -ErrorAction Stop } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Get-Mailbox'
         { Invoke-ExchangeMfaCommand Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Invoke-ExchangeMfaCommand'
     }
 

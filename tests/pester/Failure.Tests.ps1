@@ -101,9 +101,9 @@ Describe 'Broken answers and a dying helper' {
         Start-Sleep -Milliseconds 200
         { Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.HelperExited,Get-Mailbox'
         $Error[0].Exception.Message | Should -Match 'Connect-ExchangeMfa'
-        # The state is gone: the connection's commands with it, and the
-        # invoker says "not connected".
-        Get-Command Get-Mailbox -ErrorAction Ignore | Should -BeNullOrEmpty
+        # The state is gone: the commands (the module's own, loaded on use)
+        # and the invoker say "not connected".
+        { Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Get-Mailbox'
         { Invoke-ExchangeMfaCommand Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Invoke-ExchangeMfaCommand'
         $parameters = Get-TestConnectParameters
         $null = Connect-ExchangeMfa @parameters
