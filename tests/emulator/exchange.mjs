@@ -110,7 +110,8 @@ export async function handleExchange(emu, req, res, url) {
   if (fault && await answerFault(emu, req, res, fault, cmdletName)) return true;
   if (!(await sleepUnlessClosed(res, emu.config.pageDelayMs))) return true;
   const cmdlet = CMDLETS.get(cmdletName.toLowerCase());
-  if (!cmdlet) {
+  // Security & Compliance-only cmdlets do not exist on this endpoint.
+  if (!cmdlet || !cmdlet.products.includes('ExchangeOnline')) {
     sendExchangeError(req, res, EXO.commandNotFound(cmdletName));
     return true;
   }

@@ -94,7 +94,16 @@ export class TenantStore {
   // shared properties go to 'common'.
   facetFor(position, facet, property) {
     const delta = this.delta(position);
-    return COMMON.has(property) ? delta.common : delta[facet];
+    if (COMMON.has(property)) return delta.common;
+    if (!delta[facet]) delta[facet] = {};
+    return delta[facet];
+  }
+
+  // A derived view (regional settings, calendar processing, ...) with the
+  // changes Set- cmdlets wrote into its facet.
+  facetView(position, facet, view) {
+    const changes = this.deltas.get(position)?.[facet];
+    return changes ? { ...view, ...changes } : view;
   }
 
   mailbox(position) {

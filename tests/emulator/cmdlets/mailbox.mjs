@@ -1,10 +1,14 @@
 // *-Mailbox, Get-MailboxStatistics, Get-MailboxFolderStatistics,
-// *-CASMailbox, *-MailboxAutoReplyConfiguration, *-MobileDevice.
+// *-CASMailbox, *-MailboxAutoReplyConfiguration, *-MailboxRegionalConfiguration,
+// *-CalendarProcessing, *-MobileDevice, Get-MobileDeviceStatistics.
 // run(ctx, params) with ctx = {store, tenant, firstPage}.
 import { EXO } from '../exchange-errors.mjs';
 import { kindOf, MAILBOX_DEFAULTS } from '../mailboxes.mjs';
 import { stableGuid } from '../tenant-store.mjs';
-import { statisticsOf, FOLDERS, folderStatisticsOf, hasMobileDevice, mobileDeviceOf, parseSize } from '../views.mjs';
+import {
+  statisticsOf, FOLDERS, folderStatisticsOf, hasMobileDevice, mobileDeviceOf, mobileDeviceStatisticsOf, parseSize,
+  regionalOf, calendarProcessingOf,
+} from '../views.mjs';
 import {
   typeSet, readPredicates, listingResult, arrayListing, missing, changesOf, unchanged, checkNewRecipient,
   addressChanges,
@@ -215,10 +219,24 @@ function setOnView(view, facet) {
   };
 }
 
-function getAutoReply({ store }, params) {
-  const found = mailboxFrom(store, params);
-  if (found.error) return found;
-  return { objects: [store.autoReply(found.position)] };
+// Get- of a per-mailbox settings view: one object for -Identity.
+function getOnView(view) {
+  return ({ store }, params) => {
+    const found = mailboxFrom(store, params);
+    if (found.error) return found;
+    return { objects: [view(store, found.position)] };
+  };
+}
+
+const autoReplyView = (store, i) => store.autoReply(i);
+const regionalView = (store, i) => store.facetView(i, 'regional', regionalOf(store.mailbox(i), i));
+const calendarView = (store, i) => store.facetView(i, 'calendar', calendarProcessingOf(store.mailbox(i)));
+
+// Set-MailboxRegionalConfiguration's switch becomes the property it sets.
+function setRegional(ctx, params) {
+  const { LocalizeDefaultFolderName, ...rest } = params;
+  if (LocalizeDefaultFolderName !== undefined) rest.DefaultFolderNameMatchingUserLanguage = LocalizeDefaultFolderName;
+  return setOnView(regionalView, 'regional')(ctx, rest);
 }
 
 // Device identity: "mailbox\ExchangeActiveSyncDevices\iPhone§<DeviceId>",
@@ -252,6 +270,20 @@ function getMobileDevice({ store }, params) {
   return listingResult(mailboxListing(store, view, (i) => present(i) && read.test(view(i))), params);
 }
 
+// Get-MobileDeviceStatistics: -Identity (a device) or -Mailbox.
+function getMobileDeviceStatistics({ store }, params) {
+  const view = (i) => mobileDeviceStatisticsOf(store.mailbox(i), i);
+  if (params.Identity !== undefined) {
+    const position = findDevice(store, params.Identity);
+    return position ? { objects: [view(position)] } : { error: EXO.notFound(params.Identity) };
+  }
+  if (params.Mailbox === undefined) return missing('Identity');
+  const found = mailboxFrom(store, params, 'Mailbox');
+  if (found.error) return found;
+  const present = hasMobileDevice(found.position) && !store.removedDevices.has(found.position);
+  return { objects: present ? [view(found.position)] : [] };
+}
+
 function removeMobileDevice({ store }, params) {
   if (params.Identity === undefined) return missing('Identity');
   const position = findDevice(store, params.Identity);
@@ -271,8 +303,13 @@ export const MAILBOX_CMDLETS = {
   'Get-MailboxFolderStatistics': getMailboxFolderStatistics,
   'Get-CASMailbox': getCasMailbox,
   'Set-CASMailbox': setOnView((store, i) => store.cas(i), 'cas'),
-  'Get-MailboxAutoReplyConfiguration': getAutoReply,
-  'Set-MailboxAutoReplyConfiguration': setOnView((store, i) => store.autoReply(i), 'autoReply'),
+  'Get-MailboxAutoReplyConfiguration': getOnView(autoReplyView),
+  'Set-MailboxAutoReplyConfiguration': setOnView(autoReplyView, 'autoReply'),
+  'Get-MailboxRegionalConfiguration': getOnView(regionalView),
+  'Set-MailboxRegionalConfiguration': setRegional,
+  'Get-CalendarProcessing': getOnView(calendarView),
+  'Set-CalendarProcessing': setOnView(calendarView, 'calendar'),
   'Get-MobileDevice': getMobileDevice,
+  'Get-MobileDeviceStatistics': getMobileDeviceStatistics,
   'Remove-MobileDevice': removeMobileDevice,
 };
