@@ -12,7 +12,7 @@ export const CATALOGUE_FILE = fileURLToPath(new URL('../../module/Data/ExchangeC
 const DEFAULT_PRODUCTS = ['ExchangeOnline'];
 
 // Map lower-case cmdlet name -> {name, products, changesState, parameters:
-// Map lower-case name or alias -> {name, type, values}}. Empty when the file
+// Map lower-case name or alias -> {name, type, typeName, values}}. Empty when the file
 // is missing or unreadable.
 export function loadCatalogue(file = CATALOGUE_FILE) {
   let data;
@@ -31,7 +31,9 @@ export function catalogueFrom(data) {
     const parameters = new Map();
     for (const p of command.parameters || []) {
       if (typeof p?.name !== 'string') continue;
-      const parameter = { name: p.name, type: String(p.type || 'string').toLowerCase(), values: p.values };
+      const parameter = {
+        name: p.name, type: String(p.type || 'string').toLowerCase(), typeName: p.typeName, values: p.values,
+      };
       for (const alias of Array.isArray(p.aliases) ? p.aliases : []) {
         if (typeof alias === 'string') parameters.set(alias.toLowerCase(), parameter);
       }

@@ -72,9 +72,25 @@ export function isStateChanging(cmdletName) {
   return cmdlet ? cmdlet.changesState : !READ_VERBS.has(String(cmdletName).split('-')[0].toLowerCase());
 }
 
+// Exchange enums the docs list no "Accepted values" for, by the docs' type
+// name (an array type takes the same values): a wrong name is refused as
+// the service refuses it.
+const RECIPIENT_TYPES = ['UserMailbox', 'SharedMailbox', 'RoomMailbox', 'EquipmentMailbox', 'LinkedMailbox',
+  'SchedulingMailbox', 'TeamMailbox', 'DiscoveryMailbox', 'GroupMailbox', 'LegacyMailbox', 'MailContact', 'MailUser',
+  'GuestMailUser', 'MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup',
+  'DynamicDistributionGroup', 'RoomList', 'PublicFolder', 'User', 'DisabledUser', 'UniversalSecurityGroup',
+  'RemoteUserMailbox', 'RemoteSharedMailbox', 'RemoteRoomMailbox', 'RemoteEquipmentMailbox', 'WorkspaceMailbox'];
+const ENUM_VALUES = {
+  RecipientTypeDetails: RECIPIENT_TYPES,
+  RecipientType: ['UserMailbox', 'MailUser', 'MailContact', 'MailUniversalDistributionGroup',
+    'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'DynamicDistributionGroup', 'PublicFolder', 'User',
+    'UniversalSecurityGroup', 'Contact'],
+};
+
 // One value for a catalogue parameter type: {value} or {error}.
 function convert(parameter, raw) {
-  const { name, type, values } = parameter;
+  const { name, type } = parameter;
+  const values = parameter.values || ENUM_VALUES[String(parameter.typeName || '').replace(/\[\]$/, '')];
   const bad = (why) => ({ error: EXO.badParameterValue(name, typeof raw === 'object' ? JSON.stringify(raw) : raw, why) });
   let value;
   try {

@@ -177,18 +177,20 @@ export function addedAddresses(before, after) {
 // Changes to a recipient's addresses: EmailAddresses edits and
 // PrimarySmtpAddress folded into one normalized list; {error} when an
 // address belongs to another recipient.
+// In Exchange Online, -WindowsEmailAddress also sets the primary address.
 export function addressChanges(store, ref, current, params) {
   const out = { ...params };
-  if (params.EmailAddresses === undefined && params.PrimarySmtpAddress === undefined) return { params: out };
+  const primary = params.PrimarySmtpAddress ?? params.WindowsEmailAddress;
+  if (params.EmailAddresses === undefined && primary === undefined) return { params: out };
   let list = params.EmailAddresses === undefined ? current.EmailAddresses || []
     : applyMultiValue(current.EmailAddresses, params.EmailAddresses);
-  list = normalizeAddresses(list, params.PrimarySmtpAddress);
+  list = normalizeAddresses(list, primary);
   for (const address of addedAddresses(current.EmailAddresses, list)) {
     const owner = store.addressOwner(address);
     if (owner && !store.sameRef(owner, ref)) return { error: EXO.proxyAddressInUse(address, store.objectOf(owner).Name) };
   }
   out.EmailAddresses = list;
   out.PrimarySmtpAddress = list.find((a) => a.startsWith('SMTP:'))?.slice(5) ?? current.PrimarySmtpAddress;
-  if ('WindowsEmailAddress' in current && params.PrimarySmtpAddress !== undefined) out.WindowsEmailAddress = out.PrimarySmtpAddress;
+  if ('WindowsEmailAddress' in current && primary !== undefined) out.WindowsEmailAddress = out.PrimarySmtpAddress;
   return { params: out };
 }
