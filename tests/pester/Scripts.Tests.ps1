@@ -37,17 +37,27 @@ BeforeAll {
         $global:PSDefaultParameterValues["${command}:AzureADAuthorizationEndpointUri"] = $connect.AzureADAuthorizationEndpointUri
     }
 
-    # Sets up or reads the tenant with the module's own commands, on a
-    # connection of its own that it closes (the scripts open theirs).
+    # Sets up or reads the tenant straight through the emulator's REST
+    # endpoint with an app-only token, so the checks need nothing the
+    # scripts test (the module's Connect, proxies or value types).
+    $script:http = & (Get-Module TestSupport) { $script:Http }
+    $script:appToken = Get-TestAppAccessToken
     function Invoke-Tenant {
         param([Parameter(Mandatory)] [string] $Name, [hashtable] $Parameters = @{}, [string] $ResultSize)
-        $parameters = Get-TestConnectParameters
-        $connection = Connect-ExchangeMfa @parameters
-        try {
-            $extra = if ($ResultSize) { @{ ResultSize = $ResultSize } } else { @{} }
-            Invoke-ExchangeMfaCommand -Name $Name -Parameters $Parameters -ConnectionId $connection.ConnectionId @extra
+        if ($ResultSize) { $Parameters = $Parameters + @{ ResultSize = $ResultSize } }
+        $body = ConvertTo-Json -Depth 5 -Compress @{ CmdletInput = @{ CmdletName = $Name; Parameters = $Parameters } }
+        $uri = "$($emulator.Url)/adminapi/beta/$($emulator.TenantId)/InvokeCommand"
+        while ($uri) {
+            $request = [System.Net.Http.HttpRequestMessage]::new('POST', $uri)
+            $request.Headers.Authorization = [System.Net.Http.Headers.AuthenticationHeaderValue]::new('Bearer', $appToken)
+            $request.Content = [System.Net.Http.StringContent]::new($body, [System.Text.Encoding]::UTF8, 'application/json')
+            $response = $http.SendAsync($request).GetAwaiter().GetResult()
+            $text = $response.Content.ReadAsStringAsync().GetAwaiter().GetResult()
+            if (-not $response.IsSuccessStatusCode) { throw "$Name answered $([int]$response.StatusCode): $text" }
+            $page = $text | ConvertFrom-Json
+            $page.value
+            $uri = $page.'@odata.nextLink'
         }
-        finally { Disconnect-ExchangeMfa -ConnectionId $connection.ConnectionId -Confirm:$false }
     }
 
     # What another branch brings that a script needs, by the error that
