@@ -20,7 +20,9 @@ function Invoke-ExchangeMfaStream {
         [int] $PageSize,
         [string] $ConnectionId,
         [object] $TargetObject,
-        [string] $TypeName
+        [string] $TypeName,
+        # Property names for $select (Get-EXO* cmdlets, see ExoCmdlets.ps1).
+        [string[]] $Select
     )
     $target = Resolve-ExchangeMfaTarget -ConnectionId $ConnectionId -Cmdlet $Cmdlet
     $helper = $target.Helper
@@ -38,6 +40,7 @@ function Invoke-ExchangeMfaStream {
         if (-not $params.parameters.Contains('ResultSize')) { $params.parameters.ResultSize = $size }
     }
     if ($PageSize -gt 0) { $params.pageSize = $PageSize }
+    if ($Select) { $params.select = $Select }
 
     # Objects are typed by the catalogue's output type, else by the cmdlet's
     # noun (Get-Mailbox -> ExchangeMfa.Mailbox), so the format file can show

@@ -765,7 +765,9 @@ static int build_url(char **out, const em_exo_call *call, em_error *err)
             em_buf_free(&url);
             return em_error_set(err, EM_EINVAL, "select must list property names");
         }
-        rc = em_buf_printf(&url, "%s%s", i == 0 ? "?$select=" : ",", name->u.string);
+        /* "$" percent-encoded, as the service expects; first page only: the
+         * nextLink the service returns already carries the selection. */
+        rc = em_buf_printf(&url, "%s%s", i == 0 ? "?%24select=" : ",", name->u.string);
     }
     if (rc == EM_OK)
         *out = em_buf_detach(&url);

@@ -76,9 +76,13 @@ static inline bool test_lines_url(test_lines *l, char *out, size_t size)
 
 /* Starts handler on 127.0.0.1 with an ephemeral port; origin gets
  * "http://127.0.0.1:PORT". NULL when the daemon does not start. */
-static inline struct MHD_Daemon *fake_listen(char *origin, size_t size, unsigned int flags,
-                                             MHD_AccessHandlerCallback handler, void *cls,
-                                             MHD_RequestCompletedCallback done)
+/* fake_listen with uri_log (may be NULL) called with each raw request URI,
+ * query undecoded; what it returns starts the request's *con_cls. */
+static inline struct MHD_Daemon *fake_listen_logged(char *origin, size_t size, unsigned int flags,
+                                                    MHD_AccessHandlerCallback handler, void *cls,
+                                                    MHD_RequestCompletedCallback done,
+                                                    void *(*uri_log)(void *, const char *,
+                                                                     struct MHD_Connection *))
 {
     struct sockaddr_in addr;
     struct MHD_Daemon *d = NULL;
@@ -89,11 +93,19 @@ static inline struct MHD_Daemon *fake_listen(char *origin, size_t size, unsigned
     d = MHD_start_daemon(flags, 0, NULL, NULL, handler, cls,
                          MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
                          MHD_OPTION_NOTIFY_COMPLETED, done, cls,
+                         MHD_OPTION_URI_LOG_CALLBACK, uri_log, cls,
                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)30, MHD_OPTION_END);
     if (d != NULL)
         snprintf(origin, size, "http://127.0.0.1:%u",
                  (unsigned)MHD_get_daemon_info(d, MHD_DAEMON_INFO_BIND_PORT)->port);
     return d;
+}
+
+static inline struct MHD_Daemon *fake_listen(char *origin, size_t size, unsigned int flags,
+                                             MHD_AccessHandlerCallback handler, void *cls,
+                                             MHD_RequestCompletedCallback done)
+{
+    return fake_listen_logged(origin, size, flags, handler, cls, done, NULL);
 }
 
 /* Answers one request, under the server's lock: *status (200 preset), body,

@@ -30,6 +30,19 @@ static char origin[64];
 
 /* What the fake saw, one line per request. */
 static em_buf seen;
+/* The $select query argument of each request ("-" when none), ";"-ended;
+ * first_uri: the first request's URI as sent (query undecoded). */
+static em_buf selects;
+static char first_uri[256];
+
+static void *log_uri(void *cls, const char *uri, struct MHD_Connection *c)
+{
+    (void)cls;
+    (void)c;
+    if (first_uri[0] == '\0')
+        snprintf(first_uri, sizeof first_uri, "%s", uri);
+    return NULL;
+}
 static int requests;
 static bool foreign_link;       /* page 1 links to another host */
 
@@ -72,6 +85,9 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         return MHD_YES;
     }
     requests++;
+    em_buf_printf(&selects, "%s;", MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "$select")
+                                       ? MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, "$select")
+                                       : "-");
     em_buf_printf(&seen, "%s %s skip=%s auth=%s prefer=%s cmdlet=%s anchor=%s conn=%s body=%s\n",
                   method, url, skip ? skip : "-", auth, header(c, "Prefer"),
                   header(c, "X-CmdletName"), header(c, "X-AnchorMailbox"),
@@ -113,7 +129,8 @@ static int server_up(void **state)
     em_error err = {0};
 
     (void)state;
-    daemon_ = fake_listen(origin, sizeof(origin), MHD_USE_INTERNAL_POLLING_THREAD, handler, NULL, NULL);
+    daemon_ = fake_listen_logged(origin, sizeof(origin), MHD_USE_INTERNAL_POLLING_THREAD, handler, NULL,
+                                 NULL, log_uri);
     if (daemon_ == NULL)
         return -1;
     return em_http_global_init(&err) == EM_OK ? 0 : -1;
@@ -125,6 +142,7 @@ static int server_down(void **state)
     em_http_global_cleanup();
     MHD_stop_daemon(daemon_);
     em_buf_free(&seen);
+    em_buf_free(&selects);
     return 0;
 }
 
@@ -132,6 +150,8 @@ static int reset(void **state)
 {
     (void)state;
     em_buf_free(&seen);
+    em_buf_free(&selects);
+    first_uri[0] = '\0';
     requests = 0;
     foreign_link = false;
     return 0;
@@ -274,6 +294,29 @@ static void test_select_and_cut_mid_page(void **state)
     call.select = select;
     assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_EINVAL);
     em_json_free(&select);
+}
+
+/* $select goes on the first page's URL only, "$" percent-encoded; the
+ * nextLink is followed as the service wrote it. */
+static void test_select_first_page_only(void **state)
+{
+    tokens t = {0, 0, false};
+    const char *names = "[\"Name\",\"Alias\",\"ExternalDirectoryObjectId\"]";
+    yajl_val select = NULL;
+    em_exo_call call = make_call(&t, NULL);
+    em_exo_result res;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_json_parse(&select, names, strlen(names), NULL), EM_OK);
+    call.select = select;
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_OK);
+    em_json_free(&select);
+    assert_int_equal(res.objects, 12);
+    assert_int_equal(res.pages, 3);
+    assert_string_equal(selects.data, "Name,Alias,ExternalDirectoryObjectId;-;-;");
+    assert_string_equal(first_uri, "/adminapi/beta/contoso.onmicrosoft.com/InvokeCommand"
+                                   "?%24select=Name,Alias,ExternalDirectoryObjectId");
 }
 
 static void test_foreign_next_link(void **state)
@@ -430,6 +473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_all_pages, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_result_size, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_select_and_cut_mid_page, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_select_first_page_only, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_foreign_next_link, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_not_found_and_unauthorized, reset, check_leaks),
     };
