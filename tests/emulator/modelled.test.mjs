@@ -32,6 +32,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
+// Property names without annotations (name@odata.type, ...).
+const properties = (object) => Object.keys(object).filter((key) => !key.includes('@'));
 const url = (query) => `/adminapi/beta/${emu.info.tenantId}/InvokeCommand${query}`;
 
 test('$select (also %24select) keeps only those properties and their annotations, on every page', async () => {
@@ -40,16 +42,17 @@ test('$select (also %24select) keeps only those properties and their annotations
       url: url(query), headers: { prefer: 'odata.maxpagesize=50' },
     });
     assert.equal(first.status, 200, first.text);
-    assert.deepEqual(Object.keys(first.json.value[0]), ['Name', 'Guid', 'Guid@odata.type', 'PrimarySmtpAddress']);
+    assert.deepEqual(properties(first.json.value[0]), ['Name', 'Guid', 'PrimarySmtpAddress']);
+    assert.equal(first.json.value[0]['Guid@odata.type'], '#Guid', 'annotations of selected properties stay');
     const next = first.json['@odata.nextLink'];
     assert.match(next, /select=/i);
     const all = await readAll('Get-Mailbox', { ResultSize: 'Unlimited' }, { url: url(query), headers: { prefer: 'odata.maxpagesize=50' } });
     assert.equal(all.objects.length, MAILBOXES);
     assert.equal(all.pages, 3);
-    assert.ok(all.objects.every((m) => Object.keys(m).length === 4), 'every page is projected');
+    assert.ok(all.objects.every((m) => properties(m).length === 3), 'every page is projected');
   }
   const stats = (await ok('Get-MailboxStatistics', { Identity: 'user00001' }, { url: url('?$select=TotalItemSize,ItemCount,LastLogonTime') })).value[0];
-  assert.deepEqual(Object.keys(stats), ['ItemCount', 'TotalItemSize', 'LastLogonTime', 'LastLogonTime@odata.type']);
+  assert.deepEqual(properties(stats), ['ItemCount', 'TotalItemSize', 'LastLogonTime']);
 });
 
 test('-Filter in OPATH through the endpoint; a malformed filter answers a binding error with the position', async () => {
@@ -69,7 +72,7 @@ test('-Filter in OPATH through the endpoint; a malformed filter answers a bindin
   const bad = await run('Get-Mailbox', { Filter: "Name -eq 'x' -and (" });
   assertExchangeError(bad, 400, 'ParameterBindingException');
   assert.match(bad.json.error.innererror.message, /Invalid filter syntax\..*at position 20\./s);
-  assert.match(bad.json.error.details[0].message, /^Ex[0-9A-F]{6}\|System\.Management\.Automation\.ParameterBindingException\|Cannot bind parameter 'Filter'/);
+  assert.match(bad.json.error.details[0].message, /\|System\.Management\.Automation\.ParameterBindingException\|Cannot bind parameter 'Filter'/);
 });
 
 test('a catalogue cmdlet without a model answers CmdletNotModelledException after binding its parameters', async (t) => {
@@ -81,9 +84,8 @@ test('a catalogue cmdlet without a model answers CmdletNotModelledException afte
   const res = await run(unmodelled.name, {});
   assertExchangeError(res, 400, 'CmdletNotModelledException');
   assert.equal(res.json.error.code, 'BadRequest');
-  assert.match(res.json.error.message, /^Error executing request\. The emulator does not model/);
-  assert.equal(res.json.error.details[0].message,
-    `ExE0D001|Microsoft.Exchange.Emulator.CmdletNotModelledException|${res.json.error.innererror.message}`);
+  assert.match(res.json.error.innererror.message, /^The emulator does not model '[\w-]+'\./);
+  assert.match(res.json.error.details[0].message, /\|Microsoft\.Exchange\.Emulator\.CmdletNotModelledException\|The emulator does not model/);
   const bogus = await run(unmodelled.name, { NoSuchParameter: 1 });
   assertExchangeError(bogus, 400, 'ParameterBindingException');
   assert.equal(bogus.json.error.innererror.message, "A parameter cannot be found that matches parameter name 'NoSuchParameter'.");
