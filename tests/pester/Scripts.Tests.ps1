@@ -29,11 +29,17 @@ BeforeAll {
     # Where to connect: the emulator, by the device flow it approves itself.
     $connect = Get-TestConnectParameters
     $script:savedDefaults = $global:PSDefaultParameterValues.Clone()
-    foreach ($command in 'Connect-ExchangeOnline', 'Connect-IPPSSession') {
+    # Security & Compliance is the emulator's other host, localhost
+    # (tests/emulator/compliance.mjs), as ps.compliance.protection.outlook.com is.
+    $endpoints = @{
+        'Connect-ExchangeOnline' = $connect.ConnectionUri
+        'Connect-IPPSSession'    = ([uri]$connect.ConnectionUri).GetComponents('Port', 'UriEscaped') -replace '^', 'https://localhost:'
+    }
+    foreach ($command in $endpoints.Keys) {
         $global:PSDefaultParameterValues["${command}:UserPrincipalName"] = $connect.UserPrincipalName
         $global:PSDefaultParameterValues["${command}:Device"] = $true
         $global:PSDefaultParameterValues["${command}:InMemoryTokenCache"] = $true
-        $global:PSDefaultParameterValues["${command}:ConnectionUri"] = $connect.ConnectionUri
+        $global:PSDefaultParameterValues["${command}:ConnectionUri"] = $endpoints[$command]
         $global:PSDefaultParameterValues["${command}:AzureADAuthorizationEndpointUri"] = $connect.AzureADAuthorizationEndpointUri
     }
 
