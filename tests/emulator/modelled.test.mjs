@@ -98,7 +98,7 @@ test('the modelled cmdlets include what report scripts call', () => {
     'Get-RecipientPermission', 'Get-MailboxPermission', 'Get-CASMailbox']) {
     assert.ok(MODELLED.includes(name), name);
   }
-  assert.ok(MODELLED.length >= 75, String(MODELLED.length));
+  assert.ok(MODELLED.length >= 85, String(MODELLED.length));
 });
 
 test('Get-MailboxStatistics: Exchange size text, counts and logon times, the same on every call', async () => {
@@ -179,4 +179,44 @@ test('organization config, users and recipient permissions as report scripts rea
   assert.ok(sendAs.some((p) => /user00009/.test(p.Trustee) && p.AccessRights.includes('SendAs')), JSON.stringify(sendAs));
   const recipients = await readAll('Get-Recipient', { ResultSize: 'Unlimited', Filter: "RecipientTypeDetails -eq 'MailUniversalDistributionGroup'" });
   assert.ok(recipients.objects.length >= 1);
+});
+
+test('removed mailboxes: -SoftDeletedMailbox lists them, -InactiveMailboxOnly those on litigation hold', async () => {
+  assert.deepEqual(await values('Get-Mailbox', { InactiveMailboxOnly: true }), []);
+  await ok('Set-Mailbox', { Identity: 'user00030', LitigationHoldEnabled: true });
+  await ok('Remove-Mailbox', { Identity: 'user00030' });
+  await ok('Remove-Mailbox', { Identity: 'user00031' });
+  const deleted = await values('Get-Mailbox', { SoftDeletedMailbox: true });
+  assert.deepEqual(deleted.map((m) => [m.Name, m.IsInactiveMailbox, m.IsSoftDeletedByRemove]),
+    [['user00030', true, true], ['user00031', false, true]]);
+  assert.ok(Date.parse(deleted[0].WhenSoftDeleted) > 0);
+  const inactive = await values('Get-Mailbox', { InactiveMailboxOnly: true });
+  assert.deepEqual(inactive.map((m) => m.Name), ['user00030']);
+  assert.equal((await values('Get-Mailbox', { InactiveMailboxOnly: true, Identity: 'user00030@contoso.onmicrosoft.com' }))[0].Name, 'user00030');
+  assertExchangeError(await run('Get-Mailbox', { InactiveMailboxOnly: true, Identity: 'user00031' }), 404, 'ManagementObjectNotFoundException');
+});
+
+test('junk e-mail settings: Set- with @{Add=...} shows in Get-', async () => {
+  const [before] = await values('Get-MailboxJunkEmailConfiguration', { Identity: 'user00012' });
+  assert.deepEqual([before.Enabled, before.TrustedSendersAndDomains], [true, []]);
+  await ok('Set-MailboxJunkEmailConfiguration', {
+    Identity: 'user00012', TrustedSendersAndDomains: { '@odata.type': '#Exchange.GenericHashTable', Add: ['partner.example'] },
+  });
+  const [after] = await values('Get-MailboxJunkEmailConfiguration', { Identity: 'user00012' });
+  assert.deepEqual(after.TrustedSendersAndDomains, ['partner.example']);
+});
+
+test('tenant-wide reads: role groups and members, retention policy, remote domain, connectors', async () => {
+  const groups = await values('Get-RoleGroup');
+  assert.ok(groups.some((g) => g.Name === 'Organization Management'));
+  assert.match(groups[0].Guid, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+  assert.deepEqual((await values('Get-RoleGroup', { Filter: "Name -like '*Management' -and Members -ne $null" })).map((g) => g.Name),
+    ['Organization Management', 'Compliance Management']);
+  const members = await values('Get-RoleGroupMember', { Identity: 'organization management' });
+  assert.deepEqual(members.map((m) => m.WindowsLiveID), ['admin@contoso.onmicrosoft.com']);
+  assertExchangeError(await run('Get-RoleGroupMember', { Identity: 'No Such Group' }), 404, 'ManagementObjectNotFoundException');
+  assert.equal((await values('Get-RetentionPolicy'))[0].IsDefault, true);
+  assert.equal((await values('Get-RemoteDomain', { Identity: 'Default' }))[0].AutoForwardEnabled, true);
+  assert.deepEqual(await values('Get-InboundConnector'), []);
+  assert.deepEqual(await values('Get-OutboundConnector'), []);
 });

@@ -47,6 +47,8 @@ export class TenantStore {
     this.inboxRules = new Map();
     this.removedDevices = new Set();
     this.orgChanges = {};
+    // Removed mailboxes as Get-Mailbox -SoftDeletedMailbox shows them.
+    this.softDeleted = [];
     this.auditSessions = new Map();
     this.serial = 0;
   }

@@ -343,3 +343,20 @@ export function calendarProcessingOf(box) {
     OrganizerInfo: true,
   };
 }
+
+// Get-MailboxJunkEmailConfiguration: the junk filter on, empty lists.
+export function junkEmailOf(box) {
+  return {
+    Identity: box.Name,
+    MailboxOwnerId: box.Name,
+    Enabled: true,
+    TrustedListsOnly: false,
+    ContactsTrusted: true,
+    TrustedSendersAndDomains: [],
+    'TrustedSendersAndDomains@odata.type': '#Collection(String)',
+    BlockedSendersAndDomains: [],
+    'BlockedSendersAndDomains@odata.type': '#Collection(String)',
+    TrustedRecipientsAndDomains: [],
+    'TrustedRecipientsAndDomains@odata.type': '#Collection(String)',
+  };
+}

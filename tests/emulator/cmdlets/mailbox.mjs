@@ -1,13 +1,14 @@
 // *-Mailbox, Get-MailboxStatistics, Get-MailboxFolderStatistics,
 // *-CASMailbox, *-MailboxAutoReplyConfiguration, *-MailboxRegionalConfiguration,
-// *-CalendarProcessing, *-MobileDevice, Get-MobileDeviceStatistics.
+// *-CalendarProcessing, *-MailboxJunkEmailConfiguration, *-MobileDevice,
+// Get-MobileDeviceStatistics.
 // run(ctx, params) with ctx = {store, tenant, firstPage}.
 import { EXO } from '../exchange-errors.mjs';
 import { kindOf, MAILBOX_DEFAULTS } from '../mailboxes.mjs';
 import { stableGuid } from '../tenant-store.mjs';
 import {
   statisticsOf, FOLDERS, folderStatisticsOf, hasMobileDevice, mobileDeviceOf, mobileDeviceStatisticsOf, parseSize,
-  regionalOf, calendarProcessingOf,
+  regionalOf, calendarProcessingOf, junkEmailOf,
 } from '../views.mjs';
 import {
   typeSet, readPredicates, listingResult, arrayListing, missing, changesOf, unchanged, checkNewRecipient,
@@ -59,7 +60,7 @@ function readMailboxes(store, params, view, extraKeep = () => true) {
 }
 
 function getMailbox({ store }, params) {
-  if (params.SoftDeletedMailbox || params.InactiveMailboxOnly) return { objects: [] };
+  if (params.SoftDeletedMailbox || params.InactiveMailboxOnly) return readRemovedMailboxes(store, params);
   const archiveOnly = params.Archive === true ? (i) => store.mailbox(i).ArchiveStatus === 'Active' : () => true;
   return readMailboxes(store, params, (i) => store.mailbox(i), archiveOnly);
 }
@@ -145,11 +146,37 @@ function newMailbox({ store, tenant }, params) {
   return { objects: [store.mailbox(position)] };
 }
 
+// A removed mailbox stays soft-deleted (30 days in Exchange); one on
+// litigation hold becomes an inactive mailbox.
 function removeMailbox({ store }, params) {
   const found = mailboxFrom(store, params, 'Identity', true);
   if (found.error) return found;
+  const box = store.mailbox(found.position);
+  const now = store.now();
+  store.softDeleted.push({
+    ...box,
+    IsSoftDeletedByRemove: true,
+    IsInactiveMailbox: Boolean(box.LitigationHoldEnabled),
+    WhenSoftDeleted: now,
+    'WhenSoftDeleted@odata.type': '#DateTimeOffset',
+  });
   store.removeMailbox(found.position);
   return { objects: [] };
+}
+
+// Get-Mailbox -SoftDeletedMailbox / -InactiveMailboxOnly: the removed ones.
+function readRemovedMailboxes(store, params) {
+  const keep = params.InactiveMailboxOnly ? (box) => box.IsInactiveMailbox : () => true;
+  if (params.Identity !== undefined) {
+    const id = String(params.Identity).toLowerCase();
+    const found = store.softDeleted.find((box) => keep(box)
+      && [box.Name, box.Alias, box.PrimarySmtpAddress, box.UserPrincipalName, box.Guid, box.ExchangeGuid]
+        .some((v) => v && String(v).toLowerCase() === id));
+    return found ? { objects: [found] } : { error: EXO.notFound(params.Identity) };
+  }
+  const read = readPredicates(params);
+  if (read.error) return read;
+  return listingResult(arrayListing(store.softDeleted, (box) => box, (box) => keep(box) && read.test(box)), params);
 }
 
 function enableMailbox({ store }, params) {
@@ -231,6 +258,7 @@ function getOnView(view) {
 const autoReplyView = (store, i) => store.autoReply(i);
 const regionalView = (store, i) => store.facetView(i, 'regional', regionalOf(store.mailbox(i), i));
 const calendarView = (store, i) => store.facetView(i, 'calendar', calendarProcessingOf(store.mailbox(i)));
+const junkView = (store, i) => store.facetView(i, 'junk', junkEmailOf(store.mailbox(i)));
 
 // Set-MailboxRegionalConfiguration's switch becomes the property it sets.
 function setRegional(ctx, params) {
@@ -309,6 +337,8 @@ export const MAILBOX_CMDLETS = {
   'Set-MailboxRegionalConfiguration': setRegional,
   'Get-CalendarProcessing': getOnView(calendarView),
   'Set-CalendarProcessing': setOnView(calendarView, 'calendar'),
+  'Get-MailboxJunkEmailConfiguration': getOnView(junkView),
+  'Set-MailboxJunkEmailConfiguration': setOnView(junkView, 'junk'),
   'Get-MobileDevice': getMobileDevice,
   'Get-MobileDeviceStatistics': getMobileDeviceStatistics,
   'Remove-MobileDevice': removeMobileDevice,
