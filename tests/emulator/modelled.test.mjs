@@ -53,6 +53,9 @@ test('$select (also %24select) keeps only those properties and their annotations
   }
   const stats = (await ok('Get-MailboxStatistics', { Identity: 'user00001' }, { url: url('?$select=TotalItemSize,ItemCount,LastLogonTime') })).value[0];
   assert.deepEqual(properties(stats), ['ItemCount', 'TotalItemSize', 'LastLogonTime']);
+  // Every selected property is listed, null when the object has none.
+  const [box] = (await ok('Get-Mailbox', { Identity: 'user00001' }, { url: url('?$select=Name,NoSuchProperty') })).value;
+  assert.deepEqual(box, { Name: 'user00001', NoSuchProperty: null });
 });
 
 test('-Filter in OPATH through the endpoint; a malformed filter answers a binding error with the position', async () => {

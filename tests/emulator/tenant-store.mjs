@@ -8,7 +8,7 @@
 // A recipient reference ("ref") is {kind:'mailbox', position} or
 // {kind:'group'|'unified'|'contact'|'mailUser', record}, record = {object, ...links}.
 import { createHash } from 'node:crypto';
-import { mailboxAt, identityCandidates, matchesIdentity } from './mailboxes.mjs';
+import { mailboxAt, identityCandidates, matchesIdentity, organizationIdOf } from './mailboxes.mjs';
 import { recipientOf, userOf, casOf, autoReplyOf } from './views.mjs';
 import { isoSeconds } from './values.mjs';
 
@@ -249,6 +249,8 @@ export class TenantStore {
       RecipientType: recipientType,
       RecipientTypeDetails: recipientTypeDetails,
       HiddenFromAddressListsEnabled: false,
+      OrganizationId: organizationIdOf(this.tenant),
+      ExchangeVersion: '0.20 (15.0.0.0)',
       ...extra,
       WhenCreated: now,
       'WhenCreated@odata.type': '#DateTimeOffset',

@@ -50,6 +50,7 @@ function pick(object, names) {
 }
 
 const IDENTITY_PROPS = ['Name', 'Alias', 'DisplayName', 'Identity', 'Id', 'DistinguishedName', 'Guid',
+  'OrganizationId', 'ExchangeVersion',
   'ExternalDirectoryObjectId', 'ExchangeObjectId', 'PrimarySmtpAddress', 'EmailAddresses', 'RecipientType',
   'RecipientTypeDetails', 'HiddenFromAddressListsEnabled', 'WhenCreated', 'WhenCreatedUTC', 'WhenChanged',
   'WhenChangedUTC'];
@@ -117,7 +118,11 @@ export function casOf(box, position) {
     EmailAddresses: box.EmailAddresses,
     'EmailAddresses@odata.type': '#Collection(String)',
     ServerName: box.ServerName,
+    ServerLegacyDN: `/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn=${box.ServerName}`,
+    OrganizationId: box.OrganizationId,
+    ExchangeVersion: box.ExchangeVersion,
     ActiveSyncEnabled: true,
+    ECPEnabled: true,
     OWAEnabled: true,
     OWAforDevicesEnabled: true,
     PopEnabled: position % 3 !== 0,

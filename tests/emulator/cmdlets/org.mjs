@@ -4,6 +4,7 @@
 // connectors (a new tenant has none).
 import { EXO } from '../exchange-errors.mjs';
 import { stableGuid } from '../tenant-store.mjs';
+import { organizationIdOf } from '../mailboxes.mjs';
 import { changesOf, writeChanges, unchanged, readPredicates, arrayListing, listingResult } from './common.mjs';
 
 function organizationConfig(store) {
@@ -15,8 +16,7 @@ function organizationConfig(store) {
     Guid: tenant.id,
     'Guid@odata.type': '#Guid',
     ExchangeObjectId: tenant.id,
-    OrganizationId: `NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/${tenant.domain} - `
-      + `NAMPR01A001.PROD.OUTLOOK.COM/ConfigurationUnits/${tenant.domain}/Configuration`,
+    OrganizationId: organizationIdOf(tenant),
     IsDehydrated: false,
     OAuth2ClientProfileEnabled: true,
     AuditDisabled: false,
