@@ -92,6 +92,11 @@ test('a catalogue cmdlet without a model answers CmdletNotModelledException afte
   const bogus = await run(unmodelled.name, { NoSuchParameter: 1 });
   assertExchangeError(bogus, 400, 'ParameterBindingException');
   assert.equal(bogus.json.error.innererror.message, "A parameter cannot be found that matches parameter name 'NoSuchParameter'.");
+  // A parameter alias of the catalogue binds like its name.
+  assertExchangeError(await run('Get-MoveRequest', { MoveStatus: 'Completed' }), 400, 'CmdletNotModelledException');
+  assertExchangeError(await run('Get-MoveRequest', { MoveStatusX: 'Completed' }), 400, 'ParameterBindingException');
+  // Security & Compliance-only cmdlets are not on the Exchange endpoint.
+  assertExchangeError(await run('New-ComplianceCase', { Name: 'x' }), 400, 'CommandNotFoundException');
 });
 
 test('the modelled cmdlets include what report scripts call', () => {
