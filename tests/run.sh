@@ -81,6 +81,7 @@ run_pester() {
 run_ctest unit "$ROOT/build/native" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_ctest asan "$ROOT/build/asan" -DCMAKE_BUILD_TYPE=Debug -DEM_SANITIZE=ON
 run_node_tests emulator "$ROOT/tests/emulator/"
+run_node_tests catalogue "$ROOT/tools/catalogue/test/"
 if install_peers; then
     run_node_tests peers "$ROOT/tests/peers/"
 else

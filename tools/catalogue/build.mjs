@@ -34,15 +34,14 @@ const WELL_FORMED_TYPE = /^[A-Za-z_][\w.+]*(`1\[[\w.]+\])?(\[\])?$/;
 export function mapType(typeName, paramName) {
     const t = typeName.replace(/^(System\.Collections\.|System\.)/, '');
     if (t in SIMPLE_TYPES) return SIMPLE_TYPES[t];
-    const last = t.split('.').pop();
-    if (/^Unlimited\b/.test(last)) return paramName === 'ResultSize' ? 'unlimited' : 'object';
+    if (/(^|\.)Unlimited(`1\[[\w.]+\]|<[\w.]+>)?$/.test(t)) return paramName === 'ResultSize' ? 'unlimited' : 'object';
     if (/IdParameter$/.test(t)) return 'string';
     return /\[\]$/.test(t) ? 'object[]' : 'object';
 }
 
 const VERB_PHRASES = { Get: 'Gets', Set: 'Changes', New: 'Creates', Search: 'Searches', Update: 'Updates' };
 function synopsis(verb, noun, products) {
-    const words = noun.match(/[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+/g) ?? [noun];
+    const words = noun.match(/[A-Z]+\d*(?![a-z])|[A-Z]?[a-z]+\d*|\d+/g) ?? [noun];
     const nounText = words.map((w) => (/^[A-Z][a-z]/.test(w) ? w.toLowerCase() : w)).join(' ');
     const verbText = VERB_PHRASES[verb] ?? (/(s|sh|ch|x)$/.test(verb) ? verb + 'es' : verb + 's');
     const where = products.map((p) => (p === 'ExchangeOnline' ? 'Exchange Online' : 'Security & Compliance')).join(', ');
@@ -79,9 +78,14 @@ export function buildCommand(file, text) {
     const problems = [...page.problems];
     const fm = page.frontMatter;
     const fileName = file.replace(/^.*\//, '').replace(/\.md$/, '');
-    const name = fm.title || fileName;
+    // PowerShell names are case-insensitive; a title spelled otherwise than
+    // the file and SYNTAX gives way to them.
+    let name = fm.title || fileName;
     if (!fm.title) problems.push('front matter has no title; name taken from the file name');
-    else if (fm.title !== fileName) problems.push(`title ${fm.title} differs from the file name ${fileName}`);
+    else if (fm.title !== fileName) {
+        problems.push(`title ${fm.title} differs from the file name ${fileName}`);
+        if (fm.title.toLowerCase() === fileName.toLowerCase()) name = fileName;
+    }
     if (fm.applicable === undefined) {
         problems.push('no "applicable:" in the front matter: products unknown, not in the catalogue');
         return { name, command: null, problems, skipped: true };
@@ -93,7 +97,17 @@ export function buildCommand(file, text) {
     const command = { name, products };
 
     // Parameter sets in SYNTAX order; a page without headings has one set.
-    const sets = page.sets.map((s) => ({ ...s, name: s.name ?? '__AllParameterSets' }));
+    // Parameter names are matched case-insensitively (PowerShell's rule);
+    // the PARAMETERS heading's spelling wins.
+    const docSpelling = new Map(page.parameters.map((p) => [p.name.toLowerCase(), p.name]));
+    const respelled = new Set();
+    const sets = page.sets.map((s) => ({ ...s, name: s.name ?? '__AllParameterSets', params: s.params.map((q) => {
+        const doc = docSpelling.get(q.name.toLowerCase());
+        if (!doc || doc === q.name) return q;
+        if (!respelled.has(q.name)) problems.push(`-${doc}: spelled -${q.name} in SYNTAX`);
+        respelled.add(q.name);
+        return { ...q, name: doc };
+    }) }));
     const setNames = sets.map((s) => s.name);
     if (new Set(setNames).size !== setNames.length) problems.push('a parameter set name appears twice in SYNTAX');
     const syntaxNames = new Set(sets.flatMap((s) => s.params.map((p) => p.name)));
@@ -101,8 +115,12 @@ export function buildCommand(file, text) {
     command.confirmImpact = !command.changesState ? 'None'
         : /^(Remove|Disable|Stop|Clear|Revoke)$/.test(verb) ? 'High' : 'Medium';
     command.synopsis = synopsis(verb, (noun ?? '').replace(/^EXO(?=[A-Z])/, ''), products);
-    if (fm['online version']) command.onlineUri = fm['online version'];
-    else problems.push('no "online version" address');
+    if (fm['online version']) {
+        command.onlineUri = fm['online version'];
+        if (!/^https:\/\/learn\.microsoft\.com\/powershell\/module\/exchangepowershell\/[a-z0-9-]+$/.test(command.onlineUri)) {
+            problems.push(`online version ${command.onlineUri} is not of the usual form; kept as written`);
+        }
+    } else problems.push('no "online version" address');
     command.outputType = `ExchangeMfa.${(noun ?? name).replace(/^EXO(?=[A-Z])/, '')}`;
     const help = fm['external help file'] ?? '';
     if (MODULE_HELP.test(help)) command.client = 'module';
@@ -112,13 +130,15 @@ export function buildCommand(file, text) {
     // PARAMETERS: docs order; SYNTAX-only parameters follow, in SYNTAX order.
     const docParams = new Map();
     for (const p of page.parameters) {
-        if (docParams.has(p.name)) { problems.push(`-${p.name}: described twice in PARAMETERS (first kept)`); continue; }
+        if ([...docParams.keys()].some((k) => k.toLowerCase() === p.name.toLowerCase())) {
+            problems.push(`-${p.name}: described twice in PARAMETERS (first kept)`);
+            continue;
+        }
         docParams.set(p.name, p);
     }
     for (const n of syntaxNames) {
         if (!docParams.has(n) && !COMMON.has(n)) {
-            const other = [...docParams.keys()].find((k) => k.toLowerCase() === n.toLowerCase());
-            problems.push(other ? `-${n}: spelled -${other} in PARAMETERS` : `-${n}: in SYNTAX but not described in PARAMETERS`);
+            problems.push(`-${n}: in SYNTAX but not described in PARAMETERS`);
             docParams.set(n, { name: n, applicable: null, blocks: [], syntaxOnly: true });
         }
     }
@@ -131,11 +151,13 @@ export function buildCommand(file, text) {
     }
 
     // A set is not offered when a parameter it requires, or every parameter
-    // that only it has, exists only on-premises.
+    // that only it has, exists only on-premises (the set marked Default stays
+    // unless it requires one: it takes calls that name no set).
     const kept = new Set(built.map((p) => p.name));
     const offered = sets.filter((s) => {
         if (sets.length === 1) return true;
         if (s.params.some((q) => q.mandatory && !COMMON.has(q.name) && !kept.has(q.name))) return false;
+        if (s.isDefault) return true;
         const own = s.params.filter((q) => !COMMON.has(q.name) && sets.every((o) => o === s || !o.params.some((r) => r.name === q.name)));
         return own.length === 0 || own.some((q) => kept.has(q.name));
     });
@@ -238,9 +260,14 @@ function buildParameter(doc, sets, commandProducts, commandProblems) {
         setFacts.push({ name: s.name, mandatory: q.mandatory, position: yamlPos });
     }
     if (setFacts.length === 0 && !doc.syntaxOnly) {
-        // Described but in no SYNTAX set: offered in the sets the yaml names.
-        problems.push(`${where}: described in PARAMETERS, in no SYNTAX set; sets taken from yaml`);
-        for (const [n, b] of blockFor) setFacts.push({ name: n, mandatory: /^true$/i.test(b.Required ?? ''), position: /^\d+$/.test(b.Position ?? '') ? Number(b.Position) : undefined });
+        // Described but in no SYNTAX set: offered in the sets the yaml names,
+        // or in every set when it names none of them.
+        const named = blockFor.size > 0;
+        problems.push(`${where}: described in PARAMETERS, in no SYNTAX set; ${named ? 'sets taken from yaml' : 'offered in every set'}`);
+        for (const s of sets) {
+            const b = named ? blockFor.get(s.name) : first;
+            if (b) setFacts.push({ name: s.name, mandatory: /^true$/i.test(b.Required ?? ''), position: /^\d+$/.test(b.Position ?? '') ? Number(b.Position) : undefined });
+        }
     }
 
     let typeName = first.Type ?? syntaxType ?? 'SwitchParameter';
