@@ -13,6 +13,7 @@ BeforeDiscovery {
         @{ Script = 'Update-MailboxFromCsv.ps1' }
         @{ Script = 'Export-MessageTraceReport.ps1' }
         @{ Script = 'Export-InactiveMailboxReport.ps1' }
+        @{ Script = 'Export-ForwardingReport.ps1' }
         @{ Script = 'Invoke-ComplianceContentSearch.ps1' }
     )
 }
@@ -205,6 +206,20 @@ Describe 'Admin scripts run unchanged against the emulator' {
         $expected = @($ages.GetEnumerator() | Where-Object Value -GE $threshold | ForEach-Object Key | Sort-Object)
         @($rows.UserPrincipalName | Sort-Object) | Should -Be $expected
         $rows.Count | Should -BeLessThan $users.Count
+    }
+
+    It 'Export-ForwardingReport: mailbox forwarding and forwarding inbox rules, nothing else' {
+        Invoke-Tenant Set-Mailbox @{ Identity = 'user00040'; ForwardingSmtpAddress = 'smtp:outside@example.com'; DeliverToMailboxAndForward = $true } | Out-Null
+        Invoke-Tenant New-InboxRule @{ Mailbox = 'user00041'; Name = 'To my phone'; RedirectTo = @('me@example.net') } | Out-Null
+        Invoke-Tenant New-InboxRule @{ Mailbox = 'user00041'; Name = 'Tidy'; MoveToFolder = 'user00041:\Archive' } | Out-Null
+        $csv = Join-Path $work 'forwarding.csv'
+        Invoke-AdminScript Export-ForwardingReport.ps1 @{ OutputPath = $csv }
+        $rows = @(Import-Csv $csv | Sort-Object Mailbox)
+        $rows.Count | Should -Be 2
+        @($rows[0].Mailbox, $rows[0].Type, $rows[0].Target, $rows[0].KeepCopy) |
+            Should -Be @('user00040@contoso.onmicrosoft.com', 'MailboxForwarding', 'outside@example.com', 'True')
+        @($rows[1].Mailbox, $rows[1].Type, $rows[1].Name, $rows[1].Target) |
+            Should -Be @('user00041@contoso.onmicrosoft.com', 'InboxRule', 'To my phone', 'me@example.net')
     }
 
     It 'Invoke-ComplianceContentSearch: the search completes and is reported' {
