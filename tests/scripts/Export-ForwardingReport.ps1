@@ -15,11 +15,13 @@ $mailboxes = Get-EXOMailbox -ResultSize Unlimited -Properties ForwardingAddress,
 $report = [System.Collections.Generic.List[object]]::new()
 foreach ($mailbox in $mailboxes) {
     if ($mailbox.ForwardingSmtpAddress -or $mailbox.ForwardingAddress) {
+        $target = $mailbox.ForwardingAddress
+        if ($mailbox.ForwardingSmtpAddress) { $target = $mailbox.ForwardingSmtpAddress -replace '^smtp:' }
         $report.Add([pscustomobject]@{
             Mailbox  = $mailbox.UserPrincipalName
             Type     = 'MailboxForwarding'
             Name     = ''
-            Target   = if ($mailbox.ForwardingSmtpAddress) { $mailbox.ForwardingSmtpAddress -replace '^smtp:', '' } else { $mailbox.ForwardingAddress }
+            Target   = $target
             KeepCopy = $mailbox.DeliverToMailboxAndForward
         })
     }
