@@ -2,6 +2,9 @@
 // catalogue (catalogue.mjs) plus a few extras, each bound to an
 // implementation in cmdlets/<family>.mjs working on the tenant's store.
 //
+// Catalogue cmdlets without an implementation answer
+// CmdletNotModelledException after binding their parameters.
+//
 // An implementation is run(ctx, params), ctx = {store, tenant, firstPage},
 // params = bound values under their catalogue spelling; it answers
 //   {error}                              an EXO catalogue entry
@@ -33,31 +36,34 @@ const COMMON = new Set(['erroraction', 'warningaction', 'informationaction', 'pr
   'pipelinevariable']);
 const READ_VERBS = new Set(['get', 'search', 'test', 'export']);
 
-// A catalogue cmdlet without an implementation of its own: reads find
-// nothing, changes are accepted and do nothing.
-function generic(name) {
-  const read = READ_VERBS.has(name.split('-')[0].toLowerCase());
-  return (ctx, params) => {
-    if (read && params.Identity !== undefined) return { error: EXO.notFound(params.Identity) };
-    return { objects: [] };
-  };
+// A catalogue cmdlet without an implementation of its own: its parameters
+// are bound (so a proxy is exercised end to end), then Exchange's error
+// shape says the emulator does not model it (CmdletNotModelledException).
+function notModelled(name) {
+  return () => ({ error: EXO.notModelled(name) });
 }
 
 function buildRegistry() {
   const registry = new Map();
-  const catalogue = loadCatalogue();
-  for (const [key, command] of catalogue) {
-    registry.set(key, { ...command, run: IMPLEMENTATIONS[command.name] || generic(command.name) });
+  for (const [key, command] of loadCatalogue()) {
+    const run = IMPLEMENTATIONS[command.name];
+    registry.set(key, { ...command, modelled: Boolean(run), run: run || notModelled(command.name) });
   }
   // Extras outside the catalogue take any parameter.
   for (const [name, run] of Object.entries(IMPLEMENTATIONS)) {
     const key = name.toLowerCase();
     if (!registry.has(key)) {
-      registry.set(key, { name, changesState: !READ_VERBS.has(name.split('-')[0].toLowerCase()), parameters: null, run });
+      registry.set(key, {
+        name, products: ['ExchangeOnline'], changesState: !READ_VERBS.has(name.split('-')[0].toLowerCase()),
+        parameters: null, modelled: true, run,
+      });
     }
   }
   return registry;
 }
+
+// The names of the cmdlets with an implementation.
+export const MODELLED = Object.keys(IMPLEMENTATIONS).sort();
 
 export const CMDLETS = buildRegistry();
 
@@ -66,9 +72,25 @@ export function isStateChanging(cmdletName) {
   return cmdlet ? cmdlet.changesState : !READ_VERBS.has(String(cmdletName).split('-')[0].toLowerCase());
 }
 
+// Exchange enums the docs list no "Accepted values" for, by the docs' type
+// name (an array type takes the same values): a wrong name is refused as
+// the service refuses it.
+const RECIPIENT_TYPES = ['UserMailbox', 'SharedMailbox', 'RoomMailbox', 'EquipmentMailbox', 'LinkedMailbox',
+  'SchedulingMailbox', 'TeamMailbox', 'DiscoveryMailbox', 'GroupMailbox', 'LegacyMailbox', 'MailContact', 'MailUser',
+  'GuestMailUser', 'MailUniversalDistributionGroup', 'MailUniversalSecurityGroup', 'MailNonUniversalGroup',
+  'DynamicDistributionGroup', 'RoomList', 'PublicFolder', 'User', 'DisabledUser', 'UniversalSecurityGroup',
+  'RemoteUserMailbox', 'RemoteSharedMailbox', 'RemoteRoomMailbox', 'RemoteEquipmentMailbox', 'WorkspaceMailbox'];
+const ENUM_VALUES = {
+  RecipientTypeDetails: RECIPIENT_TYPES,
+  RecipientType: ['UserMailbox', 'MailUser', 'MailContact', 'MailUniversalDistributionGroup',
+    'MailUniversalSecurityGroup', 'MailNonUniversalGroup', 'DynamicDistributionGroup', 'PublicFolder', 'User',
+    'UniversalSecurityGroup', 'Contact'],
+};
+
 // One value for a catalogue parameter type: {value} or {error}.
 function convert(parameter, raw) {
-  const { name, type, values } = parameter;
+  const { name, type } = parameter;
+  const values = parameter.values || ENUM_VALUES[String(parameter.typeName || '').replace(/\[\]$/, '')];
   const bad = (why) => ({ error: EXO.badParameterValue(name, typeof raw === 'object' ? JSON.stringify(raw) : raw, why) });
   let value;
   try {

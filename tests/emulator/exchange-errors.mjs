@@ -97,6 +97,16 @@ export const EXO = {
     type: 'Microsoft.Exchange.Admin.OData.Core.ServiceUnavailableException',
     message: 'The service is temporarily unavailable. Please try again later.',
   }),
+  // Exchange's words for an OPATH filter that does not parse; 1-based position.
+  invalidFilter: (filter, position, detail) => bindingError(
+    'Cannot bind parameter \'Filter\' to the target. Exception setting "Filter": "Invalid filter syntax. For a '
+      + `description of the filter parameter syntax see the command help.\n"${filter}" at position ${position + 1}." (${detail})`),
+  // A catalogue cmdlet the emulator has no model of (see cmdlets.mjs).
+  notModelled: (name) => ({
+    status: 400, code: 'BadRequest', id: 'ExE0D001',
+    type: 'Microsoft.Exchange.Emulator.CmdletNotModelledException',
+    message: `The emulator does not model '${name}'. The cmdlet exists in the catalogue; only its parameters were checked.`,
+  }),
   missingParameter: (name) => bindingError(
     `Cannot process command because of one or more missing mandatory parameters: ${name}.`),
   notInSet: (name, value, values) => bindingError(

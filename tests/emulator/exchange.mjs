@@ -110,7 +110,8 @@ export async function handleExchange(emu, req, res, url) {
   if (fault && await answerFault(emu, req, res, fault, cmdletName)) return true;
   if (!(await sleepUnlessClosed(res, emu.config.pageDelayMs))) return true;
   const cmdlet = CMDLETS.get(cmdletName.toLowerCase());
-  if (!cmdlet) {
+  // Security & Compliance-only cmdlets do not exist on this endpoint.
+  if (!cmdlet || !cmdlet.products.includes('ExchangeOnline')) {
     sendExchangeError(req, res, EXO.commandNotFound(cmdletName));
     return true;
   }
@@ -208,17 +209,24 @@ function nextLinkFor(url, position, returned, page) {
 function parseSelect(url) {
   const text = url.searchParams.get('$select');
   if (!text) return null;
-  return new Set(text.split(',').map((p) => p.trim().toLowerCase()).filter(Boolean));
+  // lower-case name -> the name as asked
+  return new Map(text.split(',').map((p) => p.trim()).filter(Boolean).map((p) => [p.toLowerCase(), p]));
 }
 
-// Keeps selected properties and their annotations.
+// Keeps selected properties and their annotations; a selected property the
+// object lacks is null, as the service lists every selected property.
 function project(object, select) {
   if (!select) return object;
   const out = {};
+  const present = new Set();
   for (const [key, value] of Object.entries(object)) {
     const prop = key.split('@')[0].toLowerCase();
-    if (select.has(prop)) out[key] = value;
+    if (select.has(prop)) {
+      out[key] = value;
+      present.add(prop);
+    }
   }
+  for (const [lower, name] of select) if (!present.has(lower)) out[name] = null;
   return out;
 }
 

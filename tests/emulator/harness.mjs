@@ -6,6 +6,7 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import https from 'node:https';
 import { gunzipSync } from 'node:zlib';
+import assert from 'node:assert/strict';
 
 const SERVER = fileURLToPath(new URL('./server.mjs', import.meta.url));
 export const CLIENT_ID = 'fb78d390-0c51-40cd-8e17-fdbfab77341b';
@@ -105,3 +106,40 @@ export function jwtParts(token) {
 }
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+// InvokeCommand helpers for the Exchange tests, with `token` by default:
+// run (the raw answer), ok (asserts 200), values, assertError and readAll
+// (follows nextLink). options: {token, url, tenant, headers}.
+export function exchangeClient(emu, token) {
+  const run = (cmdlet, parameters = {}, options = {}) => emu.invoke(options.token || token, cmdlet, parameters, options);
+  const ok = async (cmdlet, parameters, options) => {
+    const res = await run(cmdlet, parameters, options);
+    assert.equal(res.status, 200, `${cmdlet}: ${res.text}`);
+    return res.json;
+  };
+  return {
+    run,
+    ok,
+    values: async (cmdlet, parameters, options) => (await ok(cmdlet, parameters, options)).value,
+    async readAll(cmdlet, parameters, options = {}) {
+      let url = options.url;
+      const objects = [];
+      let pages = 0;
+      for (;;) {
+        const res = await run(cmdlet, parameters, { ...options, url });
+        assert.equal(res.status, 200, res.text);
+        objects.push(...res.json.value);
+        pages += 1;
+        url = res.json['@odata.nextLink'];
+        if (!url) return { objects, pages };
+      }
+    },
+  };
+}
+
+// An Exchange error answer: status, x-ExceptionType and innererror.type.
+export function assertExchangeError(res, status, type) {
+  assert.equal(res.status, status, res.text);
+  assert.equal(res.headers['x-exceptiontype'], type, res.text);
+  assert.ok(res.json.error.innererror.type.endsWith(`.${type}`), res.text);
+}

@@ -60,6 +60,12 @@ export function mailboxName(index) {
 
 // The quotas, limits and settings a mailbox has until Set-Mailbox changes
 // them: the same for generated mailboxes and New-Mailbox's.
+// Exchange's OrganizationId of a tenant's objects and of its configuration.
+export function organizationIdOf(tenant) {
+  return `NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/${tenant.domain} - `
+    + `NAMPR01A001.PROD.OUTLOOK.COM/ConfigurationUnits/${tenant.domain}/Configuration`;
+}
+
 export const MAILBOX_DEFAULTS = Object.freeze({
   UsageLocation: 'United States',
   ProhibitSendQuota: '99 GB (106,300,440,576 bytes)',
@@ -116,6 +122,8 @@ export function mailboxAt(tenant, index) {
     Database: db,
     ServerName: `nampr01mb${String(1000 + (index % 5000)).padStart(4, '0')}`,
     OrganizationalUnit: `NAMPR01A001.PROD.OUTLOOK.COM/Microsoft Exchange Hosted Organizations/${tenant.domain}`,
+    OrganizationId: organizationIdOf(tenant),
+    ExchangeVersion: '0.20 (15.0.0.0)',
     IsMailboxEnabled: true,
     HiddenFromAddressListsEnabled: room,
     LitigationHoldEnabled: index % 25 === 0,

@@ -8,7 +8,7 @@
 // A recipient reference ("ref") is {kind:'mailbox', position} or
 // {kind:'group'|'unified'|'contact'|'mailUser', record}, record = {object, ...links}.
 import { createHash } from 'node:crypto';
-import { mailboxAt, identityCandidates, matchesIdentity } from './mailboxes.mjs';
+import { mailboxAt, identityCandidates, matchesIdentity, organizationIdOf } from './mailboxes.mjs';
 import { recipientOf, userOf, casOf, autoReplyOf } from './views.mjs';
 import { isoSeconds } from './values.mjs';
 
@@ -47,6 +47,8 @@ export class TenantStore {
     this.inboxRules = new Map();
     this.removedDevices = new Set();
     this.orgChanges = {};
+    // Removed mailboxes as Get-Mailbox -SoftDeletedMailbox shows them.
+    this.softDeleted = [];
     this.auditSessions = new Map();
     this.serial = 0;
   }
@@ -94,7 +96,16 @@ export class TenantStore {
   // shared properties go to 'common'.
   facetFor(position, facet, property) {
     const delta = this.delta(position);
-    return COMMON.has(property) ? delta.common : delta[facet];
+    if (COMMON.has(property)) return delta.common;
+    if (!delta[facet]) delta[facet] = {};
+    return delta[facet];
+  }
+
+  // A derived view (regional settings, calendar processing, ...) with the
+  // changes Set- cmdlets wrote into its facet.
+  facetView(position, facet, view) {
+    const changes = this.deltas.get(position)?.[facet];
+    return changes ? { ...view, ...changes } : view;
   }
 
   mailbox(position) {
@@ -238,6 +249,8 @@ export class TenantStore {
       RecipientType: recipientType,
       RecipientTypeDetails: recipientTypeDetails,
       HiddenFromAddressListsEnabled: false,
+      OrganizationId: organizationIdOf(this.tenant),
+      ExchangeVersion: '0.20 (15.0.0.0)',
       ...extra,
       WhenCreated: now,
       'WhenCreated@odata.type': '#DateTimeOffset',

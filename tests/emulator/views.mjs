@@ -50,6 +50,7 @@ function pick(object, names) {
 }
 
 const IDENTITY_PROPS = ['Name', 'Alias', 'DisplayName', 'Identity', 'Id', 'DistinguishedName', 'Guid',
+  'OrganizationId', 'ExchangeVersion',
   'ExternalDirectoryObjectId', 'ExchangeObjectId', 'PrimarySmtpAddress', 'EmailAddresses', 'RecipientType',
   'RecipientTypeDetails', 'HiddenFromAddressListsEnabled', 'WhenCreated', 'WhenCreatedUTC', 'WhenChanged',
   'WhenChangedUTC'];
@@ -117,7 +118,11 @@ export function casOf(box, position) {
     EmailAddresses: box.EmailAddresses,
     'EmailAddresses@odata.type': '#Collection(String)',
     ServerName: box.ServerName,
+    ServerLegacyDN: `/o=ExchangeLabs/ou=Exchange Administrative Group (FYDIBOHF23SPDLT)/cn=Configuration/cn=Servers/cn=${box.ServerName}`,
+    OrganizationId: box.OrganizationId,
+    ExchangeVersion: box.ExchangeVersion,
     ActiveSyncEnabled: true,
+    ECPEnabled: true,
     OWAEnabled: true,
     OWAforDevicesEnabled: true,
     PopEnabled: position % 3 !== 0,
@@ -240,5 +245,123 @@ export function autoReplyOf(box) {
     ExternalAudience: 'All',
     StartTime: null,
     EndTime: null,
+  };
+}
+
+// Get-MobileDeviceStatistics: the device of mobileDeviceOf plus its sync history.
+export function mobileDeviceStatisticsOf(box, position) {
+  const device = mobileDeviceOf(box, position);
+  const h = mix(position * 131 + 7);
+  const lastSync = isoSeconds(STATS_BASE - (h % (60 * 86400)) * 1000);
+  return {
+    Identity: device.Identity,
+    Guid: device.Guid,
+    'Guid@odata.type': '#Guid',
+    DeviceID: device.DeviceId,
+    DeviceType: device.DeviceType,
+    DeviceModel: device.DeviceModel,
+    DeviceOS: device.DeviceOS,
+    DeviceFriendlyName: device.FriendlyName,
+    DeviceUserAgent: 'Apple-iPhone15C2/2105.90',
+    DeviceAccessState: device.DeviceAccessState,
+    DeviceAccessStateReason: device.DeviceAccessStateReason,
+    ClientType: device.ClientType,
+    Status: 'DeviceOk',
+    FirstSyncTime: device.FirstSyncTime,
+    'FirstSyncTime@odata.type': '#DateTimeOffset',
+    LastPolicyUpdateTime: lastSync,
+    'LastPolicyUpdateTime@odata.type': '#DateTimeOffset',
+    LastSyncAttemptTime: lastSync,
+    'LastSyncAttemptTime@odata.type': '#DateTimeOffset',
+    LastSuccessSync: lastSync,
+    'LastSuccessSync@odata.type': '#DateTimeOffset',
+    NumberOfFoldersSynced: 6 + (h % 10),
+    DevicePolicyApplied: 'Default',
+    DevicePolicyApplicationStatus: 'AppliedInFull',
+    IsRemoteWipeSupported: true,
+    DeviceWipeStatus: null,
+  };
+}
+
+// Get-MailboxRegionalConfiguration: what the mailbox's owner chose in
+// Outlook (a mailbox nobody signed in to has none).
+export function regionalOf(box, position) {
+  const [language, dateFormat, timeFormat, timeZone] = [
+    ['en-US', 'M/d/yyyy', 'h:mm tt', 'Pacific Standard Time'],
+    ['en-GB', 'dd/MM/yyyy', 'HH:mm', 'GMT Standard Time'],
+    ['de-DE', 'dd.MM.yyyy', 'HH:mm', 'W. Europe Standard Time'],
+    ['ja-JP', 'yyyy/MM/dd', 'H:mm', 'Tokyo Standard Time'],
+  ][position % 4];
+  const unset = box.RecipientTypeDetails !== 'UserMailbox';
+  return {
+    Identity: box.Name,
+    MailboxOwnerId: box.Name,
+    Language: unset ? null : language,
+    DateFormat: unset ? null : dateFormat,
+    TimeFormat: unset ? null : timeFormat,
+    TimeZone: unset ? null : timeZone,
+    DefaultFolderNameMatchingUserLanguage: false,
+  };
+}
+
+// Get-CalendarProcessing: resources accept on their own, people's
+// mailboxes only update requests.
+export function calendarProcessingOf(box) {
+  const resource = box.RecipientTypeDetails === 'RoomMailbox' || box.RecipientTypeDetails === 'EquipmentMailbox';
+  return {
+    Identity: box.Name,
+    MailboxOwnerId: box.Name,
+    AutomateProcessing: resource ? 'AutoAccept' : 'AutoUpdate',
+    AllowConflicts: false,
+    AllowRecurringMeetings: true,
+    BookingType: 'Standard',
+    BookingWindowInDays: 180,
+    MaximumDurationInMinutes: 1440,
+    MinimumDurationInMinutes: 0,
+    MaximumConflictInstances: 0,
+    ConflictPercentageAllowed: 0,
+    EnforceSchedulingHorizon: true,
+    ScheduleOnlyDuringWorkHours: false,
+    AllBookInPolicy: true,
+    AllRequestInPolicy: false,
+    AllRequestOutOfPolicy: false,
+    BookInPolicy: [],
+    'BookInPolicy@odata.type': '#Collection(String)',
+    RequestInPolicy: [],
+    'RequestInPolicy@odata.type': '#Collection(String)',
+    RequestOutOfPolicy: [],
+    'RequestOutOfPolicy@odata.type': '#Collection(String)',
+    ResourceDelegates: [],
+    'ResourceDelegates@odata.type': '#Collection(String)',
+    ForwardRequestsToDelegates: true,
+    DeleteAttachments: true,
+    DeleteComments: true,
+    DeleteSubject: true,
+    AddOrganizerToSubject: true,
+    DeleteNonCalendarItems: true,
+    RemovePrivateProperty: true,
+    RemoveOldMeetingMessages: true,
+    ProcessExternalMeetingMessages: false,
+    AddAdditionalResponse: false,
+    AdditionalResponse: null,
+    EnableResponseDetails: true,
+    OrganizerInfo: true,
+  };
+}
+
+// Get-MailboxJunkEmailConfiguration: the junk filter on, empty lists.
+export function junkEmailOf(box) {
+  return {
+    Identity: box.Name,
+    MailboxOwnerId: box.Name,
+    Enabled: true,
+    TrustedListsOnly: false,
+    ContactsTrusted: true,
+    TrustedSendersAndDomains: [],
+    'TrustedSendersAndDomains@odata.type': '#Collection(String)',
+    BlockedSendersAndDomains: [],
+    'BlockedSendersAndDomains@odata.type': '#Collection(String)',
+    TrustedRecipientsAndDomains: [],
+    'TrustedRecipientsAndDomains@odata.type': '#Collection(String)',
   };
 }

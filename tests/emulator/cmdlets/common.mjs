@@ -3,6 +3,7 @@
 // changed" warning.
 import { EXO } from '../exchange-errors.mjs';
 import { applyMultiValue } from '../values.mjs';
+import { compileOpath, OpathSyntaxError } from '../opath.mjs';
 
 // Exchange's answer when -ResultSize is absent.
 export const DEFAULT_RESULT_SIZE = 1000;
@@ -21,37 +22,6 @@ export function parseResultSize(value, fallback = DEFAULT_RESULT_SIZE) {
     return { error: EXO.badParameterValue('ResultSize', value, 'expected a positive integer or "Unlimited".') };
   }
   return { size: n };
-}
-
-// A -Filter with clauses "Prop -eq|-ne|-like|-notlike 'value'" joined by
-// -and; answers a predicate over objects, or null when it does not parse.
-export function parseFilter(text) {
-  const clauses = [];
-  for (const part of String(text).split(/\s+-and\s+/i)) {
-    const m = /^\s*\(?\s*(\w+)\s+-(eq|ne|like|notlike)\s+(?:'([^']*)'|"([^"]*)"|(\$true|\$false|\$null))\s*\)?\s*$/i.exec(part);
-    if (!m) return null;
-    const raw = m[3] ?? m[4] ?? m[5];
-    const word = raw.toLowerCase();
-    const value = word === '$true' ? true : word === '$false' ? false : word === '$null' ? null : raw;
-    clauses.push({ prop: m[1], op: m[2].toLowerCase(), value });
-  }
-  return (object) => clauses.every((c) => clauseMatches(object, c));
-}
-
-function wildcard(pattern) {
-  return new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\?]/g, '\\$&').replace(/\*/g, '.*')}$`, 'i');
-}
-
-function clauseMatches(object, { prop, op, value }) {
-  const key = Object.keys(object).find((k) => k.toLowerCase() === prop.toLowerCase());
-  const actual = key === undefined ? null : object[key];
-  const negate = op === 'ne' || op === 'notlike';
-  if (value === null) return (actual === null || actual === '' || (Array.isArray(actual) && actual.length === 0)) !== negate;
-  if (typeof value === 'boolean') return (actual === value) !== negate;
-  const values = Array.isArray(actual) ? actual : [actual];
-  const test = op.endsWith('like') ? (v) => wildcard(value).test(String(v ?? ''))
-    : (v) => String(v ?? '').toLowerCase() === value.toLowerCase();
-  return values.some(test) !== negate;
 }
 
 // -Anr: the start of Name, Alias, DisplayName, first/last name or address.
@@ -73,9 +43,12 @@ export function typeSet(value) {
 export function readPredicates(params) {
   const tests = [];
   if (params.Filter !== undefined) {
-    const test = parseFilter(params.Filter);
-    if (!test) return { error: EXO.badParameterValue('Filter', params.Filter, 'invalid filter syntax.') };
-    tests.push(test);
+    try {
+      tests.push(compileOpath(params.Filter));
+    } catch (err) {
+      if (!(err instanceof OpathSyntaxError)) throw err;
+      return { error: EXO.invalidFilter(params.Filter, err.position, err.message) };
+    }
   }
   if (params.Anr !== undefined) tests.push(anrPredicate(params.Anr));
   return { test: (object) => tests.every((t) => t(object)) };
@@ -204,18 +177,20 @@ export function addedAddresses(before, after) {
 // Changes to a recipient's addresses: EmailAddresses edits and
 // PrimarySmtpAddress folded into one normalized list; {error} when an
 // address belongs to another recipient.
+// In Exchange Online, -WindowsEmailAddress also sets the primary address.
 export function addressChanges(store, ref, current, params) {
   const out = { ...params };
-  if (params.EmailAddresses === undefined && params.PrimarySmtpAddress === undefined) return { params: out };
+  const primary = params.PrimarySmtpAddress ?? params.WindowsEmailAddress;
+  if (params.EmailAddresses === undefined && primary === undefined) return { params: out };
   let list = params.EmailAddresses === undefined ? current.EmailAddresses || []
     : applyMultiValue(current.EmailAddresses, params.EmailAddresses);
-  list = normalizeAddresses(list, params.PrimarySmtpAddress);
+  list = normalizeAddresses(list, primary);
   for (const address of addedAddresses(current.EmailAddresses, list)) {
     const owner = store.addressOwner(address);
     if (owner && !store.sameRef(owner, ref)) return { error: EXO.proxyAddressInUse(address, store.objectOf(owner).Name) };
   }
   out.EmailAddresses = list;
   out.PrimarySmtpAddress = list.find((a) => a.startsWith('SMTP:'))?.slice(5) ?? current.PrimarySmtpAddress;
-  if ('WindowsEmailAddress' in current && params.PrimarySmtpAddress !== undefined) out.WindowsEmailAddress = out.PrimarySmtpAddress;
+  if ('WindowsEmailAddress' in current && primary !== undefined) out.WindowsEmailAddress = out.PrimarySmtpAddress;
   return { params: out };
 }

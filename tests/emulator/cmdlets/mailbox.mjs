@@ -1,10 +1,15 @@
 // *-Mailbox, Get-MailboxStatistics, Get-MailboxFolderStatistics,
-// *-CASMailbox, *-MailboxAutoReplyConfiguration, *-MobileDevice.
+// *-CASMailbox, *-MailboxAutoReplyConfiguration, *-MailboxRegionalConfiguration,
+// *-CalendarProcessing, *-MailboxJunkEmailConfiguration, *-MobileDevice,
+// Get-MobileDeviceStatistics.
 // run(ctx, params) with ctx = {store, tenant, firstPage}.
 import { EXO } from '../exchange-errors.mjs';
 import { kindOf, MAILBOX_DEFAULTS } from '../mailboxes.mjs';
 import { stableGuid } from '../tenant-store.mjs';
-import { statisticsOf, FOLDERS, folderStatisticsOf, hasMobileDevice, mobileDeviceOf, parseSize } from '../views.mjs';
+import {
+  statisticsOf, FOLDERS, folderStatisticsOf, hasMobileDevice, mobileDeviceOf, mobileDeviceStatisticsOf, parseSize,
+  regionalOf, calendarProcessingOf, junkEmailOf,
+} from '../views.mjs';
 import {
   typeSet, readPredicates, listingResult, arrayListing, missing, changesOf, unchanged, checkNewRecipient,
   addressChanges,
@@ -55,7 +60,7 @@ function readMailboxes(store, params, view, extraKeep = () => true) {
 }
 
 function getMailbox({ store }, params) {
-  if (params.SoftDeletedMailbox || params.InactiveMailboxOnly) return { objects: [] };
+  if (params.SoftDeletedMailbox || params.InactiveMailboxOnly) return readRemovedMailboxes(store, params);
   const archiveOnly = params.Archive === true ? (i) => store.mailbox(i).ArchiveStatus === 'Active' : () => true;
   return readMailboxes(store, params, (i) => store.mailbox(i), archiveOnly);
 }
@@ -141,11 +146,37 @@ function newMailbox({ store, tenant }, params) {
   return { objects: [store.mailbox(position)] };
 }
 
+// A removed mailbox stays soft-deleted (30 days in Exchange); one on
+// litigation hold becomes an inactive mailbox.
 function removeMailbox({ store }, params) {
   const found = mailboxFrom(store, params, 'Identity', true);
   if (found.error) return found;
+  const box = store.mailbox(found.position);
+  const now = store.now();
+  store.softDeleted.push({
+    ...box,
+    IsSoftDeletedByRemove: true,
+    IsInactiveMailbox: Boolean(box.LitigationHoldEnabled),
+    WhenSoftDeleted: now,
+    'WhenSoftDeleted@odata.type': '#DateTimeOffset',
+  });
   store.removeMailbox(found.position);
   return { objects: [] };
+}
+
+// Get-Mailbox -SoftDeletedMailbox / -InactiveMailboxOnly: the removed ones.
+function readRemovedMailboxes(store, params) {
+  const keep = params.InactiveMailboxOnly ? (box) => box.IsInactiveMailbox : () => true;
+  if (params.Identity !== undefined) {
+    const id = String(params.Identity).toLowerCase();
+    const found = store.softDeleted.find((box) => keep(box)
+      && [box.Name, box.Alias, box.PrimarySmtpAddress, box.UserPrincipalName, box.Guid, box.ExchangeGuid]
+        .some((v) => v && String(v).toLowerCase() === id));
+    return found ? { objects: [found] } : { error: EXO.notFound(params.Identity) };
+  }
+  const read = readPredicates(params);
+  if (read.error) return read;
+  return listingResult(arrayListing(store.softDeleted, (box) => box, (box) => keep(box) && read.test(box)), params);
 }
 
 function enableMailbox({ store }, params) {
@@ -215,10 +246,25 @@ function setOnView(view, facet) {
   };
 }
 
-function getAutoReply({ store }, params) {
-  const found = mailboxFrom(store, params);
-  if (found.error) return found;
-  return { objects: [store.autoReply(found.position)] };
+// Get- of a per-mailbox settings view: one object for -Identity.
+function getOnView(view) {
+  return ({ store }, params) => {
+    const found = mailboxFrom(store, params);
+    if (found.error) return found;
+    return { objects: [view(store, found.position)] };
+  };
+}
+
+const autoReplyView = (store, i) => store.autoReply(i);
+const regionalView = (store, i) => store.facetView(i, 'regional', regionalOf(store.mailbox(i), i));
+const calendarView = (store, i) => store.facetView(i, 'calendar', calendarProcessingOf(store.mailbox(i)));
+const junkView = (store, i) => store.facetView(i, 'junk', junkEmailOf(store.mailbox(i)));
+
+// Set-MailboxRegionalConfiguration's switch becomes the property it sets.
+function setRegional(ctx, params) {
+  const { LocalizeDefaultFolderName, ...rest } = params;
+  if (LocalizeDefaultFolderName !== undefined) rest.DefaultFolderNameMatchingUserLanguage = LocalizeDefaultFolderName;
+  return setOnView(regionalView, 'regional')(ctx, rest);
 }
 
 // Device identity: "mailbox\ExchangeActiveSyncDevices\iPhone§<DeviceId>",
@@ -252,6 +298,20 @@ function getMobileDevice({ store }, params) {
   return listingResult(mailboxListing(store, view, (i) => present(i) && read.test(view(i))), params);
 }
 
+// Get-MobileDeviceStatistics: -Identity (a device) or -Mailbox.
+function getMobileDeviceStatistics({ store }, params) {
+  const view = (i) => mobileDeviceStatisticsOf(store.mailbox(i), i);
+  if (params.Identity !== undefined) {
+    const position = findDevice(store, params.Identity);
+    return position ? { objects: [view(position)] } : { error: EXO.notFound(params.Identity) };
+  }
+  if (params.Mailbox === undefined) return missing('Identity');
+  const found = mailboxFrom(store, params, 'Mailbox');
+  if (found.error) return found;
+  const present = hasMobileDevice(found.position) && !store.removedDevices.has(found.position);
+  return { objects: present ? [view(found.position)] : [] };
+}
+
 function removeMobileDevice({ store }, params) {
   if (params.Identity === undefined) return missing('Identity');
   const position = findDevice(store, params.Identity);
@@ -271,8 +331,15 @@ export const MAILBOX_CMDLETS = {
   'Get-MailboxFolderStatistics': getMailboxFolderStatistics,
   'Get-CASMailbox': getCasMailbox,
   'Set-CASMailbox': setOnView((store, i) => store.cas(i), 'cas'),
-  'Get-MailboxAutoReplyConfiguration': getAutoReply,
-  'Set-MailboxAutoReplyConfiguration': setOnView((store, i) => store.autoReply(i), 'autoReply'),
+  'Get-MailboxAutoReplyConfiguration': getOnView(autoReplyView),
+  'Set-MailboxAutoReplyConfiguration': setOnView(autoReplyView, 'autoReply'),
+  'Get-MailboxRegionalConfiguration': getOnView(regionalView),
+  'Set-MailboxRegionalConfiguration': setRegional,
+  'Get-CalendarProcessing': getOnView(calendarView),
+  'Set-CalendarProcessing': setOnView(calendarView, 'calendar'),
+  'Get-MailboxJunkEmailConfiguration': getOnView(junkView),
+  'Set-MailboxJunkEmailConfiguration': setOnView(junkView, 'junk'),
   'Get-MobileDevice': getMobileDevice,
+  'Get-MobileDeviceStatistics': getMobileDeviceStatistics,
   'Remove-MobileDevice': removeMobileDevice,
 };

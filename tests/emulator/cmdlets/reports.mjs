@@ -1,4 +1,4 @@
-// Get-MessageTrace, Get-MessageTraceDetail, Search-UnifiedAuditLog: history
+// Get-MessageTrace(V2), Get-MessageTraceDetail(V2), Search-UnifiedAuditLog: history
 // made up from fixed time slots (a message every 5 minutes, an audit record
 // every 2 minutes, counted from the Unix epoch), so a window always holds
 // the same records whenever it is asked for.
@@ -114,6 +114,60 @@ function getMessageTrace({ store }, params) {
     ...m, StartDate: isoSeconds(window.start), EndDate: isoSeconds(window.end), Index: (page - 1) * pageSize + i,
   }));
   return { listing: arrayListing(slice, (m) => m), resultSize: Infinity };
+}
+
+// Get-MessageTraceV2: at most 10 days per query within the last 90 days,
+// newest first, ResultSize 1..5000 (default 1000). More than ResultSize
+// records: a warning naming the next query (-EndDate of the last record
+// and -StartingRecipientAddress), as the service does; that query starts
+// after that record.
+function getMessageTraceV2({ store }, params) {
+  const window = windowOf(params, 2, []);
+  if (window.error) return window;
+  if (window.start < Date.now() - 90 * DAY_MS - 60000) {
+    return { error: EXO.invalidArgument('Invalid StartDate value. The StartDate can\'t be older than 90 days from today.') };
+  }
+  if (window.end - window.start > 10 * DAY_MS + 60000) {
+    return { error: EXO.invalidArgument('The time range between StartDate and EndDate can\'t be more than 10 days.') };
+  }
+  const size = params.ResultSize === undefined ? 1000 : Number(params.ResultSize);
+  if (!(Number.isInteger(size) && size >= 1 && size <= 5000)) {
+    return { error: EXO.badParameterValue('ResultSize', params.ResultSize, 'expected 1..5000.') };
+  }
+  const senders = wildcardTest(list(params.SenderAddress));
+  const recipients = wildcardTest(list(params.RecipientAddress));
+  const statuses = new Set(list(params.Status).map((v) => v.toLowerCase()));
+  const ids = new Set(list(params.MessageId).map((v) => v.toLowerCase()));
+  const traceId = params.MessageTraceId === undefined ? null : String(params.MessageTraceId).toLowerCase();
+  const subject = params.Subject === undefined ? null : String(params.Subject).toLowerCase();
+  const subjectTest = {
+    startswith: (v) => v.startsWith(subject), endswith: (v) => v.endsWith(subject), contains: (v) => v.includes(subject),
+  }[String(params.SubjectFilterType || 'Contains').toLowerCase()] || ((v) => v.includes(subject));
+  const after = params.StartingRecipientAddress === undefined ? null : String(params.StartingRecipientAddress).toLowerCase();
+  const matches = [];
+  for (let slot = Math.ceil(window.end / TRACE_SLOT_MS); slot >= Math.floor(window.start / TRACE_SLOT_MS); slot -= 1) {
+    const { Organization, ...m } = messageAt(store, slot);
+    const time = Date.parse(m.Received);
+    if (time < window.start || time > window.end) continue;
+    if (after !== null && time === window.end && m.RecipientAddress.toLowerCase() <= after) continue;
+    if (!senders(m.SenderAddress) || !recipients(m.RecipientAddress)) continue;
+    if (statuses.size > 0 && !statuses.has(m.Status.toLowerCase())) continue;
+    if (ids.size > 0 && !ids.has(m.MessageId.toLowerCase())) continue;
+    if (traceId && m.MessageTraceId !== traceId) continue;
+    if (params.FromIP !== undefined && m.FromIP !== params.FromIP) continue;
+    if (params.ToIP !== undefined && m.ToIP !== params.ToIP) continue;
+    if (subject !== null && !subjectTest(m.Subject.toLowerCase())) continue;
+    matches.push(m);
+    if (matches.length > size) break;
+  }
+  const result = { listing: arrayListing(matches.slice(0, size), (m) => m), resultSize: Infinity };
+  if (matches.length > size) {
+    const last = matches[size - 1];
+    result.warnings = ['There are more results, use the following command to get more results: Get-MessageTraceV2 '
+      + `-StartDate "${isoSeconds(window.start)}" -EndDate "${last.Received}" -StartingRecipientAddress "${last.RecipientAddress}"`
+      + ' -ResultSize ' + size];
+  }
+  return result;
 }
 
 const EVENTS = {
@@ -251,5 +305,7 @@ function searchUnifiedAuditLog({ store, firstPage }, params) {
 export const REPORT_CMDLETS = {
   'Get-MessageTrace': getMessageTrace,
   'Get-MessageTraceDetail': getMessageTraceDetail,
+  'Get-MessageTraceV2': getMessageTraceV2,
+  'Get-MessageTraceDetailV2': getMessageTraceDetail,
   'Search-UnifiedAuditLog': searchUnifiedAuditLog,
 };
