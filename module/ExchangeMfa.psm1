@@ -15,7 +15,6 @@ foreach ($folder in 'Private', 'Public') {
 # Module state. One helper serves the whole session; see docs/module.md.
 $script:Helper = $null
 $script:DefaultConnectionId = $null
-$script:DefaultComplianceConnectionId = $null
 
 # The proxy commands (module/Commands, made by the build) autoload from
 # PSModulePath: this process only, taken back out in OnRemove.

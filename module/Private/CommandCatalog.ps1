@@ -6,9 +6,10 @@
 
 $script:CatalogPath = Join-Path $PSScriptRoot '../Data/ExchangeCommands.json'
 $script:CommandsPath = Join-Path $PSScriptRoot '../Commands'
-# Catalogue names (sorted) and name -> canonical spelling; read once.
+# Proxy names (sorted), name -> canonical spelling, name -> products; read once.
 $script:CommandNameList = $null
 $script:CommandNameSet = $null
+$script:CommandProducts = $null
 # name -> full catalogue entry; parsed only by Get-ExchangeCommandCatalog.
 $script:CatalogByName = $null
 
@@ -18,11 +19,18 @@ function Get-ExchangeCommandNameList {
     if ($null -eq $script:CommandNameList) {
         $path = Join-Path $script:CommandsPath 'CommandNames.txt'
         if (-not [System.IO.File]::Exists($path)) { return @() }
-        $names = [System.IO.File]::ReadAllLines($path)
         $set = [System.Collections.Generic.Dictionary[string, string]]::new([System.StringComparer]::OrdinalIgnoreCase)
-        foreach ($name in $names) { $set[$name] = $name }
+        $products = [System.Collections.Generic.Dictionary[string, string[]]]::new([System.StringComparer]::OrdinalIgnoreCase)
+        $names = [System.Collections.Generic.List[string]]::new(1024)
+        foreach ($line in [System.IO.File]::ReadAllLines($path)) {
+            $name, $productList = $line.Split("`t", 2)
+            $set[$name] = $name
+            $products[$name] = ([string]$productList).Split(',')
+            $names.Add($name)
+        }
         $script:CommandNameSet = $set
-        $script:CommandNameList = $names
+        $script:CommandProducts = $products
+        $script:CommandNameList = $names.ToArray()
     }
     $script:CommandNameList
 }
@@ -44,6 +52,8 @@ function Resolve-ExchangeCommandName {
     # the catalogue lacks is an error: a typo should not pass silently.
     param(
         [string[]] $Name,
+        # Without -Name: the names of this product's commands.
+        [string] $Product,
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
     $names = Get-ExchangeCommandNameList
@@ -51,7 +61,10 @@ function Resolve-ExchangeCommandName {
         $Cmdlet.ThrowTerminatingError((New-ExchangeMfaErrorRecord -Name UnknownCommandName -TargetObject $script:CommandsPath `
                     -Message "The proxy commands are not built ($script:CommandsPath/CommandNames.txt is missing): run ./build.sh."))
     }
-    if (-not $Name) { return $names }
+    if (-not $Name) {
+        if (-not $Product) { return $names }
+        return @(foreach ($item in $names) { if ($script:CommandProducts[$item] -contains $Product) { $item } })
+    }
     $unknown = @(foreach ($item in $Name) { if (-not $script:CommandNameSet.ContainsKey($item)) { $item } })
     if ($unknown) {
         $record = New-ExchangeMfaErrorRecord -Name UnknownCommandName -TargetObject $unknown `

@@ -392,7 +392,7 @@ function Connect-ExchangeMfa {
     $compliance = $Product -eq 'SecurityCompliance'
 
     # A -CommandName typo fails before anybody signs in.
-    if ($CommandName -and -not $compliance) { $null = Resolve-ExchangeCommandName -Name $CommandName -Cmdlet $PSCmdlet }
+    if ($CommandName) { $null = Resolve-ExchangeCommandName -Name $CommandName -Cmdlet $PSCmdlet }
 
     # On unless -ShowBanner:$false, like Connect-ExchangeOnline.
     if (-not $PSBoundParameters.ContainsKey('ShowBanner') -or $ShowBanner) {
@@ -424,16 +424,13 @@ function Connect-ExchangeMfa {
     }
 
     $connectionId = [string]$reply.result.connectionId
-    if ($compliance) {
-        # S&C commands route by product to this default (branch proxies).
-        Register-ComplianceConnection -ConnectionId $connectionId -Prefix $Prefix
-        return ConvertTo-ExchangeMfaConnection -Session $reply.result
-    }
-    if (-not $Prefix -or -not $script:DefaultConnectionId) { $script:DefaultConnectionId = $connectionId }
+    # The commands route by product to the default connection of theirs.
+    if ($compliance) { Register-ComplianceConnection -ConnectionId $connectionId -Prefix $Prefix }
+    elseif (-not $Prefix -or -not $script:DefaultConnectionId) { $script:DefaultConnectionId = $connectionId }
     # Not $organization: PowerShell names are case-insensitive, and the
     # validated -Organization parameter refuses an empty value.
     $urlTenant = if ($DelegatedOrganization) { $DelegatedOrganization } else { [string]$reply.result.organization }
     Import-ExchangeProxyModule -ConnectionId $connectionId -Prefix $Prefix -CommandName $CommandName `
-        -Organization $urlTenant -Cmdlet $PSCmdlet
+        -Organization $urlTenant -Product $Product -Cmdlet $PSCmdlet
     ConvertTo-ExchangeMfaConnection -Session $reply.result
 }

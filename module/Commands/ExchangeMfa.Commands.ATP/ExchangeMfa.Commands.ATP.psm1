@@ -43,7 +43,7 @@ function Get-ApplicationAccessPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-applicationaccesspolicy')]
     [OutputType('ExchangeMfa.ApplicationAccessPolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -81,10 +81,10 @@ function New-ApplicationAccessPolicy {
         [Parameter(Mandatory = $true)]
         [string] $AccessRight,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string[]] $AppId,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $PolicyScopeGroupID,
 
         [Parameter()]
@@ -113,7 +113,7 @@ function Remove-ApplicationAccessPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-applicationaccesspolicy')]
     [OutputType('ExchangeMfa.ApplicationAccessPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -142,7 +142,7 @@ function Set-ApplicationAccessPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-applicationaccesspolicy')]
     [OutputType('ExchangeMfa.ApplicationAccessPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -174,10 +174,10 @@ function Test-ApplicationAccessPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/test-applicationaccesspolicy')]
     [OutputType('ExchangeMfa.ApplicationAccessPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $AppId,
 
         [ValidateNotNullOrEmpty()]
@@ -264,7 +264,7 @@ function Test-ArchiveConnectivity {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/test-archiveconnectivity')]
     [OutputType('ExchangeMfa.ArchiveConnectivity')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $UserSmtp,
 
         [Parameter()]
@@ -483,7 +483,7 @@ function Get-ATPTotalTrafficReport {
 function Get-AtpPolicyForO365 {
     <#
     .SYNOPSIS
-    Gets atp policy for O 365 objects (Exchange Online).
+    Gets atp policy for O365 objects (Exchange Online).
 
     .DESCRIPTION
     Runs Get-AtpPolicyForO365 on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -497,7 +497,7 @@ function Get-AtpPolicyForO365 {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-atppolicyforo365')]
     [OutputType('ExchangeMfa.AtpPolicyForO365')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -819,7 +819,7 @@ function Set-ATPProtectionPolicyRule {
 function Set-AtpPolicyForO365 {
     <#
     .SYNOPSIS
-    Changes atp policy for O 365 objects (Exchange Online).
+    Changes atp policy for O365 objects (Exchange Online).
 
     .DESCRIPTION
     Runs Set-AtpPolicyForO365 on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -842,7 +842,7 @@ function Set-AtpPolicyForO365 {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-atppolicyforo365')]
     [OutputType('ExchangeMfa.AtpPolicyForO365')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

@@ -197,7 +197,7 @@ function Get-Contact {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-contact')]
     [OutputType('ExchangeMfa.Contact')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'AnrSet')]
@@ -341,7 +341,7 @@ function Set-Contact {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-contact')]
     [OutputType('ExchangeMfa.Contact')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -659,7 +659,7 @@ function Get-DataClassification {
         [Parameter(ParameterSetName = 'RuleCollectionIdentity', Position = 1)]
         [string] $ClassificationRuleCollectionIdentity,
 
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -708,7 +708,7 @@ function Get-DataEncryptionPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-dataencryptionpolicy')]
     [OutputType('ExchangeMfa.DataEncryptionPolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -796,7 +796,7 @@ function New-DataClassification {
         [Parameter(Mandatory = $true)]
         [string] $Description,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Fingerprints,
 
         [Parameter(Position = 1, Mandatory = $true)]
@@ -881,7 +881,7 @@ function Remove-DataClassification {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-dataclassification')]
     [OutputType('ExchangeMfa.DataClassification')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -922,7 +922,7 @@ function Set-DataClassification {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-dataclassification')]
     [OutputType('ExchangeMfa.DataClassification')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -999,7 +999,7 @@ function Set-DataEncryptionPolicy {
         [Parameter(ParameterSetName = 'ReplaceKey', Mandatory = $true)]
         [object] $AzureKeyIDs,
 
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'DCAdminPurgeKeyRequest')]
@@ -1091,7 +1091,7 @@ function Test-DataClassification {
         [Parameter()]
         [string] $FileExtension,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object[]] $TestTextExtractionResults,
 
         [Parameter()]

@@ -6,7 +6,7 @@ $script:InvokeProxy = & $exchangeMfa { ${function:Invoke-ExchangeProxyCommand} }
 $script:Facts = @{
     'Get-DefaultTenantBriefingConfig' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.DefaultTenantBriefingConfig'; ResultSize = 'ResultSize'; ResultSizeDefault = '1000' }
     'Get-DefaultTenantMyAnalyticsFeatureConfig' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.DefaultTenantMyAnalyticsFeatureConfig'; ResultSize = 'ResultSize'; ResultSizeDefault = '1000' }
-    'Set-DefaultTenantBriefingConfig' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.DefaultTenantBriefingConfig' }
+    'Set-DefaultTenantBriefingConfig' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.DefaultTenantBriefingConfig'; ResultSize = 'ResultSize' }
     'Set-DefaultTenantMyAnalyticsFeatureConfig' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.DefaultTenantMyAnalyticsFeatureConfig'; ResultSize = 'ResultSize' }
     'Expedite-Delicensing' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.Delicensing' }
     'Get-DetailZapReport' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.DetailZapReport' }
@@ -115,7 +115,8 @@ function Set-DefaultTenantBriefingConfig {
         [string] $IsEnabledByDefault,
 
         [Parameter()]
-        [object] $ResultSize,
+        [ValidatePattern('^(Unlimited|[1-9][0-9]{0,9})$')]
+        [string] $ResultSize,
 
         [ValidateNotNullOrEmpty()]
         [string] $ConnectionId
@@ -256,7 +257,7 @@ function Get-DeviceConditionalAccessPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-deviceconditionalaccesspolicy')]
     [OutputType('ExchangeMfa.DeviceConditionalAccessPolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -288,7 +289,7 @@ function Get-DeviceConditionalAccessRule {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-deviceconditionalaccessrule')]
     [OutputType('ExchangeMfa.DeviceConditionalAccessRule')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -320,7 +321,7 @@ function Get-DeviceConfigurationPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-deviceconfigurationpolicy')]
     [OutputType('ExchangeMfa.DeviceConfigurationPolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -352,7 +353,7 @@ function Get-DeviceConfigurationRule {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-deviceconfigurationrule')]
     [OutputType('ExchangeMfa.DeviceConfigurationRule')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -384,7 +385,7 @@ function Get-DevicePolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-devicepolicy')]
     [OutputType('ExchangeMfa.DevicePolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -410,7 +411,7 @@ function Get-DeviceTenantPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-devicetenantpolicy')]
     [OutputType('ExchangeMfa.DeviceTenantPolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -439,7 +440,7 @@ function Get-DeviceTenantRule {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-devicetenantrule')]
     [OutputType('ExchangeMfa.DeviceTenantRule')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1284,7 +1285,7 @@ function Remove-DeviceConditionalAccessPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-deviceconditionalaccesspolicy')]
     [OutputType('ExchangeMfa.DeviceConditionalAccessPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -1310,7 +1311,7 @@ function Remove-DeviceConditionalAccessRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-deviceconditionalaccessrule')]
     [OutputType('ExchangeMfa.DeviceConditionalAccessRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -1336,7 +1337,7 @@ function Remove-DeviceConfigurationPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-deviceconfigurationpolicy')]
     [OutputType('ExchangeMfa.DeviceConfigurationPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -1362,7 +1363,7 @@ function Remove-DeviceConfigurationRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-deviceconfigurationrule')]
     [OutputType('ExchangeMfa.DeviceConfigurationRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -1452,7 +1453,7 @@ function Set-DeviceConditionalAccessPolicy {
     [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-deviceconditionalaccesspolicy')]
     [OutputType('ExchangeMfa.DeviceConditionalAccessPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'RetryDistribution')]
@@ -1640,7 +1641,7 @@ function Set-DeviceConditionalAccessRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-deviceconditionalaccessrule')]
     [OutputType('ExchangeMfa.DeviceConditionalAccessRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(Mandatory = $true)]
@@ -1828,7 +1829,7 @@ function Set-DeviceConfigurationPolicy {
     [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-deviceconfigurationpolicy')]
     [OutputType('ExchangeMfa.DeviceConfigurationPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'RetryDistribution')]
@@ -2013,7 +2014,7 @@ function Set-DeviceConfigurationRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-deviceconfigurationrule')]
     [OutputType('ExchangeMfa.DeviceConfigurationRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(Mandatory = $true)]
@@ -2248,7 +2249,7 @@ function Set-DeviceTenantRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-devicetenantrule')]
     [OutputType('ExchangeMfa.DeviceTenantRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

@@ -59,7 +59,7 @@ function Export-DlpPolicyCollection {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/export-dlppolicycollection')]
     [OutputType('ExchangeMfa.DlpPolicyCollection')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -109,7 +109,7 @@ function Get-DlpCompliancePolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-dlpcompliancepolicy')]
     [OutputType('ExchangeMfa.DlpCompliancePolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -168,7 +168,7 @@ function Get-DlpComplianceRule {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-dlpcompliancerule')]
     [OutputType('ExchangeMfa.DlpComplianceRule')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -507,7 +507,7 @@ function Get-DlpPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-dlppolicy')]
     [OutputType('ExchangeMfa.DlpPolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -533,7 +533,7 @@ function Get-DlpPolicyTemplate {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-dlppolicytemplate')]
     [OutputType('ExchangeMfa.DlpPolicyTemplate')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -571,7 +571,7 @@ function Get-DlpSensitiveInformationType {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-dlpsensitiveinformationtype')]
     [OutputType('ExchangeMfa.DlpSensitiveInformationType')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -612,7 +612,7 @@ function Get-DlpSensitiveInformationTypeRulePackage {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-dlpsensitiveinformationtyperulepackage')]
     [OutputType('ExchangeMfa.DlpSensitiveInformationTypeRulePackage')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -679,7 +679,7 @@ function Import-DlpPolicyCollection {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/import-dlppolicycollection')]
     [OutputType('ExchangeMfa.DlpPolicyCollection')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(Position = 1, Mandatory = $true)]
@@ -1909,7 +1909,7 @@ function New-DlpEdmSchema {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/new-dlpedmschema')]
     [OutputType('ExchangeMfa.DlpEdmSchema')]
     param(
-        [Parameter(Position = 0, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 0, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [byte[]] $FileData,
 
         [ValidateNotNullOrEmpty()]
@@ -2119,7 +2119,7 @@ function New-DlpSensitiveInformationType {
         [Parameter(Position = 1)]
         [string] $Name,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Fingerprints,
 
         [Parameter()]
@@ -2163,7 +2163,7 @@ function New-DlpSensitiveInformationTypeRulePackage {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/new-dlpsensitiveinformationtyperulepackage')]
     [OutputType('ExchangeMfa.DlpSensitiveInformationTypeRulePackage')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [byte[]] $FileData,
 
         [Parameter()]
@@ -2192,7 +2192,7 @@ function Remove-DlpCompliancePolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-dlpcompliancepolicy')]
     [OutputType('ExchangeMfa.DlpCompliancePolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -2218,7 +2218,7 @@ function Remove-DlpComplianceRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-dlpcompliancerule')]
     [OutputType('ExchangeMfa.DlpComplianceRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -2270,7 +2270,7 @@ function Remove-DlpKeywordDictionary {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-dlpkeyworddictionary')]
     [OutputType('ExchangeMfa.DlpKeywordDictionary')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -2296,7 +2296,7 @@ function Remove-DlpPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-dlppolicy')]
     [OutputType('ExchangeMfa.DlpPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -2322,7 +2322,7 @@ function Remove-DlpSensitiveInformationType {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-dlpsensitiveinformationtype')]
     [OutputType('ExchangeMfa.DlpSensitiveInformationType')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -2348,7 +2348,7 @@ function Remove-DlpSensitiveInformationTypeRulePackage {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-dlpsensitiveinformationtyperulepackage')]
     [OutputType('ExchangeMfa.DlpSensitiveInformationTypeRulePackage')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -2548,7 +2548,7 @@ function Set-DlpCompliancePolicy {
     [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-dlpcompliancepolicy')]
     [OutputType('ExchangeMfa.DlpCompliancePolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'RetryDistribution')]
@@ -3186,7 +3186,7 @@ function Set-DlpComplianceRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-dlpcompliancerule')]
     [OutputType('ExchangeMfa.DlpComplianceRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -3650,7 +3650,7 @@ function Set-DlpEdmSchema {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-dlpedmschema')]
     [OutputType('ExchangeMfa.DlpEdmSchema')]
     param(
-        [Parameter(Position = 0, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 0, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [byte[]] $FileData,
 
         [ValidateNotNullOrEmpty()]
@@ -3691,7 +3691,7 @@ function Set-DlpKeywordDictionary {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-dlpkeyworddictionary')]
     [OutputType('ExchangeMfa.DlpKeywordDictionary')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -3745,7 +3745,7 @@ function Set-DlpPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-dlppolicy')]
     [OutputType('ExchangeMfa.DlpPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -3807,7 +3807,7 @@ function Set-DlpSensitiveInformationType {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-dlpsensitiveinformationtype')]
     [OutputType('ExchangeMfa.DlpSensitiveInformationType')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -3857,7 +3857,7 @@ function Set-DlpSensitiveInformationTypeRulePackage {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-dlpsensitiveinformationtyperulepackage')]
     [OutputType('ExchangeMfa.DlpSensitiveInformationTypeRulePackage')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [byte[]] $FileData,
 
         [ValidateNotNullOrEmpty()]

@@ -347,7 +347,7 @@ function Get-EventsFromEmailConfiguration {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-eventsfromemailconfiguration')]
     [OutputType('ExchangeMfa.EventsFromEmailConfiguration')]
     param(
-        [Parameter(Position = 0, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 0, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -403,7 +403,7 @@ function Set-EventsFromEmailConfiguration {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-eventsfromemailconfiguration')]
     [OutputType('ExchangeMfa.EventsFromEmailConfiguration')]
     param(
-        [Parameter(Position = 0, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 0, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Identity')]

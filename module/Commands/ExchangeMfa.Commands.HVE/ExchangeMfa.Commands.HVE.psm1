@@ -289,7 +289,7 @@ function Update-HybridConfiguration {
 function Disable-IPv6ForAcceptedDomain {
     <#
     .SYNOPSIS
-    Disables I pv 6 for accepted domain objects (Exchange Online).
+    Disables I pv6 for accepted domain objects (Exchange Online).
 
     .DESCRIPTION
     Runs Disable-IPv6ForAcceptedDomain on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -315,7 +315,7 @@ function Disable-IPv6ForAcceptedDomain {
 function Enable-IPv6ForAcceptedDomain {
     <#
     .SYNOPSIS
-    Enables I pv 6 for accepted domain objects (Exchange Online).
+    Enables I pv6 for accepted domain objects (Exchange Online).
 
     .DESCRIPTION
     Runs Enable-IPv6ForAcceptedDomain on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -341,7 +341,7 @@ function Enable-IPv6ForAcceptedDomain {
 function Get-IPv6StatusForAcceptedDomain {
     <#
     .SYNOPSIS
-    Gets I pv 6 status for accepted domain objects (Exchange Online).
+    Gets I pv6 status for accepted domain objects (Exchange Online).
 
     .DESCRIPTION
     Runs Get-IPv6StatusForAcceptedDomain on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -384,7 +384,7 @@ function Get-InboundConnector {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-inboundconnector')]
     [OutputType('ExchangeMfa.InboundConnector')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -566,7 +566,7 @@ function Remove-InboundConnector {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-inboundconnector')]
     [OutputType('ExchangeMfa.InboundConnector')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -655,7 +655,7 @@ function Set-InboundConnector {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-inboundconnector')]
     [OutputType('ExchangeMfa.InboundConnector')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

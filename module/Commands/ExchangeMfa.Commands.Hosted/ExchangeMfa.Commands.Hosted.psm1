@@ -45,7 +45,7 @@ function Disable-HostedContentFilterRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/disable-hostedcontentfilterrule')]
     [OutputType('ExchangeMfa.HostedContentFilterRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -97,7 +97,7 @@ function Enable-HostedContentFilterRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/enable-hostedcontentfilterrule')]
     [OutputType('ExchangeMfa.HostedContentFilterRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -149,7 +149,7 @@ function Get-HostedConnectionFilterPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-hostedconnectionfilterpolicy')]
     [OutputType('ExchangeMfa.HostedConnectionFilterPolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -175,7 +175,7 @@ function Get-HostedContentFilterPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-hostedcontentfilterpolicy')]
     [OutputType('ExchangeMfa.HostedContentFilterPolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -204,7 +204,7 @@ function Get-HostedContentFilterRule {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-hostedcontentfilterrule')]
     [OutputType('ExchangeMfa.HostedContentFilterRule')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -233,7 +233,7 @@ function Get-HostedOutboundSpamFilterPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-hostedoutboundspamfilterpolicy')]
     [OutputType('ExchangeMfa.HostedOutboundSpamFilterPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -919,7 +919,7 @@ function Remove-HostedContentFilterPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-hostedcontentfilterpolicy')]
     [OutputType('ExchangeMfa.HostedContentFilterPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -945,7 +945,7 @@ function Remove-HostedContentFilterRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-hostedcontentfilterrule')]
     [OutputType('ExchangeMfa.HostedContentFilterRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -1047,7 +1047,7 @@ function Set-HostedConnectionFilterPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-hostedconnectionfilterpolicy')]
     [OutputType('ExchangeMfa.HostedConnectionFilterPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1259,7 +1259,7 @@ function Set-HostedContentFilterPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-hostedcontentfilterpolicy')]
     [OutputType('ExchangeMfa.HostedContentFilterPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1483,7 +1483,7 @@ function Set-HostedContentFilterRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-hostedcontentfilterrule')]
     [OutputType('ExchangeMfa.HostedContentFilterRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1569,7 +1569,7 @@ function Set-HostedOutboundSpamFilterPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-hostedoutboundspamfilterpolicy')]
     [OutputType('ExchangeMfa.HostedOutboundSpamFilterPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

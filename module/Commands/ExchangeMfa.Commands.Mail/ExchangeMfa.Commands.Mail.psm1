@@ -38,7 +38,7 @@ $script:Facts = @{
 function Get-M365DataAtRestEncryptionPolicy {
     <#
     .SYNOPSIS
-    Gets M 365 data at rest encryption policy objects (Exchange Online).
+    Gets M365 data at rest encryption policy objects (Exchange Online).
 
     .DESCRIPTION
     Runs Get-M365DataAtRestEncryptionPolicy on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -70,7 +70,7 @@ function Get-M365DataAtRestEncryptionPolicy {
 function Get-M365DataAtRestEncryptionPolicyAssignment {
     <#
     .SYNOPSIS
-    Gets M 365 data at rest encryption policy assignment objects (Exchange Online).
+    Gets M365 data at rest encryption policy assignment objects (Exchange Online).
 
     .DESCRIPTION
     Runs Get-M365DataAtRestEncryptionPolicyAssignment on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -90,7 +90,7 @@ function Get-M365DataAtRestEncryptionPolicyAssignment {
 function New-M365DataAtRestEncryptionPolicy {
     <#
     .SYNOPSIS
-    Creates M 365 data at rest encryption policy objects (Exchange Online).
+    Creates M365 data at rest encryption policy objects (Exchange Online).
 
     .DESCRIPTION
     Runs New-M365DataAtRestEncryptionPolicy on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -140,7 +140,7 @@ function New-M365DataAtRestEncryptionPolicy {
 function Set-M365DataAtRestEncryptionPolicy {
     <#
     .SYNOPSIS
-    Changes M 365 data at rest encryption policy objects (Exchange Online).
+    Changes M365 data at rest encryption policy objects (Exchange Online).
 
     .DESCRIPTION
     Runs Set-M365DataAtRestEncryptionPolicy on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -214,7 +214,7 @@ function Set-M365DataAtRestEncryptionPolicy {
 function Set-M365DataAtRestEncryptionPolicyAssignment {
     <#
     .SYNOPSIS
-    Changes M 365 data at rest encryption policy assignment objects (Exchange Online).
+    Changes M365 data at rest encryption policy assignment objects (Exchange Online).
 
     .DESCRIPTION
     Runs Set-M365DataAtRestEncryptionPolicyAssignment on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -240,7 +240,7 @@ function Set-M365DataAtRestEncryptionPolicyAssignment {
 function Test-M365DataAtRestEncryptionPolicy {
     <#
     .SYNOPSIS
-    Tests M 365 data at rest encryption policy objects (Exchange Online).
+    Tests M365 data at rest encryption policy objects (Exchange Online).
 
     .DESCRIPTION
     Runs Test-M365DataAtRestEncryptionPolicy on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -286,7 +286,7 @@ function Disable-MailPublicFolder {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/disable-mailpublicfolder')]
     [OutputType('ExchangeMfa.MailPublicFolder')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -318,7 +318,7 @@ function Enable-MailPublicFolder {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/enable-mailpublicfolder')]
     [OutputType('ExchangeMfa.MailPublicFolder')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -368,7 +368,7 @@ function Get-MailContact {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailcontact')]
     [OutputType('ExchangeMfa.MailContact')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'AnrSet')]
@@ -455,7 +455,7 @@ function Get-MailDetailATPReport {
         [Parameter()]
         [object] $Direction,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Domain,
 
         [Parameter()]
@@ -562,7 +562,7 @@ function Get-MailDetailDlpPolicyReport {
         [Parameter()]
         [object] $DlpPolicy,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Domain,
 
         [Parameter()]
@@ -758,7 +758,7 @@ function Get-MailDetailTransportRuleReport {
         [Parameter()]
         [object] $Direction,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Domain,
 
         [Parameter()]
@@ -826,7 +826,7 @@ function Get-MailFilterListReport {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailfilterlistreport')]
     [OutputType('ExchangeMfa.MailFilterListReport')]
     param(
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Domain,
 
         [Parameter()]
@@ -950,7 +950,7 @@ function Get-MailPublicFolder {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailpublicfolder')]
     [OutputType('ExchangeMfa.MailPublicFolder')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'AnrSet')]
@@ -1046,7 +1046,7 @@ function Get-MailTrafficATPReport {
         [Parameter()]
         [object] $Direction,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Domain,
 
         [Parameter()]
@@ -1236,7 +1236,7 @@ function Get-MailTrafficPolicyReport {
         [Parameter()]
         [object] $DlpPolicy,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Domain,
 
         [Parameter()]
@@ -1316,7 +1316,7 @@ function Get-MailTrafficSummaryReport {
         [Parameter()]
         [object] $DlpPolicy,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Domain,
 
         [Parameter()]
@@ -1551,7 +1551,7 @@ function New-MailMessage {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/new-mailmessage')]
     [OutputType('ExchangeMfa.MailMessage')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Body,
 
         [Parameter()]
@@ -1747,7 +1747,7 @@ function Remove-MailContact {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-mailcontact')]
     [OutputType('ExchangeMfa.MailContact')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -1776,7 +1776,7 @@ function Remove-MailUser {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-mailuser')]
     [OutputType('ExchangeMfa.MailUser')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1955,7 +1955,7 @@ function Set-MailContact {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailcontact')]
     [OutputType('ExchangeMfa.MailContact')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2293,7 +2293,7 @@ function Set-MailPublicFolder {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailpublicfolder')]
     [OutputType('ExchangeMfa.MailPublicFolder')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2712,10 +2712,10 @@ function Set-MailUser {
     .PARAMETER ConnectionId
     The connection to use instead of the default one.
     #>
-    [CmdletBinding(DefaultParameterSetName = 'EnableLitigationHoldForMigration', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailuser')]
+    [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailuser')]
     [OutputType('ExchangeMfa.MailUser')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2781,7 +2781,18 @@ function Set-MailUser {
         [Parameter()]
         [string] $CustomAttribute9,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'EnableLitigationHoldForMigration')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailUser')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveLitigationHoldEnabled')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
+        [Parameter(ParameterSetName = 'UnblockForwardSyncPostCrossTenantMigration')]
         [string] $DataEncryptionPolicy,
 
         [Parameter()]
@@ -2823,7 +2834,18 @@ function Set-MailUser {
         [Parameter()]
         [object] $ExternalEmailAddress,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'EnableLitigationHoldForMigration')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailUser')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveLitigationHoldEnabled')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
+        [Parameter(ParameterSetName = 'UnblockForwardSyncPostCrossTenantMigration')]
         [string] $FederatedIdentity,
 
         [Parameter()]
@@ -2835,19 +2857,52 @@ function Set-MailUser {
         [Parameter()]
         [bool] $HiddenFromAddressListsEnabled,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'EnableLitigationHoldForMigration')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailUser')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveLitigationHoldEnabled')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
+        [Parameter(ParameterSetName = 'UnblockForwardSyncPostCrossTenantMigration')]
         [switch] $HVEAccount,
 
         [Parameter()]
         [string] $ImmutableId,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'EnableLitigationHoldForMigration')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailUser')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveLitigationHoldEnabled')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
+        [Parameter(ParameterSetName = 'UnblockForwardSyncPostCrossTenantMigration')]
         [object] $JournalArchiveAddress,
 
         [Parameter()]
         [object] $MacAttachmentFormat,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'EnableLitigationHoldForMigration')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailUser')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveLitigationHoldEnabled')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
+        [Parameter(ParameterSetName = 'UnblockForwardSyncPostCrossTenantMigration')]
         [string] $MailboxRegion,
 
         [Parameter()]
@@ -2868,7 +2923,18 @@ function Set-MailUser {
         [Parameter()]
         [object] $MessageFormat,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'EnableLitigationHoldForMigration')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailUser')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveLitigationHoldEnabled')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
+        [Parameter(ParameterSetName = 'UnblockForwardSyncPostCrossTenantMigration')]
         [object] $MicrosoftOnlineServicesID,
 
         [Parameter()]
@@ -2880,7 +2946,18 @@ function Set-MailUser {
         [Parameter()]
         [string] $Name,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'EnableLitigationHoldForMigration')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailUser')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveLitigationHoldEnabled')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
+        [Parameter(ParameterSetName = 'UnblockForwardSyncPostCrossTenantMigration')]
         [securestring] $Password,
 
         [Parameter()]
@@ -2916,7 +2993,18 @@ function Set-MailUser {
         [Parameter(ParameterSetName = 'RemoveLitigationHoldEnabled')]
         [switch] $RemoveLitigationHoldEnabled,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'EnableLitigationHoldForMigration')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailUser')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveLitigationHoldEnabled')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
+        [Parameter(ParameterSetName = 'UnblockForwardSyncPostCrossTenantMigration')]
         [switch] $RemoveMailboxProvisioningConstraint,
 
         [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
@@ -2925,7 +3013,18 @@ function Set-MailUser {
         [Parameter()]
         [bool] $RequireSenderAuthenticationEnabled,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'EnableLitigationHoldForMigration')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailUser')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveLitigationHoldEnabled')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
+        [Parameter(ParameterSetName = 'UnblockForwardSyncPostCrossTenantMigration')]
         [bool] $ResetPasswordOnNextLogon,
 
         [Parameter()]

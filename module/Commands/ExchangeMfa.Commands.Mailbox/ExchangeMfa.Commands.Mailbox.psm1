@@ -46,7 +46,7 @@ function Disable-Mailbox {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/disable-mailbox')]
     [OutputType('ExchangeMfa.Mailbox')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -93,7 +93,7 @@ function Enable-Mailbox {
     [CmdletBinding(DefaultParameterSetName = 'Archive', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/enable-mailbox')]
     [OutputType('ExchangeMfa.Mailbox')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Archive')]
@@ -335,7 +335,7 @@ function Get-Mailbox {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailbox')]
     [OutputType('ExchangeMfa.Mailbox')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'AnrSet')]
@@ -374,7 +374,7 @@ function Get-Mailbox {
         [Parameter()]
         [switch] $IncludeInactiveMailbox,
 
-        [Parameter(ParameterSetName = 'MailboxPlanSet', ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'MailboxPlanSet', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $MailboxPlan,
 
         [Parameter()]
@@ -539,7 +539,7 @@ function New-Mailbox {
     [CmdletBinding(DefaultParameterSetName = 'MicrosoftOnlineServicesID', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/new-mailbox')]
     [OutputType('ExchangeMfa.Mailbox')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Name,
 
         [Parameter(ParameterSetName = 'MicrosoftOnlineServicesID')]
@@ -556,8 +556,8 @@ function New-Mailbox {
         [Parameter(ParameterSetName = 'MicrosoftOnlineServicesFederatedUser', Mandatory = $true)]
         [string] $FederatedIdentity,
 
-        [Parameter(ParameterSetName = 'MicrosoftOnlineServicesID', ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'InactiveMailbox', Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'MicrosoftOnlineServicesID', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'InactiveMailbox', Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $InactiveMailbox,
 
         [Parameter(ParameterSetName = 'MicrosoftOnlineServicesID', Mandatory = $true)]
@@ -583,11 +583,11 @@ function New-Mailbox {
         [Parameter(ParameterSetName = 'PublicFolder')]
         [switch] $PublicFolder,
 
-        [Parameter(ParameterSetName = 'MicrosoftOnlineServicesID', ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'FederatedUser', ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'InactiveMailbox', ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'MicrosoftOnlineServicesFederatedUser', ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'RemovedMailbox', Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'MicrosoftOnlineServicesID', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'FederatedUser', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'InactiveMailbox', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'MicrosoftOnlineServicesFederatedUser', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'RemovedMailbox', Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $RemovedMailbox,
 
         [Parameter(ParameterSetName = 'EnableRoomMailboxAccount')]
@@ -735,7 +735,7 @@ function Remove-Mailbox {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-mailbox')]
     [OutputType('ExchangeMfa.Mailbox')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1163,7 +1163,7 @@ function Set-Mailbox {
     .PARAMETER ConnectionId
     The connection to use instead of the default one.
     #>
-    [CmdletBinding(DefaultParameterSetName = 'ExcludeFromAllHolds', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailbox')]
+    [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailbox')]
     [OutputType('ExchangeMfa.Mailbox')]
     param(
         [Parameter(Position = 1, Mandatory = $true, ValueFromPipelineByPropertyName = $true)]
@@ -1220,7 +1220,17 @@ function Set-Mailbox {
         [Parameter()]
         [bool] $CalendarVersionStoreDisabled,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [switch] $ClearThrottlingPolicyAssignment,
 
         [Parameter()]
@@ -1268,7 +1278,17 @@ function Set-Mailbox {
         [Parameter()]
         [string] $CustomAttribute9,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [string] $DataEncryptionPolicy,
 
         [Parameter()]
@@ -1283,10 +1303,30 @@ function Set-Mailbox {
         [Parameter()]
         [string] $DisplayName,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [bool] $ElcProcessingDisabled,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [object] $EmailAddressDisplayNames,
 
         [Parameter()]
@@ -1298,7 +1338,17 @@ function Set-Mailbox {
         [Parameter()]
         [datetime] $EndDateForRetentionHold,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [string] $EnforcedTimestamps,
 
         [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
@@ -1340,7 +1390,17 @@ function Set-Mailbox {
         [Parameter()]
         [object] $GrantSendOnBehalfTo,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [string] $GroupMailbox,
 
         [Parameter()]
@@ -1349,7 +1409,17 @@ function Set-Mailbox {
         [Parameter()]
         [string] $ImmutableId,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [switch] $InactiveMailbox,
 
         [Parameter(ParameterSetName = 'IsExchangeCloudManaged', Mandatory = $true)]
@@ -1361,7 +1431,17 @@ function Set-Mailbox {
         [Parameter()]
         [object] $IssueWarningQuota,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [object] $JournalArchiveAddress,
 
         [Parameter()]
@@ -1379,7 +1459,17 @@ function Set-Mailbox {
         [Parameter()]
         [string] $LitigationHoldOwner,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [string] $MailboxRegion,
 
         [Parameter()]
@@ -1400,13 +1490,33 @@ function Set-Mailbox {
         [Parameter()]
         [bool] $MessageCopyForSentAsEnabled,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [bool] $MessageCopyForSMTPClientSubmissionEnabled,
 
         [Parameter()]
         [bool] $MessageTrackingReadStatusEnabled,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [object] $MicrosoftOnlineServicesID,
 
         [Parameter()]
@@ -1418,7 +1528,17 @@ function Set-Mailbox {
         [Parameter()]
         [string] $Name,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [object] $NonCompliantDevices,
 
         [Parameter()]
@@ -1437,7 +1557,17 @@ function Set-Mailbox {
         [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
         [switch] $ProvideConsent,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [switch] $ProvisionedForOfficeGraph,
 
         [Parameter()]
@@ -1470,7 +1600,17 @@ function Set-Mailbox {
         [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
         [switch] $RemoveDisabledArchive,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [switch] $RemoveMailboxProvisioningConstraint,
 
         [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
@@ -1509,7 +1649,17 @@ function Set-Mailbox {
         [Parameter()]
         [object] $RulesQuota,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [bool] $SchedulerAssistant,
 
         [Parameter()]
@@ -1527,6 +1677,7 @@ function Set-Mailbox {
         [Parameter()]
         [datetime] $StartDateForRetentionHold,
 
+        [Parameter(ParameterSetName = 'Identity')]
         [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
         [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
         [Parameter(ParameterSetName = 'ProvideConsent')]
@@ -1539,18 +1690,49 @@ function Set-Mailbox {
         [Parameter()]
         [object] $Type,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [object] $UniqueRecipientsCountLimitLevel,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [bool] $UniqueUnrestrictedGroupsLimitEnabled,
 
-        [Parameter()]
+        [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
+        [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
+        [Parameter(ParameterSetName = 'IsExchangeCloudManaged')]
+        [Parameter(ParameterSetName = 'ProvideConsent')]
+        [Parameter(ParameterSetName = 'RecalculateInactiveMailbox')]
+        [Parameter(ParameterSetName = 'RemoveComplianceTagHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDelayReleaseHoldApplied')]
+        [Parameter(ParameterSetName = 'RemoveDisabledArchive')]
+        [Parameter(ParameterSetName = 'RemoveOrphanedHolds')]
         [switch] $UpdateEnforcedTimestamp,
 
         [Parameter()]
         [bool] $UseDatabaseQuotaDefaults,
 
+        [Parameter(ParameterSetName = 'Identity')]
         [Parameter(ParameterSetName = 'ExcludeFromAllHolds')]
         [Parameter(ParameterSetName = 'ExcludeFromAllOrgHolds')]
         [Parameter(ParameterSetName = 'ExcludeFromOrgHolds')]
@@ -1601,7 +1783,7 @@ function Get-MailboxAuditBypassAssociation {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxauditbypassassociation')]
     [OutputType('ExchangeMfa.MailboxAuditBypassAssociation')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1750,7 +1932,7 @@ function Search-MailboxAuditLog {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/search-mailboxauditlog')]
     [OutputType('ExchangeMfa.MailboxAuditLog')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1812,7 +1994,7 @@ function Set-MailboxAuditBypassAssociation {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxauditbypassassociation')]
     [OutputType('ExchangeMfa.MailboxAuditBypassAssociation')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(Mandatory = $true)]
@@ -1853,7 +2035,7 @@ function Get-MailboxAutoReplyConfiguration {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxautoreplyconfiguration')]
     [OutputType('ExchangeMfa.MailboxAutoReplyConfiguration')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1934,7 +2116,7 @@ function Set-MailboxAutoReplyConfiguration {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxautoreplyconfiguration')]
     [OutputType('ExchangeMfa.MailboxAutoReplyConfiguration')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2037,7 +2219,7 @@ function Get-MailboxCalendarFolder {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxcalendarfolder')]
     [OutputType('ExchangeMfa.MailboxCalendarFolder')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2207,7 +2389,7 @@ function Set-MailboxCalendarConfiguration {
     [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxcalendarconfiguration')]
     [OutputType('ExchangeMfa.MailboxCalendarConfiguration')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2401,7 +2583,7 @@ function Set-MailboxCalendarFolder {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxcalendarfolder')]
     [OutputType('ExchangeMfa.MailboxCalendarFolder')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

@@ -52,7 +52,7 @@ function Export-MailboxDiagnosticLogs {
     [CmdletBinding(DefaultParameterSetName = 'MailboxLog', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/export-mailboxdiagnosticlogs')]
     [OutputType('ExchangeMfa.MailboxDiagnosticLogs')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'MailboxLog', Mandatory = $true)]
@@ -103,7 +103,7 @@ function Add-MailboxFolderPermission {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/add-mailboxfolderpermission')]
     [OutputType('ExchangeMfa.MailboxFolderPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(Mandatory = $true)]
@@ -283,7 +283,7 @@ function Get-MailboxFolder {
     [CmdletBinding(DefaultParameterSetName = 'GetChildren', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxfolder')]
     [OutputType('ExchangeMfa.MailboxFolder')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'GetChildren')]
@@ -337,7 +337,7 @@ function Get-MailboxFolderPermission {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxfolderpermission')]
     [OutputType('ExchangeMfa.MailboxFolderPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -481,7 +481,7 @@ function New-MailboxFolder {
         [Parameter(Position = 1, Mandatory = $true)]
         [string] $Name,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Parent,
 
         [Parameter()]
@@ -522,7 +522,7 @@ function Remove-MailboxFolderPermission {
     [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-mailboxfolderpermission')]
     [OutputType('ExchangeMfa.MailboxFolderPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Identity', Mandatory = $true)]
@@ -572,7 +572,7 @@ function Set-MailboxFolderPermission {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxfolderpermission')]
     [OutputType('ExchangeMfa.MailboxFolderPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(Mandatory = $true)]
@@ -628,7 +628,7 @@ function Get-MailboxImportRequest {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboximportrequest')]
     [OutputType('ExchangeMfa.MailboxImportRequest')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Filtering')]
@@ -685,7 +685,7 @@ function Get-MailboxImportRequestStatistics {
     [CmdletBinding(DefaultParameterSetName = 'IdentityOnPremises', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboximportrequeststatistics')]
     [OutputType('ExchangeMfa.MailboxImportRequestStatistics')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'IdentityCloud')]
@@ -801,7 +801,7 @@ function New-MailboxImportRequest {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/new-mailboximportrequest')]
     [OutputType('ExchangeMfa.MailboxImportRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Mailbox,
 
         [Parameter(Mandatory = $true)]
@@ -908,7 +908,7 @@ function Remove-MailboxImportRequest {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-mailboximportrequest')]
     [OutputType('ExchangeMfa.MailboxImportRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -937,7 +937,7 @@ function Resume-MailboxImportRequest {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/resume-mailboximportrequest')]
     [OutputType('ExchangeMfa.MailboxImportRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -987,7 +987,7 @@ function Set-MailboxImportRequest {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboximportrequest')]
     [OutputType('ExchangeMfa.MailboxImportRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1040,7 +1040,7 @@ function Suspend-MailboxImportRequest {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/suspend-mailboximportrequest')]
     [OutputType('ExchangeMfa.MailboxImportRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

@@ -151,7 +151,7 @@ function Get-MailboxJunkEmailConfiguration {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxjunkemailconfiguration')]
     [OutputType('ExchangeMfa.MailboxJunkEmailConfiguration')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -214,7 +214,7 @@ function Set-MailboxJunkEmailConfiguration {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxjunkemailconfiguration')]
     [OutputType('ExchangeMfa.MailboxJunkEmailConfiguration')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -282,7 +282,7 @@ function Get-MailboxLocation {
         [Parameter(ParameterSetName = 'Identity', Mandatory = $true)]
         [string] $Identity,
 
-        [Parameter(ParameterSetName = 'User', Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'User', Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $User,
 
         [Parameter(ParameterSetName = 'User')]
@@ -333,7 +333,7 @@ function Get-MailboxMessageConfiguration {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxmessageconfiguration')]
     [OutputType('ExchangeMfa.MailboxMessageConfiguration')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -561,7 +561,7 @@ function Set-MailboxMessageConfiguration {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxmessageconfiguration')]
     [OutputType('ExchangeMfa.MailboxMessageConfiguration')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -797,7 +797,7 @@ function Add-MailboxPermission {
     [CmdletBinding(DefaultParameterSetName = 'AccessRights', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/add-mailboxpermission')]
     [OutputType('ExchangeMfa.MailboxPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'AccessRights', Mandatory = $true)]
@@ -949,7 +949,7 @@ function Get-MailboxPermission {
     [CmdletBinding(DefaultParameterSetName = 'Owner', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxpermission')]
     [OutputType('ExchangeMfa.MailboxPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1039,10 +1039,10 @@ function Remove-MailboxPermission {
     [CmdletBinding(DefaultParameterSetName = 'AccessRights', SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-mailboxpermission')]
     [OutputType('ExchangeMfa.MailboxPermission')]
     param(
-        [Parameter(ParameterSetName = 'AccessRights', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'Owner', Position = 1, ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'ClearAutoMapping', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'ResetDefault', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'AccessRights', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'Owner', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'ClearAutoMapping', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'ResetDefault', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'AccessRights', Mandatory = $true)]
@@ -1119,7 +1119,7 @@ function Get-MailboxPlan {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxplan')]
     [OutputType('ExchangeMfa.MailboxPlan')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1197,7 +1197,7 @@ function Set-MailboxPlan {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxplan')]
     [OutputType('ExchangeMfa.MailboxPlan')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1330,7 +1330,7 @@ function Set-MailboxRegionalConfiguration {
     [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxregionalconfiguration')]
     [OutputType('ExchangeMfa.MailboxRegionalConfiguration')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Identity')]

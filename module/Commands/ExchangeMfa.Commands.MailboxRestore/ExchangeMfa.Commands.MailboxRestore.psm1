@@ -59,7 +59,7 @@ function Get-MailboxRestoreRequest {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxrestorerequest')]
     [OutputType('ExchangeMfa.MailboxRestoreRequest')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Filtering')]
@@ -119,7 +119,7 @@ function Get-MailboxRestoreRequestStatistics {
     [CmdletBinding(DefaultParameterSetName = 'IdentityOnPremises', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxrestorerequeststatistics')]
     [OutputType('ExchangeMfa.MailboxRestoreRequestStatistics')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -379,7 +379,7 @@ function Remove-MailboxRestoreRequest {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-mailboxrestorerequest')]
     [OutputType('ExchangeMfa.MailboxRestoreRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -408,7 +408,7 @@ function Resume-MailboxRestoreRequest {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/resume-mailboxrestorerequest')]
     [OutputType('ExchangeMfa.MailboxRestoreRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -476,7 +476,7 @@ function Set-MailboxRestoreRequest {
     [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxrestorerequest')]
     [OutputType('ExchangeMfa.MailboxRestoreRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Identity')]
@@ -547,7 +547,7 @@ function Suspend-MailboxRestoreRequest {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/suspend-mailboxrestorerequest')]
     [OutputType('ExchangeMfa.MailboxRestoreRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -585,8 +585,8 @@ function Get-MailboxSearch {
     [CmdletBinding(DefaultParameterSetName = 'SearchObjectIdentity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxsearch')]
     [OutputType('ExchangeMfa.MailboxSearch')]
     param(
-        [Parameter(ParameterSetName = 'SearchObjectIdentity', Position = 1, ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'EwsStoreObjectIdentity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'SearchObjectIdentity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'EwsStoreObjectIdentity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'InPlaceHoldIdentity', Mandatory = $true)]
@@ -746,7 +746,7 @@ function New-MailboxSearch {
         [Parameter()]
         [string[]] $Senders,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object[]] $SourceMailboxes,
 
         [Parameter()]
@@ -781,7 +781,7 @@ function Remove-MailboxSearch {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-mailboxsearch')]
     [OutputType('ExchangeMfa.MailboxSearch')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -876,7 +876,7 @@ function Set-MailboxSearch {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/Set-MailboxSearch')]
     [OutputType('ExchangeMfa.MailboxSearch')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -980,7 +980,7 @@ function Start-MailboxSearch {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/start-mailboxsearch')]
     [OutputType('ExchangeMfa.MailboxSearch')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1015,7 +1015,7 @@ function Stop-MailboxSearch {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/stop-mailboxsearch')]
     [OutputType('ExchangeMfa.MailboxSearch')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -1041,7 +1041,7 @@ function Get-MailboxSpellingConfiguration {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-mailboxspellingconfiguration')]
     [OutputType('ExchangeMfa.MailboxSpellingConfiguration')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -1079,7 +1079,7 @@ function Set-MailboxSpellingConfiguration {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-mailboxspellingconfiguration')]
     [OutputType('ExchangeMfa.MailboxSpellingConfiguration')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

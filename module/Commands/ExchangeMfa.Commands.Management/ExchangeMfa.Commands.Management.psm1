@@ -56,10 +56,10 @@ function Add-ManagementRoleEntry {
     [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/add-managementroleentry')]
     [OutputType('ExchangeMfa.ManagementRoleEntry')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
-        [Parameter(ParameterSetName = 'ParentRoleEntry', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'ParentRoleEntry', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $ParentRoleEntry,
 
         [Parameter(ParameterSetName = 'ParentRoleEntry', Mandatory = $true)]
@@ -121,10 +121,10 @@ function Get-ManagementRole {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-managementrole')]
     [OutputType('ExchangeMfa.ManagementRole')]
     param(
-        [Parameter(ParameterSetName = 'GetChildren', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'Recurse', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'Script', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'GetChildren', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'Recurse', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'Script', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'GetChildren')]
@@ -219,7 +219,7 @@ function Get-ManagementRoleAssignment {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-managementroleassignment')]
     [OutputType('ExchangeMfa.ManagementRoleAssignment')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'RoleAssignee')]
@@ -258,7 +258,7 @@ function Get-ManagementRoleAssignment {
         [Parameter()]
         [object] $RecipientWriteScope,
 
-        [Parameter(ParameterSetName = 'RoleAssignee', ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'RoleAssignee', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Role,
 
         [Parameter(ParameterSetName = 'RoleAssignee')]
@@ -305,7 +305,7 @@ function Get-ManagementRoleEntry {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-managementroleentry')]
     [OutputType('ExchangeMfa.ManagementRoleEntry')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -350,7 +350,7 @@ function Get-ManagementScope {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-managementscope')]
     [OutputType('ExchangeMfa.ManagementScope')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -397,13 +397,13 @@ function New-ManagementRole {
         [Parameter(Position = 1, Mandatory = $true)]
         [string] $Name,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Parent,
 
         [Parameter()]
         [string] $Description,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string[]] $EnabledCmdlets,
 
         [Parameter()]
@@ -483,7 +483,7 @@ function New-ManagementRoleAssignment {
         [Parameter(ParameterSetName = 'Policy', Mandatory = $true)]
         [string] $Policy,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Role,
 
         [Parameter(ParameterSetName = 'SecurityGroup', Mandatory = $true)]
@@ -608,7 +608,7 @@ function Remove-ManagementRole {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-managementrole')]
     [OutputType('ExchangeMfa.ManagementRole')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -643,7 +643,7 @@ function Remove-ManagementRoleAssignment {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-managementroleassignment')]
     [OutputType('ExchangeMfa.ManagementRoleAssignment')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -675,7 +675,7 @@ function Remove-ManagementRoleEntry {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-managementroleentry')]
     [OutputType('ExchangeMfa.ManagementRoleEntry')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -707,7 +707,7 @@ function Remove-ManagementScope {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-managementscope')]
     [OutputType('ExchangeMfa.ManagementScope')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -763,7 +763,7 @@ function Set-ManagementRoleAssignment {
     [CmdletBinding(DefaultParameterSetName = 'RelativeRecipientWriteScope', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-managementroleassignment')]
     [OutputType('ExchangeMfa.ManagementRoleAssignment')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'RecipientAdministrativeUnitScope', Mandatory = $true)]
@@ -828,7 +828,7 @@ function Set-ManagementRoleEntry {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-managementroleentry')]
     [OutputType('ExchangeMfa.ManagementRoleEntry')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -878,7 +878,7 @@ function Set-ManagementScope {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-managementscope')]
     [OutputType('ExchangeMfa.ManagementScope')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

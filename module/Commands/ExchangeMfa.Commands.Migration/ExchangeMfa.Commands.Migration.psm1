@@ -61,7 +61,7 @@ function Test-MAPIConnectivity {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/test-mapiconnectivity')]
     [OutputType('ExchangeMfa.MAPIConnectivity')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -93,7 +93,7 @@ function Get-MessageCategory {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-messagecategory')]
     [OutputType('ExchangeMfa.MessageCategory')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -125,7 +125,7 @@ function Get-MessageClassification {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-messageclassification')]
     [OutputType('ExchangeMfa.MessageClassification')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -187,16 +187,16 @@ function Get-MessageTrace {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-messagetrace')]
     [OutputType('ExchangeMfa.MessageTrace')]
     param(
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [datetime] $EndDate,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $FromIP,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $MessageId,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [guid] $MessageTraceId,
 
         [Parameter()]
@@ -208,19 +208,19 @@ function Get-MessageTrace {
         [Parameter()]
         [string] $ProbeTag,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $RecipientAddress,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $SenderAddress,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [datetime] $StartDate,
 
         [Parameter()]
         [object] $Status,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $ToIP,
 
         [ValidateNotNullOrEmpty()]
@@ -276,22 +276,22 @@ function Get-MessageTraceDetail {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-messagetracedetail')]
     [OutputType('ExchangeMfa.MessageTraceDetail')]
     param(
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [guid] $MessageTraceId,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $RecipientAddress,
 
         [Parameter()]
         [object] $Action,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [datetime] $EndDate,
 
         [Parameter()]
         [object] $Event,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $MessageId,
 
         [Parameter()]
@@ -303,10 +303,10 @@ function Get-MessageTraceDetail {
         [Parameter()]
         [string] $ProbeTag,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $SenderAddress,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [datetime] $StartDate,
 
         [ValidateNotNullOrEmpty()]
@@ -318,7 +318,7 @@ function Get-MessageTraceDetail {
 function Get-MessageTraceDetailV2 {
     <#
     .SYNOPSIS
-    Gets message trace detail V 2 objects (Exchange Online).
+    Gets message trace detail V2 objects (Exchange Online).
 
     .DESCRIPTION
     Runs Get-MessageTraceDetailV2 on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -386,7 +386,7 @@ function Get-MessageTraceDetailV2 {
 function Get-MessageTraceV2 {
     <#
     .SYNOPSIS
-    Gets message trace V 2 objects (Exchange Online).
+    Gets message trace V2 objects (Exchange Online).
 
     .DESCRIPTION
     Runs Get-MessageTraceV2 on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -519,7 +519,7 @@ function Get-MessageTrackingReport {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-messagetrackingreport')]
     [OutputType('ExchangeMfa.MessageTrackingReport')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Identity,
 
         [Parameter()]
@@ -641,7 +641,7 @@ function Remove-MessageClassification {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-messageclassification')]
     [OutputType('ExchangeMfa.MessageClassification')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -691,7 +691,7 @@ function Search-MessageTrackingReport {
     [CmdletBinding(DefaultParameterSetName = 'SearchAsSender', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/search-messagetrackingreport')]
     [OutputType('ExchangeMfa.MessageTrackingReport')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'SearchAsSender', Mandatory = $true)]
@@ -766,7 +766,7 @@ function Set-MessageClassification {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-messageclassification')]
     [OutputType('ExchangeMfa.MessageClassification')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -888,7 +888,7 @@ function Complete-MigrationBatch {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/complete-migrationbatch')]
     [OutputType('ExchangeMfa.MigrationBatch')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -935,7 +935,7 @@ function Export-MigrationReport {
     [CmdletBinding(DefaultParameterSetName = 'StreamBased', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/export-migrationreport')]
     [OutputType('ExchangeMfa.MigrationReport')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'StreamBased', Mandatory = $true)]
@@ -991,7 +991,7 @@ function Get-MigrationBatch {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-migrationbatch')]
     [OutputType('ExchangeMfa.MigrationBatch')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Identity')]
@@ -1092,7 +1092,7 @@ function Get-MigrationEndpoint {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-migrationendpoint')]
     [OutputType('ExchangeMfa.MigrationEndpoint')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1183,7 +1183,7 @@ function Get-MigrationUser {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-migrationuser')]
     [OutputType('ExchangeMfa.MigrationUser')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'MailboxGuid', Mandatory = $true)]
@@ -1255,7 +1255,7 @@ function Get-MigrationUserStatistics {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-migrationuserstatistics')]
     [OutputType('ExchangeMfa.MigrationUserStatistics')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1485,11 +1485,11 @@ function New-MigrationBatch {
     [CmdletBinding(DefaultParameterSetName = 'Abch', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/new-migrationbatch')]
     [OutputType('ExchangeMfa.MigrationBatch')]
     param(
-        [Parameter(ParameterSetName = 'PreexistingUserIds', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'PreexistingUserIds', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $UserIds,
 
-        [Parameter(ParameterSetName = 'Preexisting', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'PreexistingUsers', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Preexisting', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'PreexistingUsers', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Users,
 
         [Parameter(ParameterSetName = 'Analysis')]
@@ -1532,11 +1532,20 @@ function New-MigrationBatch {
         [switch] $AdoptPreexisting,
 
         [Parameter(ParameterSetName = 'Abch')]
+        [Parameter(ParameterSetName = 'Analysis')]
+        [Parameter(ParameterSetName = 'FolderMove')]
+        [Parameter(ParameterSetName = 'GoogleResourceOnboarding')]
         [Parameter(ParameterSetName = 'Local')]
+        [Parameter(ParameterSetName = 'LocalMailboxRestore')]
+        [Parameter(ParameterSetName = 'ManagedGmailTeams')]
         [Parameter(ParameterSetName = 'Offboarding')]
         [Parameter(ParameterSetName = 'Onboarding')]
+        [Parameter(ParameterSetName = 'PointInTimeRecovery')]
+        [Parameter(ParameterSetName = 'PointInTimeRecoveryProvisionOnly')]
         [Parameter(ParameterSetName = 'PreexistingUserIds')]
+        [Parameter(ParameterSetName = 'PreexistingUsers')]
         [Parameter(ParameterSetName = 'PublicFolderToUnifiedGroup')]
+        [Parameter(ParameterSetName = 'SlackPublicDataConnector')]
         [Parameter(ParameterSetName = 'WorkflowTemplate')]
         [bool] $AllowUnknownColumnsInCsv,
 
@@ -2026,7 +2035,7 @@ function Remove-MigrationBatch {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-migrationbatch')]
     [OutputType('ExchangeMfa.MigrationBatch')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2058,7 +2067,7 @@ function Remove-MigrationEndpoint {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-migrationendpoint')]
     [OutputType('ExchangeMfa.MigrationEndpoint')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2090,7 +2099,7 @@ function Remove-MigrationUser {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-migrationuser')]
     [OutputType('ExchangeMfa.MigrationUser')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2164,7 +2173,7 @@ function Set-MigrationBatch {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-migrationbatch')]
     [OutputType('ExchangeMfa.MigrationBatch')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2321,7 +2330,7 @@ function Set-MigrationEndpoint {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-migrationendpoint')]
     [OutputType('ExchangeMfa.MigrationEndpoint')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2422,7 +2431,7 @@ function Set-MigrationUser {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-migrationuser')]
     [OutputType('ExchangeMfa.MigrationUser')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2466,7 +2475,7 @@ function Start-MigrationBatch {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/start-migrationbatch')]
     [OutputType('ExchangeMfa.MigrationBatch')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2498,7 +2507,7 @@ function Start-MigrationUser {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/start-migrationuser')]
     [OutputType('ExchangeMfa.MigrationUser')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2530,7 +2539,7 @@ function Stop-MigrationBatch {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/stop-migrationbatch')]
     [OutputType('ExchangeMfa.MigrationBatch')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -2562,7 +2571,7 @@ function Stop-MigrationUser {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/stop-migrationuser')]
     [OutputType('ExchangeMfa.MigrationUser')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

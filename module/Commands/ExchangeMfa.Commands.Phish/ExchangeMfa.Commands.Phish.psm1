@@ -41,7 +41,7 @@ function Get-PerimeterConfig {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-perimeterconfig')]
     [OutputType('ExchangeMfa.PerimeterConfig')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -671,7 +671,7 @@ function Get-PolicyTipConfig {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-policytipconfig')]
     [OutputType('ExchangeMfa.PolicyTipConfig')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Parameters')]
@@ -738,7 +738,7 @@ function Remove-PolicyTipConfig {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-policytipconfig')]
     [OutputType('ExchangeMfa.PolicyTipConfig')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -993,7 +993,7 @@ function Set-PolicyTipConfig {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-policytipconfig')]
     [OutputType('ExchangeMfa.PolicyTipConfig')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

@@ -53,7 +53,7 @@ function Get-ProtectionAlert {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-protectionalert')]
     [OutputType('ExchangeMfa.ProtectionAlert')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -279,7 +279,7 @@ function Remove-ProtectionAlert {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-protectionalert')]
     [OutputType('ExchangeMfa.ProtectionAlert')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -377,7 +377,7 @@ function Set-ProtectionAlert {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-protectionalert')]
     [OutputType('ExchangeMfa.ProtectionAlert')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -588,7 +588,7 @@ function Add-PublicFolderClientPermission {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/add-publicfolderclientpermission')]
     [OutputType('ExchangeMfa.PublicFolderClientPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(Mandatory = $true)]
@@ -638,9 +638,9 @@ function Get-PublicFolder {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-publicfolder')]
     [OutputType('ExchangeMfa.PublicFolder')]
     param(
-        [Parameter(ParameterSetName = 'GetChildren', Position = 1, ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'Recurse', Position = 1, ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'GetChildren', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'Recurse', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'GetChildren')]
@@ -696,7 +696,7 @@ function Get-PublicFolderClientPermission {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-publicfolderclientpermission')]
     [OutputType('ExchangeMfa.PublicFolderClientPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -738,7 +738,7 @@ function Get-PublicFolderItemStatistics {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-publicfolderitemstatistics')]
     [OutputType('ExchangeMfa.PublicFolderItemStatistics')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -777,7 +777,7 @@ function Get-PublicFolderMailboxDiagnostics {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-publicfoldermailboxdiagnostics')]
     [OutputType('ExchangeMfa.PublicFolderMailboxDiagnostics')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -824,7 +824,7 @@ function Get-PublicFolderMailboxMigrationRequest {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-publicfoldermailboxmigrationrequest')]
     [OutputType('ExchangeMfa.PublicFolderMailboxMigrationRequest')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Filtering')]
@@ -878,7 +878,7 @@ function Get-PublicFolderMailboxMigrationRequestStatistics {
     [CmdletBinding(DefaultParameterSetName = 'IdentityOnPremises', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-publicfoldermailboxmigrationrequeststatistics')]
     [OutputType('ExchangeMfa.PublicFolderMailboxMigrationRequestStatistics')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'IdentityCloud')]
@@ -943,7 +943,7 @@ function Get-PublicFolderMoveRequest {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-publicfoldermoverequest')]
     [OutputType('ExchangeMfa.PublicFolderMoveRequest')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'Filtering')]
@@ -1018,7 +1018,7 @@ function Get-PublicFolderMoveRequestStatistics {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-publicfoldermoverequeststatistics')]
     [OutputType('ExchangeMfa.PublicFolderMoveRequestStatistics')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'MigrationRequestQueue', Mandatory = $true)]
@@ -1071,7 +1071,7 @@ function Get-PublicFolderStatistics {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-publicfolderstatistics')]
     [OutputType('ExchangeMfa.PublicFolderStatistics')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1258,7 +1258,7 @@ function Remove-PublicFolder {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-publicfolder')]
     [OutputType('ExchangeMfa.PublicFolder')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1293,10 +1293,10 @@ function Remove-PublicFolderClientPermission {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-publicfolderclientpermission')]
     [OutputType('ExchangeMfa.PublicFolderClientPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $User,
 
         [ValidateNotNullOrEmpty()]
@@ -1328,7 +1328,7 @@ function Remove-PublicFolderMailboxMigrationRequest {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-publicfoldermailboxmigrationrequest')]
     [OutputType('ExchangeMfa.PublicFolderMailboxMigrationRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1372,7 +1372,7 @@ function Remove-PublicFolderMoveRequest {
     [CmdletBinding(DefaultParameterSetName = 'Identity', SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-publicfoldermoverequest')]
     [OutputType('ExchangeMfa.PublicFolderMoveRequest')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'MigrationRequestQueue', Mandatory = $true)]
@@ -1446,7 +1446,7 @@ function Set-PublicFolder {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-publicfolder')]
     [OutputType('ExchangeMfa.PublicFolder')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1511,7 +1511,7 @@ function Suspend-PublicFolderMailboxMigrationRequest {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/suspend-publicfoldermailboxmigrationrequest')]
     [OutputType('ExchangeMfa.PublicFolderMailboxMigrationRequest')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1561,7 +1561,7 @@ function Update-PublicFolderMailbox {
     [CmdletBinding(DefaultParameterSetName = 'InvokeSynchronizer', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/update-publicfoldermailbox')]
     [OutputType('ExchangeMfa.PublicFolderMailbox')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'InvokeSingleFolderSynchronizer', Mandatory = $true)]

@@ -269,8 +269,8 @@ function Delete-QuarantineMessage {
         [Parameter(ParameterSetName = 'Identities', Mandatory = $true)]
         [object[]] $Identities,
 
-        [Parameter(ParameterSetName = 'Identities', ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'IdentityOnly', Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identities', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'IdentityOnly', Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Identity,
 
         [Parameter()]
@@ -449,7 +449,7 @@ function Get-QuarantineMessage {
     [CmdletBinding(DefaultParameterSetName = 'Details', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-quarantinemessage')]
     [OutputType('ExchangeMfa.QuarantineMessage')]
     param(
-        [Parameter(ParameterSetName = 'Details', Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Details', Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Identity,
 
         [Parameter(ParameterSetName = 'Summary')]
@@ -550,7 +550,7 @@ function Get-QuarantineMessageHeader {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-quarantinemessageheader')]
     [OutputType('ExchangeMfa.QuarantineMessageHeader')]
     param(
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Identity,
 
         [Parameter()]
@@ -851,7 +851,7 @@ function Preview-QuarantineMessage {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/preview-quarantinemessage')]
     [OutputType('ExchangeMfa.QuarantineMessage')]
     param(
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Identity,
 
         [Parameter()]
@@ -909,10 +909,10 @@ function Release-QuarantineMessage {
         [Parameter(ParameterSetName = 'Identities', Mandatory = $true)]
         [object[]] $Identities,
 
-        [Parameter(ParameterSetName = 'OrgReleaseToUser', ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'OrgReleaseToAll', ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'Identities', ValueFromPipeline = $true)]
-        [Parameter(ParameterSetName = 'IdentityOnly', Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'OrgReleaseToUser', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'OrgReleaseToAll', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'Identities', ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [Parameter(ParameterSetName = 'IdentityOnly', Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Identity,
 
         [Parameter(ParameterSetName = 'OrgReleaseToAll')]
@@ -1223,13 +1223,13 @@ function Add-RecipientPermission {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/add-recipientpermission')]
     [OutputType('ExchangeMfa.RecipientPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $AccessRights,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Trustee,
 
         [ValidateNotNullOrEmpty()]
@@ -1471,7 +1471,7 @@ function Get-Recipient {
     [CmdletBinding(DefaultParameterSetName = 'Identity', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-recipient')]
     [OutputType('ExchangeMfa.Recipient')]
     param(
-        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true)]
+        [Parameter(ParameterSetName = 'Identity', Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(ParameterSetName = 'AnrSet')]
@@ -1567,7 +1567,7 @@ function Get-RecipientPermission {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-recipientpermission')]
     [OutputType('ExchangeMfa.RecipientPermission')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1635,7 +1635,7 @@ function Import-RecipientDataProperty {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/import-recipientdataproperty')]
     [OutputType('ExchangeMfa.RecipientDataProperty')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter(Mandatory = $true)]
@@ -1688,13 +1688,13 @@ function Remove-RecipientPermission {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-recipientpermission')]
     [OutputType('ExchangeMfa.RecipientPermission')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $AccessRights,
 
-        [Parameter(Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Trustee,
 
         [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
@@ -1738,7 +1738,7 @@ function Update-Recipient {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/update-recipient')]
     [OutputType('ExchangeMfa.Recipient')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

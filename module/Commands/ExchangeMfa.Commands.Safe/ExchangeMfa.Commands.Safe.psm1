@@ -45,7 +45,7 @@ function Disable-SafeAttachmentRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/disable-safeattachmentrule')]
     [OutputType('ExchangeMfa.SafeAttachmentRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -71,7 +71,7 @@ function Disable-SafeLinksRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/disable-safelinksrule')]
     [OutputType('ExchangeMfa.SafeLinksRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -97,7 +97,7 @@ function Enable-SafeAttachmentRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/enable-safeattachmentrule')]
     [OutputType('ExchangeMfa.SafeAttachmentRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -123,7 +123,7 @@ function Enable-SafeLinksRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/enable-safelinksrule')]
     [OutputType('ExchangeMfa.SafeLinksRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -149,7 +149,7 @@ function Get-SafeAttachmentPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-safeattachmentpolicy')]
     [OutputType('ExchangeMfa.SafeAttachmentPolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -178,7 +178,7 @@ function Get-SafeAttachmentRule {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-safeattachmentrule')]
     [OutputType('ExchangeMfa.SafeAttachmentRule')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -325,7 +325,7 @@ function Get-SafeLinksPolicy {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-safelinkspolicy')]
     [OutputType('ExchangeMfa.SafeLinksPolicy')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -354,7 +354,7 @@ function Get-SafeLinksRule {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-safelinksrule')]
     [OutputType('ExchangeMfa.SafeLinksRule')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -754,7 +754,7 @@ function Remove-SafeAttachmentPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-safeattachmentpolicy')]
     [OutputType('ExchangeMfa.SafeAttachmentPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -783,7 +783,7 @@ function Remove-SafeAttachmentRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-safeattachmentrule')]
     [OutputType('ExchangeMfa.SafeAttachmentRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -812,7 +812,7 @@ function Remove-SafeLinksPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-safelinkspolicy')]
     [OutputType('ExchangeMfa.SafeLinksPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -841,7 +841,7 @@ function Remove-SafeLinksRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-safelinksrule')]
     [OutputType('ExchangeMfa.SafeLinksRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -885,7 +885,7 @@ function Set-SafeAttachmentPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-safeattachmentpolicy')]
     [OutputType('ExchangeMfa.SafeAttachmentPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -959,7 +959,7 @@ function Set-SafeAttachmentRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-safeattachmentrule')]
     [OutputType('ExchangeMfa.SafeAttachmentRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1060,7 +1060,7 @@ function Set-SafeLinksPolicy {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-safelinkspolicy')]
     [OutputType('ExchangeMfa.SafeLinksPolicy')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -1161,7 +1161,7 @@ function Set-SafeLinksRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-safelinksrule')]
     [OutputType('ExchangeMfa.SafeLinksRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

@@ -11,8 +11,8 @@ $script:Facts = @{
     'New-SecOpsOverridePolicy' = @{ Products = @('ExchangeOnline'); ChangesState = $True; OutputType = 'ExchangeMfa.SecOpsOverridePolicy' }
     'Remove-ExoSecOpsOverrideRule' = @{ Products = @('ExchangeOnline'); ChangesState = $True; OutputType = 'ExchangeMfa.ExoSecOpsOverrideRule' }
     'Remove-SecOpsOverridePolicy' = @{ Products = @('ExchangeOnline'); ChangesState = $True; OutputType = 'ExchangeMfa.SecOpsOverridePolicy' }
+    'Set-ExoSecOpsOverrideRule' = @{ Products = @('ExchangeOnline'); ChangesState = $True; OutputType = 'ExchangeMfa.ExoSecOpsOverrideRule' }
     'Set-SecOpsOverridePolicy' = @{ Products = @('ExchangeOnline'); ChangesState = $True; OutputType = 'ExchangeMfa.SecOpsOverridePolicy' }
-    'set-ExoSecOpsOverrideRule' = @{ Products = @('ExchangeOnline'); ChangesState = $True; OutputType = 'ExchangeMfa.ExoSecOpsOverrideRule' }
     'Get-SecurityPrincipal' = @{ Products = @('ExchangeOnline', 'SecurityCompliance'); ChangesState = $False; OutputType = 'ExchangeMfa.SecurityPrincipal'; ResultSize = 'ResultSize'; ResultSizeDefault = '1000' }
     'Cancel-SensitiveInformationScan' = @{ Products = @('SecurityCompliance'); ChangesState = $True; OutputType = 'ExchangeMfa.SensitiveInformationScan' }
     'Get-SensitiveInformationScan' = @{ Products = @('SecurityCompliance'); ChangesState = $False; OutputType = 'ExchangeMfa.SensitiveInformationScan' }
@@ -291,6 +291,44 @@ function Remove-SecOpsOverridePolicy {
     process { & $script:InvokeProxy $PSCmdlet 'Remove-SecOpsOverridePolicy' $PSBoundParameters $MyInvocation.InvocationName $script:Facts }
 }
 
+function Set-ExoSecOpsOverrideRule {
+    <#
+    .SYNOPSIS
+    Changes exo sec ops override rule objects (Exchange Online).
+
+    .DESCRIPTION
+    Runs Set-ExoSecOpsOverrideRule on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
+
+    .PARAMETER Identity
+    ComplianceRuleIdParameter.
+
+    .PARAMETER Comment
+    String.
+
+    .PARAMETER DomainController
+    Fqdn.
+
+    .PARAMETER ConnectionId
+    The connection to use instead of the default one.
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-exosecopsoverriderule')]
+    [OutputType('ExchangeMfa.ExoSecOpsOverrideRule')]
+    param(
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
+        [string] $Identity,
+
+        [Parameter()]
+        [string] $Comment,
+
+        [Parameter()]
+        [object] $DomainController,
+
+        [ValidateNotNullOrEmpty()]
+        [string] $ConnectionId
+    )
+    process { & $script:InvokeProxy $PSCmdlet 'Set-ExoSecOpsOverrideRule' $PSBoundParameters $MyInvocation.InvocationName $script:Facts }
+}
+
 function Set-SecOpsOverridePolicy {
     <#
     .SYNOPSIS
@@ -353,44 +391,6 @@ function Set-SecOpsOverridePolicy {
     process { & $script:InvokeProxy $PSCmdlet 'Set-SecOpsOverridePolicy' $PSBoundParameters $MyInvocation.InvocationName $script:Facts }
 }
 
-function set-ExoSecOpsOverrideRule {
-    <#
-    .SYNOPSIS
-    sets exo sec ops override rule objects (Exchange Online).
-
-    .DESCRIPTION
-    Runs set-ExoSecOpsOverrideRule on Exchange Online through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
-
-    .PARAMETER Identity
-    ComplianceRuleIdParameter.
-
-    .PARAMETER Comment
-    String.
-
-    .PARAMETER DomainController
-    Fqdn.
-
-    .PARAMETER ConnectionId
-    The connection to use instead of the default one.
-    #>
-    [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-exosecopsoverriderule')]
-    [OutputType('ExchangeMfa.ExoSecOpsOverrideRule')]
-    param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
-        [string] $Identity,
-
-        [Parameter()]
-        [string] $Comment,
-
-        [Parameter()]
-        [object] $DomainController,
-
-        [ValidateNotNullOrEmpty()]
-        [string] $ConnectionId
-    )
-    process { & $script:InvokeProxy $PSCmdlet 'set-ExoSecOpsOverrideRule' $PSBoundParameters $MyInvocation.InvocationName $script:Facts }
-}
-
 function Get-SecurityPrincipal {
     <#
     .SYNOPSIS
@@ -423,7 +423,7 @@ function Get-SecurityPrincipal {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-securityprincipal')]
     [OutputType('ExchangeMfa.SecurityPrincipal')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

@@ -54,7 +54,7 @@ function Undo-SoftDeletedMailbox {
     [CmdletBinding(DefaultParameterSetName = 'PublicFolder', SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/undo-softdeletedmailbox')]
     [OutputType('ExchangeMfa.SoftDeletedMailbox')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $SoftDeletedObject,
 
         [Parameter(ParameterSetName = 'PublicFolder')]
@@ -95,7 +95,7 @@ function Undo-SoftDeletedUnifiedGroup {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/undo-softdeletedunifiedgroup')]
     [OutputType('ExchangeMfa.SoftDeletedUnifiedGroup')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $SoftDeletedObject,
 
         [ValidateNotNullOrEmpty()]
@@ -333,7 +333,7 @@ function Get-SupervisoryReviewPolicyReport {
 function Get-SupervisoryReviewPolicyV2 {
     <#
     .SYNOPSIS
-    Gets supervisory review policy V 2 objects (Exchange Online, Security & Compliance).
+    Gets supervisory review policy V2 objects (Exchange Online, Security & Compliance).
 
     .DESCRIPTION
     Runs Get-SupervisoryReviewPolicyV2 on Exchange Online or Security & Compliance through ExchangeMfa (Connect-ExchangeMfa or Connect-ExchangeOnline first).
@@ -347,7 +347,7 @@ function Get-SupervisoryReviewPolicyV2 {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-supervisoryreviewpolicyv2')]
     [OutputType('ExchangeMfa.SupervisoryReviewPolicyV2')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [ValidateNotNullOrEmpty()]
@@ -400,7 +400,7 @@ function Get-SupervisoryReviewReport {
         [Parameter()]
         [object] $Policies,
 
-        [Parameter(ValueFromPipeline = $true)]
+        [Parameter(ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [object] $Reviewers,
 
         [Parameter()]
@@ -435,7 +435,7 @@ function Get-SupervisoryReviewRule {
     [CmdletBinding(HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/get-supervisoryreviewrule')]
     [OutputType('ExchangeMfa.SupervisoryReviewRule')]
     param(
-        [Parameter(Position = 1, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -497,7 +497,7 @@ function Get-SupervisoryReviewTopCasesReport {
 function New-SupervisoryReviewPolicyV2 {
     <#
     .SYNOPSIS
-    Creates supervisory review policy V 2 objects (Security & Compliance).
+    Creates supervisory review policy V2 objects (Security & Compliance).
 
     .DESCRIPTION
     Runs New-SupervisoryReviewPolicyV2 on Security & Compliance through ExchangeMfa (Connect-IPPSSession first).
@@ -717,7 +717,7 @@ function New-SupervisoryReviewRule {
 function Remove-SupervisoryReviewPolicyV2 {
     <#
     .SYNOPSIS
-    Removes supervisory review policy V 2 objects (Security & Compliance).
+    Removes supervisory review policy V2 objects (Security & Compliance).
 
     .DESCRIPTION
     Runs Remove-SupervisoryReviewPolicyV2 on Security & Compliance through ExchangeMfa (Connect-IPPSSession first).
@@ -734,7 +734,7 @@ function Remove-SupervisoryReviewPolicyV2 {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'High', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/remove-supervisoryreviewpolicyv2')]
     [OutputType('ExchangeMfa.SupervisoryReviewPolicyV2')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -749,7 +749,7 @@ function Remove-SupervisoryReviewPolicyV2 {
 function Set-SupervisoryReviewPolicyV2 {
     <#
     .SYNOPSIS
-    Changes supervisory review policy V 2 objects (Security & Compliance).
+    Changes supervisory review policy V2 objects (Security & Compliance).
 
     .DESCRIPTION
     Runs Set-SupervisoryReviewPolicyV2 on Security & Compliance through ExchangeMfa (Connect-IPPSSession first).
@@ -796,7 +796,7 @@ function Set-SupervisoryReviewPolicyV2 {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-supervisoryreviewpolicyv2')]
     [OutputType('ExchangeMfa.SupervisoryReviewPolicyV2')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]
@@ -915,7 +915,7 @@ function Set-SupervisoryReviewRule {
     [CmdletBinding(SupportsShouldProcess = $true, ConfirmImpact = 'Medium', HelpUri = 'https://learn.microsoft.com/powershell/module/exchangepowershell/set-supervisoryreviewrule')]
     [OutputType('ExchangeMfa.SupervisoryReviewRule')]
     param(
-        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true)]
+        [Parameter(Position = 1, Mandatory = $true, ValueFromPipeline = $true, ValueFromPipelineByPropertyName = $true)]
         [string] $Identity,
 
         [Parameter()]

@@ -9,7 +9,7 @@ $script:Facts = @{
     'Get-VivaInsightsSettings' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.VivaInsightsSettings'; ResultSize = 'ResultSize'; ResultSizeDefault = '1000' }
     'Get-VivaModuleFeature' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.VivaModuleFeature'; ResultSize = 'ResultSize'; ResultSizeDefault = '1000' }
     'Get-VivaModuleFeatureEnablement' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.VivaModuleFeatureEnablement'; ResultSize = 'ResultSize'; ResultSizeDefault = '1000' }
-    'Get-VivaModuleFeaturePolicy' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.VivaModuleFeaturePolicy' }
+    'Get-VivaModuleFeaturePolicy' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.VivaModuleFeaturePolicy'; ResultSize = 'ResultSize'; ResultSizeDefault = '1000' }
     'Get-VivaOrgInsightsDelegatedRole' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.VivaOrgInsightsDelegatedRole'; ResultSize = 'ResultSize'; ResultSizeDefault = '1000' }
     'Remove-VivaModuleFeaturePolicy' = @{ Products = @('ExchangeOnline'); ChangesState = $True; OutputType = 'ExchangeMfa.VivaModuleFeaturePolicy'; ResultSize = 'ResultSize' }
     'Remove-VivaOrgInsightsDelegatedRole' = @{ Products = @('ExchangeOnline'); ChangesState = $False; OutputType = 'ExchangeMfa.VivaOrgInsightsDelegatedRole'; ResultSize = 'ResultSize' }
@@ -312,7 +312,8 @@ function Get-VivaModuleFeaturePolicy {
         [string[]] $MemberIds,
 
         [Parameter()]
-        [object] $ResultSize,
+        [ValidatePattern('^(Unlimited|[1-9][0-9]{0,9})$')]
+        [string] $ResultSize = '1000',
 
         [ValidateNotNullOrEmpty()]
         [string] $ConnectionId
