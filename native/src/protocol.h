@@ -137,6 +137,7 @@
 #define EM_F_SELECT          "select"
 #define EM_F_REQUESTID       "requestId"
 #define EM_F_VALUE           "value"
+#define EM_F_TYPES           "types"
 #define EM_F_PAGE            "page"
 #define EM_F_OBJECTS         "objects"
 #define EM_F_PAGES           "pages"
