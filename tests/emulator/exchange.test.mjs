@@ -106,7 +106,7 @@ test('mailboxes: New, Get by every identity, duplicates, Set with hashtables, wa
     CustomAttribute1: 'VIP',
   });
   assert.deepEqual(set.value, []);
-  assert.equal(set['@adminapi.warnings'], undefined);
+  assert.deepEqual(set['@adminapi.warnings'], []); // present even when empty, as the service sends it
   const box = (await values('Get-Mailbox', { Identity: 'jane@contoso.onmicrosoft.com' }))[0];
   assert.deepEqual(box.EmailAddresses, ['SMTP:jdoe@contoso.onmicrosoft.com', 'smtp:jane@contoso.onmicrosoft.com']);
   assert.equal(box.ProhibitSendQuota, '50 GB (53,687,091,200 bytes)');
@@ -506,5 +506,57 @@ test('exchangeThrottle: over maxConcurrent answers 429 in plain text with Retry-
     assert.equal((await emu.control('config', { exchangeThrottle: { bogus: 1 } })).status, 400);
   } finally {
     await emu.control('config', { exchangeThrottle: null, pageDelayMs: 0 });
+  }
+});
+
+// Issue 10: the real service's dialect.
+test('the real dialect: both annotation styles, warnings after value, error shapes, a non-JSON 403', async () => {
+  const page = await run('Get-Mailbox', { ResultSize: 3 });
+  assert.equal(page.status, 200);
+  const box = page.json.value[0];
+  assert.equal(box['ExchangeGuid@odata.type'], '#Guid');
+  assert.equal(box['ExchangeGuid@data.type'], 'System.Guid');
+  assert.equal(box['WhenCreated@data.type'], 'System.DateTime');
+  assert.match(box.ProhibitSendQuota, /^[\d.]+ GB \([\d,]+ bytes\)$/);
+  const keys = Object.keys(page.json);
+  assert.ok(keys.indexOf('@adminapi.warnings') > keys.indexOf('value'), keys.join());
+  assert.equal(page.json['adminapi.warnings@odata.type'], '#Collection(String)');
+  assert.match(page.json['@adminapi.warnings'][0], /There are more results available/);
+
+  await faults([
+    { kind: 'error', type: 'System.Management.Automation.CommandInvocation.ParameterTransformationException', message: 'bad value', shape: 'internal', header: false },
+    { kind: 'error', type: 'System.Management.Automation.AmbiguousParameterSetException', message: 'which set', shape: 'details' },
+    { kind: 'noRole' },
+  ]);
+  const internal = await run('Get-Mailbox');
+  assert.equal(internal.status, 400);
+  assert.equal(internal.json.error.message, 'Invalid Operation');
+  assert.equal(internal.json.error.details, undefined);
+  assert.equal(internal.json.error.innererror.internalexception.message, 'bad value');
+  assert.equal(internal.headers['x-exceptiontype'], undefined);
+  assert.deepEqual(internal.json.error['@adminapi.warnings'], []);
+  const details = await run('Get-Mailbox');
+  assert.equal(details.json.error.innererror.internalexception, null);
+  assert.equal(details.json.error.details[0].message, '|System.Management.Automation.AmbiguousParameterSetException|which set');
+  const denied = await run('Get-Mailbox');
+  assert.equal(denied.status, 403);
+  assert.equal(denied.text, '\0\0\0\0');
+});
+
+test('a nextLink expires after the expiry, or when the page loses its affinity', async () => {
+  const headers = { prefer: 'odata.maxpagesize=10', 'connection-id': 'c1', 'client-request-id': 'r1' };
+  const first = await run('Get-Mailbox', {}, { headers });
+  const next = new URL(first.json['@odata.nextLink']);
+  const url = next.pathname + next.search;
+  assert.equal((await run('Get-Mailbox', {}, { headers, url })).status, 200);
+  const moved = await run('Get-Mailbox', {}, { headers: { ...headers, 'client-request-id': 'r2' }, url });
+  assert.equal(moved.status, 400);
+  assert.match(moved.json.error.details[0].message, /Expired or Invalid pagination request\. Default Expiry time is 00:30:00/);
+  await emu.control('config', { paginationExpiryMs: 0 });
+  try {
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await run('Get-Mailbox', {}, { headers, url })).status, 400);
+  } finally {
+    await emu.control('config', { paginationExpiryMs: null });
   }
 });

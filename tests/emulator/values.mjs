@@ -72,3 +72,23 @@ export function parseDate(value) {
 export function isoSeconds(time) {
   return new Date(time).toISOString().replace(/\.\d{3}Z$/, 'Z');
 }
+
+// The service marks types in two styles side by side (reference section 7):
+// "X@odata.type": "#Guid" and "X@data.type": "System.Guid". Objects here
+// carry the first; the page writer adds the second.
+const DATA_TYPES = {
+  '#Guid': 'System.Guid',
+  '#DateTimeOffset': 'System.DateTime',
+  '#DateTime': 'System.DateTime',
+  '#Int32': 'System.Int32',
+};
+
+export function withDataTypes(object) {
+  if (object === null || typeof object !== 'object' || Array.isArray(object)) return object;
+  const out = {};
+  for (const [key, value] of Object.entries(object)) {
+    out[key] = value;
+    if (key.endsWith('@odata.type') && DATA_TYPES[value]) out[`${key.slice(0, -11)}@data.type`] = DATA_TYPES[value];
+  }
+  return out;
+}
