@@ -58,6 +58,7 @@ function Invoke-ExchangeMfaStream {
             if ('object' -eq $method) {
                 $value = $message.params.value
                 if ($null -ne $value) {
+                    if ($null -ne $message.params.types) { ConvertTo-ExchangeMfaTypedValue $value $message.params.types }
                     $value.PSObject.TypeNames.Insert(0, $typeName)
                     $Cmdlet.WriteObject($value)
                 }

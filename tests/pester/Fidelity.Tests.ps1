@@ -1,0 +1,96 @@
+# Issue 10: results and errors as the real service gives them, against the
+# emulator speaking its dialect (both annotation styles, warnings after
+# `value`, generic error.message, a non-JSON 403, pagination expiry).
+
+BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
+    $script:emulator = Start-TestSession -Mailboxes 300
+    Reset-Emulator
+    $parameters = Get-TestConnectParameters
+    $script:connection = Connect-ExchangeMfa @parameters -PageSize 100
+
+    function Get-FaultError([hashtable] $Fault, [scriptblock] $Command) {
+        Set-EmulatorConfig @{ faults = @{ exchange = @($Fault) } }
+        $failure = $null
+        try { & $Command -ErrorAction Stop | Out-Null } catch { $failure = $_ }
+        $failure
+    }
+}
+
+AfterAll {
+    Stop-TestSession
+    Remove-Module TestSupport -ErrorAction Ignore
+}
+
+Describe 'Results' {
+    BeforeEach { Invoke-EmulatorControl -Path reset | Out-Null }
+
+    It 'warns when ResultSize leaves rows unread (the warning follows value)' -ForEach @(@{ size = 5 }, @{ size = 100 }, @{ size = 150 }) {
+        $boxes = @(Get-Mailbox -ResultSize $size -WarningVariable warned 3>$null)
+        $boxes.Count | Should -Be $size
+        $warned | Should -Match 'There are more results available'
+    }
+
+    It 'warns with the default ResultSize too' {
+        Set-EmulatorConfig @{ pageDelayMs = 0 }
+        $null = Invoke-ExchangeMfaCommand Get-Mailbox @{ ResultSize = 10 } -WarningVariable warned 3>$null
+        $warned | Should -Match 'There are more results available'
+    }
+
+    It 'drops both annotation styles' {
+        $box = Get-Mailbox -Identity user00007
+        $box.PSObject.Properties.Name | Where-Object { $_ -like '*@*' } | Should -BeNullOrEmpty
+    }
+
+    It 'gives Guids, dates and sizes as objects' {
+        $box = Get-Mailbox -Identity user00007
+        $box.ExchangeGuid | Should -BeOfType [guid]
+        $box.WhenCreated | Should -BeOfType [datetime]
+        $box.ProhibitSendQuota.Value.ToMB() | Should -Be (99 * 1024)
+        $box.ProhibitSendQuota.Value.ToGB() | Should -Be 99
+        $box.ProhibitSendQuota.IsUnlimited | Should -BeFalse
+        "$($box.ProhibitSendQuota)" | Should -Be '99 GB (106,300,440,576 bytes)'
+        ($box.IssueWarningQuota -lt $box.ProhibitSendQuota) | Should -BeTrue
+        ($box.ProhibitSendQuota -eq $box.ProhibitSendQuota.ToString()) | Should -BeTrue
+    }
+}
+
+Describe 'Errors' {
+    BeforeEach { Invoke-EmulatorControl -Path reset | Out-Null }
+
+    It 'shows the internal exception text and its category, without details or header' {
+        $failure = Get-FaultError @{ kind = 'error'; shape = 'internal'; header = $false
+            type = 'System.Management.Automation.CommandInvocation.ParameterTransformationException'
+            message = "Cannot process argument transformation on parameter 'Identity'." } { Get-Mailbox -Identity x }
+        $failure.Exception.Message | Should -Be "Cannot process argument transformation on parameter 'Identity'."
+        $failure.CategoryInfo.Category | Should -Be 'InvalidArgument'
+    }
+
+    It 'reads details[0] with an empty id' {
+        $failure = Get-FaultError @{ kind = 'error'; shape = 'details'; id = ''
+            type = 'System.Management.Automation.AmbiguousParameterSetException'
+            message = 'Parameter set cannot be resolved using the specified named parameters.' } { Get-Mailbox }
+        $failure.Exception.Message | Should -Be 'Parameter set cannot be resolved using the specified named parameters.'
+        $failure.CategoryInfo.Category | Should -Be 'InvalidArgument'
+    }
+
+    It 'says a missing role plainly when the 403 is not JSON, and names the cmdlet' {
+        $failure = Get-FaultError @{ kind = 'noRole' } { Get-Mailbox }
+        $failure.Exception.Message | Should -Match 'lacks the Exchange role .* Get-Mailbox'
+        $failure.CategoryInfo.Category | Should -Be 'PermissionDenied'
+    }
+
+    It 'explains an expired page link; the objects delivered stay delivered' {
+        Set-EmulatorConfig @{ faults = @{ exchange = @(@{ kind = 'expired'; page = 2 }) } }
+        $boxes = [System.Collections.Generic.List[object]]::new()
+        $failure = $null
+        try { Get-Mailbox -ResultSize Unlimited -ErrorAction Stop | ForEach-Object { $boxes.Add($_) } } catch { $failure = $_ }
+        $boxes.Count | Should -Be 100
+        $failure.Exception.Message | Should -Match 'no longer accepts the link to page 2'
+        $failure.Exception.Message | Should -Match '100 objects already delivered'
+    }
+
+    It 'keeps the affinity headers on every page (the emulator refuses a page that lost them)' {
+        @(Get-Mailbox -ResultSize Unlimited).Count | Should -Be 300
+    }
+}
