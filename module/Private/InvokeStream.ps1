@@ -46,6 +46,7 @@ function Invoke-ExchangeMfaStream {
     if (-not $typeName) { $typeName = 'ExchangeMfa.' + ($CmdletName -split '-', 2)[-1] }
     $activity = "$CmdletName ($($target.ConnectionId))"
 
+    Import-ExchangeMfaTypes
     $id = Send-HelperRequest -Helper $helper -Method invoke -Params $params -Cmdlet $Cmdlet
     $progressId = [int]($id % [int]::MaxValue)
     $answered = $false
@@ -58,7 +59,8 @@ function Invoke-ExchangeMfaStream {
             if ('object' -eq $method) {
                 $value = $message.params.value
                 if ($null -ne $value) {
-                    if ($null -ne $message.params.types) { ConvertTo-ExchangeMfaTypedValue $value $message.params.types }
+                    $types = $message.params.types
+                    if ($null -ne $types) { [ExchangeMfa.TypedValues]::Apply($value, $types) }
                     $value.PSObject.TypeNames.Insert(0, $typeName)
                     $Cmdlet.WriteObject($value)
                 }
