@@ -105,17 +105,20 @@ namespace ExchangeMfa
 
     public static class TypedValues
     {
-        // Converts obj's members named in types ({"Name":"Kind",...}) in place;
-        // a member that is no longer text (ConvertFrom-Json made a date a
-        // DateTime already) or does not parse is left as it is.
-        public static void Apply(PSObject obj, PSObject types)
+        // Converts obj's members named in types ("Name:Kind,Name:Kind", from
+        // the helper) in place; a member that is no longer text
+        // (ConvertFrom-Json made a date a DateTime already) or does not
+        // parse is left as it is.
+        public static void Apply(PSObject obj, string types)
         {
-            foreach (PSPropertyInfo hint in types.Properties)
+            foreach (string entry in types.Split(','))
             {
-                PSPropertyInfo member = obj.Properties[hint.Name];
+                int colon = entry.IndexOf(':');
+                if (colon <= 0) continue;
+                PSPropertyInfo member = obj.Properties[entry.Substring(0, colon)];
                 string text = member == null ? null : member.Value as string;
                 if (text == null) continue;
-                object typed = Convert(text, hint.Value as string);
+                object typed = Convert(text, entry.Substring(colon + 1));
                 if (typed != null) member.Value = typed;
             }
         }

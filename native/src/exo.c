@@ -48,7 +48,7 @@ struct em_exo_page {
     bool tail_broken;               /* after full, the rest did not parse: ignored */
     char member[EXO_MEMBER_MAX + 1];/* the item's member being read (depth 3), "" if too long */
     bool hint_pending;              /* the dropped value is member's type hint */
-    em_buf types;                   /* the item's typed members: "Name":"Kind",... */
+    em_buf types;                   /* the item's typed members: ",Name:Kind,..." */
     bool done;                      /* the top object closed */
     int failure;                    /* em_code set by a callback */
     char failure_message[256];
@@ -112,17 +112,18 @@ static const char *hint_kind(const char *s, size_t len)
     return NULL;
 }
 
-/* Notes member as typed (once: both hint styles name it). */
+/* Notes member as typed (once: both hint styles name it). One short string
+ * per item, not an object: the module's JSON reader pays per member. */
 static int add_type(em_exo_page *p, const char *kind)
 {
-    char quoted[EXO_MEMBER_MAX + 4];
+    char entry[EXO_MEMBER_MAX + 3];
 
-    if (p->member[0] == '\0' || kind == NULL)
+    if (kind == NULL || !em_exo_valid_property(p->member))
         return 1;
-    snprintf(quoted, sizeof(quoted), "\"%s\":", p->member);
-    if (p->types.len > 0 && strstr(p->types.data, quoted) != NULL)
+    snprintf(entry, sizeof(entry), ",%s:", p->member);
+    if (p->types.len > 0 && strstr(p->types.data, entry) != NULL)
         return 1;
-    if (em_buf_printf(&p->types, "%s%s\"%s\"", p->types.len > 0 ? "," : "", quoted, kind) != EM_OK)
+    if (em_buf_printf(&p->types, "%s%s", entry, kind) != EM_OK)
         return fail(p, EM_ENOMEM, "out of memory reading the page");
     return 1;
 }
@@ -508,7 +509,7 @@ bool em_exo_page_read_enough(const em_exo_page *p)
 
 const char *em_exo_page_item_types(const em_exo_page *p)
 {
-    return p->types.len > 0 ? p->types.data : NULL;
+    return p->types.len > 0 ? p->types.data + 1 : NULL;   /* without the leading comma */
 }
 
 long em_exo_page_objects(const em_exo_page *p)
@@ -838,7 +839,7 @@ static int send_object(void *ud, const char *json, size_t len)
     if (rc == EM_OK)
         rc = em_buf_append(&params, json, len);
     if (rc == EM_OK && em_exo_page_item_types(s->page) != NULL)
-        rc = em_buf_printf(&params, ",\"" EM_F_TYPES "\":{%s}", em_exo_page_item_types(s->page));
+        rc = em_buf_printf(&params, ",\"" EM_F_TYPES "\":\"%s\"", em_exo_page_item_types(s->page));
     if (rc == EM_OK)
         rc = em_buf_puts(&params, "}");
     if (rc == EM_OK)

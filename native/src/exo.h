@@ -51,8 +51,8 @@ int em_exo_page_finish(em_exo_page *page, em_error *err);
 bool em_exo_page_full(const em_exo_page *page);
 /* Full, and the page ended or its rest did not parse: stop the transfer. */
 bool em_exo_page_read_enough(const em_exo_page *page);
-/* While on_object runs: the item's typed members as JSON members without
- * braces ("Name":"Kind",...), or NULL. Kinds: Guid, DateTime, Int32, Int64
+/* While on_object runs: the item's typed members as "Name:Kind,Name:Kind"
+ * (names are property names: letters, digits, '_', '.'), or NULL. Kinds: Guid, DateTime, Int32, Int64
  * (from a "Name@data.type" or "Name@odata.type" hint), Size (a string such
  * as "1.5 GB (1,610,612,736 bytes)") and Unlimited (the string "Unlimited"). */
 const char *em_exo_page_item_types(const em_exo_page *page);

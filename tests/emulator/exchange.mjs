@@ -329,7 +329,7 @@ async function writePage(emu, req, res, page) {
       if (gzip) await new Promise((resolve) => out.flush(resolve));
       if (!(await sleepUnlessClosed(res, Number(stall.ms) || 0))) return;
     }
-    batch.push(JSON.stringify(withDataTypes(project(object, page.select))));
+    batch.push(withDataTypes(JSON.stringify(project(object, page.select))));
     if (batch.length === CHUNK_OBJECTS) {
       await flush();
       if (res.destroyed) return;

@@ -83,12 +83,10 @@ const DATA_TYPES = {
   '#Int32': 'System.Int32',
 };
 
-export function withDataTypes(object) {
-  if (object === null || typeof object !== 'object' || Array.isArray(object)) return object;
-  const out = {};
-  for (const [key, value] of Object.entries(object)) {
-    out[key] = value;
-    if (key.endsWith('@odata.type') && DATA_TYPES[value]) out[`${key.slice(0, -11)}@data.type`] = DATA_TYPES[value];
-  }
-  return out;
+const ODATA_HINT = /"([^"\\]+)@odata\.type":"(#Guid|#DateTimeOffset|#DateTime|#Int32)"/g;
+
+// An object's JSON text with the second style added after each first-style
+// hint (on the text: cheaper than copying every object).
+export function withDataTypes(json) {
+  return json.replace(ODATA_HINT, (hint, name, type) => `${hint},"${name}@data.type":"${DATA_TYPES[type]}"`);
 }

@@ -273,9 +273,9 @@ static const char real_page[] =
     "{\"Name\":\"a\",\"DatabaseGuid\":\"3f2a4c1e-0000-4000-8000-000000000001\"," \
     "\"WhenCreated\":\"2022-06-29T17:57:03.0000000+00:00\"," \
     "\"ProhibitSendQuota\":\"99 GB (106,300,440,576 bytes)\",\"IssueWarningQuota\":\"Unlimited\"," \
-    "\"Nested\":{\"X\":\"5\"},\"EmailAddresses\":[\"SMTP:a@b\"]} types={\"DatabaseGuid\":\"Guid\"," \
-    "\"WhenCreated\":\"DateTime\",\"ProhibitSendQuota\":\"Size\",\"IssueWarningQuota\":\"Unlimited\"}\n" \
-    "{\"Name\":\"b\"} types={}\n"
+    "\"Nested\":{\"X\":\"5\"},\"EmailAddresses\":[\"SMTP:a@b\"]} types=DatabaseGuid:Guid," \
+    "WhenCreated:DateTime,ProhibitSendQuota:Size,IssueWarningQuota:Unlimited\n" \
+    "{\"Name\":\"b\"} types=\n"
 
 typedef struct typed {
     em_exo_page *page;
@@ -288,7 +288,7 @@ static int collect_typed(void *ud, const char *json, size_t len)
     const char *types = em_exo_page_item_types(t->page);
 
     assert_int_equal(em_buf_append(&t->text, json, len), EM_OK);
-    assert_int_equal(em_buf_printf(&t->text, " types={%s}\n", types ? types : ""), EM_OK);
+    assert_int_equal(em_buf_printf(&t->text, " types=%s\n", types ? types : ""), EM_OK);
     return EM_OK;
 }
 
@@ -306,7 +306,7 @@ static void test_page_real_dialect(void **state)
         assert_int_equal(em_exo_page_feed(t.page, real_page, strlen(real_page), &err), EM_OK);
         assert_int_equal(em_exo_page_finish(t.page, &err), EM_OK);
         assert_true(limits[i] == 0 || em_exo_page_read_enough(t.page));
-        assert_string_equal(t.text.data, limits[i] == 0 ? REAL_ITEMS "{\"Name\":\"c\"} types={}\n"
+        assert_string_equal(t.text.data, limits[i] == 0 ? REAL_ITEMS "{\"Name\":\"c\"} types=\n"
                                                         : REAL_ITEMS);
         assert_int_equal(em_exo_page_objects(t.page), limits[i] == 0 ? 3 : 2);
         assert_int_equal(em_exo_page_warning_count(t.page), 1);
