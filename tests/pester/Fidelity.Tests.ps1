@@ -94,3 +94,20 @@ Describe 'Errors' {
         @(Get-Mailbox -ResultSize Unlimited).Count | Should -Be 300
     }
 }
+
+Describe 'Invoke-ExchangeMfaCommand and ShouldProcess' {
+    BeforeEach { Invoke-EmulatorControl -Path reset | Out-Null }
+
+    It 'sends nothing with -WhatIf, for catalogue and other state-changing cmdlets' -ForEach @(
+        @{ name = 'Remove-Mailbox' }, @{ name = 'Set-Mailbox' }, @{ name = 'Set-SomethingNotInTheCatalogue' }) {
+        Invoke-ExchangeMfaCommand $name @{ Identity = 'user00009' } -WhatIf -ErrorAction Stop | Should -BeNullOrEmpty
+        (Get-EmulatorStats).stateChangingRequests | Should -Be 0
+        (Get-EmulatorStats).exchangeRequests | Should -Be 0
+    }
+
+    It 'still reads without asking, and runs a change without -WhatIf' {
+        @(Invoke-ExchangeMfaCommand Get-Mailbox @{ Identity = 'user00009' } -WhatIf).Count | Should -Be 1
+        Invoke-ExchangeMfaCommand Set-Mailbox @{ Identity = 'user00009'; CustomAttribute1 = 'x' } -Confirm:$false 3>$null
+        (Get-EmulatorStats).stateChangingRequests | Should -Be 1
+    }
+}
