@@ -115,6 +115,11 @@
 #define EM_F_STATE           "state"
 #define EM_STATE_CONNECTED   "Connected"
 #define EM_STATE_CLOSED      "Closed"
+#define EM_STATE_BROKEN      "Broken"
+#define EM_F_TOKENSTATUS     "tokenStatus"
+#define EM_TOKEN_ACTIVE      "Active"
+#define EM_TOKEN_EXPIRED     "Expired"
+#define EM_TOKEN_REVOKED     "Revoked"
 #define EM_F_CONNECTIONS     "connections"
 
 /* disconnect */
