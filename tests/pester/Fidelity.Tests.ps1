@@ -4,6 +4,10 @@
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
+    # The session tests use the persistent cache: a folder of this file's own.
+    $script:savedCacheDir = $env:EXCHANGEMFA_CACHE_DIR
+    $script:cacheDir = Join-Path ([System.IO.Path]::GetTempPath()) "exo-fidelity-$PID"
+    $env:EXCHANGEMFA_CACHE_DIR = $script:cacheDir
     $script:emulator = Start-TestSession -Mailboxes 300
     Reset-Emulator
     $parameters = Get-TestConnectParameters
@@ -19,6 +23,8 @@ BeforeAll {
 
 AfterAll {
     Stop-TestSession
+    Remove-Item -Recurse -Force $script:cacheDir -ErrorAction Ignore
+    $env:EXCHANGEMFA_CACHE_DIR = $script:savedCacheDir
     Remove-Module TestSupport -ErrorAction Ignore
 }
 
@@ -109,5 +115,79 @@ Describe 'Invoke-ExchangeMfaCommand and ShouldProcess' {
         @(Invoke-ExchangeMfaCommand Get-Mailbox @{ Identity = 'user00009' } -WhatIf).Count | Should -Be 1
         Invoke-ExchangeMfaCommand Set-Mailbox @{ Identity = 'user00009'; CustomAttribute1 = 'x' } -Confirm:$false 3>$null
         (Get-EmulatorStats).stateChangingRequests | Should -Be 1
+    }
+}
+
+Describe 'Sessions' {
+    BeforeAll {
+        $script:common = @{
+            ShowBanner                      = $false
+            AzureADAuthorizationEndpointUri = $script:emulator.Authority
+            ConnectionUri                   = $script:emulator.Url
+        }
+        $script:admin = 'admin@contoso.onmicrosoft.com'
+        function Get-Failure([scriptblock] $Command) {
+            $failure = $null
+            try { & $Command | Out-Null } catch { $failure = $_ }
+            $failure
+        }
+        # The helper's own list entry (state, tokenStatus) for a connection.
+        function Get-ListedSession([string] $Id) {
+            & (Get-Module ExchangeMfa) {
+                param($Id)
+                $helper = Get-HelperProcess -Cmdlet $PSCmdlet -NoStart
+                @(Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet) | Where-Object connectionId -EQ $Id
+            } $Id
+        }
+    }
+    BeforeEach { Reset-Emulator; Set-EmulatorConfig @{ autoApprove = $script:admin; tokenLifetime = 3600 } }
+    AfterEach { Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore }
+
+    It '-Device refuses a code approved by another account than -UserPrincipalName, naming both' {
+        Set-EmulatorConfig @{ autoApprove = 'user@contoso.onmicrosoft.com' }
+        $failure = Get-Failure { Connect-ExchangeMfa @script:common -Device -UserPrincipalName $script:admin -InMemoryTokenCache }
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthenticationFailed,Connect-ExchangeMfa'
+        $failure.Exception.Message | Should -Match 'user@contoso\.onmicrosoft\.com signed in, not admin@contoso\.onmicrosoft\.com'
+    }
+
+    It '-Credential checks the password even when the account is cached' {
+        $secure = ConvertTo-SecureString 'P@ssw0rd!' -AsPlainText -Force
+        $null = Connect-ExchangeMfa @script:common -Credential ([pscredential]::new('user@contoso.onmicrosoft.com', $secure))
+        Disconnect-ExchangeMfa -Confirm:$false
+        $wrong = [pscredential]::new('user@contoso.onmicrosoft.com', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
+        $failure = Get-Failure { Connect-ExchangeMfa @script:common -Credential $wrong }
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthenticationFailed,Connect-ExchangeMfa'
+    }
+
+    It 'uses a cached account only for the tenant -Organization names' {
+        $null = Connect-ExchangeMfa @script:common -Device -UserPrincipalName $script:admin
+        Disconnect-ExchangeMfa -Confirm:$false
+        (Connect-ExchangeMfa @script:common -Device -UserPrincipalName $script:admin -Organization contoso.onmicrosoft.com).SignInMode |
+            Should -Be 'Silent'
+        Disconnect-ExchangeMfa -Confirm:$false
+        $failure = Get-Failure { Connect-ExchangeMfa @script:common -Device -UserPrincipalName $script:admin -Organization contsoo.onmicrosoft.com }
+        $failure | Should -Not -BeNullOrEmpty
+        Get-ExchangeMfaConnection | Should -BeNullOrEmpty
+    }
+
+    It 'State and TokenStatus tell the truth after the refresh token is revoked' {
+        Set-EmulatorConfig @{ tokenLifetime = 200 }     # inside the renewal window at once
+        $connection = Connect-ExchangeMfa @script:common -Device -UserPrincipalName $script:admin -InMemoryTokenCache
+        (Get-ListedSession $connection.ConnectionId).tokenStatus | Should -Be 'Active'
+        Invoke-EmulatorControl -Path revoke-refresh-tokens -Body @{ upn = $script:admin } | Out-Null
+        Invoke-EmulatorControl -Path revoke-access-tokens | Out-Null
+        $null = Get-Failure { Get-Mailbox -ResultSize 1 -ErrorAction Stop }
+        (Get-ExchangeMfaConnection).State | Should -Be 'Broken'
+        (Get-ListedSession $connection.ConnectionId).tokenStatus | Should -Be 'Revoked'
+    }
+
+    It 'State reads Broken once an -AccessToken expired' {
+        Set-EmulatorConfig @{ tokenLifetime = 4 }
+        $token = Get-TestAppAccessToken
+        $connection = Connect-ExchangeMfa -AccessToken $token -Organization $script:emulator.Domain -ShowBanner:$false -ConnectionUri $script:emulator.Url
+        $connection.State | Should -Be 'Connected'
+        Start-Sleep -Seconds 5
+        (Get-ExchangeMfaConnection).State | Should -Be 'Broken'
+        (Get-ListedSession $connection.ConnectionId).tokenStatus | Should -Be 'Expired'
     }
 }
