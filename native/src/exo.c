@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <yajl/yajl_parse.h>
 
@@ -860,25 +862,141 @@ static int on_body(void *ud, const char *data, size_t len)
     return s->page_rc != EM_OK || em_exo_page_read_enough(s->page);
 }
 
-/* params when it is an object, else {}. */
-static int gen_params_object(yajl_gen g, yajl_val params)
-{
-    int st;
+/* ---- SecureString parameters ---- */
 
-    if (YAJL_IS_OBJECT(params))
-        return em_json_gen_value(g, params);
-    st = yajl_gen_map_open(g);
-    return st != yajl_gen_status_ok ? st : (int)yajl_gen_map_close(g);
+/* Exchange's public key for SecureString parameter values, as Microsoft's
+ * module ships it (docs/exchange.md, "SecureString"): the service decrypts
+ * them. EXCHANGEMFA_EXO_PUBLIC_KEY names a PEM file that replaces it (a
+ * rotated key; the tests' emulator key). */
+static const char exo_public_key_pem[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA31yPXtYRltEiVLHXaiF3\n"
+    "nNtXPBqfNd0YNioi9HwVBOv9CPJhVpDE7sfszHZ0W9uHQP3kZE63zn8Dr/zXknMW\n"
+    "uECGuqYOM170R1dc6FTybvkWYK4uFMuwnnNFfKYrhXTGINSfwvYglhaYuBhQIk3f\n"
+    "n4hStf5qBA4Pt8BQyhZmMvov/gMh10yCbWDMi7MuXs7XoIBycTreQ7w2knCIrTD7\n"
+    "sqtCzIxpowBhP0FyorIVwr+dQNSPhYfxbSlY2k2RrSmva6xgowDdzesUK1p6Y+jZ\n"
+    "3PlSB9CuapaCDLMOGyc2tXMEtSjK+RW8k/8rtTLXaOWvMvfdMbF47S5TzkppcRhY\n"
+    "TQIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
+
+/* The module marks a SecureString value as {"@exchangemfa.secureString": text}. */
+#define EXO_SECURE_MARK "@exchangemfa.secureString"
+
+static EVP_PKEY *exo_public_key(em_error *err)
+{
+    const char *path = getenv("EXCHANGEMFA_EXO_PUBLIC_KEY");
+    EVP_PKEY *key = NULL;
+    BIO *bio;
+    FILE *f;
+
+    if (path != NULL && *path != '\0') {
+        f = fopen(path, "r");
+        if (f != NULL) {
+            key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+            fclose(f);
+        }
+    } else if ((bio = BIO_new_mem_buf(exo_public_key_pem, -1)) != NULL) {
+        key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+    }
+    if (key == NULL)
+        em_error_set(err, EM_ECONFIG, "the public key for SecureString parameters could not be read%s%s",
+                     path != NULL && *path != '\0' ? " from " : "", path != NULL ? path : "");
+    return key;
 }
 
-static int build_body(char **out, const em_exo_call *call)
+/* base64(RSA PKCS#1 v1.5 encryption of text's UTF-8 bytes), as Exchange
+ * expects a SecureString parameter. */
+static int encrypt_secure(char **out, const char *text, em_error *err)
+{
+    EVP_PKEY *key = exo_public_key(err);
+    EVP_PKEY_CTX *ctx = NULL;
+    unsigned char *cipher = NULL;
+    size_t len = 0;
+    int rc = EM_OK;
+
+    *out = NULL;
+    if (key == NULL)
+        return EM_ECONFIG;
+    ctx = EVP_PKEY_CTX_new(key, NULL);
+    if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
+        EVP_PKEY_encrypt(ctx, NULL, &len, (const unsigned char *)text, strlen(text)) <= 0 ||
+        (cipher = malloc(len)) == NULL ||
+        EVP_PKEY_encrypt(ctx, cipher, &len, (const unsigned char *)text, strlen(text)) <= 0 ||
+        (*out = malloc(4 * ((len + 2) / 3) + 1)) == NULL)
+        rc = em_error_set(err, EM_EINVAL, "a SecureString parameter could not be encrypted "
+                          "(too long for the key, or out of memory)");
+    else
+        EVP_EncodeBlock((unsigned char *)*out, cipher, (int)len);
+    free(cipher);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+/* Copies a parameter value, encrypting the SecureStrings the module marked
+ * (at any depth). */
+static int gen_parameter(yajl_gen g, yajl_val v, em_error *err)
+{
+    char *cipher = NULL;
+    size_t i;
+    int rc;
+
+    if (YAJL_IS_OBJECT(v) && v->u.object.len == 1 && strcmp(v->u.object.keys[0], EXO_SECURE_MARK) == 0 &&
+        YAJL_IS_STRING(v->u.object.values[0])) {
+        rc = encrypt_secure(&cipher, v->u.object.values[0]->u.string, err);
+        if (rc == EM_OK && em_json_gen_str(g, cipher) != yajl_gen_status_ok)
+            rc = em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+        free(cipher);
+        return rc;
+    }
+    if (YAJL_IS_OBJECT(v)) {
+        if (yajl_gen_map_open(g) != yajl_gen_status_ok)
+            return em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+        for (i = 0; i < v->u.object.len; i++) {
+            if (em_json_gen_str(g, v->u.object.keys[i]) != yajl_gen_status_ok)
+                return em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+            rc = gen_parameter(g, v->u.object.values[i], err);
+            if (rc != EM_OK)
+                return rc;
+        }
+        return yajl_gen_map_close(g) == yajl_gen_status_ok ? EM_OK
+                                                           : em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+    }
+    if (YAJL_IS_ARRAY(v)) {
+        if (yajl_gen_array_open(g) != yajl_gen_status_ok)
+            return em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+        for (i = 0; i < v->u.array.len; i++) {
+            rc = gen_parameter(g, v->u.array.values[i], err);
+            if (rc != EM_OK)
+                return rc;
+        }
+        return yajl_gen_array_close(g) == yajl_gen_status_ok ? EM_OK
+                                                             : em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+    }
+    return em_json_gen_value(g, v) == yajl_gen_status_ok ? EM_OK
+                                                         : em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+}
+
+/* params when it is an object, else {}. */
+static int gen_params_object(yajl_gen g, yajl_val params, em_error *err)
+{
+    if (YAJL_IS_OBJECT(params))
+        return gen_parameter(g, params, err);
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok || yajl_gen_map_close(g) != yajl_gen_status_ok)
+        return em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+    return EM_OK;
+}
+
+static int build_body(char **out, const em_exo_call *call, em_error *err)
 {
     yajl_gen g = em_json_gen_new();
-    int st, rc;
+    int st, rc = EM_OK;
 
     *out = NULL;
     if (g == NULL)
-        return EM_ENOMEM;
+        return em_error_set(err, EM_ENOMEM, "out of memory");
     st = yajl_gen_map_open(g);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_str(g, "CmdletInput");
@@ -889,12 +1007,13 @@ static int build_body(char **out, const em_exo_call *call)
     if (st == yajl_gen_status_ok)
         st = em_json_gen_str(g, "Parameters");
     if (st == yajl_gen_status_ok)
-        st = gen_params_object(g, call->parameters);
-    if (st == yajl_gen_status_ok)
+        rc = gen_params_object(g, call->parameters, err);
+    if (rc == EM_OK && st == yajl_gen_status_ok)
         st = yajl_gen_map_close(g);
-    if (st == yajl_gen_status_ok)
+    if (rc == EM_OK && st == yajl_gen_status_ok)
         st = yajl_gen_map_close(g);
-    rc = st == yajl_gen_status_ok ? em_json_gen_dup(out, g) : EM_EINVAL;
+    if (rc == EM_OK)
+        rc = st == yajl_gen_status_ok ? em_json_gen_dup(out, g) : em_error_set(err, EM_EINVAL, "parameters could not be encoded");
     yajl_gen_free(g);
     return rc;
 }
@@ -1202,11 +1321,9 @@ int em_exo_invoke(em_exo_result *out, const em_exo_call *call, em_request *req, 
     rc = build_url(&url, call, err);
     if (rc != EM_OK)
         return rc;
-    rc = build_body(&body, call);
-    if (rc != EM_OK) {
-        em_error_set(err, rc, "parameters could not be encoded");
+    rc = build_body(&body, call, err);
+    if (rc != EM_OK)
         goto free_all;
-    }
     rc = em_guid_new(request_id);
     if (rc != EM_OK) {
         em_error_set(err, rc, "the random generator failed");

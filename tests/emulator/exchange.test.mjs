@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
+import { publicEncrypt, constants } from 'node:crypto';
 import { startEmulator, CLIENT_ID } from './harness.mjs';
 import { TenantStore } from './tenant-store.mjs';
 import { TENANTS } from './directory.mjs';
@@ -29,6 +30,13 @@ after(async () => {
   await emu.stop();
   rmSync(dir, { recursive: true, force: true });
 });
+
+// A SecureString parameter as Microsoft's module sends it: encrypted with
+// the service's public key (PKCS#1 v1.5), base64.
+function secure(text) {
+  const key = readFileSync(emu.info.exoPublicKeyFile);
+  return publicEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, Buffer.from(text)).toString('base64');
+}
 
 function run(cmdlet, parameters = {}, options = {}) {
   return emu.invoke(options.token || contoso, cmdlet, parameters, options);
@@ -86,7 +94,7 @@ test('every catalogue cmdlet is known; unknown parameters and bad values are ref
 });
 
 test('mailboxes: New, Get by every identity, duplicates, Set with hashtables, warnings, Remove', async () => {
-  const created = (await values('New-Mailbox', { Name: 'Jane Doe', Alias: 'jdoe', MicrosoftOnlineServicesID: 'jdoe@contoso.onmicrosoft.com', Password: 'x' }))[0];
+  const created = (await values('New-Mailbox', { Name: 'Jane Doe', Alias: 'jdoe', MicrosoftOnlineServicesID: 'jdoe@contoso.onmicrosoft.com', Password: secure('x') }))[0];
   assert.equal(created.PrimarySmtpAddress, 'jdoe@contoso.onmicrosoft.com');
   assert.equal(created['Guid@odata.type'], '#Guid');
   for (const id of ['Jane Doe', 'jdoe', 'JDOE@contoso.onmicrosoft.com', created.Guid, created.DistinguishedName]) {
@@ -280,7 +288,7 @@ test('mail contacts and mail users', async () => {
   await ok('Remove-MailContact', { Identity: 'Vendor' });
   assertError(await run('Get-MailContact', { Identity: 'Vendor' }), 404, 'ManagementObjectNotFoundException');
 
-  const user = (await values('New-MailUser', { Name: 'Contractor', MicrosoftOnlineServicesID: 'contractor@contoso.onmicrosoft.com', ExternalEmailAddress: 'c@example.net', Password: 'x' }))[0];
+  const user = (await values('New-MailUser', { Name: 'Contractor', MicrosoftOnlineServicesID: 'contractor@contoso.onmicrosoft.com', ExternalEmailAddress: 'c@example.net', Password: secure('x') }))[0];
   assert.equal(user.RecipientTypeDetails, 'MailUser');
   await ok('Set-MailUser', { Identity: 'Contractor', CustomAttribute1: 'temp' });
   assert.equal((await values('Get-MailUser', { Identity: 'Contractor' }))[0].CustomAttribute1, 'temp');
@@ -559,4 +567,11 @@ test('a nextLink expires after the expiry, or when the page loses its affinity',
   } finally {
     await emu.control('config', { paginationExpiryMs: null });
   }
+});
+
+test('SecureString parameters: only a value encrypted with the service key is taken, and never echoed', async () => {
+  const plain = await run('New-MailUser', { Name: 'Plain', MicrosoftOnlineServicesID: 'plain@contoso.onmicrosoft.com', ExternalEmailAddress: 'p@example.net', Password: 'Secret-123' });
+  assert.equal(plain.status, 400);
+  assert.doesNotMatch(plain.text, /Secret-123/);
+  assert.equal((await run('New-MailUser', { Name: 'Sealed', MicrosoftOnlineServicesID: 'sealed@contoso.onmicrosoft.com', ExternalEmailAddress: 's@example.net', Password: secure('Secret-123') })).status, 200);
 });

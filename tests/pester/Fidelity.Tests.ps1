@@ -4,10 +4,8 @@
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1') -Force
-    # The session tests use the persistent cache: a folder of this file's own.
-    $script:savedCacheDir = $env:EXCHANGEMFA_CACHE_DIR
-    $script:cacheDir = Join-Path ([System.IO.Path]::GetTempPath()) "exo-fidelity-$PID"
-    $env:EXCHANGEMFA_CACHE_DIR = $script:cacheDir
+    # (the session tests use the persistent cache: Start-TestSession puts it
+    # in the emulator's folder)
     $script:emulator = Start-TestSession -Mailboxes 300
     Reset-Emulator
     $parameters = Get-TestConnectParameters
@@ -23,8 +21,6 @@ BeforeAll {
 
 AfterAll {
     Stop-TestSession
-    Remove-Item -Recurse -Force $script:cacheDir -ErrorAction Ignore
-    $env:EXCHANGEMFA_CACHE_DIR = $script:savedCacheDir
     Remove-Module TestSupport -ErrorAction Ignore
 }
 
@@ -98,6 +94,16 @@ Describe 'Errors' {
 
     It 'keeps the affinity headers on every page (the emulator refuses a page that lost them)' {
         @(Get-Mailbox -ResultSize Unlimited).Count | Should -Be 300
+    }
+}
+
+Describe 'SecureString parameters' {
+    It 'reach Exchange encrypted with its public key (the emulator refuses plain text)' {
+        Invoke-EmulatorControl -Path reset | Out-Null
+        $password = ConvertTo-SecureString 'Fidelity-Pa55!' -AsPlainText -Force
+        $user = New-MailUser -Name Sealed -MicrosoftOnlineServicesID sealed@contoso.onmicrosoft.com `
+            -ExternalEmailAddress sealed@example.net -Password $password -Confirm:$false -ErrorAction Stop 3>$null
+        $user.Name | Should -Be 'Sealed'
     }
 }
 
