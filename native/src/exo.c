@@ -256,6 +256,7 @@ static int on_value(em_exo_page *p, ev type, const char *s, size_t len, int b)
         return 1;
     }
     if (p->depth == 2 && p->in_value) {
+        p->member[0] = '\0';       /* a new item: no member read yet */
         if (!gen_event(p, type, s, len, b))
             return 0;
         if (!opens)
