@@ -57,6 +57,20 @@ Describe 'Results' {
     }
 }
 
+Describe 'Default tables' {
+    # (Get-Mailbox's: Mailbox.Tests.ps1)
+    It '<command> shows Microsoft''s columns' -ForEach @(
+        @{ command = 'Get-MailboxStatistics'; parameters = @{ Identity = 'user00007' }; columns = 'DisplayName', 'ItemCount', 'StorageLimitStatus', 'LastLogonTime' }
+        @{ command = 'Get-Recipient'; parameters = @{ ResultSize = 2 }; columns = 'Name', 'RecipientType' }
+        @{ command = 'Get-User'; parameters = @{ ResultSize = 2 }; columns = 'Name', 'RecipientType' }
+        @{ command = 'Get-MailboxPermission'; parameters = @{ Identity = 'user00007' }; columns = 'Identity', 'User', 'AccessRights', 'IsInherited', 'Deny' }
+    ) {
+        $text = & $command @parameters | Out-String -Width 250
+        $header = ($text -split "`n" | Where-Object { $_ -match '\S' } | Select-Object -First 1)
+        $header | Should -Match ('^' + ($columns -join '\s+'))
+    }
+}
+
 Describe 'Errors' {
     BeforeEach { Invoke-EmulatorControl -Path reset | Out-Null }
 
