@@ -69,6 +69,20 @@ build_helper() {
     [ -x "$ROOT/module/bin/exchangemfa-helper" ] || { echo "build.sh: helper was not built" >&2; exit 1; }
 }
 
+# The module's typed values (module/Types/*.cs), compiled once by PowerShell
+# itself into module/bin; rebuilt when a source is newer.
+build_types() {
+    local dll="$ROOT/module/bin/ExchangeMfa.Types.dll" src
+    for src in "$ROOT"/module/Types/*.cs; do
+        [ "$dll" -nt "$src" ] && continue
+        say "building the module's types"
+        rm -f "$dll"
+        "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -Command "Add-Type -Path '$ROOT/module/Types/TypedValues.cs' -OutputAssembly '$dll' -OutputType Library" ||
+            { echo "build.sh: the module's types were not built" >&2; exit 1; }
+        return 0
+    done
+}
+
 # Prints the environment that puts our PowerShell and Pester first.
 tool_env() {
     echo "PWSH=$TOOLS/pwsh/pwsh"
@@ -99,6 +113,7 @@ setup() {
     install_debian_packages
     install_tools
     build_helper
+    build_types
     build_proxies
 }
 

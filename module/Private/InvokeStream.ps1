@@ -49,6 +49,7 @@ function Invoke-ExchangeMfaStream {
     if (-not $typeName) { $typeName = 'ExchangeMfa.' + ($CmdletName -split '-', 2)[-1] }
     $activity = "$CmdletName ($($target.ConnectionId))"
 
+    Import-ExchangeMfaTypes
     $id = Send-HelperRequest -Helper $helper -Method invoke -Params $params -Cmdlet $Cmdlet
     $progressId = [int]($id % [int]::MaxValue)
     $answered = $false
@@ -61,6 +62,8 @@ function Invoke-ExchangeMfaStream {
             if ('object' -eq $method) {
                 $value = $message.params.value
                 if ($null -ne $value) {
+                    $types = $message.params.types
+                    if ($null -ne $types) { [ExchangeMfa.TypedValues]::Apply($value, $types) }
                     $value.PSObject.TypeNames.Insert(0, $typeName)
                     $Cmdlet.WriteObject($value)
                 }

@@ -2,8 +2,9 @@
 # endpoint expects them (reference/exchange-online.md, section 3): switches
 # are booleans, hashtables are Exchange.GenericHashTable, DateTime is UTC
 # with seven fractional digits, byte arrays are Exchange.ByteArrayType,
-# a SecureString stays one until the helper channel writes its plain text
-# to the helper's stdin (docs/exchange.md says why).
+# a SecureString is marked for the helper, which encrypts it with Exchange's
+# public key; it stays a SecureString until the helper channel writes its
+# plain text to the helper's stdin (docs/exchange.md says why).
 
 function ConvertTo-ExchangeParameterValue {
     param($Value)
@@ -14,10 +15,11 @@ function ConvertTo-ExchangeParameterValue {
         $Value = $Value.PSObject.BaseObject
     }
     if ($Value -is [System.Management.Automation.SwitchParameter]) { return $Value.IsPresent }
-    # Exchange takes the password itself (New-Mailbox -Password): the helper
-    # channel writes its plain text into the request line and nowhere else
+    # Exchange takes the password itself (New-Mailbox -Password), encrypted
+    # with its public key: the helper encrypts what this marks; the helper
+    # channel writes the plain text into the request line and nowhere else
     # (Hide-HelperSecret, docs/exchange.md).
-    if ($Value -is [securestring]) { return $Value }
+    if ($Value -is [securestring]) { return [ordered]@{ '@exchangemfa.secureString' = $Value } }
     if ($Value -is [string] -or $Value -is [bool] -or $Value -is [int] -or $Value -is [long] -or
         $Value -is [double] -or $Value -is [decimal]) { return $Value }
     if ($Value -is [datetime]) {

@@ -1,3 +1,6 @@
+# Verbs of cmdlets that only read: others may change state (ShouldProcess).
+$script:ReadOnlyVerbs = @('Get', 'Search', 'Test', 'Export')
+
 function Invoke-ExchangeMfaCommand {
     <#
     .SYNOPSIS
@@ -17,6 +20,10 @@ function Invoke-ExchangeMfaCommand {
     Parameter values are encoded as Exchange expects: switches as booleans,
     hashtables as Exchange.GenericHashTable, dates in UTC, byte arrays as
     Exchange.ByteArrayType.
+
+    A cmdlet that changes state (the catalogue says so, or its verb is not
+    one that only reads: Get, Search, Test, Export) honours -WhatIf and
+    -Confirm like the generated commands: with -WhatIf nothing is sent.
 
     .PARAMETER Name
     The Exchange cmdlet to run, for example Get-Mailbox or Get-Recipient.
@@ -43,6 +50,11 @@ function Invoke-ExchangeMfaCommand {
     Runs Get-Mailbox for one mailbox.
 
     .EXAMPLE
+    PS> Invoke-ExchangeMfaCommand Remove-Mailbox @{ Identity = 'user0001' } -WhatIf
+
+    Says what would be removed, and sends nothing to Exchange.
+
+    .EXAMPLE
     PS> Invoke-ExchangeMfaCommand Get-Recipient @{ RecipientTypeDetails = 'UserMailbox' } -ResultSize Unlimited | Measure-Object
 
     Counts every user mailbox recipient, page by page.
@@ -62,7 +74,7 @@ function Invoke-ExchangeMfaCommand {
     .LINK
     about_ExchangeMfa
     #>
-    [CmdletBinding()]
+    [CmdletBinding(SupportsShouldProcess, ConfirmImpact = 'Medium')]
     [OutputType('ExchangeMfa.Mailbox')]
     param(
         [Parameter(Mandatory, Position = 0)]
@@ -82,6 +94,9 @@ function Invoke-ExchangeMfaCommand {
         [int] $PageSize
     )
     $target = if ($Parameters -and $Parameters.Contains('Identity')) { $Parameters['Identity'] } else { $Name }
+    $command = (Get-ExchangeCommandCatalog)[$Name]
+    $changesState = if ($command) { [bool]$command.changesState } else { $script:ReadOnlyVerbs -notcontains ($Name -split '-', 2)[0] }
+    if ($changesState -and -not $PSCmdlet.ShouldProcess([string]$target, $Name)) { return }
     Invoke-ExchangeMfaStream -Cmdlet $PSCmdlet -CmdletName $Name -Parameters $Parameters `
         -ResultSize $ResultSize -PageSize $PageSize -ConnectionId $ConnectionId -TargetObject $target
 }

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #define CACHE_DIR_VARIABLE "EXCHANGEMFA_CACHE_DIR"
@@ -125,6 +126,21 @@ bool em_conn_cache_use(em_conn *c, em_request *req)
     return c->cache != NULL;
 }
 
+/* Whether a cached account (its realm: a tenant id) belongs to the
+ * organization asked for: the same id, or the tenant the organization's
+ * discovery document names in its issuer (".../<tenant id>/v2.0"). */
+static bool same_tenant(const char *realm, const char *organization, const char *issuer)
+{
+    char segment[160];
+
+    if (realm == NULL || *realm == '\0')
+        return false;
+    if (strcasecmp(realm, organization) == 0)
+        return true;
+    snprintf(segment, sizeof(segment), "/%s/", realm);
+    return issuer != NULL && strstr(issuer, segment) != NULL;   /* tenant ids: lower case */
+}
+
 int em_conn_cache_sign_in(em_conn *c, em_request *req, em_error *err)
 {
     em_cache_accounts *accounts = NULL;
@@ -132,17 +148,34 @@ int em_conn_cache_sign_in(em_conn *c, em_request *req, em_error *err)
     em_oidc_client client = em_conn_client(c);
     em_error quiet = {0};
     bool locked = false;
+    size_t i = 0;
     int rc;
 
+    /* With -Organization, a cached account serves only that tenant: its
+     * discovery says which tenant id it is (and a typo fails here). */
+    if (c->organization != NULL) {
+        rc = em_conn_need_provider(c, req, err);
+        if (rc != EM_OK)
+            return rc;
+    }
     rc = cache_lock_optional(&locked, c, req, err);
     if (rc != EM_OK || !locked)
         return rc;
     if (em_cache_find_accounts(&accounts, c->cache, c->cache_env, c->settings.client_id,
-                               c->requested_upn, &quiet) != EM_OK ||
-        em_cache_load_tokens(&cached, c->cache, &accounts->items[0], c->settings.client_id,
+                               c->requested_upn, &quiet) != EM_OK)
+        goto unlock;
+    while (c->organization != NULL && i < accounts->count &&
+           !same_tenant(accounts->items[i].realm, c->organization, em_oidc_issuer(c->provider)))
+        i++;
+    if (i == accounts->count) {
+        fprintf(stderr, "exchangemfa-helper: the cached account belongs to another tenant than "
+                "-Organization; signing in\n");
+        goto unlock;
+    }
+    if (em_cache_load_tokens(&cached, c->cache, &accounts->items[i], c->settings.client_id,
                              c->settings.scope, time(NULL), &quiet) != EM_OK)
         goto unlock;
-    c->home_account_id = strdup(accounts->items[0].home_account_id);
+    c->home_account_id = strdup(accounts->items[i].home_account_id);
     if (c->home_account_id == NULL) {
         rc = em_error_set(err, EM_ENOMEM, "out of memory");
         goto unlock;

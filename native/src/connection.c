@@ -572,13 +572,29 @@ static int take_identity(em_conn *c)
     return EM_OK;
 }
 
+/* A device code (or a browser) may be approved by another account than
+ * -UserPrincipalName: refuse that connection, naming both. */
+static int check_approver(em_conn *c, em_error *err)
+{
+    const char *got = c->tokens->username;
+
+    if ((c->settings.mode != EM_CONN_DEVICE && c->settings.mode != EM_CONN_INTERACTIVE) ||
+        c->requested_upn == NULL || got == NULL || strcasecmp(got, c->requested_upn) == 0)
+        return EM_OK;
+    em_error_set(err, EM_EAUTH, "%s signed in, not %s (-UserPrincipalName): connect again and sign in "
+                 "as %s, or leave out -UserPrincipalName", got, c->requested_upn, c->requested_upn);
+    em_tokens_free(&c->tokens);
+    return EM_EAUTH;
+}
+
 /* Signs c in: the cache first when allowed, else the mode's own flow; the
  * tokens of a delegated sign-in go to the cache. */
 static int sign_in(em_conn *c, const em_conn_settings *s, em_request *req, em_error *err)
 {
     int rc;
 
-    if (em_conn_cache_use(c, req) && c->requested_upn != NULL) {
+    /* A password given is always checked: never the cache in its place. */
+    if (c->settings.mode != EM_CONN_PASSWORD && em_conn_cache_use(c, req) && c->requested_upn != NULL) {
         rc = em_conn_cache_sign_in(c, req, err);
         if (rc != EM_OK || c->tokens != NULL)
             return rc;
@@ -589,6 +605,8 @@ static int sign_in(em_conn *c, const em_conn_settings *s, em_request *req, em_er
             return rc;
     }
     rc = em_signin_first(&c->tokens, c->signin, c->provider, &c->settings, s, req, err);
+    if (rc == EM_OK)
+        rc = check_approver(c, err);
     if (rc == EM_OK && em_conn_cache_use(c, req))
         em_conn_cache_store(c, req);
     return rc;
@@ -799,6 +817,9 @@ int em_conn_bearer(char **out, em_conn *c, const char *stale, const char *claims
     pthread_mutex_unlock(&c->lock);
     rc = renew(&fresh, c, stale, claims, req, err);
     pthread_mutex_lock(&c->lock);
+    /* Refused for good (invalid_grant): list says so until a renewal works. */
+    if (rc == EM_EGRANT || rc == EM_OK)
+        c->revoked = rc == EM_EGRANT;
     if (rc == EM_OK) {
         em_tokens_free(&c->tokens);
         c->tokens = fresh;
@@ -882,13 +903,28 @@ static void format_utc(char *out, size_t size, time_t t)
         strftime(out, size, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* tokenStatus and state as docs/protocol.md defines them (under c->lock). */
+static void token_state(const em_conn *c, const char **token_status, const char **state)
+{
+    bool expired = c->tokens == NULL || time(NULL) >= c->expires_at;
+    /* Only an -AccessToken connection, or a delegated one without a refresh
+     * token, cannot get a new token by itself. */
+    bool renewable = c->tokens != NULL && c->settings.mode != EM_CONN_ACCESS_TOKEN &&
+                     (em_conn_mode_app_only(c->settings.mode) || c->tokens->refresh_token != NULL);
+
+    *token_status = c->revoked ? EM_TOKEN_REVOKED : expired ? EM_TOKEN_EXPIRED : EM_TOKEN_ACTIVE;
+    *state = c->closed ? EM_STATE_CLOSED
+           : c->revoked || (expired && !renewable) ? EM_STATE_BROKEN : EM_STATE_CONNECTED;
+}
+
 int em_conn_gen_session(yajl_gen g, em_conn *c)
 {
     char expires[32];
-    const char *org, *at;
+    const char *org, *at, *token_status, *state;
     int st;
 
     pthread_mutex_lock(&c->lock);
+    token_state(c, &token_status, &state);
     format_utc(expires, sizeof(expires), c->expires_at);
     org = c->organization;
     if (org == NULL && c->upn != NULL && (at = strchr(c->upn, '@')) != NULL)
@@ -921,7 +957,9 @@ int em_conn_gen_session(yajl_gen g, em_conn *c)
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_str(g, EM_F_TOKENEXPIRES, expires);
     if (st == yajl_gen_status_ok)
-        st = em_json_gen_kv_str(g, EM_F_STATE, c->closed ? EM_STATE_CLOSED : EM_STATE_CONNECTED);
+        st = em_json_gen_kv_str(g, EM_F_STATE, state);
+    if (st == yajl_gen_status_ok)
+        st = em_json_gen_kv_str(g, EM_F_TOKENSTATUS, token_status);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_int(g, EM_F_PAGESIZE, c->settings.page_size);
     if (st == yajl_gen_status_ok)

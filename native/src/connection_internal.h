@@ -42,6 +42,7 @@ struct em_conn {
     char *tenant_id;
     time_t expires_at;
     bool closed;
+    bool revoked;                   /* a renewal was refused (invalid_grant): sign in again */
     struct em_conn *next;           /* table order: the order opened */
 };
 

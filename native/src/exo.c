@@ -13,6 +13,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
 #include <openssl/rand.h>
 #include <yajl/yajl_parse.h>
 
@@ -21,6 +23,9 @@
 #define EXO_RETRY_BASE_MS 2000L
 #define EXO_ERROR_BODY_MAX (1024u * 1024u)
 #define EXO_THROTTLE_TEXT "maximum number of concurrent requests"
+#define EXO_MEMBER_MAX 128              /* longer member names get no type */
+#define EXO_ITEM_DEPTH 3                /* page { value [ item { member */
+#define EXO_PAGING_EXPIRED_TEXT "pagination request"
 
 /* ---- page parser ---- */
 
@@ -39,9 +44,13 @@ struct em_exo_page {
     bool in_value;                  /* inside `value` (depth 2 = its items) */
     bool in_warnings;               /* inside `@adminapi.warnings` */
     bool item_open;                 /* a container item is being generated */
-    bool dropping;                  /* skipping an "@odata." member's value */
+    bool dropping;                  /* skipping an annotation's value, or an item after full */
     int drop_depth;                 /* depth of the map holding that member */
-    bool full;                      /* max_objects delivered */
+    bool full;                      /* max_objects delivered: later items are skipped */
+    bool tail_broken;               /* after full, the rest did not parse: ignored */
+    char member[EXO_MEMBER_MAX + 1];/* the item's member being read (depth 3), "" if too long */
+    bool hint_pending;              /* the dropped value is member's type hint */
+    em_buf types;                   /* the item's typed members: ",Name:Kind,..." */
     bool done;                      /* the top object closed */
     int failure;                    /* em_code set by a callback */
     char failure_message[256];
@@ -69,14 +78,68 @@ static int deliver_item(em_exo_page *p)
         rc = p->on_object(p->ud, (const char *)text, len);
     yajl_gen_clear(p->gen);
     yajl_gen_reset(p->gen, NULL);
+    p->types.len = 0;
+    if (p->types.data != NULL)
+        p->types.data[0] = '\0';
     if (rc != EM_OK)
         return fail(p, rc, "the item could not be passed on");
     p->objects++;
-    if (p->max_objects > 0 && p->objects >= p->max_objects) {
+    /* Later items are skipped, but the page is read on: the warnings may
+     * follow `value` (reference section 7). */
+    if (p->max_objects > 0 && p->objects >= p->max_objects)
         p->full = true;
-        return 0;   /* stop parsing: the caller aborts the transfer */
-    }
     return 1;
+}
+
+/* The kind of a type hint ("System.Guid", "#Guid", ...) the module turns
+ * into a typed value, or NULL. */
+static const char *hint_kind(const char *s, size_t len)
+{
+    static const struct {
+        const char *hint;
+        const char *kind;
+    } kinds[] = {
+        {"System.Guid", "Guid"}, {"#Guid", "Guid"},
+        {"System.DateTime", "DateTime"}, {"#DateTime", "DateTime"},
+        {"System.DateTimeOffset", "DateTime"}, {"#DateTimeOffset", "DateTime"},
+        {"System.Int32", "Int32"}, {"#Int32", "Int32"},
+        {"System.Int64", "Int64"}, {"#Int64", "Int64"},
+    };
+    size_t i;
+
+    for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+        if (strlen(kinds[i].hint) == len && memcmp(kinds[i].hint, s, len) == 0)
+            return kinds[i].kind;
+    }
+    return NULL;
+}
+
+/* Notes member as typed (once: both hint styles name it). One short string
+ * per item, not an object: the module's JSON reader pays per member. */
+static int add_type(em_exo_page *p, const char *kind)
+{
+    char entry[EXO_MEMBER_MAX + 3];
+
+    if (kind == NULL || !em_exo_valid_property(p->member))
+        return 1;
+    snprintf(entry, sizeof(entry), ",%s:", p->member);
+    if (p->types.len > 0 && strstr(p->types.data, entry) != NULL)
+        return 1;
+    if (em_buf_printf(&p->types, "%s%s", entry, kind) != EM_OK)
+        return fail(p, EM_ENOMEM, "out of memory reading the page");
+    return 1;
+}
+
+/* Exchange's sizes: "1.5 GB (1,610,612,736 bytes)", and "Unlimited". */
+static const char *value_kind(const char *s, size_t len)
+{
+    static const char bytes[] = " bytes)";
+
+    if (len > sizeof(bytes) - 1 && memcmp(s + len - (sizeof(bytes) - 1), bytes, sizeof(bytes) - 1) == 0)
+        return "Size";
+    if (len == 9 && memcmp(s, "Unlimited", 9) == 0)
+        return "Unlimited";
+    return NULL;
 }
 
 /* Re-generates one event of an item; a status other than ok fails the page. */
@@ -142,12 +205,18 @@ static int on_value(em_exo_page *p, ev type, const char *s, size_t len, int b)
     }
     if (p->item_open) {
         if (p->dropping) {
-            if (opens)
+            if (opens) {
                 p->depth++;
-            else if (p->depth == p->drop_depth)
+            } else if (p->depth == p->drop_depth) {
                 p->dropping = false;
+                if (p->hint_pending && type == EV_STRING)
+                    return add_type(p, hint_kind(s, len));
+            }
+            p->hint_pending = false;
             return 1;
         }
+        if (type == EV_STRING && p->depth == EXO_ITEM_DEPTH && !add_type(p, value_kind(s, len)))
+            return 0;
         if (opens)
             p->depth++;
         return gen_event(p, type, s, len, b);
@@ -177,7 +246,17 @@ static int on_value(em_exo_page *p, ev type, const char *s, size_t len, int b)
             p->depth++;
         return 1;
     }
+    if (p->depth == 2 && p->in_value && p->full) {
+        if (opens) {
+            p->item_open = true;
+            p->dropping = true;
+            p->drop_depth = 2;
+            p->depth++;
+        }
+        return 1;
+    }
     if (p->depth == 2 && p->in_value) {
+        p->member[0] = '\0';       /* a new item: no member read yet */
         if (!gen_event(p, type, s, len, b))
             return 0;
         if (!opens)
@@ -206,6 +285,8 @@ static int on_end(void *ctx, bool map)
         if (p->dropping) {
             if (p->depth == p->drop_depth)
                 p->dropping = false;
+            if (p->depth == 2)
+                p->item_open = false;   /* a skipped item ended */
             return 1;
         }
         if (!gen_checked(p, map ? yajl_gen_map_close(p->gen) : yajl_gen_array_close(p->gen)))
@@ -294,10 +375,24 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
     }
     if (!p->item_open || p->dropping)
         return 1;
-    /* OData annotations ("@odata.type", "Prop@odata.type") are dropped. */
-    if (contains(s, len, "@odata.")) {
+    if (p->depth == EXO_ITEM_DEPTH) {
+        size_t n = len <= EXO_MEMBER_MAX ? len : 0;
+
+        memcpy(p->member, s, n);
+        p->member[n] = '\0';
+    }
+    /* Annotations in both of Exchange's styles ("@odata.type",
+     * "Prop@odata.type", "Prop@data.type") are dropped; a member's type
+     * hint is noted for the module. */
+    if (contains(s, len, "@odata.") || contains(s, len, "@data.")) {
+        char *at = memchr(p->member, '@', strlen(p->member));
+
         p->dropping = true;
         p->drop_depth = p->depth;
+        p->hint_pending = p->depth == EXO_ITEM_DEPTH && at != NULL && at != p->member &&
+                          (strcmp(at, "@odata.type") == 0 || strcmp(at, "@data.type") == 0);
+        if (p->hint_pending)
+            *at = '\0';
         return 1;
     }
     return gen_checked(p, yajl_gen_string(p->gen, s, len));
@@ -341,6 +436,7 @@ void em_exo_page_free(em_exo_page **pp)
     if (p->gen != NULL)
         yajl_gen_free(p->gen);
     free(p->next_link);
+    em_buf_free(&p->types);
     for (i = 0; i < p->warning_count; i++)
         free(p->warnings[i]);
     free(p);
@@ -370,12 +466,18 @@ static int parse_status(em_exo_page *p, yajl_status st, const char *data, size_t
 
 int em_exo_page_feed(em_exo_page *p, const char *data, size_t len, em_error *err)
 {
-    if (p->full)
+    yajl_status st;
+
+    if (p->tail_broken)
         return EM_OK;
     if (p->failure != EM_OK)
         return em_error_set(err, p->failure, "%s", p->failure_message);
-    return parse_status(p, yajl_parse(p->parser, (const unsigned char *)data, len),
-                        data, len, err);
+    st = yajl_parse(p->parser, (const unsigned char *)data, len);
+    if (st != yajl_status_ok && p->full && p->failure == EM_OK) {
+        p->tail_broken = true;  /* what was wanted arrived; the rest is not needed */
+        return EM_OK;
+    }
+    return parse_status(p, st, data, len, err);
 }
 
 int em_exo_page_finish(em_exo_page *p, em_error *err)
@@ -401,6 +503,16 @@ int em_exo_page_finish(em_exo_page *p, em_error *err)
 bool em_exo_page_full(const em_exo_page *p)
 {
     return p->full;
+}
+
+bool em_exo_page_read_enough(const em_exo_page *p)
+{
+    return p->full && (p->done || p->tail_broken);
+}
+
+const char *em_exo_page_item_types(const em_exo_page *p)
+{
+    return p->types.len > 0 ? p->types.data + 1 : NULL;   /* without the leading comma */
 }
 
 long em_exo_page_objects(const em_exo_page *p)
@@ -441,13 +553,28 @@ static void first_line(char *out, size_t size, const char *text, size_t len)
     em_json_utf8_fix(out);
 }
 
-/* details[0].message is often "id|ExceptionClass|message": keep the message. */
-static const char *message_part(const char *details)
+/* details[0].message is "id|Exception.Full.Name|text" (id may be empty), or
+ * plain text: *type gets the middle part (or NULL), the text is returned. */
+static const char *split_details(const char *details, char *type, size_t type_size)
 {
     const char *first = strchr(details, '|');
     const char *second = first ? strchr(first + 1, '|') : NULL;
 
-    return second != NULL && second[1] != '\0' ? second + 1 : details;
+    if (second == NULL)
+        return details;
+    snprintf(type, type_size, "%.*s", (int)(second - first - 1), first + 1);
+    return second[1] != '\0' ? second + 1 : details;
+}
+
+/* Whether a body that is not JSON has anything readable (a missing role is
+ * reported as 403 with NUL bytes or nothing). */
+static bool readable(const char *text)
+{
+    for (; *text != '\0'; text++) {
+        if (!isspace((unsigned char)*text))
+            return true;
+    }
+    return false;
 }
 
 /* The plain-text throttling answer ("You have reached the maximum number of
@@ -458,26 +585,39 @@ static bool throttle_text(const em_http_response *resp)
            contains((const unsigned char *)resp->body.data, resp->body.len, EXO_THROTTLE_TEXT);
 }
 
-int em_exo_map_error(const em_http_response *resp, em_error *err)
+/* em_exo_map_error; cmdlet (may be NULL) names what a missing role blocks. */
+static int map_error(const em_http_response *resp, const char *cmdlet, em_error *err)
 {
-    yajl_val root = NULL, error = NULL, details, inner;
-    const char *code = NULL, *message = NULL, *type = NULL;
-    char text[EM_ERROR_MESSAGE_MAX];
+    yajl_val root = NULL, error = NULL, details, inner, internal;
+    const char *code = NULL, *message = NULL, *type = NULL, *detail_text = NULL;
+    char text[EM_ERROR_MESSAGE_MAX] = "", detail_type[EM_ERROR_CODE_MAX] = "";
     em_code rc;
 
     if (resp->body.len > 0)
         em_json_parse(&root, resp->body.data, resp->body.len, NULL);
     error = em_json_get(root, "error");
     if (error != NULL) {
+        /* error.message is generic ("Invalid Operation"); the text for the
+         * user is in details[0] and/or innererror.internalexception. */
         code = em_json_get_string(error, "code");
-        message = em_json_get_string(error, "message");
         details = em_json_get(error, "details");
         if (YAJL_IS_ARRAY(details) && details->u.array.len > 0 &&
             em_json_get_string(details->u.array.values[0], "message") != NULL)
-            message = message_part(em_json_get_string(details->u.array.values[0], "message"));
+            detail_text = split_details(em_json_get_string(details->u.array.values[0], "message"),
+                                        detail_type, sizeof(detail_type));
         inner = em_json_get(error, "innererror");
-        type = em_json_get_string(inner, "type");
+        internal = em_json_get(inner, "internalexception");
+        message = detail_text ? detail_text
+                : em_json_get_string(internal, "message") ? em_json_get_string(internal, "message")
+                : em_json_get_string(inner, "message") ? em_json_get_string(inner, "message")
+                : em_json_get_string(error, "message");
+        type = em_json_get_string(internal, "type") ? em_json_get_string(internal, "type")
+             : em_json_get_string(inner, "type");
+        if (type == NULL && detail_type[0] != '\0')
+            type = detail_type;
     }
+    if (type == NULL)
+        type = resp->exception_type;
     if (resp->status >= 300 && resp->status < 400)
         /* Not followed: the bearer token would go to a host nobody chose.
          * Security & Compliance is reported to route tenants to a regional
@@ -489,8 +629,13 @@ int em_exo_map_error(const em_http_response *resp, em_error *err)
         first_line(text, sizeof(text), message, strlen(message));
     else if (root == NULL && resp->body.len > 0)
         first_line(text, sizeof(text), resp->body.data, resp->body.len);
-    else
-        snprintf(text, sizeof(text), "Exchange answered HTTP %ld", resp->status);
+    if (!readable(text)) {
+        if (resp->status == 403)
+            snprintf(text, sizeof(text), "The account lacks the Exchange role (RBAC) needed to run %s: "
+                     "Exchange answered 403 Forbidden", cmdlet != NULL ? cmdlet : "this cmdlet");
+        else
+            snprintf(text, sizeof(text), "Exchange answered HTTP %ld", resp->status);
+    }
 
     if (resp->status == 404 || (type != NULL && strstr(type, "ManagementObjectNotFoundException")) ||
         (code != NULL && strstr(code, "ManagementObjectNotFoundException")))
@@ -521,6 +666,11 @@ int em_exo_map_error(const em_http_response *resp, em_error *err)
     }
     em_json_free(&root);
     return rc;
+}
+
+int em_exo_map_error(const em_http_response *resp, em_error *err)
+{
+    return map_error(resp, NULL, err);
 }
 
 /* ---- retry policy ---- */
@@ -700,6 +850,8 @@ static int send_object(void *ud, const char *json, size_t len)
     rc = em_buf_puts(&params, "{\"" EM_F_VALUE "\":");
     if (rc == EM_OK)
         rc = em_buf_append(&params, json, len);
+    if (rc == EM_OK && em_exo_page_item_types(s->page) != NULL)
+        rc = em_buf_printf(&params, ",\"" EM_F_TYPES "\":\"%s\"", em_exo_page_item_types(s->page));
     if (rc == EM_OK)
         rc = em_buf_puts(&params, "}");
     if (rc == EM_OK)
@@ -715,29 +867,146 @@ static int on_body(void *ud, const char *data, size_t len)
     invoke_state *s = ud;
 
     s->page_rc = em_exo_page_feed(s->page, data, len, &s->page_err);
-    /* Stop the transfer on a bad page, or once resultSize objects were sent. */
-    return s->page_rc != EM_OK || em_exo_page_full(s->page);
+    /* Stop the transfer on a bad page, or once resultSize objects were sent
+     * and the page's warnings read. */
+    return s->page_rc != EM_OK || em_exo_page_read_enough(s->page);
+}
+
+/* ---- SecureString parameters ---- */
+
+/* Exchange's public key for SecureString parameter values, as Microsoft's
+ * module ships it (docs/exchange.md, "SecureString"): the service decrypts
+ * them. EXCHANGEMFA_EXO_PUBLIC_KEY names a PEM file that replaces it (a
+ * rotated key; the tests' emulator key). */
+static const char exo_public_key_pem[] =
+    "-----BEGIN PUBLIC KEY-----\n"
+    "MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEA31yPXtYRltEiVLHXaiF3\n"
+    "nNtXPBqfNd0YNioi9HwVBOv9CPJhVpDE7sfszHZ0W9uHQP3kZE63zn8Dr/zXknMW\n"
+    "uECGuqYOM170R1dc6FTybvkWYK4uFMuwnnNFfKYrhXTGINSfwvYglhaYuBhQIk3f\n"
+    "n4hStf5qBA4Pt8BQyhZmMvov/gMh10yCbWDMi7MuXs7XoIBycTreQ7w2knCIrTD7\n"
+    "sqtCzIxpowBhP0FyorIVwr+dQNSPhYfxbSlY2k2RrSmva6xgowDdzesUK1p6Y+jZ\n"
+    "3PlSB9CuapaCDLMOGyc2tXMEtSjK+RW8k/8rtTLXaOWvMvfdMbF47S5TzkppcRhY\n"
+    "TQIDAQAB\n"
+    "-----END PUBLIC KEY-----\n";
+
+/* The module marks a SecureString value as {"@exchangemfa.secureString": text}. */
+#define EXO_SECURE_MARK "@exchangemfa.secureString"
+
+static EVP_PKEY *exo_public_key(em_error *err)
+{
+    const char *path = getenv("EXCHANGEMFA_EXO_PUBLIC_KEY");
+    EVP_PKEY *key = NULL;
+    BIO *bio;
+    FILE *f;
+
+    if (path != NULL && *path != '\0') {
+        f = fopen(path, "r");
+        if (f != NULL) {
+            key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+            fclose(f);
+        }
+    } else if ((bio = BIO_new_mem_buf(exo_public_key_pem, -1)) != NULL) {
+        key = PEM_read_bio_PUBKEY(bio, NULL, NULL, NULL);
+        BIO_free(bio);
+    }
+    if (key == NULL)
+        em_error_set(err, EM_ECONFIG, "the public key for SecureString parameters could not be read%s%s",
+                     path != NULL && *path != '\0' ? " from " : "", path != NULL ? path : "");
+    return key;
+}
+
+/* base64(RSA PKCS#1 v1.5 encryption of text's UTF-8 bytes), as Exchange
+ * expects a SecureString parameter. */
+static int encrypt_secure(char **out, const char *text, em_error *err)
+{
+    EVP_PKEY *key = exo_public_key(err);
+    EVP_PKEY_CTX *ctx = NULL;
+    unsigned char *cipher = NULL;
+    size_t len = 0;
+    int rc = EM_OK;
+
+    *out = NULL;
+    if (key == NULL)
+        return EM_ECONFIG;
+    ctx = EVP_PKEY_CTX_new(key, NULL);
+    if (ctx == NULL || EVP_PKEY_encrypt_init(ctx) <= 0 ||
+        EVP_PKEY_CTX_set_rsa_padding(ctx, RSA_PKCS1_PADDING) <= 0 ||
+        EVP_PKEY_encrypt(ctx, NULL, &len, (const unsigned char *)text, strlen(text)) <= 0 ||
+        (cipher = malloc(len)) == NULL ||
+        EVP_PKEY_encrypt(ctx, cipher, &len, (const unsigned char *)text, strlen(text)) <= 0 ||
+        (*out = malloc(4 * ((len + 2) / 3) + 1)) == NULL)
+        rc = em_error_set(err, EM_EINVAL, "a SecureString parameter could not be encrypted "
+                          "(too long for the key, or out of memory)");
+    else
+        EVP_EncodeBlock((unsigned char *)*out, cipher, (int)len);
+    free(cipher);
+    EVP_PKEY_CTX_free(ctx);
+    EVP_PKEY_free(key);
+    return rc;
+}
+
+/* Copies a parameter value, encrypting the SecureStrings the module marked
+ * (at any depth). */
+static int gen_parameter(yajl_gen g, yajl_val v, em_error *err)
+{
+    char *cipher = NULL;
+    size_t i;
+    int rc;
+
+    if (YAJL_IS_OBJECT(v) && v->u.object.len == 1 && strcmp(v->u.object.keys[0], EXO_SECURE_MARK) == 0 &&
+        YAJL_IS_STRING(v->u.object.values[0])) {
+        rc = encrypt_secure(&cipher, v->u.object.values[0]->u.string, err);
+        if (rc == EM_OK && em_json_gen_str(g, cipher) != yajl_gen_status_ok)
+            rc = em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+        free(cipher);
+        return rc;
+    }
+    if (YAJL_IS_OBJECT(v)) {
+        if (yajl_gen_map_open(g) != yajl_gen_status_ok)
+            return em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+        for (i = 0; i < v->u.object.len; i++) {
+            if (em_json_gen_str(g, v->u.object.keys[i]) != yajl_gen_status_ok)
+                return em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+            rc = gen_parameter(g, v->u.object.values[i], err);
+            if (rc != EM_OK)
+                return rc;
+        }
+        return yajl_gen_map_close(g) == yajl_gen_status_ok ? EM_OK
+                                                           : em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+    }
+    if (YAJL_IS_ARRAY(v)) {
+        if (yajl_gen_array_open(g) != yajl_gen_status_ok)
+            return em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+        for (i = 0; i < v->u.array.len; i++) {
+            rc = gen_parameter(g, v->u.array.values[i], err);
+            if (rc != EM_OK)
+                return rc;
+        }
+        return yajl_gen_array_close(g) == yajl_gen_status_ok ? EM_OK
+                                                             : em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+    }
+    return em_json_gen_value(g, v) == yajl_gen_status_ok ? EM_OK
+                                                         : em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
 }
 
 /* params when it is an object, else {}. */
-static int gen_params_object(yajl_gen g, yajl_val params)
+static int gen_params_object(yajl_gen g, yajl_val params, em_error *err)
 {
-    int st;
-
     if (YAJL_IS_OBJECT(params))
-        return em_json_gen_value(g, params);
-    st = yajl_gen_map_open(g);
-    return st != yajl_gen_status_ok ? st : (int)yajl_gen_map_close(g);
+        return gen_parameter(g, params, err);
+    if (yajl_gen_map_open(g) != yajl_gen_status_ok || yajl_gen_map_close(g) != yajl_gen_status_ok)
+        return em_error_set(err, EM_ENOMEM, "parameters could not be encoded");
+    return EM_OK;
 }
 
-static int build_body(char **out, const em_exo_call *call)
+static int build_body(char **out, const em_exo_call *call, em_error *err)
 {
     yajl_gen g = em_json_gen_new();
-    int st, rc;
+    int st, rc = EM_OK;
 
     *out = NULL;
     if (g == NULL)
-        return EM_ENOMEM;
+        return em_error_set(err, EM_ENOMEM, "out of memory");
     st = yajl_gen_map_open(g);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_str(g, "CmdletInput");
@@ -748,12 +1017,13 @@ static int build_body(char **out, const em_exo_call *call)
     if (st == yajl_gen_status_ok)
         st = em_json_gen_str(g, "Parameters");
     if (st == yajl_gen_status_ok)
-        st = gen_params_object(g, call->parameters);
-    if (st == yajl_gen_status_ok)
+        rc = gen_params_object(g, call->parameters, err);
+    if (rc == EM_OK && st == yajl_gen_status_ok)
         st = yajl_gen_map_close(g);
-    if (st == yajl_gen_status_ok)
+    if (rc == EM_OK && st == yajl_gen_status_ok)
         st = yajl_gen_map_close(g);
-    rc = st == yajl_gen_status_ok ? em_json_gen_dup(out, g) : EM_EINVAL;
+    if (rc == EM_OK)
+        rc = st == yajl_gen_status_ok ? em_json_gen_dup(out, g) : em_error_set(err, EM_EINVAL, "parameters could not be encoded");
     yajl_gen_free(g);
     return rc;
 }
@@ -891,7 +1161,7 @@ static int give_up(int rc, const em_http_response *resp, const em_exo_retries *d
     bool answered = rc == EM_OK;
 
     if (answered) {
-        rc = em_exo_map_error(resp, err);
+        rc = map_error(resp, cmdlet, err);
         if (rc == EM_EUNAUTHORIZED && done->renewed)
             return em_error_set(err, rc, "Exchange refused the access token even after a "
                                 "renewal: connect again");
@@ -1005,6 +1275,11 @@ static int notify_page_end(invoke_state *s, long page, bool more)
     for (i = 0; rc == EM_OK && i < em_exo_page_warning_count(s->page); i++)
         rc = em_request_notify_string(s->req, EM_N_WARNING, EM_F_MESSAGE,
                                       em_exo_page_warning(s->page, i));
+    /* resultSize stopped the read with more to come: say so, as Exchange
+     * does when its own ResultSize cuts a list. */
+    if (rc == EM_OK && em_exo_page_full(s->page) && em_exo_page_next_link(s->page) != NULL &&
+        em_exo_page_warning_count(s->page) == 0)
+        rc = em_request_notify_string(s->req, EM_N_WARNING, EM_F_MESSAGE, EM_EXO_MORE_RESULTS);
     st = yajl_gen_map_open(g);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_int(g, EM_F_PAGE, page);
@@ -1021,6 +1296,23 @@ static int notify_page_end(invoke_state *s, long page, bool more)
     free(params);
     yajl_gen_free(g);
     return rc;
+}
+
+/* Exchange refuses a nextLink it no longer honours (older than 30 minutes,
+ * or a page that lost its server): say what was delivered and what to do. */
+static void explain_expired_link(em_error *err, long page, long delivered)
+{
+    char message[EM_ERROR_MESSAGE_MAX];
+
+    if (err == NULL || err->code != EM_EEXCHANGE || err->http_status != 400 ||
+        strstr(err->message, EXO_PAGING_EXPIRED_TEXT) == NULL)
+        return;
+    snprintf(message, sizeof(message), "%s", err->message);
+    em_error_set(err, EM_EEXCHANGE, "Exchange no longer accepts the link to page %ld (\"%s\"): the %ld "
+                 "objects already delivered stand, the rest was not read. Run the command again; "
+                 "narrow a long read (-Filter, -ResultSize) so it ends within Exchange's 30 minutes",
+                 page, message, delivered);
+    snprintf(err->server_code, sizeof(err->server_code), "%s", "PaginationExpired");
 }
 
 int em_exo_invoke(em_exo_result *out, const em_exo_call *call, em_request *req, em_error *err)
@@ -1041,11 +1333,9 @@ int em_exo_invoke(em_exo_result *out, const em_exo_call *call, em_request *req, 
     rc = build_url(&url, call, err);
     if (rc != EM_OK)
         return rc;
-    rc = build_body(&body, call);
-    if (rc != EM_OK) {
-        em_error_set(err, rc, "parameters could not be encoded");
+    rc = build_body(&body, call, err);
+    if (rc != EM_OK)
         goto free_all;
-    }
     rc = em_guid_new(request_id);
     if (rc != EM_OK) {
         em_error_set(err, rc, "the random generator failed");
@@ -1067,8 +1357,11 @@ int em_exo_invoke(em_exo_result *out, const em_exo_call *call, em_request *req, 
         if (remaining < max_page)
             max_page = remaining;
         rc = fetch_page(&next, &s, url, body, request_id, max_page, err);
-        if (rc != EM_OK)
+        if (rc != EM_OK) {
+            if (page > 1)
+                explain_expired_link(err, page, s.total);
             goto free_all;
+        }
         s.total += em_exo_page_objects(s.page);
         more = next != NULL && (call->result_size == 0 || s.total < call->result_size);
         rc = notify_page_end(&s, page, more);

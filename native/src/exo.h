@@ -2,7 +2,7 @@
  *
  * A page is parsed incrementally as it arrives (yajl's event parser on each
  * received chunk): each complete item of `value` is re-generated without
- * its "@odata." annotations and handed on at once, so no page is ever held
+ * its annotations ("@odata." and "@data.") and handed on at once, so no page is ever held
  * whole in memory.
  */
 #ifndef EM_EXO_H
@@ -20,6 +20,9 @@
 #define EM_EXO_LINK_MAX 8192                    /* @odata.nextLink */
 #define EM_EXO_WARNINGS_MAX 64                  /* kept per page */
 #define EM_EXO_WARNING_LEN_MAX 4096
+/* Exchange's warning when ResultSize cuts a list short. */
+#define EM_EXO_MORE_RESULTS "There are more results available than are currently displayed. To view " \
+                            "them, increase the value for the ResultSize parameter."
 
 /* ---- page parser ---- */
 
@@ -43,8 +46,16 @@ int em_exo_page_feed(em_exo_page *page, const char *data, size_t len, em_error *
 /* The page ended: checks that it was complete. EM_OK or EM_EBADRESPONSE. */
 int em_exo_page_finish(em_exo_page *page, em_error *err);
 
-/* True once max_objects items were delivered. */
+/* True once max_objects items were delivered (later items are skipped, the
+ * rest of the page is still read for its warnings and nextLink). */
 bool em_exo_page_full(const em_exo_page *page);
+/* Full, and the page ended or its rest did not parse: stop the transfer. */
+bool em_exo_page_read_enough(const em_exo_page *page);
+/* While on_object runs: the item's typed members as "Name:Kind,Name:Kind"
+ * (names are property names: letters, digits, '_', '.'), or NULL. Kinds: Guid, DateTime, Int32, Int64
+ * (from a "Name@data.type" or "Name@odata.type" hint), Size (a string such
+ * as "1.5 GB (1,610,612,736 bytes)") and Unlimited (the string "Unlimited"). */
+const char *em_exo_page_item_types(const em_exo_page *page);
 long em_exo_page_objects(const em_exo_page *page);
 /* @odata.nextLink, or NULL. Borrowed, valid while the page lives. */
 const char *em_exo_page_next_link(const em_exo_page *page);

@@ -274,10 +274,12 @@ static void free_headers(em_http_response *resp)
     free(resp->retry_after);
     free(resp->www_authenticate);
     free(resp->request_id);
+    free(resp->exception_type);
     resp->content_type = NULL;
     resp->retry_after = NULL;
     resp->www_authenticate = NULL;
     resp->request_id = NULL;
+    resp->exception_type = NULL;
 }
 
 /* Keeps the headers callers need; a new status line (redirect, 100
@@ -292,6 +294,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
         {"retry-after", offsetof(em_http_response, retry_after)},
         {"www-authenticate", offsetof(em_http_response, www_authenticate)},
         {"request-id", offsetof(em_http_response, request_id)},
+        {"x-exceptiontype", offsetof(em_http_response, exception_type)},
     };
     xfer *x = ud;
     size_t len = size * nmemb, name_len, i;

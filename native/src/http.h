@@ -46,6 +46,7 @@ typedef struct em_http_response {
     char *retry_after;              /* Retry-After header value, or NULL */
     char *www_authenticate;         /* WWW-Authenticate header value, or NULL */
     char *request_id;               /* request-id header value, or NULL */
+    char *exception_type;           /* x-ExceptionType (Exchange's error class), or NULL */
 } em_http_response;
 
 /* Process-wide set-up; call once from main before any thread starts. */

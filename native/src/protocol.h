@@ -119,6 +119,11 @@
 #define EM_F_STATE           "state"
 #define EM_STATE_CONNECTED   "Connected"
 #define EM_STATE_CLOSED      "Closed"
+#define EM_STATE_BROKEN      "Broken"
+#define EM_F_TOKENSTATUS     "tokenStatus"
+#define EM_TOKEN_ACTIVE      "Active"
+#define EM_TOKEN_EXPIRED     "Expired"
+#define EM_TOKEN_REVOKED     "Revoked"
 #define EM_F_CONNECTIONS     "connections"
 
 /* disconnect */
@@ -141,6 +146,7 @@
 #define EM_F_SELECT          "select"
 #define EM_F_REQUESTID       "requestId"
 #define EM_F_VALUE           "value"
+#define EM_F_TYPES           "types"
 #define EM_F_PAGE            "page"
 #define EM_F_OBJECTS         "objects"
 #define EM_F_PAGES           "pages"

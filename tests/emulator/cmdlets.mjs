@@ -14,7 +14,7 @@
 //                                        1..count, objects made lazily
 import { EXO } from './exchange-errors.mjs';
 import { loadCatalogue } from './catalogue.mjs';
-import { decodeValue, parseDate, isoSeconds } from './values.mjs';
+import { decodeValue, parseDate, isoSeconds, decryptSecureString } from './values.mjs';
 import { MAILBOX_CMDLETS } from './cmdlets/mailbox.mjs';
 import { RECIPIENT_CMDLETS } from './cmdlets/recipients.mjs';
 import { GROUP_CMDLETS } from './cmdlets/groups.mjs';
@@ -111,6 +111,13 @@ function convert(parameter, raw) {
     case 'datetime': {
       const date = value === null ? null : parseDate(value);
       return date ? { value: isoSeconds(date) } : bad('expected a DateTime such as 2024-05-01T00:00:00.0000000Z.');
+    }
+    case 'securestring': {
+      // As the service: only a value encrypted with its public key.
+      const text = decryptSecureString(value);
+      // Never echoed: it may be a password sent in the clear.
+      return text === null ? { error: EXO.badParameterValue(name, '(SecureString)', 'it must be encrypted with the service\'s public key.') }
+        : { value: text };
     }
     case 'guid':
       return /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(String(value))

@@ -14,25 +14,34 @@ export function exchangeHeaders(req) {
   };
 }
 
-// e: {status, code, type (full .NET type), id, message}
+// e: {status, code, type (full .NET type), id, message, shape}. As the
+// real service: error.message is generic; the text is in details[0]
+// ("id|Type|text", id may be empty) and/or innererror.internalexception;
+// shape 'details' leaves internalexception out, 'internal' leaves details
+// out; '@adminapi.warnings' sits inside error.
 export function exchangeErrorBody(e) {
-  return {
-    error: {
-      code: e.code,
-      message: `Error executing request. ${e.message}`,
-      details: [{ code: '', target: '', message: `${e.id || 'Ex6F9304'}|${e.type}|${e.message}` }],
-      innererror: { message: e.message, type: e.type, internalexception: null },
-    },
+  const error = {
+    code: e.code,
+    message: e.status === 400 ? 'Invalid Operation' : 'Error executing cmdlet',
   };
+  if (e.shape !== 'internal') {
+    error.details = [{ code: '', target: '', message: `${e.id ?? 'Ex6F9304'}|${e.type}|${e.message}` }];
+  }
+  error.innererror = {
+    message: e.message,
+    type: e.type,
+    internalexception: e.shape === 'details' ? null : { message: e.message, type: e.type },
+  };
+  error['adminapi.warnings@odata.type'] = '#Collection(String)';
+  error['@adminapi.warnings'] = [];
+  return { error };
 }
 
 export function sendExchangeError(req, res, e, headers = {}) {
   const shortType = e.type.slice(e.type.lastIndexOf('.') + 1);
-  sendJson(res, e.status, exchangeErrorBody(e), {
-    ...exchangeHeaders(req),
-    'x-ExceptionType': shortType,
-    ...headers,
-  });
+  const all = { ...exchangeHeaders(req), 'x-ExceptionType': shortType, ...headers };
+  for (const name of Object.keys(all)) if (all[name] === undefined) delete all[name];
+  sendJson(res, e.status, exchangeErrorBody(e), all);
 }
 
 const DC = 'NAMPR01A001DC001.NAMPR01A001.PROD.OUTLOOK.COM';
@@ -75,6 +84,13 @@ export const EXO = {
     status: 403, code: 'Forbidden', id: 'Ex1D3A77',
     type: 'System.UnauthorizedAccessException',
     message: `The token's tenant '${tid}' doesn't match the organization '${tenant}' in the request URL.`,
+  }),
+  // Paging past the service's 30 minutes, or to a server that lost the
+  // call's affinity.
+  paginationExpired: () => ({
+    status: 400, code: 'BadRequest', id: '',
+    type: 'Microsoft.Exchange.Admin.OData.Core.ODataBadRequestException',
+    message: 'Expired or Invalid pagination request. Default Expiry time is 00:30:00',
   }),
   forbidden: (cmdlet) => ({
     status: 403, code: 'Forbidden', id: 'Ex9F2B41',

@@ -9,6 +9,11 @@ import { CMDLETS, bindParameters, isStateChanging } from './cmdlets.mjs';
 import { storeFor } from './tenant-store.mjs';
 import { takeFault, sendStatusFault, THROTTLE_TEXT } from './faults.mjs';
 import { readBody, parseJson, sendText, sleepUnlessClosed, writeChunk } from './http.mjs';
+import { withDataTypes } from './values.mjs';
+
+// How long a nextLink is honoured (the service's 00:30:00); config
+// paginationExpiryMs shortens it for tests.
+const PAGINATION_EXPIRY_MS = 30 * 60 * 1000;
 
 const PATH = /^\/adminapi\/(beta|v1\.0)\/([^/]+)\/InvokeCommand$/i;
 const MAX_PAGE = 1000;
@@ -126,6 +131,10 @@ export async function handleExchange(emu, req, res, url) {
     sendExchangeError(req, res, result.error);
     return true;
   }
+  if (token && linkExpired(emu, req, token)) {
+    sendExchangeError(req, res, EXO.paginationExpired());
+    return true;
+  }
   const page = result.listing ? listingPage(req, url, result, token) : { objects: result.objects };
   if (page.error) {
     sendExchangeError(req, res, page.error);
@@ -169,6 +178,20 @@ async function answerFault(emu, req, res, fault, cmdletName) {
     case 'forbidden':
       sendExchangeError(req, res, EXO.forbidden(cmdletName));
       return true;
+    case 'noRole':
+      // A missing RBAC role as the real service reports it: 403, not JSON.
+      sendText(res, 403, '\0'.repeat(Number(fault.nulBytes ?? 4)), exchangeHeaders(req));
+      return true;
+    case 'expired':
+      sendExchangeError(req, res, EXO.paginationExpired());
+      return true;
+    case 'error':
+      // {status, type, message, shape, header}: an error body of a chosen shape.
+      sendExchangeError(req, res, {
+        status: Number(fault.status) || 400, code: 'BadRequest', id: fault.id ?? '',
+        type: String(fault.type), message: String(fault.message), shape: fault.shape,
+      }, fault.header === false ? { 'x-ExceptionType': undefined } : {});
+      return true;
     case 'hang':
       // No ms: until the client gives up (at most 10 minutes).
       return !(await sleepUnlessClosed(res, fault.ms === undefined ? 600000 : Number(fault.ms) || 0));
@@ -192,18 +215,33 @@ function pageSizeFrom(req) {
 // $skiptoken: where the next page starts (index), how many objects were
 // already returned (for ResultSize) and the page number (for faults aimed
 // at a page). Opaque base64url JSON to clients.
+// It also carries when the call began and its affinity (connection-id,
+// client-request-id, X-AnchorMailbox): a link used later than the expiry,
+// or with other headers, is refused like the service refuses it.
 function readSkipToken(url) {
   const text = url.searchParams.get('$skiptoken');
   if (text === null) return { position: 1, returned: 0, page: 1 };
   const value = parseJson(Buffer.from(text, 'base64url').toString('utf8'));
   if (!value || !Number.isInteger(value.p) || !Number.isInteger(value.n) || value.p < 1 || value.n < 0) return null;
-  return { position: value.p, returned: value.n, page: Number.isInteger(value.q) ? value.q : 2 };
+  return { position: value.p, returned: value.n, page: Number.isInteger(value.q) ? value.q : 2, at: value.t, affinity: value.a };
 }
 
-function nextLinkFor(url, position, returned, page) {
+function affinityOf(req) {
+  return [req.headers['connection-id'], req.headers['client-request-id'], req.headers['x-anchormailbox']]
+    .map((h) => String(h ?? '').toLowerCase()).join('|');
+}
+
+function nextLinkFor(req, url, token, position, returned) {
   const next = new URL(url.href);
-  next.searchParams.set('$skiptoken', Buffer.from(JSON.stringify({ p: position, n: returned, q: page })).toString('base64url'));
+  const state = { p: position, n: returned, q: token.page + 1, t: token.at ?? Date.now(), a: token.affinity ?? affinityOf(req) };
+  next.searchParams.set('$skiptoken', Buffer.from(JSON.stringify(state)).toString('base64url'));
   return next.href;
+}
+
+function linkExpired(emu, req, token) {
+  if (token.at === undefined) return false;
+  const expiry = emu.config.paginationExpiryMs ?? PAGINATION_EXPIRY_MS;
+  return Date.now() - token.at > expiry || (token.affinity !== undefined && token.affinity !== affinityOf(req));
 }
 
 function parseSelect(url) {
@@ -246,7 +284,7 @@ function listingPage(req, url, { listing, resultSize }, token) {
   const more = position <= listing.count;
   const returned = token.returned + indexes.length;
   const page = { indexes, at: listing.at, pageSize };
-  if (more && returned < resultSize) page.nextLink = nextLinkFor(url, position, returned, token.page + 1);
+  if (more && returned < resultSize) page.nextLink = nextLinkFor(req, url, token, position, returned);
   if (more && returned >= resultSize) page.warnings = [WARNING_MORE];
   return page;
 }
@@ -299,7 +337,7 @@ async function writePage(emu, req, res, page) {
       if (gzip) await new Promise((resolve) => out.flush(resolve));
       if (!(await sleepUnlessClosed(res, Number(stall.ms) || 0))) return;
     }
-    batch.push(JSON.stringify(project(object, page.select)));
+    batch.push(withDataTypes(JSON.stringify(project(object, page.select))));
     if (batch.length === CHUNK_OBJECTS) {
       await flush();
       if (res.destroyed) return;
@@ -316,7 +354,8 @@ async function writePage(emu, req, res, page) {
   }
   let tail = ']';
   if (page.nextLink) tail += `,"@odata.nextLink":${JSON.stringify(page.nextLink)}`;
-  if (page.warnings) tail += `,"@adminapi.warnings":${JSON.stringify(page.warnings)}`;
+  // As the service: the warnings follow `value`, typed, present even when empty.
+  tail += `,"adminapi.warnings@odata.type":"#Collection(String)","@adminapi.warnings":${JSON.stringify(page.warnings || [])}`;
   out.end(`${tail}}`);
   emu.stats.pagesServed += 1;
   emu.stats.objectsServed += sent;

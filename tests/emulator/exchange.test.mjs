@@ -7,6 +7,7 @@ import { mkdtempSync, rmSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import https from 'node:https';
+import { publicEncrypt, constants } from 'node:crypto';
 import { startEmulator, CLIENT_ID, exchangeClient, assertExchangeError } from './harness.mjs';
 import { TenantStore } from './tenant-store.mjs';
 import { TENANTS } from './directory.mjs';
@@ -37,6 +38,13 @@ let values;
 let readAll;
 const assertError = assertExchangeError;
 
+// A SecureString parameter as Microsoft's module sends it: encrypted with
+// the service's public key (PKCS#1 v1.5), base64.
+function secure(text) {
+  const key = readFileSync(emu.info.exoPublicKeyFile);
+  return publicEncrypt({ key, padding: constants.RSA_PKCS1_PADDING }, Buffer.from(text)).toString('base64');
+}
+
 const HASHTABLE = '#Exchange.GenericHashTable';
 
 test('every catalogue cmdlet is known; unknown parameters and bad values are refused', async () => {
@@ -60,7 +68,7 @@ test('every catalogue cmdlet is known; unknown parameters and bad values are ref
 });
 
 test('mailboxes: New, Get by every identity, duplicates, Set with hashtables, warnings, Remove', async () => {
-  const created = (await values('New-Mailbox', { Name: 'Jane Doe', Alias: 'jdoe', MicrosoftOnlineServicesID: 'jdoe@contoso.onmicrosoft.com', Password: 'x' }))[0];
+  const created = (await values('New-Mailbox', { Name: 'Jane Doe', Alias: 'jdoe', MicrosoftOnlineServicesID: 'jdoe@contoso.onmicrosoft.com', Password: secure('x') }))[0];
   assert.equal(created.PrimarySmtpAddress, 'jdoe@contoso.onmicrosoft.com');
   assert.equal(created['Guid@odata.type'], '#Guid');
   for (const id of ['Jane Doe', 'jdoe', 'JDOE@contoso.onmicrosoft.com', created.Guid, created.DistinguishedName]) {
@@ -80,7 +88,7 @@ test('mailboxes: New, Get by every identity, duplicates, Set with hashtables, wa
     CustomAttribute1: 'VIP',
   });
   assert.deepEqual(set.value, []);
-  assert.equal(set['@adminapi.warnings'], undefined);
+  assert.deepEqual(set['@adminapi.warnings'], []); // present even when empty, as the service sends it
   const box = (await values('Get-Mailbox', { Identity: 'jane@contoso.onmicrosoft.com' }))[0];
   assert.deepEqual(box.EmailAddresses, ['SMTP:jdoe@contoso.onmicrosoft.com', 'smtp:jane@contoso.onmicrosoft.com']);
   assert.equal(box.ProhibitSendQuota, '50 GB (53,687,091,200 bytes)');
@@ -254,7 +262,7 @@ test('mail contacts and mail users', async () => {
   await ok('Remove-MailContact', { Identity: 'Vendor' });
   assertError(await run('Get-MailContact', { Identity: 'Vendor' }), 404, 'ManagementObjectNotFoundException');
 
-  const user = (await values('New-MailUser', { Name: 'Contractor', MicrosoftOnlineServicesID: 'contractor@contoso.onmicrosoft.com', ExternalEmailAddress: 'c@example.net', Password: 'x' }))[0];
+  const user = (await values('New-MailUser', { Name: 'Contractor', MicrosoftOnlineServicesID: 'contractor@contoso.onmicrosoft.com', ExternalEmailAddress: 'c@example.net', Password: secure('x') }))[0];
   assert.equal(user.RecipientTypeDetails, 'MailUser');
   await ok('Set-MailUser', { Identity: 'Contractor', CustomAttribute1: 'temp' });
   assert.equal((await values('Get-MailUser', { Identity: 'Contractor' }))[0].CustomAttribute1, 'temp');
@@ -481,4 +489,63 @@ test('exchangeThrottle: over maxConcurrent answers 429 in plain text with Retry-
   } finally {
     await emu.control('config', { exchangeThrottle: null, pageDelayMs: 0 });
   }
+});
+
+// Issue 10: the real service's dialect.
+test('the real dialect: both annotation styles, warnings after value, error shapes, a non-JSON 403', async () => {
+  const page = await run('Get-Mailbox', { ResultSize: 3 });
+  assert.equal(page.status, 200);
+  const box = page.json.value[0];
+  assert.equal(box['ExchangeGuid@odata.type'], '#Guid');
+  assert.equal(box['ExchangeGuid@data.type'], 'System.Guid');
+  assert.equal(box['WhenCreated@data.type'], 'System.DateTime');
+  assert.match(box.ProhibitSendQuota, /^[\d.]+ GB \([\d,]+ bytes\)$/);
+  const keys = Object.keys(page.json);
+  assert.ok(keys.indexOf('@adminapi.warnings') > keys.indexOf('value'), keys.join());
+  assert.equal(page.json['adminapi.warnings@odata.type'], '#Collection(String)');
+  assert.match(page.json['@adminapi.warnings'][0], /There are more results available/);
+
+  await faults([
+    { kind: 'error', type: 'System.Management.Automation.CommandInvocation.ParameterTransformationException', message: 'bad value', shape: 'internal', header: false },
+    { kind: 'error', type: 'System.Management.Automation.AmbiguousParameterSetException', message: 'which set', shape: 'details' },
+    { kind: 'noRole' },
+  ]);
+  const internal = await run('Get-Mailbox');
+  assert.equal(internal.status, 400);
+  assert.equal(internal.json.error.message, 'Invalid Operation');
+  assert.equal(internal.json.error.details, undefined);
+  assert.equal(internal.json.error.innererror.internalexception.message, 'bad value');
+  assert.equal(internal.headers['x-exceptiontype'], undefined);
+  assert.deepEqual(internal.json.error['@adminapi.warnings'], []);
+  const details = await run('Get-Mailbox');
+  assert.equal(details.json.error.innererror.internalexception, null);
+  assert.equal(details.json.error.details[0].message, '|System.Management.Automation.AmbiguousParameterSetException|which set');
+  const denied = await run('Get-Mailbox');
+  assert.equal(denied.status, 403);
+  assert.equal(denied.text, '\0\0\0\0');
+});
+
+test('a nextLink expires after the expiry, or when the page loses its affinity', async () => {
+  const headers = { prefer: 'odata.maxpagesize=10', 'connection-id': 'c1', 'client-request-id': 'r1' };
+  const first = await run('Get-Mailbox', {}, { headers });
+  const next = new URL(first.json['@odata.nextLink']);
+  const url = next.pathname + next.search;
+  assert.equal((await run('Get-Mailbox', {}, { headers, url })).status, 200);
+  const moved = await run('Get-Mailbox', {}, { headers: { ...headers, 'client-request-id': 'r2' }, url });
+  assert.equal(moved.status, 400);
+  assert.match(moved.json.error.details[0].message, /Expired or Invalid pagination request\. Default Expiry time is 00:30:00/);
+  await emu.control('config', { paginationExpiryMs: 0 });
+  try {
+    await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await run('Get-Mailbox', {}, { headers, url })).status, 400);
+  } finally {
+    await emu.control('config', { paginationExpiryMs: null });
+  }
+});
+
+test('SecureString parameters: only a value encrypted with the service key is taken, and never echoed', async () => {
+  const plain = await run('New-MailUser', { Name: 'Plain', MicrosoftOnlineServicesID: 'plain@contoso.onmicrosoft.com', ExternalEmailAddress: 'p@example.net', Password: 'Secret-123' });
+  assert.equal(plain.status, 400);
+  assert.doesNotMatch(plain.text, /Secret-123/);
+  assert.equal((await run('New-MailUser', { Name: 'Sealed', MicrosoftOnlineServicesID: 'sealed@contoso.onmicrosoft.com', ExternalEmailAddress: 's@example.net', Password: secure('Secret-123') })).status, 200);
 });

@@ -5,8 +5,8 @@
 //   {"kind":"malformed"}            200 with a truncated JSON body
 //   {"kind":"reset"[, "afterObjects":N]} close the connection mid-answer
 //   {"kind":"hang","ms":N}          wait N ms, then answer normally
-// exchange also knows "transient", "throttle", "stall", "claims" and
-// "forbidden" (exchange.mjs). Any fault may add
+// exchange also knows "transient", "throttle", "stall", "claims",
+// "forbidden", "noRole", "expired" and "error" (exchange.mjs). Any fault may add
 //   "page": P        only page P of a paged read (1 = the first request)
 //   "cmdlet": "Get-Mailbox"   only requests of that cmdlet
 //   "repeat": N      fires for N requests before leaving the queue

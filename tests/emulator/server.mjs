@@ -6,6 +6,7 @@ import { X509Certificate } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { resolve } from 'node:path';
 import { ensureCerts } from './certs.mjs';
+import { writeSecureStringKey } from './values.mjs';
 import { Signer } from './tokens.mjs';
 import { TENANTS, APPS, CONTOSO_APP, EXCHANGE_PUBLIC_CLIENT, MANAGED_IDENTITY, IDENTITY_HEADER } from './directory.mjs';
 import { initialConfig, emptyFaults, emptyStats } from './state.mjs';
@@ -134,6 +135,7 @@ function logRequest(req, res, started) {
 function main() {
   const options = readOptions(process.argv.slice(2));
   const pki = ensureCerts(options.dir);
+  const exoPublicKeyFile = writeSecureStringKey(options.dir);
   const emu = createEmulator(options, pki);
   const server = createServer({ key: pki.serverKey, cert: pki.serverCert }, (req, res) => {
     logRequest(req, res, Date.now());
@@ -159,6 +161,7 @@ function main() {
     process.stdout.write(`${JSON.stringify({
       url: emu.baseUrl,
       caFile: pki.files.ca,
+      exoPublicKeyFile,
       authority: `${emu.baseUrl}/organizations`,
       tenantId: contoso.id,
       domain: contoso.domain,

@@ -20,6 +20,8 @@ export function initialConfig(options) {
     // Exchange throttling: null, or {maxConcurrent, maxPerSecond, retryAfter}
     // per tenant; over a limit answers 429 in plain text (exchange.mjs).
     exchangeThrottle: null,
+    // How long a nextLink is honoured; null: the service's 30 minutes.
+    paginationExpiryMs: null,
   };
 }
 
@@ -72,6 +74,10 @@ export function applyConfig(state, body) {
       const valid = value === null || (typeof value === 'object' && !Array.isArray(value)
         && Object.entries(value).every(([k, v]) => limits.includes(k) && Number.isFinite(v) && v >= 0));
       if (!valid) return 'exchangeThrottle must be null or {maxConcurrent, maxPerSecond, retryAfter} (numbers)';
+      state.config[key] = value;
+    } else if (key === 'paginationExpiryMs') {
+      // null: the service's 30 minutes (exchange.mjs).
+      if (value !== null && !(Number.isFinite(value) && value >= 0)) return 'paginationExpiryMs must be a number >= 0 or null';
       state.config[key] = value;
     } else if (key === 'signingKeyRollover') {
       if (typeof value !== 'boolean') return 'signingKeyRollover must be true or false';

@@ -5,6 +5,10 @@
 // UTC "yyyy-MM-ddTHH:mm:ss.fffffffZ". Decoding answers plain JS values;
 // malformed values answer {error: why}.
 
+import { constants, generateKeyPairSync, privateDecrypt } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
 const BYTES = '#exchange.bytearraytype';
 
 function isPlainObject(value) {
@@ -71,4 +75,55 @@ export function parseDate(value) {
 // Exchange's timestamps: ISO 8601 UTC without milliseconds.
 export function isoSeconds(time) {
   return new Date(time).toISOString().replace(/\.\d{3}Z$/, 'Z');
+}
+
+// The service marks types in two styles side by side (reference section 7):
+// "X@odata.type": "#Guid" and "X@data.type": "System.Guid". Objects here
+// carry the first; the page writer adds the second.
+const DATA_TYPES = {
+  '#Guid': 'System.Guid',
+  '#DateTimeOffset': 'System.DateTime',
+  '#DateTime': 'System.DateTime',
+  '#Int32': 'System.Int32',
+};
+
+const ODATA_HINT = /"([^"\\]+)@odata\.type":"(#Guid|#DateTimeOffset|#DateTime|#Int32)"/g;
+
+// An object's JSON text with the second style added after each first-style
+// hint (on the text: cheaper than copying every object).
+export function withDataTypes(json) {
+  return json.replace(ODATA_HINT, (hint, name, type) => `${hint},"${name}@data.type":"${DATA_TYPES[type]}"`);
+}
+
+// SecureString parameters arrive as Microsoft's module sends them:
+// base64 of the UTF-8 text encrypted with Exchange's RSA public key
+// (PKCS#1 v1.5). The emulator plays the service with its own key pair; the
+// helper reads the public half from EXCHANGEMFA_EXO_PUBLIC_KEY.
+let secureStringKey = null;
+
+// Makes the key pair and writes the public key into dir; answers its path.
+export function writeSecureStringKey(dir) {
+  const pair = generateKeyPairSync('rsa', { modulusLength: 2048 });
+  secureStringKey = pair.privateKey;
+  const file = join(dir, 'exo-public-key.pem');
+  writeFileSync(file, pair.publicKey.export({ type: 'spki', format: 'pem' }));
+  return file;
+}
+
+// The text of an encrypted SecureString, or null when it is not one (plain
+// text, another key, broken padding). Node refuses PKCS#1 v1.5 decryption,
+// so the padding (00 02 nonzero... 00 text) is checked here.
+export function decryptSecureString(value) {
+  if (!secureStringKey || typeof value !== 'string' || !/^[A-Za-z0-9+/]+={0,2}$/.test(value)) return null;
+  const cipher = Buffer.from(value, 'base64');
+  if (cipher.length !== 256) return null;
+  let block;
+  try {
+    block = privateDecrypt({ key: secureStringKey, padding: constants.RSA_NO_PADDING }, cipher);
+  } catch {
+    return null;
+  }
+  const end = block.indexOf(0, 2);
+  if (block[0] !== 0 || block[1] !== 2 || end < 10) return null;
+  return block.subarray(end + 1).toString('utf8');
 }

@@ -151,6 +151,9 @@ Describe 'Two connections at once' {
 
     AfterAll {
         Disconnect-ExchangeMfa -Confirm:$false
+        # The default approver again: a code for admin@contoso approved by
+        # fabrikam's admin is now refused (issue 10).
+        Set-EmulatorConfig @{ autoApprove = 'admin@contoso.onmicrosoft.com' }
     }
 
     It 'keeps both, in the order opened, the newest as default' {

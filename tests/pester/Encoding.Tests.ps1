@@ -25,11 +25,12 @@ Describe 'Exchange parameter encoding' {
         ConvertTo-Json -InputObject $encoded.P -Compress -Depth 5 | Should -Be $json
     }
 
-    It 'sends a SecureString as its plain text, in the request line only' {
+    It 'marks a SecureString for the helper to encrypt; its plain text is in the request line only' {
         $secret = ConvertTo-SecureString 'Pa55-w"0rd!' -AsPlainText -Force
         $encoded = & (Get-Module ExchangeMfa) { param($v) ConvertTo-ExchangeParameterSet @{ Password = $v } } $secret
-        # No managed string holds it while the request is built ...
-        $encoded.Password | Should -BeOfType [securestring]
+        # No managed string holds it while the request is built; it is marked
+        # for the helper, which encrypts it with Exchange's public key ...
+        $encoded.Password['@exchangemfa.secureString'] | Should -BeOfType [securestring]
         # ... and the line written to the helper carries it, JSON-escaped,
         # at whatever depth it sits.
         $line = & (Get-Module ExchangeMfa) {
@@ -44,7 +45,7 @@ Describe 'Exchange parameter encoding' {
             $writer.Flush()
             [System.Text.Encoding]::UTF8.GetString($stream.ToArray())
         } $encoded
-        ($line | ConvertFrom-Json).parameters.Password | Should -Be 'Pa55-w"0rd!'
+        ($line | ConvertFrom-Json).parameters.Password.'@exchangemfa.secureString' | Should -Be 'Pa55-w"0rd!'
     }
 
     It 'encodes a hashtable as Exchange.GenericHashTable' {

@@ -45,10 +45,11 @@ Describe 'Get-Mailbox' {
         $box.PrimarySmtpAddress | Should -Be 'user00007@contoso.onmicrosoft.com'
     }
 
-    It 'shows Name, Alias, ServerName and ProhibitSendQuota by default' {
+    It 'shows the columns Microsoft''s module shows by default' {
         $text = Get-Mailbox -ResultSize 2 | Out-String -Width 200
         $header = ($text -split "`n" | Where-Object { $_ -match '\S' } | Select-Object -First 1)
-        $header | Should -Match '^Name\s+Alias\s+ServerName\s+ProhibitSendQuota'
+        $header | Should -Match '^Name\s+Alias\s+Database\s+ProhibitSendQuota\s+ExternalDirectoryObjectId'
+        $text | Should -Match '99 GB \(106,300,440,576 bytes\)'
         $text | Should -Match 'user00001'
     }
 

@@ -45,6 +45,8 @@ function Start-NodeServer {
     }
     $ready = $read.Result | ConvertFrom-Json
     $env:EXCHANGEMFA_CA_FILE = $ready.caFile
+    # The emulator's stand-in for Exchange's SecureString key (docs/exchange.md).
+    if ($ready.exoPublicKeyFile) { $env:EXCHANGEMFA_EXO_PUBLIC_KEY = $ready.exoPublicKeyFile }
     # The helper's token cache goes into the test folder, never the user's.
     $env:EXCHANGEMFA_CACHE_DIR = Join-Path $dir 'cache'
 
@@ -74,6 +76,7 @@ function Stop-NodeServer {
     Remove-Item -Recurse -Force $Dir -ErrorAction Ignore
     Remove-Item Env:EXCHANGEMFA_CA_FILE -ErrorAction Ignore
     Remove-Item Env:EXCHANGEMFA_CACHE_DIR -ErrorAction Ignore
+    Remove-Item Env:EXCHANGEMFA_EXO_PUBLIC_KEY -ErrorAction Ignore
 }
 
 function Start-TestEmulator {

@@ -252,6 +252,72 @@ static void test_page_callback_failure(void **state)
     free(data);
 }
 
+
+/* Issue 10: a page as the real service writes it. The warnings follow
+ * `value` and must be read even when resultSize is reached on this page;
+ * both annotation styles are dropped, and the hinted members are named. */
+static const char real_page[] =
+    "{\"@odata.context\":\"https://x/adminapi/beta/t/$metadata#Collection(Exchange.GenericHashTable)\","
+    "\"value\":[{\"Name\":\"a\",\"DatabaseGuid@odata.type\":\"#Guid\","
+    "\"DatabaseGuid@data.type\":\"System.Guid\",\"DatabaseGuid\":\"3f2a4c1e-0000-4000-8000-000000000001\","
+    "\"WhenCreated@data.type\":\"System.DateTime\",\"WhenCreated\":\"2022-06-29T17:57:03.0000000+00:00\","
+    "\"ProhibitSendQuota\":\"99 GB (106,300,440,576 bytes)\",\"IssueWarningQuota\":\"Unlimited\","
+    "\"Nested\":{\"X@data.type\":\"System.Int32\",\"X\":\"5\"},"
+    "\"EmailAddresses@odata.type\":\"#Collection(String)\",\"EmailAddresses\":[\"SMTP:a@b\"]},"
+    "{\"Name\":\"b\"},{\"Name\":\"c\"}],"
+    "\"@odata.nextLink\":\"https://x/adminapi/beta/t/InvokeCommand?%24skiptoken=1\","
+    "\"adminapi.warnings@odata.type\":\"#Collection(String)\","
+    "\"@adminapi.warnings\":[\"There are more results available than are currently displayed.\"]}";
+
+#define REAL_ITEMS \
+    "{\"Name\":\"a\",\"DatabaseGuid\":\"3f2a4c1e-0000-4000-8000-000000000001\"," \
+    "\"WhenCreated\":\"2022-06-29T17:57:03.0000000+00:00\"," \
+    "\"ProhibitSendQuota\":\"99 GB (106,300,440,576 bytes)\",\"IssueWarningQuota\":\"Unlimited\"," \
+    "\"Nested\":{\"X\":\"5\"},\"EmailAddresses\":[\"SMTP:a@b\"]} types=DatabaseGuid:Guid," \
+    "WhenCreated:DateTime,ProhibitSendQuota:Size,IssueWarningQuota:Unlimited\n" \
+    "{\"Name\":\"b\"} types=\n"
+
+typedef struct typed {
+    em_exo_page *page;
+    em_buf text;
+} typed;
+
+static int collect_typed(void *ud, const char *json, size_t len)
+{
+    typed *t = ud;
+    const char *types = em_exo_page_item_types(t->page);
+
+    assert_int_equal(em_buf_append(&t->text, json, len), EM_OK);
+    assert_int_equal(em_buf_printf(&t->text, " types=%s\n", types ? types : ""), EM_OK);
+    return EM_OK;
+}
+
+static void test_page_real_dialect(void **state)
+{
+    static const long limits[] = {0, 2};
+    em_error err = {0};
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(limits) / sizeof(limits[0]); i++) {
+        typed t = {NULL, EM_BUF_INIT};
+
+        assert_int_equal(em_exo_page_new(&t.page, limits[i], collect_typed, &t), EM_OK);
+        assert_int_equal(em_exo_page_feed(t.page, real_page, strlen(real_page), &err), EM_OK);
+        assert_int_equal(em_exo_page_finish(t.page, &err), EM_OK);
+        assert_true(limits[i] == 0 || em_exo_page_read_enough(t.page));
+        assert_string_equal(t.text.data, limits[i] == 0 ? REAL_ITEMS "{\"Name\":\"c\"} types=\n"
+                                                        : REAL_ITEMS);
+        assert_int_equal(em_exo_page_objects(t.page), limits[i] == 0 ? 3 : 2);
+        assert_int_equal(em_exo_page_warning_count(t.page), 1);
+        assert_string_equal(em_exo_page_warning(t.page, 0),
+                            "There are more results available than are currently displayed.");
+        assert_non_null(em_exo_page_next_link(t.page));
+        em_exo_page_free(&t.page);
+        em_buf_free(&t.text);
+    }
+}
+
 /* ---- error mapping ---- */
 
 static int map(long status, const char *body, const char *retry_after, em_error *err)
@@ -327,6 +393,50 @@ static void test_error_statuses(void **state)
     assert_int_equal(map(503, "{\"error\":", "Wed, 21 Oct 2015 07:28:00 GMT", &err), EM_EEXCHANGE);
     assert_int_equal(err.retry_after, 0);
     assert_string_equal(err.message, "{\"error\":");
+}
+
+
+/* Issue 10: real error bodies, with and without details/internalexception,
+ * the exception type from wherever it is, and a 403 that is not JSON. */
+static void test_error_real_bodies(void **state)
+{
+    em_http_response resp = {0};
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(map(400,
+        "{\"error\":{\"code\":\"BadRequest\",\"message\":\"Invalid Operation\",\"innererror\":{"
+        "\"message\":\"Invalid Operation\",\"type\":\"Microsoft.Exchange.Admin.OData.Core.ODataServiceException\","
+        "\"internalexception\":{\"message\":\"Cannot process argument transformation on parameter 'Identity'.\","
+        "\"type\":\"System.Management.Automation.CommandInvocation.ParameterTransformationException\"}},"
+        "\"@adminapi.warnings\":[]}}", NULL, &err), EM_EEXCHANGE);
+    assert_string_equal(err.message, "Cannot process argument transformation on parameter 'Identity'.");
+    assert_string_equal(err.exception_type, "ParameterTransformationException");
+    em_error_clear(&err);
+    assert_int_equal(map(400,
+        "{\"error\":{\"code\":\"BadRequest\",\"message\":\"Error executing cmdlet\",\"details\":[{\"code\":\"\","
+        "\"message\":\"|System.Management.Automation.AmbiguousParameterSetException|Parameter set cannot be "
+        "resolved.\"}]}}", NULL, &err), EM_EEXCHANGE);
+    assert_string_equal(err.message, "Parameter set cannot be resolved.");
+    assert_string_equal(err.exception_type, "AmbiguousParameterSetException");
+    em_error_clear(&err);
+    /* Only the header names the class. */
+    resp.status = 400;
+    em_buf_puts(&resp.body, "{\"error\":{\"code\":\"BadRequest\",\"message\":\"The identity is wrong.\"}}");
+    resp.exception_type = strdup("ManagementObjectNotFoundException");
+    assert_int_equal(em_exo_map_error(&resp, &err), EM_ENOTFOUND);
+    assert_string_equal(err.exception_type, "ManagementObjectNotFoundException");
+    em_http_response_free(&resp);
+    em_error_clear(&err);
+    /* A missing role: 403 with NUL bytes, or nothing. */
+    resp.status = 403;
+    em_buf_append(&resp.body, "\0\0\0\0", 4);
+    assert_int_equal(em_exo_map_error(&resp, &err), EM_EACCESS);
+    assert_non_null(strstr(err.message, "lacks the Exchange role"));
+    em_http_response_free(&resp);
+    em_error_clear(&err);
+    assert_int_equal(map(403, "", NULL, &err), EM_EACCESS);
+    assert_non_null(strstr(err.message, "lacks the Exchange role"));
 }
 
 /* ---- retry policy ---- */
@@ -466,6 +576,8 @@ int main(void)
         cmocka_unit_test_teardown(test_page_malformed, teardown_leaks),
         cmocka_unit_test_teardown(test_page_deep_nesting, teardown_leaks),
         cmocka_unit_test_teardown(test_page_callback_failure, teardown_leaks),
+        cmocka_unit_test_teardown(test_page_real_dialect, teardown_leaks),
+        cmocka_unit_test_teardown(test_error_real_bodies, teardown_leaks),
         cmocka_unit_test_teardown(test_error_not_found, teardown_leaks),
         cmocka_unit_test_teardown(test_error_statuses, teardown_leaks),
         cmocka_unit_test_teardown(test_retry_answers, teardown_leaks),

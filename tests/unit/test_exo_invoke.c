@@ -95,6 +95,14 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
     if (strcmp(header(c, "X-CmdletName"), "Remove-Thing") == 0) {
         status = 204;
         em_buf_puts(&page, "");
+    } else if (strcmp(header(c, "X-CmdletName"), "Get-NoRole") == 0) {
+        status = 403;       /* a missing role, as the service reports it: not JSON */
+        em_buf_append(&page, "\0\0\0\0", 4);
+    } else if (strcmp(header(c, "X-CmdletName"), "Get-Expired") == 0 && skip != NULL) {
+        status = 400;
+        em_buf_puts(&page, "{\"error\":{\"code\":\"BadRequest\",\"message\":\"Invalid Operation\",\"details\":"
+                           "[{\"message\":\"|Microsoft.Exchange.Admin.OData.Core.ODataBadRequestException|Expired or "
+                           "Invalid pagination request. Default Expiry time is 00:30:00\"}]}}");
     } else if (strcmp(auth, "Bearer old") == 0) {
         status = 401;
         em_buf_puts(&page, "");
@@ -360,6 +368,54 @@ static void test_not_found_and_unauthorized(void **state)
     assert_non_null(strstr(err.message, "even after a renewal"));
 }
 
+/* Issue 10: a non-JSON 403 names the cmdlet; an expired page link says
+ * what was delivered. */
+static void test_no_role_and_expired_link(void **state)
+{
+    tokens t = {0, 0, false};
+    em_exo_call call = make_call(&t, NULL);
+    em_exo_result res;
+    em_error err = {0};
+
+    (void)state;
+    call.cmdlet = "Get-NoRole";
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_EACCESS);
+    assert_non_null(strstr(err.message, "lacks the Exchange role (RBAC) needed to run Get-NoRole"));
+    em_error_clear(&err);
+    call.cmdlet = "Get-Expired";
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_EEXCHANGE);
+    assert_non_null(strstr(err.message, "no longer accepts the link to page 2"));
+    assert_non_null(strstr(err.message, "the 5 objects already delivered stand"));
+    assert_string_equal(err.server_code, "PaginationExpired");
+}
+
+/* A SecureString the module marked leaves encrypted: never its text. */
+static void test_secure_parameter(void **state)
+{
+    static const char json[] = "{\"Password\":{\"@exchangemfa.secureString\":\"Hunter2-secret\"}}";
+    tokens t = {0, 0, false};
+    yajl_val params = NULL;
+    em_exo_call call;
+    em_exo_result res;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_json_parse(&params, json, strlen(json), NULL), EM_OK);
+    call = make_call(&t, params);
+    call.result_size = 1;
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_OK);
+    assert_null(strstr(seen.data, "Hunter2"));
+    assert_null(strstr(seen.data, "exchangemfa"));
+    assert_non_null(strstr(seen.data, "\"Parameters\":{\"Password\":\""));
+    /* A key that cannot be read: nothing is sent. */
+    setenv("EXCHANGEMFA_EXO_PUBLIC_KEY", "/nonexistent/key.pem", 1);
+    requests = 0;
+    assert_int_equal(em_exo_invoke(&res, &call, NULL, &err), EM_ECONFIG);
+    assert_int_equal(requests, 0);
+    unsetenv("EXCHANGEMFA_EXO_PUBLIC_KEY");
+    em_json_free(&params);
+}
+
 static void test_no_content(void **state)
 {
     tokens t = {0, 0, false};
@@ -476,6 +532,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_select_first_page_only, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_foreign_next_link, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_not_found_and_unauthorized, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_no_role_and_expired_link, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_secure_parameter, reset, check_leaks),
     };
 
     return cmocka_run_group_tests(tests, server_up, server_down);
