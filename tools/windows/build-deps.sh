@@ -156,7 +156,7 @@ build_cmocka() {
     mkdir -p "$prefix/include" "$prefix/lib/pkgconfig"
     cp "$tree"/include/cmocka.h "$prefix/include/"
     cp "$(find "$tree/_build" -name 'libcmocka-static.a' | head -1)" "$prefix/lib/libcmocka.a"
-    write_pc "$prefix" cmocka "Unit testing framework for C" 1.1.5 -lcmocka -DCMOCKA_STATIC
+    write_pc "$prefix" cmocka "Unit testing framework for C" 1.1.5 -lcmocka
 }
 
 # write_pc PREFIX NAME DESCRIPTION VERSION LIBS [CFLAGS]
