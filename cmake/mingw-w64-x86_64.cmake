@@ -16,7 +16,6 @@ set(EM_MINGW_TRIPLET x86_64-w64-mingw32)
 set(CMAKE_C_COMPILER ${EM_MINGW_TRIPLET}-gcc-posix)
 set(CMAKE_CXX_COMPILER ${EM_MINGW_TRIPLET}-g++-posix)
 set(CMAKE_RC_COMPILER ${EM_MINGW_TRIPLET}-windres)
-set(CMAKE_FIND_ROOT_PATH /usr/${EM_MINGW_TRIPLET})
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY ONLY)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE ONLY)
@@ -37,6 +36,10 @@ if(NOT EM_WIN64_DEPS)
 endif()
 # try_compile projects read this file again: hand them the same folder.
 list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES EM_WIN64_DEPS)
+
+# Libraries and headers come from mingw-w64's root or from the cache, never
+# from the build machine (pkg_check_modules finds each -l through these).
+list(APPEND CMAKE_FIND_ROOT_PATH /usr/${EM_MINGW_TRIPLET} ${EM_WIN64_DEPS})
 
 # Only the cached Windows .pc files, and static link lines (Libs.private too).
 set(ENV{PKG_CONFIG_LIBDIR} "${EM_WIN64_DEPS}/pkgconfig")

@@ -104,7 +104,7 @@ static void check_loopback_server(void)
     CURL *curl = curl_easy_init();
     curl_easy_setopt(curl, CURLOPT_URL, url);
     curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, collect);
-    curl_easy_setopt(curl, CURLOPT_WRITEDATA, body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, (void *)body);
     curl_easy_setopt(curl, CURLOPT_TIMEOUT, 10L);
     CURLcode code = curl_easy_perform(curl);
     curl_easy_cleanup(curl);

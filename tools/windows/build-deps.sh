@@ -6,8 +6,8 @@
 #
 # Each library is a static build in $EXCHANGEMFA_TOOLS/win64/<pkg>-<version>/
 # (default tools folder: ~/.cache/exchangemfa/tools), with a stamp file that
-# holds the recipe's hash: a later run skips it in seconds; a changed recipe
-# or version builds it again. win64/pkgconfig/ gathers the .pc files for
+# holds the hash of its recipe (its build_<pkg> function): a later run skips
+# it in seconds; a changed recipe or version builds it again. win64/pkgconfig/ gathers the .pc files for
 # cmake/mingw-w64-x86_64.cmake. Compiles run under nice with 2 jobs at most.
 set -euo pipefail
 
@@ -111,28 +111,39 @@ cmake_cross() {
 
 # HTTP and HTTPS only, against our OpenSSL; no CA path of the build machine
 # is baked in (trust comes from the Windows store and EXCHANGEMFA_CA_FILE).
+# FindOpenSSL names mingw's libraries LIB_EAY/SSL_EAY: given as paths, since
+# the toolchain confines searches to the mingw root.
 build_curl() {
-    local tree=$1 prefix=$2 openssl
+    local tree=$1 prefix=$2 openssl version
     openssl=$(prefix_of openssl)
     cmake_cross "$tree" "$prefix" -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DENABLE_MANUAL=OFF \
-        -DHTTP_ONLY=ON -DCURL_USE_OPENSSL=ON -DOPENSSL_ROOT_DIR="$openssl" -DOPENSSL_USE_STATIC_LIBS=ON \
-        -DCMAKE_FIND_ROOT_PATH="/usr/$HOST;$openssl" \
+        -DHTTP_ONLY=ON -DCURL_USE_OPENSSL=ON -DOPENSSL_USE_STATIC_LIBS=ON -DOPENSSL_INCLUDE_DIR="$openssl/include" \
+        -DLIB_EAY="$openssl/lib/libcrypto.a" -DSSL_EAY="$openssl/lib/libssl.a" \
         -DCURL_CA_BUNDLE=none -DCURL_CA_PATH=none -DCURL_ZLIB=OFF -DCURL_BROTLI=OFF -DCURL_ZSTD=OFF \
         -DUSE_LIBIDN2=OFF -DUSE_NGHTTP2=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBPSL=OFF
     build cmake --build "$tree/_build" -j"$JOBS" >/dev/null
     cmake --install "$tree/_build" >/dev/null
+    # curl's CMake writes a .pc without CURL_STATICLIB (so curl.h would ask
+    # for a DLL) and with the compiler's own libraries in it: ours instead.
+    version=$(sed -n 's/^#define LIBCURL_VERSION "\(.*\)"$/\1/p' "$prefix/include/curl/curlver.h")
+    write_pc "$prefix" libcurl "$version" "Requires.private: libssl libcrypto" \
+        "Libs: -L\${libdir} -lcurl" "Libs.private: -lws2_32 -lwinmm -ladvapi32 -lcrypt32 -lbcrypt" \
+        "Cflags: -I\${includedir} -DCURL_STATICLIB"
 }
 
 # Only the static library and headers; yajl's tools and tests are not needed.
+# Its CMakeLists takes WIN32 for MSVC (/W4 ...): made to ask for MSVC.
 build_yajl() {
     local tree=$1 prefix=$2 version
+    sed -i 's/^IF (WIN32)$/IF (MSVC)/' "$tree/CMakeLists.txt"
     cmake_cross "$tree" "$prefix"
     build cmake --build "$tree/_build" -j"$JOBS" --target yajl_s >/dev/null
     mkdir -p "$prefix/include/yajl" "$prefix/lib/pkgconfig"
     cp "$tree"/src/api/*.h "$tree"/_build/yajl-*/include/yajl/yajl_version.h "$prefix/include/yajl/"
     cp "$tree"/_build/yajl-*/lib/libyajl_s.a "$prefix/lib/libyajl.a"
     version=$(sed -n 's/^#define YAJL_VERSION \([0-9]*\)$/\1/p' "$prefix/include/yajl/yajl_version.h")
-    write_pc "$prefix" yajl "Yet Another JSON Library" "$((version / 10000)).$((version / 100 % 100)).$((version % 100))" -lyajl
+    write_pc "$prefix" yajl "$((version / 10000)).$((version / 100 % 100)).$((version % 100))" \
+        "Libs: -L\${libdir} -lyajl" "Cflags: -I\${includedir}"
 }
 
 # No HTTPS (the loopback listener is plain HTTP on 127.0.0.1), no docs or examples.
@@ -146,6 +157,8 @@ build_libmicrohttpd() {
         make -C src/microhttpd install >/dev/null &&
         make install-pkgconfigDATA >/dev/null &&
         make -C src/include install >/dev/null)
+    # Its configure leaves Libs.private empty on mingw: Winsock is needed.
+    sed -i 's/^Libs.private:.*/Libs.private: -lws2_32/' "$prefix/lib/pkgconfig/libmicrohttpd.pc"
 }
 
 # For the cross-built unit tests.
@@ -156,22 +169,19 @@ build_cmocka() {
     mkdir -p "$prefix/include" "$prefix/lib/pkgconfig"
     cp "$tree"/include/cmocka.h "$prefix/include/"
     cp "$(find "$tree/_build" -name 'libcmocka-static.a' | head -1)" "$prefix/lib/libcmocka.a"
-    write_pc "$prefix" cmocka "Unit testing framework for C" 1.1.5 -lcmocka
+    write_pc "$prefix" cmocka 1.1.5 "Libs: -L\${libdir} -lcmocka" "Cflags: -I\${includedir}"
 }
 
-# write_pc PREFIX NAME DESCRIPTION VERSION LIBS [CFLAGS]
+# write_pc PREFIX NAME VERSION "Field: value"... - a .pc file for a
+# library whose own build writes none or a wrong one.
 write_pc() {
-    cat >"$1/lib/pkgconfig/$2.pc" <<PC
-prefix=$1
-libdir=\${prefix}/lib
-includedir=\${prefix}/include
-
-Name: $2
-Description: $3
-Version: $4
-Libs: -L\${libdir} $5
-Cflags: -I\${includedir} ${6:-}
-PC
+    local prefix=$1 name=$2 version=$3; shift 3
+    mkdir -p "$prefix/lib/pkgconfig"
+    {
+        printf 'prefix=%s\nlibdir=${prefix}/lib\nincludedir=${prefix}/include\n\n' "$prefix"
+        printf 'Name: %s\nDescription: %s for Windows x64 (ExchangeMfa)\nVersion: %s\n' "$name" "$name" "$version"
+        printf '%s\n' "$@"
+    } >"$prefix/lib/pkgconfig/$name.pc"
 }
 
 # --- driver ---
@@ -187,7 +197,7 @@ prefix_of() {
 build_package() {
     local pkg=$1 version=$2 prefix work=$WIN64/build/$1-$2 recipe start
     prefix=$(prefix_of "$pkg")
-    recipe=$(declare -f "build_$pkg" write_pc cmake_cross | sha256sum | cut -d' ' -f1)
+    recipe=$(declare -f "build_$pkg" | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$prefix/.stamp" 2>/dev/null)" = "$version $recipe" ]; then
         return 0
     fi
@@ -195,7 +205,9 @@ build_package() {
     say "cross-building $pkg $version into $prefix"
     rm -rf "$prefix"
     unpack_source "$pkg" "$version" "$work"
-    "build_$pkg" "$work" "$prefix" || die "$pkg failed; its build folder is kept in $work"
+    failed_work=$work   # named by the EXIT trap if the recipe stops the script
+    "build_$pkg" "$work" "$prefix"
+    failed_work=
     rm -rf "$work"
     echo "$version $recipe" >"$prefix/.stamp"
     say "$pkg done in $(($(date +%s) - start)) s"
@@ -211,7 +223,14 @@ link_pkgconfig() {
     done
 }
 
+failed_work=
+report_failure() {
+    [ -n "$failed_work" ] && echo "build-deps.sh: the build failed; its folder is kept in $failed_work" >&2
+    return 0
+}
+
 main() {
+    trap report_failure EXIT
     install_debian_packages
     add_deb_src
     mkdir -p "$WIN64"
