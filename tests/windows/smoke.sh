@@ -20,7 +20,8 @@ nice -n 19 cmake --build "$BUILD" -j2 >/dev/null
 # A prefix of our own, kept in the tools folder (the first run creates it in
 # some seconds). No Mono or Gecko: console programs need neither, and their
 # installers would want a window. Console programs need no display.
-export WINEPREFIX=${WINEPREFIX:-$TOOLS/wine64-prefix} WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
+export WINEARCH=win64 WINEPREFIX=${WINEPREFIX:-$TOOLS/wine64-prefix} WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY WAYLAND_DISPLAY
 trap 'wineserver -k 2>/dev/null || true' EXIT   # the wineserver of this prefix only
+[ -d "$WINEPREFIX" ] || wineboot --init >/dev/null 2>&1
 wine "$BUILD/smoke.exe"

@@ -206,9 +206,9 @@ build_package() {
     rm -rf "$prefix"
     unpack_source "$pkg" "$version" "$work"
     failed_work=$work   # named by the EXIT trap if the recipe stops the script
-    "build_$pkg" "$work" "$prefix"
+    "build_$pkg" "$work" "$prefix" 2>"$work.log"   # compilers' warnings and errors
     failed_work=
-    rm -rf "$work"
+    rm -rf "$work" "$work.log"
     echo "$version $recipe" >"$prefix/.stamp"
     say "$pkg done in $(($(date +%s) - start)) s"
 }
@@ -225,8 +225,9 @@ link_pkgconfig() {
 
 failed_work=
 report_failure() {
-    [ -n "$failed_work" ] && echo "build-deps.sh: the build failed; its folder is kept in $failed_work" >&2
-    return 0
+    [ -n "$failed_work" ] || return 0
+    tail -n 20 "$failed_work.log" >&2 2>/dev/null
+    echo "build-deps.sh: the build failed; its folder is kept in $failed_work, its messages in $failed_work.log" >&2
 }
 
 main() {
