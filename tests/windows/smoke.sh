@@ -3,6 +3,7 @@
 # tests/windows/smoke.c against the cached libraries (./build.sh windows-deps)
 # with cmake/mingw-w64-x86_64.cmake, then runs it under Wine in a prefix of
 # its own, with no display. Prints the libraries' versions and "OK".
+# cmocka_smoke.c shows the same for cmocka, which the unit tests will use.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
@@ -24,4 +25,5 @@ export WINEARCH=win64 WINEPREFIX=${WINEPREFIX:-$TOOLS/wine64-prefix} WINEDEBUG=-
 unset DISPLAY WAYLAND_DISPLAY
 trap 'wineserver -k 2>/dev/null || true' EXIT   # the wineserver of this prefix only
 [ -d "$WINEPREFIX" ] || wineboot --init >/dev/null 2>&1
+wine "$BUILD/cmocka_smoke.exe"
 wine "$BUILD/smoke.exe"
