@@ -82,7 +82,7 @@ unpack_source() {
     fi
     rm -rf "$work"
     mkdir -p "$(dirname "$work")"
-    dpkg-source --no-check -x "$src"/*.dsc "$work" >/dev/null
+    dpkg-source --no-check --no-copy -x "$src"/*.dsc "$work" >/dev/null   # tarballs stay in src/
 }
 
 # --- recipes: one per source package; $1 = source tree, $2 = install prefix ---
@@ -209,6 +209,7 @@ build_package() {
     "build_$pkg" "$work" "$prefix" 2>"$work.log"   # compilers' warnings and errors
     failed_work=
     rm -rf "$work" "$work.log"
+    rmdir "$WIN64/build" 2>/dev/null || true
     echo "$version $recipe" >"$prefix/.stamp"
     say "$pkg done in $(($(date +%s) - start)) s"
 }
