@@ -131,7 +131,7 @@ build_package_helper() {
     say "building the package's Linux helper against the static libraries"
     local build="$ROOT/build/package-linux-x64"
     export PKG_CONFIG_LIBDIR="$TOOLS/linux64/pkgconfig" PKG_CONFIG_PATH=
-    nice -n 19 cmake -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=Release -DEM_MODULE_COPY=OFF \
+    nice -n 19 cmake -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEM_MODULE_COPY=OFF \
         -DPKG_CONFIG_ARGN=--static >/dev/null
     nice -n 19 cmake --build "$build" --target exchangemfa-helper --parallel 2 >/dev/null
     unset PKG_CONFIG_LIBDIR PKG_CONFIG_PATH

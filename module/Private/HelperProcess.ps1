@@ -23,6 +23,31 @@ function Get-HelperPath {
     Join-Path (Split-Path $PSScriptRoot -Parent) "bin/$(Get-HelperPlatform)/$name"
 }
 
+function Set-HelperExecutable {
+    # A .nupkg is a zip without Unix modes (NuGet drops them when packing,
+    # NuGet/Home#13121), so Install-PSResource leaves the helper without its
+    # execute bit: given back where the file is readable, once.
+    param(
+        [Parameter(Mandatory)] [string] $Path,
+        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
+    )
+    if ($IsWindows) { return }
+    $mode = [System.IO.File]::GetUnixFileMode($Path)
+    if ($mode.HasFlag([System.IO.UnixFileMode]::UserExecute)) { return }
+    foreach ($pair in ('UserRead', 'UserExecute'), ('GroupRead', 'GroupExecute'), ('OtherRead', 'OtherExecute')) {
+        if ($mode.HasFlag([System.IO.UnixFileMode]$pair[0])) { $mode = $mode -bor [System.IO.UnixFileMode]$pair[1] }
+    }
+    try {
+        [System.IO.File]::SetUnixFileMode($Path, $mode)
+        Write-Verbose "Made the ExchangeMfa helper '$Path' executable (the package does not keep Unix file modes)."
+    }
+    catch {
+        $record = New-ExchangeMfaErrorRecord -Name HelperNotFound -TargetObject $Path `
+            -Message "The ExchangeMfa helper at '$Path' is not executable and this account cannot change that ($($_.Exception.Message)). Run once: chmod a+x '$Path'"
+        $Cmdlet.ThrowTerminatingError($record)
+    }
+}
+
 function Get-HelperProcess {
     # Returns the running helper, starting it when needed. Idempotent.
     # -NoStart: return $null instead of starting one (nothing is connected).
@@ -63,6 +88,7 @@ function Start-HelperProcess {
             -Message "The ExchangeMfa helper for $platform was not found at '$path'. $has Build one for $platform from source (./build.sh in a clone of the repository), or set EXCHANGEMFA_HELPER to a helper's path."
         $Cmdlet.ThrowTerminatingError($record)
     }
+    Set-HelperExecutable -Path $path -Cmdlet $Cmdlet
 
     $utf8 = [System.Text.UTF8Encoding]::new($false)
     $startInfo = [System.Diagnostics.ProcessStartInfo]::new($path)

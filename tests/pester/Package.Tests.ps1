@@ -22,7 +22,9 @@ BeforeAll {
     $script:sandbox = Join-Path ([System.IO.Path]::GetTempPath()) "exchangemfa-package-$([guid]::NewGuid().ToString('n').Substring(0, 12))"
     $script:userHome = Join-Path $script:sandbox 'home'
     $script:emptyPath = Join-Path $script:sandbox 'bin'
-    New-Item -ItemType Directory -Path $script:userHome, $script:emptyPath, (Join-Path $script:sandbox 'repo') | Out-Null
+    # ~/.local/share exists in a real home: .NET answers "" for a missing one.
+    New-Item -ItemType Directory -Path (Join-Path $script:userHome '.local/share'), $script:emptyPath,
+        (Join-Path $script:sandbox 'repo') | Out-Null
     # Where Install-PSResource -Scope CurrentUser puts modules on Linux and macOS.
     $script:modulePath = Join-Path $script:userHome '.local/share/powershell/Modules'
 

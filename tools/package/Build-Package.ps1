@@ -28,7 +28,9 @@ foreach ($needed in 'module/bin/ExchangeMfa.Types.dll', 'module/Commands/Command
 Remove-Item -LiteralPath $stage, $repository -Recurse -Force -ErrorAction Ignore
 $bin = New-Item -ItemType Directory -Path (Join-Path $stage 'module/bin') -Force
 Copy-Item -LiteralPath (Join-Path $root 'ExchangeMfa.psd1') -Destination $stage
-Copy-Item -LiteralPath (Join-Path $root 'en-US') -Destination $stage -Recurse
+# en-US/ is a link to module/en-US in the repository: the package holds a copy.
+$help = New-Item -ItemType Directory -Path (Join-Path $stage 'en-US')
+Copy-Item -Path (Join-Path $root 'module/en-US/*') -Destination $help
 Get-ChildItem -LiteralPath (Join-Path $root 'module') -Exclude 'bin', 'Commands.new' |
     Copy-Item -Destination (Join-Path $stage 'module') -Recurse
 Copy-Item -LiteralPath (Join-Path $root 'module/bin/ExchangeMfa.Types.dll') -Destination $bin
@@ -49,19 +51,16 @@ else {
 
 # Publish-PSResource writes the .nupkg into a registered repository. Its
 # registry lives under the user's data folder: a private one here
-# (XDG_DATA_HOME), so the user's own repositories are neither read nor changed.
+# (XDG_DATA_HOME, read by .NET on each call; it must exist, or .NET answers
+# "" and the registry lands in the working folder), so the user's own
+# repositories are neither read nor changed.
 New-Item -ItemType Directory -Path $repository | Out-Null
-$publisher = {
-    param($stage, $repository)
-    Register-PSResourceRepository -Name ExchangeMfaBuild -Uri $repository -Trusted
-    Publish-PSResource -Path $stage -Repository ExchangeMfaBuild -SkipDependenciesCheck
-}
-$dataHome = Join-Path $OutputPath 'psresourceget'
+$dataHome = (New-Item -ItemType Directory -Path (Join-Path $OutputPath 'psresourceget') -Force).FullName
 $previous = $env:XDG_DATA_HOME
 try {
     $env:XDG_DATA_HOME = $dataHome
-    & ([System.Diagnostics.Process]::GetCurrentProcess().MainModule.FileName) -NoProfile -NoLogo -Command $publisher -args $stage, $repository
-    if ($LASTEXITCODE) { throw 'Build-Package: Publish-PSResource failed' }
+    Register-PSResourceRepository -Name ExchangeMfaBuild -Uri $repository -Trusted
+    Publish-PSResource -Path $stage -Repository ExchangeMfaBuild -SkipDependenciesCheck
 }
 finally {
     $env:XDG_DATA_HOME = $previous
