@@ -6,11 +6,11 @@
 #include <errno.h>
 #include <unistd.h>
 
-#include "connection.h"
-#include "http.h"
-#include "methods.h"
-#include "protocol.h"
-#include "rpc.h"
+#include "connection/connection.h"
+#include "net/http.h"
+#include "protocol/methods.h"
+#include "protocol/protocol.h"
+#include "protocol/rpc.h"
 
 /* Writes one whole line to stdout (fd 1), retrying short writes. */
 static int write_stdout(void *ud, const char *line, size_t len)

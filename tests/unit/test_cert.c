@@ -22,10 +22,10 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
-#include "cert.h"
-#include "json.h"
-#include "jwt.h"
+#include "util/buf.h"
+#include "identity/cert.h"
+#include "util/json.h"
+#include "identity/jwt.h"
 
 #define CLIENT "4a1aa1d5-c567-49d0-ad0b-cd957a47f842"
 #define AUD "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"

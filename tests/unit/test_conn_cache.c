@@ -21,14 +21,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cache.h"
-#include "connection.h"
-#include "http.h"
-#include "json.h"
-#include "jwt.h"
-#include "methods.h"
-#include "rpc.h"
+#include "util/buf.h"
+#include "cache/cache.h"
+#include "connection/connection.h"
+#include "net/http.h"
+#include "util/json.h"
+#include "identity/jwt.h"
+#include "protocol/methods.h"
+#include "protocol/rpc.h"
 
 #define TID "6babcaad-604b-40ac-a9d7-9fd97c0b779f"
 #define UPN "admin@contoso.onmicrosoft.com"

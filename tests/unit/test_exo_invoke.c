@@ -15,12 +15,12 @@
 #include <pthread.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "exo.h"
+#include "util/buf.h"
+#include "exchange/exo.h"
 #include "fake_server.h"
-#include "http.h"
-#include "json.h"
-#include "rpc.h"
+#include "net/http.h"
+#include "util/json.h"
+#include "protocol/rpc.h"
 
 #ifdef EM_HAVE_MHD
 #include <microhttpd.h>

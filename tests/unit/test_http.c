@@ -18,10 +18,10 @@
 #include <arpa/inet.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "http.h"
-#include "json.h"
-#include "rpc.h"
+#include "util/buf.h"
+#include "net/http.h"
+#include "util/json.h"
+#include "protocol/rpc.h"
 
 static void test_form_encoding(void **state)
 {

@@ -11,7 +11,7 @@
 
 #include <openssl/hmac.h>
 
-#include "json.h"
+#include "util/json.h"
 #include "jwt_testkit.h"
 
 #define NOW ((time_t)1700000000)

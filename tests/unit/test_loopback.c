@@ -20,12 +20,12 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "fake_server.h"
-#include "http.h"
-#include "json.h"
-#include "loopback.h"
-#include "rpc.h"
+#include "net/http.h"
+#include "util/json.h"
+#include "identity/loopback.h"
+#include "protocol/rpc.h"
 
 #define STATE "Zm9vYmFyYmF6cXV4cXV1eHF1dXpxdXV6cXV1enF1dXo"
 #define ISSUER "https://login.microsoftonline.com/{tenantid}/v2.0"
