@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "identity/jwt.h"
+#include "util/base64.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

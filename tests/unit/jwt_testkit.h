@@ -15,6 +15,7 @@
 #include <openssl/rsa.h>
 
 #include "identity/jwt.h"
+#include "util/base64.h"
 
 /* A fresh RSA key of bits; NULL on failure. */
 static inline EVP_PKEY *testkit_key(unsigned int bits)

@@ -22,6 +22,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "util/base64.h"
 #include "util/buf.h"
 #include "identity/cert.h"
 #include "util/json.h"

@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "util/base64.h"
 #include "util/buf.h"
 #include "cache/cache.h"
 #include "connection/connection.h"

@@ -24,6 +24,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
+#include "util/base64.h"
 #include "util/buf.h"
 #include "identity/cert.h"
 #include "fake_server.h"

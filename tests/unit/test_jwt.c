@@ -11,6 +11,7 @@
 
 #include <openssl/hmac.h>
 
+#include "util/base64.h"
 #include "util/json.h"
 #include "jwt_testkit.h"
 

@@ -11,6 +11,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/json.h"
 #include "identity/jwt.h"

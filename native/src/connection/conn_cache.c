@@ -7,6 +7,7 @@
 #include "connection/conn_cache.h"
 #include "util/buf.h"
 #include "cache/cache.h"
+#include "connection/conn_provider.h"
 #include "connection/connection_internal.h"
 #include "util/json.h"
 #include "identity/oidc.h"

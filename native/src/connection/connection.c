@@ -1,9 +1,10 @@
 /* connection.c - connections, the clouds table, single-flight renewal.
- * The token cache wiring is conn_cache.c's. */
+ * The token cache wiring is conn_cache.c's, the providers conn_provider.c's. */
 #include "connection/connection.h"
 #include "util/buf.h"
 #include "cache/cache.h"
 #include "connection/conn_cache.h"
+#include "connection/conn_provider.h"
 #include "connection/connection_internal.h"
 #include "util/guid.h"
 #include "util/json.h"
@@ -96,12 +97,6 @@ static const em_environment *environment_of_uri(const char *connection_uri, bool
     }
     return best;
 }
-
-struct provider_entry {
-    char *authority;
-    em_oidc_provider *provider;
-    struct provider_entry *next;
-};
 
 /* The modes: protocol name, signInMode, whether an application signs in. */
 static const struct {
@@ -450,18 +445,12 @@ void em_conn_table_clear(em_conn_table *t)
 void em_conn_table_free(em_conn_table **tp)
 {
     em_conn_table *t;
-    struct provider_entry *p, *next;
 
     if (tp == NULL || *tp == NULL)
         return;
     t = *tp;
     em_conn_table_clear(t);
-    for (p = t->providers; p != NULL; p = next) {
-        next = p->next;
-        em_oidc_provider_free(&p->provider);
-        free(p->authority);
-        free(p);
-    }
+    em_conn_providers_free(t);
     em_cache_close(&t->cache);
     pthread_mutex_destroy(&t->providers_lock);
     pthread_mutex_destroy(&t->lock);
@@ -478,74 +467,7 @@ void em_conn_release(em_conn **conn)
     *conn = NULL;
 }
 
-/* The cached provider of authority, discovered on first use. Providers live
- * as long as the table, so connections borrow them. */
-static int provider_get(em_oidc_provider **out, em_conn_table *t, const char *authority,
-                        em_request *req, em_error *err)
-{
-    struct provider_entry *p;
-    em_oidc_provider *fresh = NULL;
-    int rc;
-
-    *out = NULL;
-    pthread_mutex_lock(&t->providers_lock);
-    for (p = t->providers; p != NULL; p = p->next) {
-        if (strcmp(p->authority, authority) == 0)
-            *out = p->provider;
-    }
-    pthread_mutex_unlock(&t->providers_lock);
-    if (*out != NULL)
-        return EM_OK;
-    /* Discover without the lock (network); a concurrent twin loses below. */
-    rc = em_oidc_discover(&fresh, authority, req, err);
-    if (rc != EM_OK)
-        return rc;
-    pthread_mutex_lock(&t->providers_lock);
-    for (p = t->providers; p != NULL; p = p->next) {
-        if (strcmp(p->authority, authority) == 0)
-            *out = p->provider;
-    }
-    if (*out == NULL) {
-        p = calloc(1, sizeof(*p));
-        if (p != NULL)
-            p->authority = strdup(authority);
-        if (p == NULL || p->authority == NULL) {
-            free(p);
-            rc = em_error_set(err, EM_ENOMEM, "out of memory");
-        } else {
-            p->provider = fresh;
-            fresh = NULL;
-            p->next = t->providers;
-            t->providers = p;
-            *out = p->provider;
-        }
-    }
-    pthread_mutex_unlock(&t->providers_lock);
-    em_oidc_provider_free(&fresh);
-    return rc;
-}
-
-int em_conn_need_provider(em_conn *c, em_request *req, em_error *err)
-{
-    if (c->provider != NULL)
-        return EM_OK;
-    return provider_get(&c->provider, c->table, c->settings.authority, req, err);
-}
-
-
 /* ---- opening and closing ---- */
-
-em_oidc_client em_conn_client(const em_conn *c)
-{
-    em_oidc_client client = {
-        .client_id = c->settings.client_id,
-        .scope = c->settings.scope,
-        .login_hint = c->requested_upn,
-    };
-
-    return client;
-}
-
 
 /* Copies the identity of the current tokens (under c->lock). */
 static int take_identity(em_conn *c)

@@ -1,6 +1,7 @@
-/* connection_internal.h - the connection's insides, shared by the two
- * halves of the connection module only: connection.c (table, lifecycle,
- * renewal) and conn_cache.c (the token cache wiring), which reads and sets
+/* connection_internal.h - the connection's insides, shared by the files
+ * of the connection module only: connection.c (table, lifecycle,
+ * renewal), conn_provider.c (providers) and conn_cache.c (the token cache
+ * wiring), which reads and sets
  * a connection's tokens and cache fields under the same locks. Nothing
  * else includes this header; everyone else uses connection.h.
  */
@@ -54,14 +55,5 @@ struct em_conn_table {
     bool cache_tried;
     char cache_problem[EM_ERROR_MESSAGE_MAX];
 };
-
-/* The connection's provider (borrowed from the table), discovered when
- * first needed (a sign-in served by a cached access token needs none).
- * Under renew_lock, or before the connection is shared. Errors of
- * em_oidc_discover, EM_ENOMEM. */
-int em_conn_need_provider(em_conn *conn, em_request *req, em_error *err);
-
-/* The public client of conn; every string borrowed from conn. */
-em_oidc_client em_conn_client(const em_conn *conn);
 
 #endif

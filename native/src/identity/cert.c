@@ -23,7 +23,7 @@
 #include <openssl/x509.h>
 
 #include "util/buf.h"
-#include "identity/jwt.h"
+#include "util/base64.h"
 
 struct em_cert {
     X509 *x509;

@@ -75,11 +75,4 @@ typedef enum em_jwt_alg {
 int em_jwt_sign_client_assertion(char **out, const struct em_cert *cert, const char *client_id,
                                  const char *audience, em_jwt_alg alg, time_t now, em_error *err);
 
-/* base64url without padding; caller frees. *out_len gets the length. */
-int em_base64url_decode(unsigned char **out, size_t *out_len, const char *in, size_t in_len);
-int em_base64url_encode(char **out, const unsigned char *in, size_t in_len);
-/* base64 in the standard or URL alphabet, '=' padding optional (claims
- * challenges, PFX bytes from the module); caller frees (+1 NUL byte kept). */
-int em_base64_decode(unsigned char **out, size_t *out_len, const char *in, size_t in_len);
-
 #endif

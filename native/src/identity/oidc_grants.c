@@ -22,6 +22,7 @@
 #include <openssl/crypto.h>
 
 #include "identity/browser.h"
+#include "util/base64.h"
 #include "util/buf.h"
 #include "util/json.h"
 #include "identity/jwt.h"

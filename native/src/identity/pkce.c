@@ -10,9 +10,9 @@
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include "util/base64.h"
 #include "util/buf.h"
 #include "net/http.h"
-#include "identity/jwt.h"
 
 int em_pkce_random(char **out, size_t bytes, em_error *err)
 {
