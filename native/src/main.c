@@ -1,6 +1,5 @@
 /* main.c - exchangemfa-helper: serves the module's protocol on stdin/stdout
  * (docs/protocol.md) until `shutdown` or stdin EOF, then exits 0. */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
@@ -8,6 +7,7 @@
 
 #include "connection/connection.h"
 #include "net/http.h"
+#include "platform/platform.h"
 #include "protocol/methods.h"
 #include "protocol/protocol.h"
 #include "protocol/rpc.h"
@@ -45,8 +45,7 @@ int main(int argc, char **argv)
                         "Speaks the ExchangeMfa protocol on stdin/stdout; started by the module.\n");
         return 2;
     }
-    /* A vanished module must not kill us mid-write; stdin EOF ends us. */
-    signal(SIGPIPE, SIG_IGN);
+    em_platform_init();
     if (em_http_global_init(&err) != EM_OK) {
         fprintf(stderr, "exchangemfa-helper: %s\n", err.message);
         return 1;

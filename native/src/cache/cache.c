@@ -18,6 +18,7 @@
 
 #include "util/buf.h"
 #include "cache/cache_file.h"
+#include "platform/platform.h"
 #include "util/json.h"
 
 #define CACHE_MARKER "ExchangeMfa"     /* our own top-level member: the version */
@@ -181,17 +182,13 @@ static int check_held(const em_cache *c, em_error *err)
 
 int em_cache_default_dir(char *out, size_t size, em_error *err)
 {
-    const char *xdg = getenv("XDG_CACHE_HOME");
-    const char *home = getenv("HOME");
-    int n;
+    char *dir = NULL;
+    int rc = em_platform_user_folder(&dir, EM_FOLDER_CACHE, err), n;
 
-    if (xdg != NULL && xdg[0] == '/')
-        n = snprintf(out, size, "%s/%s", xdg, EM_CACHE_DIR_NAME);
-    else if (home != NULL && home[0] == '/')
-        n = snprintf(out, size, "%s/.cache/%s", home, EM_CACHE_DIR_NAME);
-    else
-        return em_error_set(err, EM_ECONFIG,
-                            "no token cache folder: neither XDG_CACHE_HOME nor HOME is an absolute path");
+    if (rc != EM_OK)
+        return em_error_prefix(err, "no token cache folder: ");
+    n = snprintf(out, size, "%s", dir);
+    free(dir);
     if (n < 0 || (size_t)n >= size)
         return em_error_set(err, EM_EINVAL, "the token cache folder path is too long");
     return EM_OK;

@@ -23,6 +23,7 @@
 #include <openssl/x509.h>
 
 #include "util/buf.h"
+#include "platform/platform.h"
 #include "util/base64.h"
 
 struct em_cert {
@@ -387,28 +388,54 @@ out:
 int em_cert_default_folder(char **out, em_error *err)
 {
     const char *dir = getenv("EXCHANGEMFA_CERTIFICATE_DIR");
-    const char *config = getenv("XDG_CONFIG_HOME");
-    const char *home = getenv("HOME");
+    char *config = NULL;
     em_buf path = EM_BUF_INIT;
-    int rc = EM_OK;
+    int rc;
 
     if (out == NULL)
         return em_error_set(err, EM_EINVAL, "no place for the folder");
     *out = NULL;
-    if (dir != NULL && dir[0] == '/')
+    if (dir != NULL && dir[0] != '\0') {
         rc = em_buf_puts(&path, dir);
-    else if (config != NULL && config[0] == '/')
-        rc = em_buf_printf(&path, "%s/exchangemfa/certificates", config);
-    else if (home != NULL && home[0] == '/')
-        rc = em_buf_printf(&path, "%s/.config/exchangemfa/certificates", home);
-    else
-        return em_error_set(err, EM_ECONFIG, "no certificate folder: set HOME or XDG_CONFIG_HOME");
+    } else {
+        rc = em_platform_user_folder(&config, EM_FOLDER_CONFIG, err);
+        if (rc != EM_OK)
+            return em_error_prefix(err, "no certificate folder: ");
+        rc = em_buf_printf(&path, "%s%scertificates", config, em_platform_separator());
+        free(config);
+    }
     if (rc == EM_OK)
         *out = em_buf_detach(&path);
     em_buf_free(&path);
     if (*out == NULL)
         return em_error_set(err, EM_ENOMEM, "out of memory");
     return EM_OK;
+}
+
+/* Refuses a key file others can read: EM_OK, or EM_EACCESS saying why. */
+static int check_private(const char *path, em_error *err)
+{
+    em_private_file *f = NULL;
+    char refusal[200];
+    int rc = em_private_open(&f, path, refusal, sizeof refusal, err);
+
+    em_private_close(&f);
+    if (rc == EM_OK && refusal[0] != '\0')
+        rc = em_error_set(err, EM_EACCESS, "the certificate file %.300s holds a private key but %s: "
+                                           "make it readable by you only (chmod 600)", path, refusal);
+    return rc;
+}
+
+/* The system's certificate stores (platform.h; Windows only). */
+static int find_in_store(em_cert **out, const char *thumbprint, em_error *err)
+{
+    em_buf pfx = EM_BUF_INIT;
+    int rc = em_platform_find_certificate(&pfx, thumbprint, err);
+
+    if (rc == EM_OK)
+        rc = em_cert_load_pfx(out, (const unsigned char *)pfx.data, pfx.len, NULL, err);
+    em_buf_free(&pfx);
+    return rc;
 }
 
 /* The 40 hex digits of a thumbprint as typed (blanks and ':' dropped),
@@ -485,6 +512,13 @@ int em_cert_find_thumbprint(em_cert **out, const char *folder, const char *thumb
     *out = NULL;
     if (!normalise_thumbprint(want, thumbprint))
         return em_error_set(err, EM_EINVAL, "the thumbprint is not 40 hexadecimal digits (SHA-1)");
+    /* The system's stores first, as Microsoft's module, unless a folder is
+     * named (EXCHANGEMFA_CERTIFICATE_DIR: tests, or a deliberate choice). */
+    if (folder == NULL && getenv("EXCHANGEMFA_CERTIFICATE_DIR") == NULL) {
+        rc = find_in_store(out, want, err);
+        if (rc != EM_ENOTFOUND)
+            return rc;
+    }
     if (folder == NULL) {
         rc = em_cert_default_folder(&default_folder, err);
         if (rc != EM_OK)
@@ -520,13 +554,10 @@ int em_cert_find_thumbprint(em_cert **out, const char *folder, const char *thumb
         if (stat(path.data, &st) != 0 || !S_ISREG(st.st_mode) || read_file(&data, &len, path.data, NULL) != EM_OK)
             continue;
         if (file_thumbprint(have, data, len, pem, &protected) && strcmp(have, want) == 0) {
-            if ((st.st_mode & 077) != 0)
-                rc = em_error_set(err, EM_EACCESS, "the certificate file %.300s holds a private key but others "
-                                                   "can read it: chmod 600 it", path.data);
-            else if (pem)
-                rc = em_cert_load_pem(out, (const char *)data, len, NULL, err);
-            else
-                rc = em_cert_load_pfx(out, data, len, NULL, err);
+            rc = check_private(path.data, err);
+            if (rc == EM_OK)
+                rc = pem ? em_cert_load_pem(out, (const char *)data, len, NULL, err)
+                         : em_cert_load_pfx(out, data, len, NULL, err);
         }
         free_file(&data, len);
     }

@@ -13,21 +13,19 @@
 
 #include "identity/loopback.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <strings.h>
 #include <time.h>
-#include <unistd.h>
 
 #include <microhttpd.h>
 #include <openssl/crypto.h>
 
+#include "platform/platform.h"
+#include "platform_sockets.h"   /* sockaddr_in6: the platform's own header */
 #include "util/buf.h"
 
 #define LOOPBACK_DEFAULT_TIMEOUT_MS (2L * 60 * 1000)
@@ -532,24 +530,6 @@ static int port_of(struct MHD_Daemon *daemon)
     return info == NULL ? 0 : info->port;
 }
 
-/* Whether this machine has ::1 (IPv6 may be disabled, in containers
- * often): a throwaway socket bound to [::1]:0 tells. */
-static bool have_ipv6_loopback(void)
-{
-    struct sockaddr_in6 v6;
-    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    bool ok = false;
-
-    if (fd < 0)
-        return false;
-    memset(&v6, 0, sizeof v6);
-    v6.sin6_family = AF_INET6;
-    v6.sin6_addr = in6addr_loopback;
-    ok = bind(fd, (struct sockaddr *)&v6, sizeof v6) == 0;
-    close(fd);
-    return ok;
-}
-
 static void stop(em_loopback *lb)
 {
     if (lb->daemon4 != NULL)
@@ -566,7 +546,7 @@ static int listen_for(em_loopback *lb, const em_loopback_redirect *redirect, em_
 {
     bool want4 = redirect->host != EM_LOOPBACK_IPV6;
     bool want6 = redirect->host == EM_LOOPBACK_IPV6 ||
-                 (redirect->host == EM_LOOPBACK_LOCALHOST && have_ipv6_loopback());
+                 (redirect->host == EM_LOOPBACK_LOCALHOST && em_platform_ipv6_loopback());
     int tries = redirect->port == 0 && want4 && want6 ? LOOPBACK_PORT_TRIES : 1;
 
     for (int i = 0; i < tries; i++) {

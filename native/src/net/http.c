@@ -9,6 +9,7 @@
  * 100 ms even while the network is silent.
  */
 #include "net/http.h"
+#include "platform/platform.h"
 #include "protocol/request.h"
 
 #include <ctype.h>
@@ -440,6 +441,9 @@ static void set_options(CURL *easy, const em_http_request *req, xfer *x,
     curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
     if (sk_X509_num(g_http.extra_cas) > 0)
         curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, add_extra_cas);
+    /* Windows: the system's root store too (platform.h). */
+    if (em_platform_tls_native_ca())
+        curl_easy_setopt(easy, CURLOPT_SSL_OPTIONS, (long)CURLSSLOPT_NATIVE_CA);
     if (req->method != NULL && strcmp(req->method, "POST") == 0) {
         curl_easy_setopt(easy, CURLOPT_POST, 1L);
         curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)req->body_len);

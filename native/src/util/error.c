@@ -18,6 +18,17 @@ em_code em_error_set(em_error *err, em_code code, const char *fmt, ...)
     return code;
 }
 
+em_code em_error_prefix(em_error *err, const char *prefix)
+{
+    char message[EM_ERROR_MESSAGE_MAX];
+
+    if (err == NULL)
+        return EM_EINTERNAL;
+    snprintf(message, sizeof(message), "%s", err->message);
+    snprintf(err->message, sizeof(err->message), "%s%s", prefix, message);
+    return err->code;
+}
+
 void em_error_clear(em_error *err)
 {
     if (err != NULL)

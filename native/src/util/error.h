@@ -62,6 +62,9 @@ typedef struct em_error {
 em_code em_error_set(em_error *err, em_code code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
+/* Puts prefix before err's message (cut to fit); returns err's code. */
+em_code em_error_prefix(em_error *err, const char *prefix);
+
 /* Resets every field to its empty value. err may be NULL. */
 void em_error_clear(em_error *err);
 
