@@ -22,6 +22,7 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
+#include "test_util.h"
 #include "util/base64.h"
 #include "util/buf.h"
 #include "identity/cert.h"
@@ -114,10 +115,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char cmd[160];
 
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (test_remove_tree(f->dir) != 0)
         return -1;
     EVP_PKEY_free(f->key);
     EVP_PKEY_free(f->other_key);

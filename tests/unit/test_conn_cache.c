@@ -21,6 +21,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "test_util.h"
 #include "util/base64.h"
 #include "util/buf.h"
 #include "cache/cache.h"
@@ -52,11 +53,8 @@ static int make_dir(void **state)
 
 static int remove_dir(void **state)
 {
-    char cmd[300];
-
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_tree(dir);
 }
 
 /* Writes an access + refresh token for UPN, as a helper would have. */

@@ -11,7 +11,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
+#include "platform_sockets.h"   /* sockaddr_in: the platform's header */
 #include <pthread.h>
 #include <cmocka.h>
 

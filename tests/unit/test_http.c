@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <arpa/inet.h>
+#include "platform_sockets.h"   /* sockaddr_in: the platform's header */
 #include <cmocka.h>
 
 #include "util/buf.h"

@@ -7,15 +7,18 @@
  *
  * Not here, because the toolchain already makes them portable: threads,
  * the clock and sleeping (pthreads, clock_gettime and nanosleep; mingw-w64's
- * winpthreads on Windows) and random bytes (OpenSSL's RAND_bytes).
+ * winpthreads on Windows) and random bytes (OpenSSL's RAND_bytes). Only the
+ * clock of timed condition waits differs (below).
  */
 #ifndef EM_PLATFORM_H
 #define EM_PLATFORM_H
 
+#include <pthread.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 #include "util/buf.h"
 #include "util/error.h"
 
@@ -25,6 +28,28 @@
  * on Windows: no CRLF); a vanished reader is a write error, never a signal
  * that kills us (SIGPIPE ignored on POSIX). */
 void em_platform_init(void);
+
+/* ---- timed waits ---- */
+
+/* Initialises cond for pthread_cond_timedwait with deadlines from
+ * em_platform_deadline: the monotonic clock where condition variables can
+ * use it (Linux), else the wall clock (macOS, winpthreads). */
+void em_platform_cond_init(pthread_cond_t *cond);
+
+/* The clock of those deadlines. */
+clockid_t em_platform_cond_clock(void);
+
+/* The absolute time ms from now, on em_platform_cond_clock. */
+static inline void em_platform_deadline(struct timespec *deadline, long ms)
+{
+    clock_gettime(em_platform_cond_clock(), deadline);
+    deadline->tv_sec += ms / 1000;
+    deadline->tv_nsec += (ms % 1000) * 1000000L;
+    if (deadline->tv_nsec >= 1000000000L) {
+        deadline->tv_sec++;
+        deadline->tv_nsec -= 1000000000L;
+    }
+}
 
 /* ---- the browser ---- */
 

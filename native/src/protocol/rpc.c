@@ -1,5 +1,6 @@
 /* rpc.c - the protocol loop and the em_request implementation. */
 #include "protocol/rpc.h"
+#include "platform/platform.h"
 #include "util/buf.h"
 #include "util/json.h"
 #include "protocol/protocol.h"
@@ -214,17 +215,6 @@ long em_request_id(const em_request *req)
     return req != NULL ? req->id : 0;
 }
 
-static void deadline_after(struct timespec *ts, long ms)
-{
-    clock_gettime(CLOCK_MONOTONIC, ts);
-    ts->tv_sec += ms / 1000;
-    ts->tv_nsec += (ms % 1000) * 1000000L;
-    if (ts->tv_nsec >= 1000000000L) {
-        ts->tv_sec++;
-        ts->tv_nsec -= 1000000000L;
-    }
-}
-
 int em_request_sleep(em_request *req, long ms)
 {
     struct timespec deadline;
@@ -239,7 +229,7 @@ int em_request_sleep(em_request *req, long ms)
             ;
         return EM_OK;
     }
-    deadline_after(&deadline, ms);
+    em_platform_deadline(&deadline, ms);
     pthread_mutex_lock(&req->rpc->lock);
     while (!atomic_load(&req->cancelled)) {
         if (pthread_cond_timedwait(&req->rpc->cond, &req->rpc->lock, &deadline) == ETIMEDOUT)
@@ -648,7 +638,6 @@ int em_rpc_new(em_rpc **out, const em_rpc_method *methods, void *app,
                void (*on_shutdown)(void *app), em_rpc_write_fn write, void *write_ud)
 {
     em_rpc *rpc;
-    pthread_condattr_t attr;
 
     *out = NULL;
     rpc = calloc(1, sizeof(*rpc));
@@ -661,10 +650,7 @@ int em_rpc_new(em_rpc **out, const em_rpc_method *methods, void *app,
     rpc->write_ud = write_ud;
     pthread_mutex_init(&rpc->write_lock, NULL);
     pthread_mutex_init(&rpc->lock, NULL);
-    pthread_condattr_init(&attr);
-    pthread_condattr_setclock(&attr, CLOCK_MONOTONIC);
-    pthread_cond_init(&rpc->cond, &attr);
-    pthread_condattr_destroy(&attr);
+    em_platform_cond_init(&rpc->cond);
     *out = rpc;
     return EM_OK;
 }

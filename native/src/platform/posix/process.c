@@ -102,3 +102,30 @@ int em_platform_open_url(const char *url, em_error *err)
         return em_error_set(err, EM_ENOTFOUND, "%s could not be started (%s)", opener[0], strerror(why));
     return EM_OK;
 }
+
+/* Linux waits on the monotonic clock (a clock change never stretches a
+ * wait); macOS's condition variables know only the wall clock. */
+#ifdef __APPLE__
+#define COND_CLOCK CLOCK_REALTIME
+#else
+#define COND_CLOCK CLOCK_MONOTONIC
+#endif
+
+void em_platform_cond_init(pthread_cond_t *cond)
+{
+#ifdef __APPLE__
+    pthread_cond_init(cond, NULL);
+#else
+    pthread_condattr_t attr;
+
+    pthread_condattr_init(&attr);
+    pthread_condattr_setclock(&attr, COND_CLOCK);
+    pthread_cond_init(cond, &attr);
+    pthread_condattr_destroy(&attr);
+#endif
+}
+
+clockid_t em_platform_cond_clock(void)
+{
+    return COND_CLOCK;
+}

@@ -136,3 +136,14 @@ out:
     free(env);
     return rc;
 }
+
+/* winpthreads' timed waits take wall-clock deadlines only. */
+void em_platform_cond_init(pthread_cond_t *cond)
+{
+    pthread_cond_init(cond, NULL);
+}
+
+clockid_t em_platform_cond_clock(void)
+{
+    return CLOCK_REALTIME;
+}

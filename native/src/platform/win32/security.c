@@ -117,9 +117,16 @@ bool em_win_check_private(HANDLE handle, const wchar_t *path, bool *foreign, boo
         ACE_HEADER *ace = NULL;
         PSID sid;
 
+        ACCESS_MASK mask;
+
         if (!GetAce(dacl, i, (void **)&ace) || ace->AceType != ACCESS_ALLOWED_ACE_TYPE)
             continue;
         sid = (PSID)&((ACCESS_ALLOWED_ACE *)ace)->SidStart;
+        mask = ((ACCESS_ALLOWED_ACE *)ace)->Mask;
+        /* Only what lets others read or change the content counts. */
+        if ((mask & (FILE_READ_DATA | FILE_WRITE_DATA | FILE_APPEND_DATA | GENERIC_READ | GENERIC_WRITE |
+                     GENERIC_ALL | WRITE_DAC | WRITE_OWNER)) == 0)
+            continue;
         if (EqualSid(sid, user) || is_well_known(sid, WinLocalSystemSid) ||
             is_well_known(sid, WinBuiltinAdministratorsSid) || is_well_known(sid, WinCreatorOwnerSid) ||
             (default_owner != NULL && EqualSid(sid, default_owner)))

@@ -20,8 +20,8 @@ PSECURITY_DESCRIPTOR em_win_user_only_sd(void);
 
 /* Checks the owner and DACL of an open handle or (handle NULL) a path:
  * *foreign when another user owns it, *open when its DACL lets a SID other
- * than the user, SYSTEM or Administrators in (a NULL DACL lets everyone
- * in). false when the security information cannot be read. */
+ * than the user, SYSTEM or Administrators read or change the content (a
+ * NULL DACL lets everyone in). false when the security information cannot be read. */
 bool em_win_check_private(HANDLE handle, const wchar_t *path, bool *foreign, bool *open);
 
 /* Replaces the DACL of path by the user-only one; false on failure. */
