@@ -6,6 +6,7 @@
 #   ./build.sh test     ... then run every test (ends with "N passed, N failed")
 #   ./build.sh bench    ... then run every bench/*.ps1 (they print figures)
 #   ./build.sh tools    install PowerShell and Pester only, print where they live
+#   ./build.sh windows-deps  cross-build the Windows x64 libraries once (tools/windows/build-deps.sh)
 #
 # Pinned tools (PowerShell as a .NET tool, Pester from NuGet) go to a per-user
 # folder, $EXCHANGEMFA_TOOLS or ~/.cache/exchangemfa/tools, so the next clone
@@ -99,7 +100,8 @@ main() {
                 PSModulePath="$TOOLS/modules" "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$script"
             done ;;
         tools) install_tools; tool_env ;;
-        *) echo "usage: ./build.sh [build|demo|test|bench|tools]" >&2; exit 2 ;;
+        windows-deps) EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh" ;;
+        *) echo "usage: ./build.sh [build|demo|test|bench|tools|windows-deps]" >&2; exit 2 ;;
     esac
 }
 

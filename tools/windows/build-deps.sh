@@ -1,0 +1,247 @@
+#!/usr/bin/env bash
+# tools/windows/build-deps.sh - the Windows x64 helper's libraries, cross-built
+# once with Debian's mingw-w64 from Debian's own source packages.
+#
+#   tools/windows/build-deps.sh       (or: ./build.sh windows-deps)
+#
+# Each library is a static build in $EXCHANGEMFA_TOOLS/win64/<pkg>-<version>/
+# (default tools folder: ~/.cache/exchangemfa/tools), with a stamp file that
+# holds the hash of its recipe (its build_<pkg> function): a later run skips
+# it in seconds; a changed recipe or version builds it again. win64/pkgconfig/ gathers the .pc files for
+# cmake/mingw-w64-x86_64.cmake. Compiles run under nice with 2 jobs at most.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+TOOLS=${EXCHANGEMFA_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/exchangemfa/tools}
+WIN64=$TOOLS/win64
+HOST=x86_64-w64-mingw32
+JOBS=${EM_JOBS:-2}
+# Debian 12's source versions, in build order (curl needs OpenSSL first).
+# Another version is refused: a new Debian update means editing this list
+# (and docs/windows.md) on purpose.
+PINS=(
+    openssl=3.0.20-1~deb12u2
+    curl=7.88.1-10+deb12u15
+    yajl=2.1.0-3+deb12u2
+    libmicrohttpd=0.9.75-6
+    cmocka=1.1.5-2.1
+)
+DEBIAN_PACKAGES=(gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64
+    dpkg-dev perl make cmake pkg-config xz-utils)
+SOURCES_FILE=/etc/apt/sources.list.d/exchangemfa-deb-src.sources
+
+say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
+die() { echo "build-deps.sh: $*" >&2; exit 1; }
+sudo_if_needed() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+build() { nice -n 19 "$@"; }
+
+install_debian_packages() {
+    local missing=() pkg
+    for pkg in "${DEBIAN_PACKAGES[@]}"; do
+        dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
+    done
+    [ ${#missing[@]} -eq 0 ] && return 0
+    say "installing Debian packages: ${missing[*]}"
+    sudo_if_needed apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive sudo_if_needed apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+}
+
+# apt-get source needs deb-src entries. We add them for the machine's own
+# Debian archives: every deb822 stanza (*.sources) whose URIs are Debian's is
+# copied with "Types: deb-src" into one file of ours; a one-line-style
+# sources.list gets its "deb" lines copied as "deb-src" lines.
+add_deb_src() {
+    grep -rqsE '^(Types:.*deb-src|deb-src[[:space:]])' /etc/apt/sources.list /etc/apt/sources.list.d/ && return 0
+    say "adding deb-src entries for the machine's Debian archives ($SOURCES_FILE)"
+    local stanzas lines
+    stanzas=$(awk 'BEGIN { RS = ""; ORS = "\n\n" }
+        /(^|\n)URIs:[^\n]*debian/ && /(^|\n)Types:[^\n]*deb( |$|\n)/ {
+            sub(/(^|\n)Types:[^\n]*/, "\nTypes: deb-src"); sub(/^\n/, ""); print }' \
+        /etc/apt/sources.list.d/*.sources 2>/dev/null || true)
+    lines=$(sed -n 's/^deb\([[:space:]].*debian.*\)/deb-src\1/p' /etc/apt/sources.list 2>/dev/null || true)
+    [ -n "$stanzas$lines" ] || die "no Debian archive found in /etc/apt/sources.list(.d) to add deb-src for"
+    if [ -n "$stanzas" ]; then
+        printf '%s' "$stanzas" | sudo_if_needed tee "$SOURCES_FILE" >/dev/null
+    else
+        printf '%s\n' "$lines" | sudo_if_needed tee "${SOURCES_FILE%.sources}.list" >/dev/null
+    fi
+    sudo_if_needed apt-get update -qq
+}
+
+# Downloads the pinned source package once into win64/src/<pkg>-<version>/
+# and unpacks it (with Debian's patches) into a fresh build folder.
+unpack_source() {
+    local pkg=$1 version=$2 src=$WIN64/src/$1-$2 work=$3
+    if ! ls "$src"/*.dsc >/dev/null 2>&1; then
+        say "apt-get source $pkg=$version"
+        mkdir -p "$src"
+        (cd "$src" && apt-get source --download-only -qq "$pkg=$version" 2>&1 | grep -v 'unsandboxed as root' >&2) ||
+            true
+        ls "$src"/*.dsc >/dev/null 2>&1 ||
+            die "Debian serves no $pkg $version (apt-cache showsrc $pkg lists what it has); the pin in $0 must be changed on purpose"
+    fi
+    rm -rf "$work"
+    mkdir -p "$(dirname "$work")"
+    dpkg-source --no-check --no-copy -x "$src"/*.dsc "$work" >/dev/null   # tarballs stay in src/
+}
+
+# --- recipes: one per source package; $1 = source tree, $2 = install prefix ---
+
+# libcrypto and libssl only (no apps, docs or tests); ciphers nobody here
+# uses are left out to shorten the build. Legacy PKCS#12 (3DES, RC2) stays:
+# administrators' .pfx files still use it.
+build_openssl() {
+    local tree=$1 prefix=$2
+    (cd "$tree" &&
+        CC=gcc-posix build ./Configure mingw64 --cross-compile-prefix=$HOST- \
+            --prefix="$prefix" --libdir=lib --openssldir="$prefix/ssl" \
+            no-shared no-tests no-module no-dso no-engine no-comp no-ssl3 no-srp \
+            no-idea no-mdc2 no-rc5 no-camellia no-seed no-aria no-whirlpool \
+            no-sm2 no-sm3 no-sm4 no-gost no-siphash no-ocb >/dev/null &&
+        build make -j"$JOBS" build_libs >/dev/null &&
+        make install_dev >/dev/null)
+}
+
+cmake_cross() {
+    local tree=$1 prefix=$2; shift 2
+    build cmake -S "$tree" -B "$tree/_build" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
+        -DEM_WIN64_DEPS="$WIN64" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
+        -DBUILD_SHARED_LIBS=OFF "$@" >/dev/null
+}
+
+# HTTP and HTTPS only, against our OpenSSL; no CA path of the build machine
+# is baked in (trust comes from the Windows store and EXCHANGEMFA_CA_FILE).
+# FindOpenSSL names mingw's libraries LIB_EAY/SSL_EAY: given as paths, since
+# the toolchain confines searches to the mingw root.
+build_curl() {
+    local tree=$1 prefix=$2 openssl version
+    openssl=$(prefix_of openssl)
+    cmake_cross "$tree" "$prefix" -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DENABLE_MANUAL=OFF \
+        -DHTTP_ONLY=ON -DCURL_USE_OPENSSL=ON -DOPENSSL_USE_STATIC_LIBS=ON -DOPENSSL_INCLUDE_DIR="$openssl/include" \
+        -DLIB_EAY="$openssl/lib/libcrypto.a" -DSSL_EAY="$openssl/lib/libssl.a" \
+        -DCURL_CA_BUNDLE=none -DCURL_CA_PATH=none -DCURL_ZLIB=OFF -DCURL_BROTLI=OFF -DCURL_ZSTD=OFF \
+        -DUSE_LIBIDN2=OFF -DUSE_NGHTTP2=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBPSL=OFF
+    build cmake --build "$tree/_build" -j"$JOBS" >/dev/null
+    cmake --install "$tree/_build" >/dev/null
+    # curl's CMake writes a .pc without CURL_STATICLIB (so curl.h would ask
+    # for a DLL) and with the compiler's own libraries in it: ours instead.
+    version=$(sed -n 's/^#define LIBCURL_VERSION "\(.*\)"$/\1/p' "$prefix/include/curl/curlver.h")
+    write_pc "$prefix" libcurl "$version" "Requires.private: libssl libcrypto" \
+        "Libs: -L\${libdir} -lcurl" "Libs.private: -lws2_32 -lwinmm -ladvapi32 -lcrypt32 -lbcrypt" \
+        "Cflags: -I\${includedir} -DCURL_STATICLIB"
+}
+
+# Only the static library and headers; yajl's tools and tests are not needed.
+# Its CMakeLists takes WIN32 for MSVC (/W4 ...): made to ask for MSVC.
+build_yajl() {
+    local tree=$1 prefix=$2 version
+    sed -i 's/^IF (WIN32)$/IF (MSVC)/' "$tree/CMakeLists.txt"
+    cmake_cross "$tree" "$prefix"
+    build cmake --build "$tree/_build" -j"$JOBS" --target yajl_s >/dev/null
+    mkdir -p "$prefix/include/yajl" "$prefix/lib/pkgconfig"
+    cp "$tree"/src/api/*.h "$tree"/_build/yajl-*/include/yajl/yajl_version.h "$prefix/include/yajl/"
+    cp "$tree"/_build/yajl-*/lib/libyajl_s.a "$prefix/lib/libyajl.a"
+    version=$(sed -n 's/^#define YAJL_VERSION \([0-9]*\)$/\1/p' "$prefix/include/yajl/yajl_version.h")
+    write_pc "$prefix" yajl "$((version / 10000)).$((version / 100 % 100)).$((version % 100))" \
+        "Libs: -L\${libdir} -lyajl" "Cflags: -I\${includedir}"
+}
+
+# No HTTPS (the loopback listener is plain HTTP on 127.0.0.1), no docs or examples.
+build_libmicrohttpd() {
+    local tree=$1 prefix=$2
+    (cd "$tree" &&
+        CC=$HOST-gcc-posix build ./configure --host=$HOST --prefix="$prefix" \
+            --disable-shared --enable-static --disable-https --without-gnutls \
+            --disable-doc --disable-examples --disable-curl --disable-nls >/dev/null &&
+        build make -j"$JOBS" -C src/microhttpd >/dev/null &&
+        make -C src/microhttpd install >/dev/null &&
+        make install-pkgconfigDATA >/dev/null &&
+        make -C src/include install >/dev/null)
+    # Its configure leaves Libs.private empty on mingw: Winsock is needed.
+    sed -i 's/^Libs.private:.*/Libs.private: -lws2_32/' "$prefix/lib/pkgconfig/libmicrohttpd.pc"
+}
+
+# For the cross-built unit tests.
+build_cmocka() {
+    local tree=$1 prefix=$2
+    cmake_cross "$tree" "$prefix" -DWITH_STATIC_LIB=ON -DWITH_EXAMPLES=OFF -DUNIT_TESTING=OFF
+    build cmake --build "$tree/_build" -j"$JOBS" --target cmocka-static >/dev/null
+    mkdir -p "$prefix/include" "$prefix/lib/pkgconfig"
+    cp "$tree"/include/cmocka.h "$prefix/include/"
+    cp "$(find "$tree/_build" -name 'libcmocka-static.a' | head -1)" "$prefix/lib/libcmocka.a"
+    write_pc "$prefix" cmocka 1.1.5 "Libs: -L\${libdir} -lcmocka" "Cflags: -I\${includedir}"
+}
+
+# write_pc PREFIX NAME VERSION "Field: value"... - a .pc file for a
+# library whose own build writes none or a wrong one.
+write_pc() {
+    local prefix=$1 name=$2 version=$3; shift 3
+    mkdir -p "$prefix/lib/pkgconfig"
+    {
+        printf 'prefix=%s\nlibdir=${prefix}/lib\nincludedir=${prefix}/include\n\n' "$prefix"
+        printf 'Name: %s\nDescription: %s for Windows x64 (ExchangeMfa)\nVersion: %s\n' "$name" "$name" "$version"
+        printf '%s\n' "$@"
+    } >"$prefix/lib/pkgconfig/$name.pc"
+}
+
+# --- driver ---
+
+prefix_of() {
+    local pin
+    for pin in "${PINS[@]}"; do
+        [ "${pin%%=*}" = "$1" ] && { echo "$WIN64/$1-${pin#*=}"; return 0; }
+    done
+    die "no pin for $1"
+}
+
+build_package() {
+    local pkg=$1 version=$2 prefix work=$WIN64/build/$1-$2 recipe start
+    prefix=$(prefix_of "$pkg")
+    recipe=$(declare -f "build_$pkg" | sha256sum | cut -d' ' -f1)
+    if [ "$(cat "$prefix/.stamp" 2>/dev/null)" = "$version $recipe" ]; then
+        return 0
+    fi
+    start=$(date +%s)
+    say "cross-building $pkg $version into $prefix"
+    rm -rf "$prefix"
+    unpack_source "$pkg" "$version" "$work"
+    failed_work=$work   # named by the EXIT trap if the recipe stops the script
+    "build_$pkg" "$work" "$prefix" 2>"$work.log"   # compilers' warnings and errors
+    failed_work=
+    rm -rf "$work" "$work.log"
+    rmdir "$WIN64/build" 2>/dev/null || true
+    echo "$version $recipe" >"$prefix/.stamp"
+    say "$pkg done in $(($(date +%s) - start)) s"
+}
+
+# One pkgconfig/ folder for all packages (links to each prefix's .pc files).
+link_pkgconfig() {
+    rm -rf "$WIN64/pkgconfig"
+    mkdir -p "$WIN64/pkgconfig"
+    local pin
+    for pin in "${PINS[@]}"; do
+        ln -s "$(prefix_of "${pin%%=*}")"/lib/pkgconfig/*.pc "$WIN64/pkgconfig/"
+    done
+}
+
+failed_work=
+report_failure() {
+    [ -n "$failed_work" ] || return 0
+    tail -n 20 "$failed_work.log" >&2 2>/dev/null
+    echo "build-deps.sh: the build failed; its folder is kept in $failed_work, its messages in $failed_work.log" >&2
+}
+
+main() {
+    trap report_failure EXIT
+    install_debian_packages
+    add_deb_src
+    mkdir -p "$WIN64"
+    local pin
+    for pin in "${PINS[@]}"; do
+        build_package "${pin%%=*}" "${pin#*=}"
+    done
+    link_pkgconfig
+    echo "$WIN64"
+}
+
+main "$@"
