@@ -7,6 +7,7 @@
 #   ./build.sh bench    ... then run every bench/*.ps1 (they print figures)
 #   ./build.sh tools    install PowerShell and Pester only, print where they live
 #   ./build.sh windows-deps  cross-build the Windows x64 libraries once (tools/windows/build-deps.sh)
+#   ./build.sh windows  ... then cross-build module/bin/win-x64/exchangemfa-helper.exe and the unit tests
 #
 # Pinned tools (PowerShell as a .NET tool, Pester from NuGet) go to a per-user
 # folder, $EXCHANGEMFA_TOOLS or ~/.cache/exchangemfa/tools, so the next clone
@@ -70,6 +71,16 @@ build_helper() {
     [ -x "$ROOT/module/bin/exchangemfa-helper" ] || { echo "build.sh: helper was not built" >&2; exit 1; }
 }
 
+# The Windows x64 helper and the unit tests, cross-built with mingw-w64
+# against the cached libraries (./build.sh windows-deps), statically linked.
+build_windows_helper() {
+    say "cross-building the Windows helper and unit tests"
+    nice -n 19 cmake -S "$ROOT" -B "$ROOT/build/win64" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" -DEM_WIN64_DEPS="$TOOLS/win64" >/dev/null
+    nice -n 19 cmake --build "$ROOT/build/win64" --parallel 2 >/dev/null
+    [ -f "$ROOT/module/bin/win-x64/exchangemfa-helper.exe" ] || { echo "build.sh: the Windows helper was not built" >&2; exit 1; }
+}
+
 # Prints the environment that puts our PowerShell and Pester first.
 tool_env() {
     echo "PWSH=$TOOLS/pwsh/pwsh"
@@ -101,7 +112,8 @@ main() {
             done ;;
         tools) install_tools; tool_env ;;
         windows-deps) EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh" ;;
-        *) echo "usage: ./build.sh [build|demo|test|bench|tools|windows-deps]" >&2; exit 2 ;;
+        windows) EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh"; build_windows_helper ;;
+        *) echo "usage: ./build.sh [build|demo|test|bench|tools|windows-deps|windows]" >&2; exit 2 ;;
     esac
 }
 

@@ -236,7 +236,7 @@ static int claims_from_payload(em_jwt_claims **out, yajl_val payload, const char
 
 int em_jwt_decode_claims(em_jwt_claims **out, const char *token, em_error *err)
 {
-    jws_parts parts;
+    jws_parts parts = {0};
     yajl_val payload = NULL;
     int rc = EM_OK;
 
