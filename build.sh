@@ -20,6 +20,8 @@ PWSH_VERSION=7.6.9
 PESTER_VERSION=5.7.1
 DEBIAN_PACKAGES=(build-essential cmake pkg-config openssl nodejs
     libcurl4-openssl-dev libssl-dev libyajl-dev libmicrohttpd-dev libcmocka-dev)
+# macOS (built from source, untested here): Homebrew's names for the same.
+HOMEBREW_PACKAGES=(cmake pkg-config curl openssl@3 yajl libmicrohttpd cmocka node)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -34,6 +36,28 @@ install_debian_packages() {
     [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Homebrew installs curl and openssl@3 keg-only: pkg-config finds them
+# through PKG_CONFIG_PATH under `brew --prefix <formula>`.
+install_homebrew_packages() {
+    command -v brew >/dev/null || { echo "build.sh: on macOS, install Homebrew (https://brew.sh) first" >&2; exit 1; }
+    local missing=() pkg formula
+    for pkg in "${HOMEBREW_PACKAGES[@]}"; do
+        brew list --versions "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing Homebrew packages: ${missing[*]}"
+        brew install "${missing[@]}"
+    fi
+    for formula in curl openssl@3; do
+        PKG_CONFIG_PATH="$(brew --prefix "$formula")/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    done
+    export PKG_CONFIG_PATH
+}
+
+install_system_packages() {
+    if [ "$(uname -s)" = Darwin ]; then install_homebrew_packages; else install_debian_packages; fi
 }
 
 install_powershell() {
@@ -94,7 +118,7 @@ install_tools() {
 }
 
 setup() {
-    install_debian_packages
+    install_system_packages
     install_tools
     build_helper
 }

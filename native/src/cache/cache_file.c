@@ -253,30 +253,23 @@ static long elapsed_ms(const struct timespec *start)
     return (long)(now.tv_sec - start->tv_sec) * 1000 + (now.tv_nsec - start->tv_nsec) / 1000000;
 }
 
-/* The mutex, waited for in 50 ms slices so cancellation is noticed. */
+/* The mutex, tried every 50 ms so cancellation is noticed (trylock: macOS
+ * has no pthread_mutex_timedlock). */
 static int lock_mutex(em_cache_file *c, const struct timespec *start, long timeout_ms,
                       em_request *req, em_error *err)
 {
     for (;;) {
-        struct timespec until;
-        int r;
+        int r = pthread_mutex_trylock(&c->mutex);
 
-        if (em_request_cancelled(req))
-            return em_error_set(err, EM_ECANCELLED, "cancelled while waiting for the token cache");
-        clock_gettime(CLOCK_REALTIME, &until);
-        until.tv_nsec += CACHE_POLL_MS * 1000000L;
-        if (until.tv_nsec >= 1000000000L) {
-            until.tv_sec++;
-            until.tv_nsec -= 1000000000L;
-        }
-        r = pthread_mutex_timedlock(&c->mutex, &until);
         if (r == 0)
             return EM_OK;
-        if (r != ETIMEDOUT)
+        if (r != EBUSY)
             return em_error_set(err, EM_EINTERNAL, "token cache mutex: %s", strerror(r));
         if (elapsed_ms(start) >= timeout_ms)
             return em_error_set(err, EM_ETIMEOUT,
                                 "timed out after %ld ms waiting for the token cache", timeout_ms);
+        if (em_request_sleep(req, CACHE_POLL_MS) != EM_OK)
+            return em_error_set(err, EM_ECANCELLED, "cancelled while waiting for the token cache");
     }
 }
 
