@@ -41,7 +41,8 @@ list(APPEND CMAKE_TRY_COMPILE_PLATFORM_VARIABLES EM_WIN64_DEPS)
 # from the build machine (pkg_check_modules finds each -l through these).
 list(APPEND CMAKE_FIND_ROOT_PATH /usr/${EM_MINGW_TRIPLET} ${EM_WIN64_DEPS})
 
-# Only the cached Windows .pc files, and static link lines (Libs.private too).
+# Only the cached Windows .pc files, and static link lines (Libs.private too;
+# PKG_CONFIG_ARGN needs CMake >= 3.22, Debian 12 has 3.25).
 set(ENV{PKG_CONFIG_LIBDIR} "${EM_WIN64_DEPS}/pkgconfig")
 set(ENV{PKG_CONFIG_PATH} "")
 set(PKG_CONFIG_ARGN --static)
