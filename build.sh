@@ -95,16 +95,6 @@ build_helper() {
     [ -x "$ROOT/module/bin/exchangemfa-helper" ] || { echo "build.sh: helper was not built" >&2; exit 1; }
 }
 
-# The Windows x64 helper and the unit tests, cross-built with mingw-w64
-# against the cached libraries (./build.sh windows-deps), statically linked.
-build_windows_helper() {
-    say "cross-building the Windows helper and unit tests"
-    nice -n 19 cmake -S "$ROOT" -B "$ROOT/build/win64" -DCMAKE_BUILD_TYPE=Release \
-        -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" -DEM_WIN64_DEPS="$TOOLS/win64" >/dev/null
-    nice -n 19 cmake --build "$ROOT/build/win64" --parallel 2 >/dev/null
-    [ -f "$ROOT/module/bin/win-x64/exchangemfa-helper.exe" ] || { echo "build.sh: the Windows helper was not built" >&2; exit 1; }
-}
-
 # Prints the environment that puts our PowerShell and Pester first.
 tool_env() {
     echo "PWSH=$TOOLS/pwsh/pwsh"
@@ -121,6 +111,16 @@ setup() {
     install_system_packages
     install_tools
     build_helper
+}
+
+# The Windows x64 helper and the unit tests, cross-built with mingw-w64
+# against the cached libraries (./build.sh windows-deps), statically linked.
+build_windows_helper() {
+    say "cross-building the Windows helper and unit tests"
+    nice -n 19 cmake -S "$ROOT" -B "$ROOT/build/win64" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" -DEM_WIN64_DEPS="$TOOLS/win64" >/dev/null
+    nice -n 19 cmake --build "$ROOT/build/win64" --parallel 2 >/dev/null
+    [ -f "$ROOT/module/bin/win-x64/exchangemfa-helper.exe" ] || { echo "build.sh: the Windows helper was not built" >&2; exit 1; }
 }
 
 main() {
