@@ -12,7 +12,7 @@
 #include "identity/loopback.h"
 #include "identity/oidc.h"
 #include "protocol/protocol.h"
-#include "identity/signin.h"
+#include "connection/signin.h"
 
 #include <ctype.h>
 #include <pthread.h>

@@ -17,7 +17,7 @@
 #include "util/error.h"
 #include "util/guid.h"
 #include "identity/oidc.h"
-#include "identity/signin.h"
+#include "connection/signin.h"
 
 struct provider_entry;              /* connection.c's discovered providers */
 

@@ -1,6 +1,6 @@
 /* signin.c - one function per sign-in mode, over oidc.h, cert.h, mi.h and
  * jwt.h. */
-#include "identity/signin.h"
+#include "connection/signin.h"
 #include "util/buf.h"
 #include "identity/cert.h"
 #include "identity/jwt.h"
