@@ -7,8 +7,9 @@
 #   ./build.sh bench    ... then run every bench/*.ps1 (they print figures)
 #   ./build.sh tools    install PowerShell and Pester only, print where they live
 #   ./build.sh windows-deps  cross-build the Windows x64 libraries once (tools/windows/build-deps.sh)
-#   ./build.sh package  ... then build/package/: the module with its helpers, as a
-#                       PowerShell Gallery package (.nupkg) in build/package/repo (docs/package.md)
+#   ./build.sh windows  ... then cross-build module/bin/win-x64/exchangemfa-helper.exe and the unit tests
+#   ./build.sh package  ... then build/package/: the module with its linux-x64 and win-x64 helpers,
+#                       as a PowerShell Gallery package (.nupkg) in build/package/repo (docs/package.md)
 #
 # Pinned tools (PowerShell as a .NET tool, Pester from NuGet) go to a per-user
 # folder, $EXCHANGEMFA_TOOLS or ~/.cache/exchangemfa/tools, so the next clone
@@ -21,6 +22,8 @@ PWSH_VERSION=7.6.9
 PESTER_VERSION=5.7.1
 DEBIAN_PACKAGES=(build-essential cmake pkg-config openssl nodejs
     libcurl4-openssl-dev libssl-dev libyajl-dev libmicrohttpd-dev libcmocka-dev)
+# macOS (built from source, untested here): Homebrew's names for the same.
+HOMEBREW_PACKAGES=(cmake pkg-config curl openssl@3 yajl libmicrohttpd cmocka node)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
@@ -35,6 +38,28 @@ install_debian_packages() {
     [ "$(id -u)" -eq 0 ] || sudo=sudo
     $sudo apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${missing[@]}" >/dev/null
+}
+
+# Homebrew installs curl and openssl@3 keg-only: pkg-config finds them
+# through PKG_CONFIG_PATH under `brew --prefix <formula>`.
+install_homebrew_packages() {
+    command -v brew >/dev/null || { echo "build.sh: on macOS, install Homebrew (https://brew.sh) first" >&2; exit 1; }
+    local missing=() pkg formula
+    for pkg in "${HOMEBREW_PACKAGES[@]}"; do
+        brew list --versions "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
+    done
+    if [ ${#missing[@]} -gt 0 ]; then
+        say "installing Homebrew packages: ${missing[*]}"
+        brew install "${missing[@]}"
+    fi
+    for formula in curl openssl@3; do
+        PKG_CONFIG_PATH="$(brew --prefix "$formula")/lib/pkgconfig${PKG_CONFIG_PATH:+:$PKG_CONFIG_PATH}"
+    done
+    export PKG_CONFIG_PATH
+}
+
+install_system_packages() {
+    if [ "$(uname -s)" = Darwin ]; then install_homebrew_packages; else install_debian_packages; fi
 }
 
 install_powershell() {
@@ -137,26 +162,32 @@ build_package_helper() {
     unset PKG_CONFIG_LIBDIR PKG_CONFIG_PATH
 }
 
-# Stages build/package/ExchangeMfa and publishes it to build/package/repo.
-# The Windows helper comes from ./build.sh windows where this tree has it
-# (branch platform); without it the package ships linux-x64 only and says so.
+# Stages build/package/ExchangeMfa with both helpers (the Windows one from
+# ./build.sh windows) and publishes it to build/package/repo.
 build_package() {
-    local windows_helper=
     build_package_helper
-    if declare -F build_windows_helper >/dev/null; then
-        main windows
-        windows_helper="$ROOT/module/bin/win-x64/exchangemfa-helper.exe"
-    fi
+    main windows
     "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$ROOT/tools/package/Build-Package.ps1" \
-        -LinuxHelper "$ROOT/build/package-linux-x64/native/exchangemfa-helper" -WindowsHelper "$windows_helper"
+        -LinuxHelper "$ROOT/build/package-linux-x64/native/exchangemfa-helper" \
+        -WindowsHelper "$ROOT/module/bin/win-x64/exchangemfa-helper.exe"
 }
 
 setup() {
-    install_debian_packages
+    install_system_packages
     install_tools
     build_helper
     build_types
     build_proxies
+}
+
+# The Windows x64 helper and the unit tests, cross-built with mingw-w64
+# against the cached libraries (./build.sh windows-deps), statically linked.
+build_windows_helper() {
+    say "cross-building the Windows helper and unit tests"
+    nice -n 19 cmake -S "$ROOT" -B "$ROOT/build/win64" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" -DEM_WIN64_DEPS="$TOOLS/win64" >/dev/null
+    nice -n 19 cmake --build "$ROOT/build/win64" --parallel 2 >/dev/null
+    [ -f "$ROOT/module/bin/win-x64/exchangemfa-helper.exe" ] || { echo "build.sh: the Windows helper was not built" >&2; exit 1; }
 }
 
 main() {
@@ -172,8 +203,9 @@ main() {
             done ;;
         tools) install_tools; tool_env ;;
         windows-deps) EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh" ;;
+        windows) EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh"; build_windows_helper ;;
         package) setup; build_package ;;
-        *) echo "usage: ./build.sh [build|demo|test|bench|tools|windows-deps|package]" >&2; exit 2 ;;
+        *) echo "usage: ./build.sh [build|demo|test|bench|tools|windows-deps|windows|package]" >&2; exit 2 ;;
     esac
 }
 

@@ -4,6 +4,8 @@
 # Called by `./build.sh test` (which installs and builds first). Suites:
 #   unit     cmocka unit tests + fuzz corpus replays (ctest, normal build)
 #   asan     the same under AddressSanitizer + UndefinedBehaviorSanitizer
+#   winunit  the unit tests cross-built for Windows x64, run under Wine
+#            (skipped, saying why, without wine or the Windows libraries)
 #   emulator the emulator's own node:test suite
 #   peers    conformance: MSAL against the emulator, the helper against oidc-provider
 #   pester   the module's Pester suite against the real helper and emulator;
@@ -46,6 +48,19 @@ run_ctest() {  # run_ctest <suite> <build dir> [cmake args...]
     count "$suite" $((total - bad)) "$bad"
 }
 
+# Wine in a prefix of its own under build/, no display; the toolchain file
+# runs each test through wine (CMAKE_CROSSCOMPILING_EMULATOR).
+run_winunit() {
+    local deps=${EM_WIN64_DEPS:-${EXCHANGEMFA_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/exchangemfa/tools}/win64}
+    if ! command -v wine >/dev/null || [ ! -d "$deps/pkgconfig" ]; then
+        echo "winunit: skipped (needs wine and the Windows libraries: ./build.sh windows-deps)"; return
+    fi
+    WINEARCH=win64 WINEPREFIX="$ROOT/build/wine-prefix" WINEDEBUG=-all WINEDLLOVERRIDES="mscoree,mshtml=" \
+        DISPLAY= WAYLAND_DISPLAY= run_ctest winunit "$ROOT/build/win64" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" -DEM_WIN64_DEPS="$deps"
+    WINEPREFIX="$ROOT/build/wine-prefix" wineserver -k 2>/dev/null || true
+}
+
 run_node_tests() {  # run_node_tests <suite> <folder>
     local suite=$1 log="$LOGS/$1.log"
     node --test --test-reporter=tap "$2" >"$log" 2>&1
@@ -82,6 +97,7 @@ run_pester() {
 
 run_ctest unit "$ROOT/build/native" -DCMAKE_BUILD_TYPE=RelWithDebInfo
 run_ctest asan "$ROOT/build/asan" -DCMAKE_BUILD_TYPE=Debug -DEM_SANITIZE=ON
+run_winunit
 run_node_tests emulator "$ROOT/tests/emulator/"
 run_node_tests catalogue "$ROOT/tools/catalogue/test/"
 if install_peers; then

@@ -92,6 +92,13 @@ function Start-HelperProcess {
 
     $utf8 = [System.Text.UTF8Encoding]::new($false)
     $startInfo = [System.Diagnostics.ProcessStartInfo]::new($path)
+    # EXCHANGEMFA_HELPER_LAUNCHER runs the helper through another program,
+    # for tests: `wine` starts the Windows helper from Linux. Its only
+    # argument is the helper's path; secrets still go over the pipe only.
+    if ($env:EXCHANGEMFA_HELPER_LAUNCHER) {
+        $startInfo = [System.Diagnostics.ProcessStartInfo]::new($env:EXCHANGEMFA_HELPER_LAUNCHER)
+        $startInfo.ArgumentList.Add($path)
+    }
     $startInfo.UseShellExecute = $false
     $startInfo.CreateNoWindow = $true
     $startInfo.RedirectStandardInput = $true

@@ -1,16 +1,16 @@
 /* main.c - exchangemfa-helper: serves the module's protocol on stdin/stdout
  * (docs/protocol.md) until `shutdown` or stdin EOF, then exits 0. */
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <errno.h>
 #include <unistd.h>
 
-#include "connection.h"
-#include "http.h"
-#include "methods.h"
-#include "protocol.h"
-#include "rpc.h"
+#include "connection/connection.h"
+#include "net/http.h"
+#include "platform/platform.h"
+#include "protocol/methods.h"
+#include "protocol/protocol.h"
+#include "protocol/rpc.h"
 
 /* Writes one whole line to stdout (fd 1), retrying short writes. */
 static int write_stdout(void *ud, const char *line, size_t len)
@@ -45,8 +45,7 @@ int main(int argc, char **argv)
                         "Speaks the ExchangeMfa protocol on stdin/stdout; started by the module.\n");
         return 2;
     }
-    /* A vanished module must not kill us mid-write; stdin EOF ends us. */
-    signal(SIGPIPE, SIG_IGN);
+    em_platform_init();
     if (em_http_global_init(&err) != EM_OK) {
         fprintf(stderr, "exchangemfa-helper: %s\n", err.message);
         return 1;

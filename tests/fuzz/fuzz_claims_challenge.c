@@ -6,8 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-#include "oidc.h"
+#include "util/json.h"
+#include "identity/oidc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

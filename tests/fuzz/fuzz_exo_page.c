@@ -10,8 +10,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exo.h"
-#include "json.h"
+#include "exchange/exo.h"
+#include "util/json.h"
 
 /* Aborts when any key of v, at any depth, contains "@odata.". */
 static void check_keys(yajl_val v)

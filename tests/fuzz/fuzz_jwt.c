@@ -11,7 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "jwt.h"
+#include "identity/jwt.h"
+#include "util/base64.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

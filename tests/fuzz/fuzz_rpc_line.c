@@ -10,11 +10,11 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "connection.h"
-#include "json.h"
-#include "methods.h"
-#include "protocol.h"
-#include "rpc.h"
+#include "connection/connection.h"
+#include "util/json.h"
+#include "protocol/methods.h"
+#include "protocol/protocol.h"
+#include "protocol/rpc.h"
 
 static int check_line(void *ud, const char *line, size_t len)
 {

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "oidc.h"
+#include "identity/oidc.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 

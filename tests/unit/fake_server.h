@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "buf.h"
+#include "util/buf.h"
 
 /* ---- captured protocol lines ---- */
 
@@ -69,9 +69,7 @@ static inline bool test_lines_url(test_lines *l, char *out, size_t size)
 
 #ifdef EM_HAVE_MHD
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
+#include "platform_sockets.h"   /* sockaddr_in: the platform's header */
 #include <microhttpd.h>
 
 /* Starts handler on 127.0.0.1 with an ephemeral port; origin gets

@@ -14,7 +14,8 @@
 #include <openssl/evp.h>
 #include <openssl/rsa.h>
 
-#include "jwt.h"
+#include "identity/jwt.h"
+#include "util/base64.h"
 
 /* A fresh RSA key of bits; NULL on failure. */
 static inline EVP_PKEY *testkit_key(unsigned int bits)

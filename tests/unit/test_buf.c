@@ -7,9 +7,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "error.h"
-#include "guid.h"
+#include "util/buf.h"
+#include "util/error.h"
+#include "util/guid.h"
 
 static void test_append_and_grow(void **state)
 {

@@ -24,10 +24,10 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cache.h"
-#include "json.h"
-#include "rpc.h"
+#include "util/buf.h"
+#include "cache/cache.h"
+#include "util/json.h"
+#include "protocol/rpc.h"
 
 #define NOW ((time_t)1700000000)
 #define ENV "login.microsoftonline.com"

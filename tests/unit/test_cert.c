@@ -22,10 +22,12 @@
 #include <openssl/rsa.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
-#include "cert.h"
-#include "json.h"
-#include "jwt.h"
+#include "test_util.h"
+#include "util/base64.h"
+#include "util/buf.h"
+#include "identity/cert.h"
+#include "util/json.h"
+#include "identity/jwt.h"
 
 #define CLIENT "4a1aa1d5-c567-49d0-ad0b-cd957a47f842"
 #define AUD "https://login.microsoftonline.com/contoso.onmicrosoft.com/oauth2/v2.0/token"
@@ -113,10 +115,8 @@ static int setup(void **state)
 static int teardown(void **state)
 {
     fixture *f = *state;
-    char cmd[160];
 
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", f->dir);
-    if (system(cmd) != 0)
+    if (test_remove_tree(f->dir) != 0)
         return -1;
     EVP_PKEY_free(f->key);
     EVP_PKEY_free(f->other_key);

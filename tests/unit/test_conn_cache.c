@@ -21,14 +21,16 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
-#include "cache.h"
-#include "connection.h"
-#include "http.h"
-#include "json.h"
-#include "jwt.h"
-#include "methods.h"
-#include "rpc.h"
+#include "test_util.h"
+#include "util/base64.h"
+#include "util/buf.h"
+#include "cache/cache.h"
+#include "connection/connection.h"
+#include "net/http.h"
+#include "util/json.h"
+#include "identity/jwt.h"
+#include "protocol/methods.h"
+#include "protocol/rpc.h"
 
 #define TID "6babcaad-604b-40ac-a9d7-9fd97c0b779f"
 #define UPN "admin@contoso.onmicrosoft.com"
@@ -51,11 +53,8 @@ static int make_dir(void **state)
 
 static int remove_dir(void **state)
 {
-    char cmd[300];
-
     (void)state;
-    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-    return system(cmd) == 0 ? 0 : -1;
+    return test_remove_tree(dir);
 }
 
 /* Writes an access + refresh token for UPN, as a helper would have. */

@@ -10,8 +10,8 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "connection.h"
-#include "json.h"
+#include "connection/connection.h"
+#include "util/json.h"
 
 static void test_defaults(void **state)
 {

@@ -6,9 +6,9 @@
 #include <string.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "exo.h"
-#include "json.h"
+#include "util/buf.h"
+#include "exchange/exo.h"
+#include "util/json.h"
 #include "test_util.h"
 
 /* Items of pages/mailboxes.json as re-generated: annotations dropped,

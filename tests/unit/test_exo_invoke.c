@@ -11,16 +11,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <arpa/inet.h>
+#include "platform_sockets.h"   /* sockaddr_in: the platform's header */
 #include <pthread.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "exo.h"
+#include "util/buf.h"
+#include "exchange/exo.h"
 #include "fake_server.h"
-#include "http.h"
-#include "json.h"
-#include "rpc.h"
+#include "net/http.h"
+#include "util/json.h"
+#include "protocol/rpc.h"
 
 #ifdef EM_HAVE_MHD
 #include <microhttpd.h>

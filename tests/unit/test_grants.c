@@ -24,16 +24,17 @@
 #include <openssl/pem.h>
 #include <openssl/x509.h>
 
-#include "buf.h"
-#include "cert.h"
+#include "util/base64.h"
+#include "util/buf.h"
+#include "identity/cert.h"
 #include "fake_server.h"
-#include "http.h"
-#include "json.h"
+#include "net/http.h"
+#include "util/json.h"
 #include "jwt_testkit.h"
-#include "mi.h"
-#include "oidc.h"
-#include "pkce.h"
-#include "rpc.h"
+#include "identity/mi.h"
+#include "identity/oidc.h"
+#include "identity/pkce.h"
+#include "protocol/rpc.h"
 
 #define CLIENT "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 #define APP "4a1aa1d5-c567-49d0-ad0b-cd957a47f842"

@@ -15,13 +15,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-#include <arpa/inet.h>
+#include "platform_sockets.h"   /* sockaddr_in: the platform's header */
 #include <cmocka.h>
 
-#include "buf.h"
-#include "http.h"
-#include "json.h"
-#include "rpc.h"
+#include "util/buf.h"
+#include "net/http.h"
+#include "util/json.h"
+#include "protocol/rpc.h"
 
 static void test_form_encoding(void **state)
 {

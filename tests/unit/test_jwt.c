@@ -11,7 +11,8 @@
 
 #include <openssl/hmac.h>
 
-#include "json.h"
+#include "util/base64.h"
+#include "util/json.h"
 #include "jwt_testkit.h"
 
 #define NOW ((time_t)1700000000)

@@ -10,22 +10,23 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <arpa/inet.h>
-#include <netinet/in.h>
+#include "platform_sockets.h"   /* sockaddr_in: the platform's header */
+#ifndef test_close_socket
+#define test_close_socket close  /* win32_test_compat.h: closesocket */
+#endif
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "fake_server.h"
-#include "http.h"
-#include "json.h"
-#include "loopback.h"
-#include "rpc.h"
+#include "net/http.h"
+#include "util/json.h"
+#include "identity/loopback.h"
+#include "protocol/rpc.h"
 
 #define STATE "Zm9vYmFyYmF6cXV4cXV1eHF1dXpxdXV6cXV1enF1dXo"
 #define ISSUER "https://login.microsoftonline.com/{tenantid}/v2.0"
@@ -435,7 +436,7 @@ static void test_localhost_port_taken_on_ipv6(void **state)
     v6.sin6_addr = in6addr_loopback;
     if (fd < 0 || bind(fd, (struct sockaddr *)&v6, sizeof v6) != 0) {
         if (fd >= 0)
-            close(fd);
+            test_close_socket(fd);
         print_message("::1 is not available on this machine: nothing to hold\n");
         skip();
     }
@@ -445,7 +446,7 @@ static void test_localhost_port_taken_on_ipv6(void **state)
     assert_int_equal(em_loopback_start(&lb, &expect, template, &err), EM_ENETWORK);
     assert_null(lb);
     assert_non_null(strstr(err.message, "in use"));
-    close(fd);
+    test_close_socket(fd);
     /* Released: the same port now listens on both addresses. */
     assert_int_equal(em_loopback_start(&lb, &expect, template, &err), EM_OK);
     assert_true(em_loopback_on_ipv6(lb));

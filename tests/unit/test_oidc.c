@@ -11,8 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "json.h"
-#include "oidc.h"
+#include "util/json.h"
+#include "identity/oidc.h"
 
 #define NOW ((time_t)1700000000)
 

@@ -20,13 +20,13 @@
 #include <time.h>
 #include <microhttpd.h>
 
-#include "buf.h"
+#include "util/buf.h"
 #include "fake_server.h"
-#include "http.h"
-#include "json.h"
+#include "net/http.h"
+#include "util/json.h"
 #include "jwt_testkit.h"
-#include "oidc.h"
-#include "rpc.h"
+#include "identity/oidc.h"
+#include "protocol/rpc.h"
 
 #define CLIENT "fb78d390-0c51-40cd-8e17-fdbfab77341b"
 #define TID "6babcaad-604b-40ac-a9d7-9fd97c0b779f"

@@ -11,12 +11,13 @@
 #include <string.h>
 #include <time.h>
 
-#include "buf.h"
-#include "json.h"
-#include "jwt.h"
+#include "util/base64.h"
+#include "util/buf.h"
+#include "util/json.h"
+#include "identity/jwt.h"
 #include "jwt_testkit.h"
-#include "oidc.h"
-#include "pkce.h"
+#include "identity/oidc.h"
+#include "identity/pkce.h"
 
 static void test_rfc7636_vector(void **state)
 {

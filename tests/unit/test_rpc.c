@@ -18,13 +18,13 @@
 #include <time.h>
 #include <cmocka.h>
 
-#include "buf.h"
-#include "connection.h"
-#include "http.h"
-#include "json.h"
-#include "methods.h"
-#include "protocol.h"
-#include "rpc.h"
+#include "util/buf.h"
+#include "connection/connection.h"
+#include "net/http.h"
+#include "util/json.h"
+#include "protocol/methods.h"
+#include "protocol/protocol.h"
+#include "protocol/rpc.h"
 #include "test_util.h"
 
 /* ---- capture of what the helper writes ---- */

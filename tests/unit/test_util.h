@@ -2,8 +2,37 @@
 #ifndef EM_TEST_UTIL_H
 #define EM_TEST_UTIL_H
 
+#include <dirent.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+/* rm -rf of a test's folder (no shell, so it works on Windows too):
+ * 0, or -1 when something stayed. */
+static inline int test_remove_tree(const char *dir)
+{
+    DIR *d = opendir(dir);
+    struct dirent *e;
+    char path[4096 + 256];
+    struct stat st;
+
+    if (d == NULL)
+        return unlink(dir) == 0 || rmdir(dir) == 0 ? 0 : -1;
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+            continue;
+        if (snprintf(path, sizeof path, "%s/%s", dir, e->d_name) >= (int)sizeof path)
+            continue;
+        if (stat(path, &st) == 0 && S_ISDIR(st.st_mode))
+            test_remove_tree(path);
+        else
+            unlink(path);
+    }
+    closedir(d);
+    return rmdir(dir) == 0 ? 0 : -1;
+}
 
 /* Reads EM_TEST_DATA/<rel> into a NUL-terminated buffer; *len gets its
  * size (0 when missing). Caller frees. NULL when missing. */

@@ -3,13 +3,12 @@
 # repository build/package/repo. Called by `./build.sh package`, after the
 # helpers, the types DLL and the proxy commands are built (docs/package.md).
 #
-#   pwsh -File tools/package/Build-Package.ps1 -LinuxHelper <path> [-WindowsHelper <path>]
+#   pwsh -File tools/package/Build-Package.ps1 -LinuxHelper <path> -WindowsHelper <path>
 param(
     # The linux-x64 helper linked against the static libraries; stripped here.
     [Parameter(Mandatory)] [string] $LinuxHelper,
-    # The win-x64 helper (static, stripped by its build); empty when this
-    # tree cannot build it yet.
-    [string] $WindowsHelper,
+    # The win-x64 helper of ./build.sh windows (static, stripped by its build).
+    [Parameter(Mandatory)] [string] $WindowsHelper,
     [string] $OutputPath = (Join-Path (Split-Path (Split-Path $PSScriptRoot -Parent) -Parent) 'build/package')
 )
 
@@ -39,15 +38,8 @@ $linux = New-Item -ItemType Directory -Path (Join-Path $bin 'linux-x64')
 # Symbols stay in the build folder: the package carries the code only.
 & strip -o (Join-Path $linux 'exchangemfa-helper') $LinuxHelper
 if ($LASTEXITCODE) { throw "Build-Package: strip $LinuxHelper failed" }
-$platforms = @('linux-x64')
-if ($WindowsHelper) {
-    $windows = New-Item -ItemType Directory -Path (Join-Path $bin 'win-x64')
-    Copy-Item -LiteralPath $WindowsHelper -Destination $windows
-    $platforms += 'win-x64'
-}
-else {
-    Write-Warning 'This tree cannot build the Windows helper yet (./build.sh windows, branch platform): the package ships linux-x64 only.'
-}
+$windows = New-Item -ItemType Directory -Path (Join-Path $bin 'win-x64')
+Copy-Item -LiteralPath $WindowsHelper -Destination $windows
 
 # Publish-PSResource writes the .nupkg into a registered repository. Its
 # registry lives under the user's data folder: a private one here
@@ -71,5 +63,5 @@ $package = Get-ChildItem -LiteralPath $repository -Filter 'ExchangeMfa.*.nupkg'
 $helpers = Get-ChildItem -LiteralPath $bin -Recurse -Filter 'exchangemfa-helper*' |
     ForEach-Object { '{0} {1:N1} MB' -f $_.Directory.Name, ($_.Length / 1MB) }
 "package  $($package.FullName)"
-'size     {0:N1} MB ({1:N0} bytes); platforms: {2}' -f ($package.Length / 1MB), $package.Length, ($platforms -join ', ')
+'size     {0:N1} MB ({1:N0} bytes)' -f ($package.Length / 1MB), $package.Length
 "helpers  $($helpers -join ', ')"

@@ -1,0 +1,218 @@
+/* test_platform.c - the platform layer (platform.h) on the platform the
+ * tests are built for: Linux natively, Windows under Wine. The same
+ * assertions hold on both; what differs is how (modes | ACLs, identity |
+ * DPAPI, flock | LockFileEx, rename | MoveFileExW). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "test_util.h"
+#include "platform/platform.h"
+#include "util/buf.h"
+
+static char dir[512];
+
+static int make_dir(void **state)
+{
+    char *tmp = getenv("TEMP") != NULL ? getenv("TEMP") : getenv("TMPDIR");
+
+    (void)state;
+    snprintf(dir, sizeof dir, "%s/em-platform-XXXXXX", tmp != NULL && tmp[0] != '\0' ? tmp : "/tmp");
+    return mkdtemp(dir) != NULL ? 0 : -1;
+}
+
+static int remove_dir(void **state)
+{
+    (void)state;
+    return test_remove_tree(dir);
+}
+
+static void path_in(char *out, size_t size, const char *name)
+{
+    snprintf(out, size, "%s%s%s", dir, em_platform_separator(), name);
+}
+
+/* Sealing round-trips, and what comes back sealed is not the plain text
+ * on Windows (DPAPI); altered content does not unseal there. */
+static void test_seal(void **state)
+{
+    static const char secret[] = "{\"RefreshToken\":{\"k\":{\"secret\":\"rt-secret\"}}}";
+    em_buf sealed = EM_BUF_INIT, plain = EM_BUF_INIT, again = EM_BUF_INIT;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_platform_seal(&sealed, secret, strlen(secret), &err), EM_OK);
+    assert_int_equal(em_platform_unseal(&plain, sealed.data, sealed.len, &err), EM_OK);
+    assert_int_equal(plain.len, strlen(secret));
+    assert_memory_equal(plain.data, secret, plain.len);
+    if (sealed.len != strlen(secret) || memcmp(sealed.data, secret, sealed.len) != 0) {
+        /* A real protection (Windows): no plain secret inside, and one
+         * flipped byte makes it fail with a clear error. */
+        assert_null(strstr(sealed.data, "rt-secret"));
+        sealed.data[sealed.len - 1] ^= 0x5a;     /* its signature */
+        assert_int_equal(em_platform_unseal(&again, sealed.data, sealed.len, &err), EM_EACCESS);
+        assert_non_null(strstr(err.message, "DPAPI"));
+        assert_int_equal(again.len, 0);
+    }
+    em_buf_free(&sealed);
+    em_buf_free(&plain);
+    em_buf_free(&again);
+}
+
+/* A private folder, a file written atomically into it, read back with the
+ * same stamp; a second write changes the stamp; no temp file is left. */
+static void test_private_files(void **state)
+{
+    char folder[600], file[700], refusal[200], narrowed[64];
+    em_private_file *written = NULL, *read = NULL, *second = NULL;
+    em_buf text = EM_BUF_INIT;
+    em_error err = {0};
+    bool too_big = true;
+
+    (void)state;
+    snprintf(folder, sizeof folder, "%s%sa%sb", dir, em_platform_separator(), em_platform_separator());
+    assert_int_equal(em_private_folder(folder, narrowed, sizeof narrowed, &err), EM_OK);
+    assert_string_equal(narrowed, "");
+    snprintf(file, sizeof file, "%s%stokens.json", folder, em_platform_separator());
+
+    assert_int_equal(em_private_open(&read, file, refusal, sizeof refusal, &err), EM_OK);
+    assert_null(read);
+    assert_string_equal(refusal, "");       /* no file yet */
+
+    assert_int_equal(em_private_write(&written, file, "one", 3, &err), EM_OK);
+    assert_int_equal(em_private_open(&read, file, refusal, sizeof refusal, &err), EM_OK);
+    assert_non_null(read);
+    assert_true(em_file_stamp_equal(em_private_stamp(read), em_private_stamp(written)));
+    assert_int_equal(em_private_read(&text, read, 1024, &too_big, &err), EM_OK);
+    assert_false(too_big);
+    assert_int_equal(text.len, 3);
+    assert_memory_equal(text.data, "one", 3);
+    em_private_close(&read);
+
+    assert_int_equal(em_private_write(&second, file, "two!", 4, &err), EM_OK);
+    assert_false(em_file_stamp_equal(em_private_stamp(second), em_private_stamp(written)));
+    assert_int_equal(em_private_open(&read, file, refusal, sizeof refusal, &err), EM_OK);
+    assert_non_null(read);
+    text.len = 0;
+    assert_int_equal(em_private_read(&text, read, 2, &too_big, &err), EM_OK);
+    assert_true(too_big);                   /* more than max */
+    em_private_close(&read);
+    em_private_close(&written);
+    em_private_close(&second);
+    em_buf_free(&text);
+
+    /* A leftover temp file is removed; setting aside renames, once. */
+    {
+        char tmp[800], aside[800];
+        FILE *f;
+
+        snprintf(tmp, sizeof tmp, "%s.tmp-0123456789abcdef", file);
+        f = fopen(tmp, "wb");
+        assert_non_null(f);
+        fclose(f);
+        em_private_remove_temps(file);
+        assert_null(fopen(tmp, "rb"));
+        assert_int_equal(em_private_set_aside(aside, sizeof aside, file, &err), EM_OK);
+        assert_non_null(strstr(aside, "tokens.json.corrupt-"));
+        assert_int_equal(em_private_open(&read, file, refusal, sizeof refusal, &err), EM_OK);
+        assert_null(read);
+        assert_string_equal(refusal, "");
+        f = fopen(aside, "rb");
+        assert_non_null(f);
+        fclose(f);
+    }
+}
+
+/* One holder at a time; released, it can be taken again. */
+static void test_lock(void **state)
+{
+    char path[600];
+    em_file_lock *first = NULL, *second = NULL;
+    em_error err = {0};
+
+    (void)state;
+    path_in(path, sizeof path, "tokens.lock");
+    assert_int_equal(em_file_lock_try(&first, path, &err), EM_OK);
+    assert_non_null(first);
+    /* flock and LockFileEx both refuse a second open handle of the same
+     * process, as they refuse another process. */
+    assert_int_equal(em_file_lock_try(&second, path, &err), EM_OK);
+    assert_null(second);
+    em_file_lock_release(&first);
+    assert_null(first);
+    assert_int_equal(em_file_lock_try(&second, path, &err), EM_OK);
+    assert_non_null(second);
+    em_file_lock_release(&second);
+}
+
+/* The per-user folders end in the product's folder name. */
+static void test_user_folders(void **state)
+{
+    char *cache = NULL, *config = NULL;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_platform_user_folder(&cache, EM_FOLDER_CACHE, &err), EM_OK);
+    assert_int_equal(em_platform_user_folder(&config, EM_FOLDER_CONFIG, &err), EM_OK);
+    assert_non_null(strstr(cache, em_platform_separator()));
+    assert_true(strstr(cache, "exchangemfa") != NULL || strstr(cache, "ExchangeMfa") != NULL);
+    assert_string_not_equal(cache, config);
+    free(cache);
+    free(config);
+}
+
+/* A certificate no store holds: NotFound (POSIX has no store at all). */
+static void test_certificate_store_miss(void **state)
+{
+    em_buf pfx = EM_BUF_INIT;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_platform_find_certificate(&pfx, "0123456789ABCDEF0123456789ABCDEF01234567", &err),
+                     EM_ENOTFOUND);
+    assert_int_equal(pfx.len, 0);
+}
+
+/* A timed wait on the platform's clock waits (about) as long as asked. */
+static void test_timed_wait(void **state)
+{
+    pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t cond;
+    struct timespec deadline, start, end;
+    long waited;
+
+    (void)state;
+    em_platform_cond_init(&cond);
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    em_platform_deadline(&deadline, 200);
+    pthread_mutex_lock(&lock);
+    while (pthread_cond_timedwait(&cond, &lock, &deadline) == 0)
+        ;
+    pthread_mutex_unlock(&lock);
+    clock_gettime(CLOCK_MONOTONIC, &end);
+    waited = (end.tv_sec - start.tv_sec) * 1000 + (end.tv_nsec - start.tv_nsec) / 1000000;
+    assert_true(waited >= 150);
+    assert_true(waited < 5000);
+    pthread_cond_destroy(&cond);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_seal),
+        cmocka_unit_test_setup_teardown(test_private_files, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_lock, make_dir, remove_dir),
+        cmocka_unit_test(test_user_folders),
+        cmocka_unit_test(test_certificate_store_miss),
+        cmocka_unit_test(test_timed_wait),
+    };
+
+    em_platform_init();
+    return cmocka_run_group_tests_name("platform", tests, NULL, NULL);
+}
