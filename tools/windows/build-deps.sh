@@ -195,7 +195,8 @@ build_cmocka() {
 # --- linux64: the package's Linux helper links these statically, so it runs
 # without Debian's -dev packages; glibc stays shared (docs/package.md) ---
 
-# As for win64, with the Linux trust store: OPENSSLDIR /etc/ssl, where
+# The options of build_openssl (repeated: that recipe's text is the win64
+# cache's stamp), with the Linux trust store: OPENSSLDIR /etc/ssl, where
 # Debian, Ubuntu, SUSE and Arch keep certs/ (SSL_CERT_FILE and SSL_CERT_DIR
 # name others), since curl is told to use OpenSSL's default paths.
 build_openssl_linux64() {
