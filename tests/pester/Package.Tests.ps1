@@ -124,15 +124,17 @@ Disconnect-ExchangeMfa -Confirm:`$false
         $result.First | Should -Match '@'
     }
 
-    It 'answers Get-Help for an Exchange command from the installed copy' {
+    It 'answers Get-Help for an Exchange command and about_ExchangeMfa from the installed copy' {
         $result = Invoke-SandboxPwsh @"
 Import-Module ExchangeMfa
 `$help = Get-Help Get-EXOMailbox
-@{ Name = `$help.Name; Synopsis = [string]`$help.Synopsis; Source = (Get-Command Get-EXOMailbox).Module.Path } | ConvertTo-Json -Compress
+@{ Name = `$help.Name; Synopsis = [string]`$help.Synopsis; Source = (Get-Command Get-EXOMailbox).Module.Path
+   About = (Get-Help about_ExchangeMfa | Out-String) } | ConvertTo-Json -Compress
 "@
         $result.Name | Should -Be 'Get-EXOMailbox'
         $result.Synopsis | Should -Not -BeNullOrEmpty
         $result.Source | Should -BeLike "$script:moduleBase*"
+        $result.About | Should -Match 'TOKENS AND SECRETS'
     }
 
     It 'names the platform and what to do when it ships no helper for it' {
