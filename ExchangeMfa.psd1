@@ -30,7 +30,8 @@
     AliasesToExport      = @()
     PrivateData          = @{
         PSData = @{
-            Tags         = @('Exchange', 'ExchangeOnline', 'MFA', 'OAuth', 'DeviceCode', 'PKCE', 'ManagedIdentity', 'Certificate', 'Linux', 'macOS')
+            # PSEdition_Core and the platforms: the Gallery's filters.
+            Tags         = @('Exchange', 'ExchangeOnline', 'MFA', 'OAuth', 'DeviceCode', 'PKCE', 'ManagedIdentity', 'Certificate', 'PSEdition_Core', 'Windows', 'Linux', 'MacOS')
             LicenseUri   = 'https://example.invalid/exchangemfa/LICENSE'
             ProjectUri   = 'https://example.invalid/exchangemfa'
             ReleaseNotes = 'Every sign-in mode (browser with PKCE, device code, certificate, managed identity, federated token, access token, password), a token cache shared by sessions (silent sign-in, -InMemoryTokenCache, -ForgetCache), connections, a generic invoker, and proxy commands for the Exchange cmdlets of the catalogue (module/Data/ExchangeCommands.json), made at Connect time with -Prefix and -CommandName.'

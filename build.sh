@@ -8,6 +8,8 @@
 #   ./build.sh tools    install PowerShell and Pester only, print where they live
 #   ./build.sh windows-deps  cross-build the Windows x64 libraries once (tools/windows/build-deps.sh)
 #   ./build.sh windows  ... then cross-build module/bin/win-x64/exchangemfa-helper.exe and the unit tests
+#   ./build.sh package  ... then build/package/: the module with its linux-x64 and win-x64 helpers,
+#                       as a PowerShell Gallery package (.nupkg) in build/package/repo (docs/package.md)
 #
 # Pinned tools (PowerShell as a .NET tool, Pester from NuGet) go to a per-user
 # folder, $EXCHANGEMFA_TOOLS or ~/.cache/exchangemfa/tools, so the next clone
@@ -88,11 +90,20 @@ EOF
     rm -rf "$proj"
 }
 
+# .NET's runtime identifier of this machine, the module/bin/<rid>/ the
+# module takes its helper from (linux-x64, osx-arm64, ...).
+helper_platform() {
+    local os arch
+    case "$(uname -s)" in Darwin) os=osx ;; *) os=linux ;; esac
+    case "$(uname -m)" in x86_64 | amd64) arch=x64 ;; aarch64 | arm64) arch=arm64 ;; *) arch=$(uname -m) ;; esac
+    echo "$os-$arch"
+}
+
 build_helper() {
     say "building the helper"
     cmake -S "$ROOT" -B "$ROOT/build/native" -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
     cmake --build "$ROOT/build/native" --parallel 2 >/dev/null
-    [ -x "$ROOT/module/bin/exchangemfa-helper" ] || { echo "build.sh: helper was not built" >&2; exit 1; }
+    [ -x "$ROOT/module/bin/$(helper_platform)/exchangemfa-helper" ] || { echo "build.sh: helper was not built" >&2; exit 1; }
 }
 
 # The module's typed values (module/Types/*.cs), compiled once by PowerShell
@@ -135,6 +146,32 @@ build_proxies() {
     done
 }
 
+# The package's Linux helper: the same sources linked against static
+# OpenSSL, curl, yajl and libmicrohttpd (tools/windows/build-deps.sh linux64,
+# cached in the tools folder), glibc shared; its own build folder, so the dev
+# build's helper in module/bin is left alone. pkg-config sees only those
+# libraries, so nothing of the machine's -dev packages is linked.
+build_package_helper() {
+    EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh" linux64 >/dev/null
+    say "building the package's Linux helper against the static libraries"
+    local build="$ROOT/build/package-linux-x64"
+    export PKG_CONFIG_LIBDIR="$TOOLS/linux64/pkgconfig" PKG_CONFIG_PATH=
+    nice -n 19 cmake -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEM_MODULE_COPY=OFF \
+        -DPKG_CONFIG_ARGN=--static >/dev/null
+    nice -n 19 cmake --build "$build" --target exchangemfa-helper --parallel 2 >/dev/null
+    unset PKG_CONFIG_LIBDIR PKG_CONFIG_PATH
+}
+
+# Stages build/package/ExchangeMfa with both helpers (the Windows one from
+# ./build.sh windows) and publishes it to build/package/repo.
+build_package() {
+    build_package_helper
+    main windows
+    "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$ROOT/tools/package/Build-Package.ps1" \
+        -LinuxHelper "$ROOT/build/package-linux-x64/native/exchangemfa-helper" \
+        -WindowsHelper "$ROOT/module/bin/win-x64/exchangemfa-helper.exe"
+}
+
 setup() {
     install_system_packages
     install_tools
@@ -167,7 +204,8 @@ main() {
         tools) install_tools; tool_env ;;
         windows-deps) EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh" ;;
         windows) EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh"; build_windows_helper ;;
-        *) echo "usage: ./build.sh [build|demo|test|bench|tools|windows-deps|windows]" >&2; exit 2 ;;
+        package) setup; build_package ;;
+        *) echo "usage: ./build.sh [build|demo|test|bench|tools|windows-deps|windows|package]" >&2; exit 2 ;;
     esac
 }
 

@@ -15,7 +15,8 @@ param(
 
 $ErrorActionPreference = 'Stop'
 $root = Split-Path $PSScriptRoot -Parent
-$helperPath = Join-Path $root 'module/bin/exchangemfa-helper'
+# The helper the module would start (module/bin/<rid>/, or EXCHANGEMFA_HELPER).
+$helperPath = & (Import-Module (Join-Path $root 'ExchangeMfa.psd1') -PassThru) { Get-HelperPath }
 Import-Module (Join-Path $root 'tests/pester/TestSupport.psm1')
 Import-Module (Join-Path $PSScriptRoot 'BenchSupport.psm1')
 

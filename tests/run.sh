@@ -8,7 +8,9 @@
 #            (skipped, saying why, without wine or the Windows libraries)
 #   emulator the emulator's own node:test suite
 #   peers    conformance: MSAL against the emulator, the helper against oidc-provider
-#   pester   the module's Pester suite against the real helper and emulator
+#   pester   the module's Pester suite against the real helper and emulator;
+#            first `./build.sh package` (static libraries cached in the tools
+#            folder), whose package Package.Tests.ps1 installs and runs
 # The last line is "N passed, N failed"; the exit code is non-zero on any failure.
 set -uo pipefail
 
@@ -102,6 +104,9 @@ if install_peers; then
     run_node_tests peers "$ROOT/tests/peers/"
 else
     echo "peers: npm ci failed (see $LOGS/peers-install.log)"; broken+=(peers)
+fi
+if ! "$ROOT/build.sh" package >"$LOGS/package.log" 2>&1; then
+    echo "package: build failed (see $LOGS/package.log)"; tail -20 "$LOGS/package.log"; broken+=(package)
 fi
 run_pester
 

@@ -29,10 +29,14 @@ function Stop-HelperWithError {
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
     $code = 'unknown'
-    if (-not $Helper.Stopped -and $Helper.Process.WaitForExit(2000)) { $code = $Helper.Process.ExitCode }
+    if (-not $Helper.Stopped -and $Helper.Process.WaitForExit(2000)) {
+        $code = $Helper.Process.ExitCode
+        $Helper.Process.WaitForExit()   # and its stderr is read to the end
+    }
     if ([object]::ReferenceEquals($script:Helper, $Helper)) { Stop-HelperProcess }
+    $said = if ($Helper.StderrTail.Count) { " It said: $($Helper.StderrTail -join ' ')" } else { '' }
     $record = New-ExchangeMfaErrorRecord -Name HelperExited `
-        -Message "The ExchangeMfa helper exited unexpectedly (exit code $code); its connections are gone. Run Connect-ExchangeMfa again."
+        -Message "The ExchangeMfa helper exited unexpectedly (exit code $code); its connections are gone. Run Connect-ExchangeMfa again.$said"
     $Cmdlet.ThrowTerminatingError($record)
 }
 

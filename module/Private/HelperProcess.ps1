@@ -4,11 +4,48 @@
 # Seconds to wait for the helper's first answer and for simple requests.
 $script:RequestTimeoutSeconds = 30
 
+function Get-HelperPlatform {
+    # .NET's runtime identifier of this platform (linux-x64, win-x64,
+    # osx-arm64, ...), from the OS and the process's architecture: an x64
+    # PowerShell under emulation runs an x64 helper the same way. Not
+    # RuntimeInformation.RuntimeIdentifier, which a distribution's own .NET
+    # build reports as e.g. ubuntu.24.04-x64.
+    $os = if ($IsWindows) { 'win' } elseif ($IsMacOS) { 'osx' } else { 'linux' }
+    $architecture = [System.Runtime.InteropServices.RuntimeInformation]::ProcessArchitecture
+    "$os-$($architecture.ToString().ToLowerInvariant())"
+}
+
 function Get-HelperPath {
     # EXCHANGEMFA_HELPER points at another build (a sanitizer build, a
-    # packaged copy); otherwise the helper lives in module/bin/.
+    # packaged copy); otherwise the platform's helper in module/bin/<rid>/.
     if ($env:EXCHANGEMFA_HELPER) { return $env:EXCHANGEMFA_HELPER }
-    Join-Path (Split-Path $PSScriptRoot -Parent) 'bin/exchangemfa-helper'
+    $name = if ($IsWindows) { 'exchangemfa-helper.exe' } else { 'exchangemfa-helper' }
+    Join-Path (Split-Path $PSScriptRoot -Parent) "bin/$(Get-HelperPlatform)/$name"
+}
+
+function Set-HelperExecutable {
+    # A .nupkg is a zip without Unix modes (NuGet drops them when packing,
+    # NuGet/Home#13121), so Install-PSResource leaves the helper without its
+    # execute bit: given back where the file is readable, once.
+    param(
+        [Parameter(Mandatory)] [string] $Path,
+        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
+    )
+    if ($IsWindows) { return }
+    $mode = [System.IO.File]::GetUnixFileMode($Path)
+    if ($mode.HasFlag([System.IO.UnixFileMode]::UserExecute)) { return }
+    foreach ($pair in ('UserRead', 'UserExecute'), ('GroupRead', 'GroupExecute'), ('OtherRead', 'OtherExecute')) {
+        if ($mode.HasFlag([System.IO.UnixFileMode]$pair[0])) { $mode = $mode -bor [System.IO.UnixFileMode]$pair[1] }
+    }
+    try {
+        [System.IO.File]::SetUnixFileMode($Path, $mode)
+        Write-Verbose "Made the ExchangeMfa helper '$Path' executable (the package does not keep Unix file modes)."
+    }
+    catch {
+        $record = New-ExchangeMfaErrorRecord -Name HelperNotFound -TargetObject $Path `
+            -Message "The ExchangeMfa helper at '$Path' is not executable and this account cannot change that ($($_.Exception.Message)). Run once: chmod a+x '$Path'"
+        $Cmdlet.ThrowTerminatingError($record)
+    }
 }
 
 function Get-HelperProcess {
@@ -43,10 +80,15 @@ function Start-HelperProcess {
 
     $path = Get-HelperPath
     if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
+        $platform = Get-HelperPlatform
+        $shipped = @(Get-ChildItem -LiteralPath (Join-Path (Split-Path $PSScriptRoot -Parent) 'bin') -Directory -ErrorAction Ignore |
+                Where-Object { Get-ChildItem -LiteralPath $_.FullName -Filter 'exchangemfa-helper*' } | ForEach-Object Name)
+        $has = if ($shipped) { "This copy of the module has helpers for: $($shipped -join ', ')." } else { 'This copy of the module has no helper.' }
         $record = New-ExchangeMfaErrorRecord -Name HelperNotFound -TargetObject $path `
-            -Message "The ExchangeMfa helper was not found at '$path'. Build it with ./build.sh."
+            -Message "The ExchangeMfa helper for $platform was not found at '$path'. $has Build one for $platform from source (./build.sh in a clone of the repository), or set EXCHANGEMFA_HELPER to a helper's path."
         $Cmdlet.ThrowTerminatingError($record)
     }
+    Set-HelperExecutable -Path $path -Cmdlet $Cmdlet
 
     $utf8 = [System.Text.UTF8Encoding]::new($false)
     $startInfo = [System.Diagnostics.ProcessStartInfo]::new($path)
@@ -117,6 +159,7 @@ function Start-HelperProcess {
         NextId              = 0
         Inbox               = [System.Collections.Generic.Dictionary[long, System.Collections.Generic.Queue[object]]]::new()
         StderrSource        = $stderrSource
+        StderrTail          = [System.Collections.Generic.Queue[string]]::new()
         ExitingSubscription = $exitingSubscription
         Path                = $path
         Stopped             = $false
@@ -192,10 +235,16 @@ function Read-HelperStderr {
     # Moves the helper's diagnostics (plain lines, never secrets) to the
     # verbose stream of whoever is waiting on the helper.
     param([Parameter(Mandatory)] [hashtable] $Helper)
+    # The last lines are kept for the error when the helper dies (a loader
+    # that cannot find a library says so on stderr).
     $lines = Get-Event -SourceIdentifier $Helper.StderrSource -ErrorAction Ignore
     foreach ($event in $lines) {
         $text = $event.SourceEventArgs.Data
-        if ($null -ne $text) { Write-Verbose "exchangemfa-helper: $text" }
+        if ($null -ne $text) {
+            Write-Verbose "exchangemfa-helper: $text"
+            $Helper.StderrTail.Enqueue($text)
+            if ($Helper.StderrTail.Count -gt 5) { [void]$Helper.StderrTail.Dequeue() }
+        }
         Remove-Event -EventIdentifier $event.EventIdentifier -ErrorAction Ignore
     }
 }

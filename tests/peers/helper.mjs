@@ -7,8 +7,11 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { once } from 'node:events';
 
+// The build's helper for this platform: module/bin/<rid>/ as the module picks it.
+const RID = `${{ win32: 'win', darwin: 'osx' }[process.platform] ?? process.platform}-${process.arch}`;
 export const HELPER = process.env.EXCHANGEMFA_HELPER
-  || fileURLToPath(new URL('../../module/bin/exchangemfa-helper', import.meta.url));
+  || fileURLToPath(new URL(`../../module/bin/${RID}/exchangemfa-helper${process.platform === 'win32' ? '.exe' : ''}`,
+    import.meta.url));
 
 export function helperBuilt() {
   return existsSync(HELPER);

@@ -1,19 +1,31 @@
 #!/usr/bin/env bash
-# tools/windows/build-deps.sh - the Windows x64 helper's libraries, cross-built
-# once with Debian's mingw-w64 from Debian's own source packages.
+# tools/windows/build-deps.sh - the helper's libraries as static builds, made
+# once from Debian's own source packages, for one target:
 #
-#   tools/windows/build-deps.sh       (or: ./build.sh windows-deps)
+#   tools/windows/build-deps.sh [win64]   Windows x64, cross-built with mingw-w64
+#                                         (or: ./build.sh windows-deps)
+#   tools/windows/build-deps.sh linux64   Linux x64, for the package's helper
+#                                         (called by ./build.sh package)
 #
-# Each library is a static build in $EXCHANGEMFA_TOOLS/win64/<pkg>-<version>/
+# Each library is a static build in $EXCHANGEMFA_TOOLS/<target>/<pkg>-<version>/
 # (default tools folder: ~/.cache/exchangemfa/tools), with a stamp file that
-# holds the hash of its recipe (its build_<pkg> function): a later run skips
-# it in seconds; a changed recipe or version builds it again. win64/pkgconfig/ gathers the .pc files for
-# cmake/mingw-w64-x86_64.cmake. Compiles run under nice with 2 jobs at most.
+# holds the hash of its recipe (build_<pkg>_<target> where the target needs
+# its own, else build_<pkg>): a later run skips it in seconds; a changed
+# recipe or version builds it again. <target>/pkgconfig/ gathers the .pc
+# files for cmake/mingw-w64-x86_64.cmake or the package build. The source
+# packages are downloaded once into win64/src/, for both targets. Compiles
+# run under nice with 2 jobs at most.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 TOOLS=${EXCHANGEMFA_TOOLS:-${XDG_CACHE_HOME:-$HOME/.cache}/exchangemfa/tools}
-WIN64=$TOOLS/win64
+TARGET=${1:-win64}
+case "$TARGET" in
+    win64 | linux64) ;;
+    *) echo "usage: $0 [win64|linux64]" >&2; exit 2 ;;
+esac
+PREFIXES=$TOOLS/$TARGET
+SOURCES=$TOOLS/win64/src   # where the Windows build first put them; linux64 shares them
 HOST=x86_64-w64-mingw32
 JOBS=${EM_JOBS:-2}
 # Debian 12's source versions, in build order (curl needs OpenSSL first).
@@ -26,8 +38,12 @@ PINS=(
     libmicrohttpd=0.9.75-6
     cmocka=1.1.5-2.1
 )
-DEBIAN_PACKAGES=(gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64
-    dpkg-dev perl make cmake pkg-config xz-utils)
+if [ "$TARGET" = win64 ]; then
+    DEBIAN_PACKAGES=(gcc-mingw-w64-x86-64 g++-mingw-w64-x86-64 wine wine64
+        dpkg-dev perl make cmake pkg-config xz-utils)
+else
+    DEBIAN_PACKAGES=(build-essential dpkg-dev perl make cmake pkg-config xz-utils)
+fi
 SOURCES_FILE=/etc/apt/sources.list.d/exchangemfa-deb-src.sources
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
@@ -71,7 +87,7 @@ add_deb_src() {
 # Downloads the pinned source package once into win64/src/<pkg>-<version>/
 # and unpacks it (with Debian's patches) into a fresh build folder.
 unpack_source() {
-    local pkg=$1 version=$2 src=$WIN64/src/$1-$2 work=$3
+    local pkg=$1 version=$2 src=$SOURCES/$1-$2 work=$3
     if ! ls "$src"/*.dsc >/dev/null 2>&1; then
         say "apt-get source $pkg=$version"
         mkdir -p "$src"
@@ -102,11 +118,15 @@ build_openssl() {
         make install_dev >/dev/null)
 }
 
+# A CMake project for the target: through the mingw-w64 toolchain file for
+# win64, with the build machine's compiler for linux64 (the name stays, since
+# the recipes' hashes, their cache stamps, include it).
 cmake_cross() {
-    local tree=$1 prefix=$2; shift 2
-    build cmake -S "$tree" -B "$tree/_build" -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" \
-        -DEM_WIN64_DEPS="$WIN64" -DCMAKE_BUILD_TYPE=Release -DCMAKE_INSTALL_PREFIX="$prefix" \
-        -DBUILD_SHARED_LIBS=OFF "$@" >/dev/null
+    local tree=$1 prefix=$2 toolchain=(); shift 2
+    [ "$TARGET" = win64 ] &&
+        toolchain=(-DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" -DEM_WIN64_DEPS="$PREFIXES")
+    build cmake -S "$tree" -B "$tree/_build" "${toolchain[@]}" -DCMAKE_BUILD_TYPE=Release \
+        -DCMAKE_INSTALL_PREFIX="$prefix" -DBUILD_SHARED_LIBS=OFF "$@" >/dev/null
 }
 
 # HTTP and HTTPS only, against our OpenSSL; no CA path of the build machine
@@ -172,6 +192,53 @@ build_cmocka() {
     write_pc "$prefix" cmocka 1.1.5 "Libs: -L\${libdir} -lcmocka" "Cflags: -I\${includedir}"
 }
 
+# --- linux64: the package's Linux helper links these statically, so it runs
+# without Debian's -dev packages; glibc stays shared (docs/package.md) ---
+
+# The options of build_openssl (repeated: that recipe's text is the win64
+# cache's stamp), with the Linux trust store: OPENSSLDIR /etc/ssl, where
+# Debian, Ubuntu, SUSE and Arch keep certs/ (SSL_CERT_FILE and SSL_CERT_DIR
+# name others), since curl is told to use OpenSSL's default paths.
+build_openssl_linux64() {
+    local tree=$1 prefix=$2
+    (cd "$tree" &&
+        build ./Configure linux-x86_64 --prefix="$prefix" --libdir=lib --openssldir=/etc/ssl \
+            no-shared no-tests no-module no-dso no-engine no-comp no-ssl3 no-srp \
+            no-idea no-mdc2 no-rc5 no-camellia no-seed no-aria no-whirlpool \
+            no-sm2 no-sm3 no-sm4 no-gost no-siphash no-ocb >/dev/null &&
+        build make -j"$JOBS" build_libs >/dev/null &&
+        make install_dev >/dev/null)
+}
+
+# HTTP and HTTPS only; no CA file of the build machine baked in: OpenSSL's
+# default verify paths (CURL_CA_FALLBACK) find the target machine's store.
+build_curl_linux64() {
+    local tree=$1 prefix=$2 openssl version
+    openssl=$(prefix_of openssl)
+    cmake_cross "$tree" "$prefix" -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DENABLE_MANUAL=OFF \
+        -DHTTP_ONLY=ON -DCURL_USE_OPENSSL=ON -DOPENSSL_USE_STATIC_LIBS=ON -DOPENSSL_ROOT_DIR="$openssl" \
+        -DCURL_CA_BUNDLE=none -DCURL_CA_PATH=none -DCURL_CA_FALLBACK=ON -DCURL_ZLIB=OFF -DCURL_BROTLI=OFF \
+        -DCURL_ZSTD=OFF -DUSE_LIBIDN2=OFF -DUSE_NGHTTP2=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBPSL=OFF \
+        -DCURL_USE_GSSAPI=OFF -DENABLE_THREADED_RESOLVER=ON
+    build cmake --build "$tree/_build" -j"$JOBS" >/dev/null
+    cmake --install "$tree/_build" >/dev/null
+    version=$(sed -n 's/^#define LIBCURL_VERSION "\(.*\)"$/\1/p' "$prefix/include/curl/curlver.h")
+    write_pc "$prefix" libcurl "$version" "Requires.private: libssl libcrypto" \
+        "Libs: -L\${libdir} -lcurl" "Libs.private: -pthread" "Cflags: -I\${includedir} -DCURL_STATICLIB"
+}
+
+build_libmicrohttpd_linux64() {
+    local tree=$1 prefix=$2
+    (cd "$tree" &&
+        build ./configure --prefix="$prefix" \
+            --disable-shared --enable-static --disable-https --without-gnutls \
+            --disable-doc --disable-examples --disable-curl --disable-nls >/dev/null &&
+        build make -j"$JOBS" -C src/microhttpd >/dev/null &&
+        make -C src/microhttpd install >/dev/null &&
+        make install-pkgconfigDATA >/dev/null &&
+        make -C src/include install >/dev/null)
+}
+
 # write_pc PREFIX NAME VERSION "Field: value"... - a .pc file for a
 # library whose own build writes none or a wrong one.
 write_pc() {
@@ -179,7 +246,7 @@ write_pc() {
     mkdir -p "$prefix/lib/pkgconfig"
     {
         printf 'prefix=%s\nlibdir=${prefix}/lib\nincludedir=${prefix}/include\n\n' "$prefix"
-        printf 'Name: %s\nDescription: %s for Windows x64 (ExchangeMfa)\nVersion: %s\n' "$name" "$name" "$version"
+        printf 'Name: %s\nDescription: %s, static, for %s (ExchangeMfa)\nVersion: %s\n' "$name" "$name" "$TARGET" "$version"
         printf '%s\n' "$@"
     } >"$prefix/lib/pkgconfig/$name.pc"
 }
@@ -189,38 +256,44 @@ write_pc() {
 prefix_of() {
     local pin
     for pin in "${PINS[@]}"; do
-        [ "${pin%%=*}" = "$1" ] && { echo "$WIN64/$1-${pin#*=}"; return 0; }
+        [ "${pin%%=*}" = "$1" ] && { echo "$PREFIXES/$1-${pin#*=}"; return 0; }
     done
     die "no pin for $1"
 }
 
+# The target's own recipe when it has one, else the shared one.
+recipe_of() {
+    if declare -F "build_$1_$TARGET" >/dev/null; then echo "build_$1_$TARGET"; else echo "build_$1"; fi
+}
+
 build_package() {
-    local pkg=$1 version=$2 prefix work=$WIN64/build/$1-$2 recipe start
+    local pkg=$1 version=$2 prefix work=$PREFIXES/build/$1-$2 recipe_fn recipe start
     prefix=$(prefix_of "$pkg")
-    recipe=$(declare -f "build_$pkg" | sha256sum | cut -d' ' -f1)
+    recipe_fn=$(recipe_of "$pkg")
+    recipe=$(declare -f "$recipe_fn" | sha256sum | cut -d' ' -f1)
     if [ "$(cat "$prefix/.stamp" 2>/dev/null)" = "$version $recipe" ]; then
         return 0
     fi
     start=$(date +%s)
-    say "cross-building $pkg $version into $prefix"
+    say "building $pkg $version for $TARGET into $prefix"
     rm -rf "$prefix"
     unpack_source "$pkg" "$version" "$work"
     failed_work=$work   # named by the EXIT trap if the recipe stops the script
-    "build_$pkg" "$work" "$prefix" 2>"$work.log"   # compilers' warnings and errors
+    "$recipe_fn" "$work" "$prefix" 2>"$work.log"   # compilers' warnings and errors
     failed_work=
     rm -rf "$work" "$work.log"
-    rmdir "$WIN64/build" 2>/dev/null || true
+    rmdir "$PREFIXES/build" 2>/dev/null || true
     echo "$version $recipe" >"$prefix/.stamp"
     say "$pkg done in $(($(date +%s) - start)) s"
 }
 
 # One pkgconfig/ folder for all packages (links to each prefix's .pc files).
 link_pkgconfig() {
-    rm -rf "$WIN64/pkgconfig"
-    mkdir -p "$WIN64/pkgconfig"
+    rm -rf "$PREFIXES/pkgconfig"
+    mkdir -p "$PREFIXES/pkgconfig"
     local pin
     for pin in "${PINS[@]}"; do
-        ln -s "$(prefix_of "${pin%%=*}")"/lib/pkgconfig/*.pc "$WIN64/pkgconfig/"
+        ln -s "$(prefix_of "${pin%%=*}")"/lib/pkgconfig/*.pc "$PREFIXES/pkgconfig/"
     done
 }
 
@@ -235,13 +308,13 @@ main() {
     trap report_failure EXIT
     install_debian_packages
     add_deb_src
-    mkdir -p "$WIN64"
+    mkdir -p "$PREFIXES"
     local pin
     for pin in "${PINS[@]}"; do
         build_package "${pin%%=*}" "${pin#*=}"
     done
     link_pkgconfig
-    echo "$WIN64"
+    echo "$PREFIXES"
 }
 
 main "$@"
