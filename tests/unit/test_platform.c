@@ -151,6 +151,48 @@ static void test_lock(void **state)
     em_file_lock_release(&second);
 }
 
+static void write_file(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    fclose(f);
+}
+
+/* A file the user names is read only when it is a regular file: a FIFO
+ * (a named pipe on Windows) or a folder is refused at once, never waited
+ * on; the size is bounded; a missing file is NotFound. */
+static void test_user_named_file(void **state)
+{
+    char path[600];
+    em_buf out = EM_BUF_INIT;
+    em_error err = {0};
+
+    (void)state;
+    path_in(path, sizeof path, "cert.pem");
+    write_file(path, "12345", 5);
+    assert_int_equal(em_platform_read_file(&out, path, 5, &err), EM_OK);
+    assert_int_equal(out.len, 5);
+    assert_memory_equal(out.data, "12345", 5);
+    em_buf_free(&out);
+    assert_int_equal(em_platform_read_file(&out, path, 4, &err), EM_EINVAL);
+    assert_non_null(strstr(err.message, "larger than"));
+    em_buf_free(&out);
+    write_file(path, "", 0);
+    assert_int_equal(em_platform_read_file(&out, path, 4, &err), EM_EINVAL);
+    assert_string_equal(err.message, "is empty");
+
+    path_in(path, sizeof path, "missing.pem");
+    assert_int_equal(em_platform_read_file(&out, path, 1024, &err), EM_ENOTFOUND);
+    assert_int_not_equal(em_platform_read_file(&out, dir, 1024, &err), EM_OK);     /* a folder */
+    assert_int_equal(test_make_blocking_file(path, sizeof path, dir, "em-fifo"), 0);
+    assert_int_equal(em_platform_read_file(&out, path, 1024, &err), EM_EINVAL);
+    assert_non_null(strstr(err.message, "is not a regular file"));
+    assert_int_equal(out.len, 0);
+    em_buf_free(&out);
+}
+
 /* The per-user folders end in the product's folder name. */
 static void test_user_folders(void **state)
 {
@@ -208,6 +250,7 @@ int main(void)
         cmocka_unit_test(test_seal),
         cmocka_unit_test_setup_teardown(test_private_files, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_lock, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_user_named_file, make_dir, remove_dir),
         cmocka_unit_test(test_user_folders),
         cmocka_unit_test(test_certificate_store_miss),
         cmocka_unit_test(test_timed_wait),

@@ -76,6 +76,17 @@ int em_platform_user_folder(char **out, em_folder which, em_error *err);
 /* The path separator of the platform ("/" or "\\"). */
 const char *em_platform_separator(void);
 
+/* ---- files the user names (certificates, the federated token) ---- */
+
+/* Appends the file at path to out (wipe it with em_buf_free). Links are
+ * followed (the user named the path), but only a regular file is read:
+ * it is opened without blocking and checked first, so a FIFO, a device or
+ * a folder is refused at once instead of hanging the helper. At most max
+ * bytes. EM_ENOTFOUND (no such file), EM_EACCESS (cannot be opened),
+ * EM_EINVAL (not a regular file, empty, or larger than max). The message
+ * does not name the file: the caller prefixes what it is. */
+int em_platform_read_file(em_buf *out, const char *path, size_t max, em_error *err);
+
 /* ---- private files (the token cache) ---- */
 
 /* Creates dir (and missing parents) readable by the user only (0700 | a

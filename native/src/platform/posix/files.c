@@ -211,6 +211,50 @@ void em_private_close(em_private_file **file)
     *file = NULL;
 }
 
+/* ---- files the user names ---- */
+
+/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+ * writer, for ever; a regular file ignores the flag. */
+int em_platform_read_file(em_buf *out, const char *path, size_t max, em_error *err)
+{
+    char chunk[16384];
+    struct stat st;
+    size_t start = out->len;
+    int fd, rc = EM_OK;
+
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return em_error_set(err, errno == ENOENT || errno == ENOTDIR ? EM_ENOTFOUND : EM_EACCESS,
+                            "cannot be opened: %s", strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = em_error_set(err, EM_EACCESS, "cannot be examined: %s", strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = em_error_set(err, EM_EINVAL, "is not a regular file (%s)",
+                          S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a folder"
+                          : S_ISSOCK(st.st_mode) ? "a socket" : "a device");
+    else if ((uint64_t)st.st_size > max)
+        rc = em_error_set(err, EM_EINVAL, "is larger than %zu KiB", max / 1024);
+    while (rc == EM_OK) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = em_error_set(err, EM_EACCESS, "cannot be read: %s", strerror(errno));
+        else if (n == 0)
+            break;
+        else if (out->len - start + (size_t)n > max)
+            rc = em_error_set(err, EM_EINVAL, "is larger than %zu KiB", max / 1024);   /* it grew */
+        else if (em_buf_append(out, chunk, (size_t)n) != EM_OK)
+            rc = em_error_set(err, EM_ENOMEM, "out of memory");
+    }
+    if (rc == EM_OK && out->len == start)
+        rc = em_error_set(err, EM_EINVAL, "is empty");
+    OPENSSL_cleanse(chunk, sizeof chunk);
+    close(fd);
+    return rc;
+}
+
 /* ---- writing ---- */
 
 int em_private_write(em_private_file **out, const char *path, const void *data, size_t len,

@@ -227,6 +227,57 @@ void em_private_close(em_private_file **file)
     *file = NULL;
 }
 
+/* ---- files the user names ---- */
+
+/* Only FILE_TYPE_DISK is read: a named pipe (\\.\pipe\...) or a
+ * device (NUL, CON, COM1) would block or never end. */
+int em_platform_read_file(em_buf *out, const char *path, size_t max, em_error *err)
+{
+    wchar_t *wide = em_win_wide(path);
+    BY_HANDLE_FILE_INFORMATION info;
+    char chunk[16384], text[200];
+    size_t start = out->len;
+    HANDLE h;
+    DWORD e;
+    int rc = EM_OK;
+
+    if (wide == NULL)
+        return em_error_set(err, EM_EINVAL, "is not a valid UTF-8 path");
+    h = CreateFileW(wide, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                    OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    e = GetLastError();
+    free(wide);
+    if (h == INVALID_HANDLE_VALUE)
+        return em_error_set(err, e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND ? EM_ENOTFOUND : EM_EACCESS,
+                            "cannot be opened: %s", win_message(e, text, sizeof text));
+    if (GetFileType(h) != FILE_TYPE_DISK)
+        rc = em_error_set(err, EM_EINVAL, "is not a regular file (%s)",
+                          GetFileType(h) == FILE_TYPE_PIPE ? "a pipe" : "a device");
+    else if (!GetFileInformationByHandle(h, &info))
+        rc = em_error_set(err, EM_EACCESS, "cannot be examined: %s", win_message(GetLastError(), text, sizeof text));
+    else if ((info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0)
+        rc = em_error_set(err, EM_EINVAL, "is not a regular file (a folder)");
+    else if (((uint64_t)info.nFileSizeHigh << 32 | info.nFileSizeLow) > max)
+        rc = em_error_set(err, EM_EINVAL, "is larger than %zu KiB", max / 1024);
+    while (rc == EM_OK) {
+        DWORD n = 0;
+
+        if (!ReadFile(h, chunk, sizeof chunk, &n, NULL))
+            rc = em_error_set(err, EM_EACCESS, "cannot be read: %s", win_message(GetLastError(), text, sizeof text));
+        else if (n == 0)
+            break;
+        else if (out->len - start + n > max)
+            rc = em_error_set(err, EM_EINVAL, "is larger than %zu KiB", max / 1024);   /* it grew */
+        else if (em_buf_append(out, chunk, n) != EM_OK)
+            rc = em_error_set(err, EM_ENOMEM, "out of memory");
+    }
+    if (rc == EM_OK && out->len == start)
+        rc = em_error_set(err, EM_EINVAL, "is empty");
+    OPENSSL_cleanse(chunk, sizeof chunk);
+    CloseHandle(h);
+    return rc;
+}
+
 /* ---- writing ---- */
 
 int em_private_write(em_private_file **out, const char *path, const void *data, size_t len,
