@@ -193,6 +193,15 @@ static void test_user_named_file(void **state)
     em_buf_free(&out);
 }
 
+/* The process set-up leaves no memory image behind: no core file and
+ * not dumpable (Linux), no crash dialog (Windows). */
+static void test_process_setup(void **state)
+{
+    (void)state;
+    em_platform_init();
+    assert_false(test_dumps_allowed());
+}
+
 /* The per-user folders end in the product's folder name. */
 static void test_user_folders(void **state)
 {
@@ -251,6 +260,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_private_files, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_lock, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_user_named_file, make_dir, remove_dir),
+        cmocka_unit_test(test_process_setup),
         cmocka_unit_test(test_user_folders),
         cmocka_unit_test(test_certificate_store_miss),
         cmocka_unit_test(test_timed_wait),

@@ -44,6 +44,27 @@ static inline int test_make_blocking_file(char *out, size_t size, const char *di
 }
 #endif
 
+#ifndef test_dumps_allowed
+#include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+/* Whether a crash of this process could leave a core dump, or (Linux)
+ * another process of the user could read its memory. */
+static inline int test_dumps_allowed(void)
+{
+    struct rlimit core;
+
+    if (getrlimit(RLIMIT_CORE, &core) != 0 || core.rlim_cur != 0 || core.rlim_max != 0)
+        return 1;
+#ifdef __linux__
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0;
+#else
+    return 0;
+#endif
+}
+#endif
+
 /* Reads EM_TEST_DATA/<rel> into a NUL-terminated buffer; *len gets its
  * size (0 when missing). Caller frees. NULL when missing. */
 static inline char *test_read_file(const char *rel, size_t *len)

@@ -51,4 +51,13 @@ static inline int test_make_blocking_file(char *out, size_t size, const char *di
 }
 #define test_make_blocking_file test_make_blocking_file
 
+/* Whether a crash could show a dialog (and offer a debugger). The heap
+ * left out of Windows Error Reporting's dump (WerSetFlags) is not
+ * visible under Wine, whose WER is a stub. */
+static inline int test_dumps_allowed(void)
+{
+    return (GetErrorMode() & SEM_NOGPFAULTERRORBOX) == 0;
+}
+#define test_dumps_allowed test_dumps_allowed
+
 #endif

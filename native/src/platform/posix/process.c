@@ -9,15 +9,27 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 extern char **environ;
 
 void em_platform_init(void)
 {
+    struct rlimit no_core = {0, 0};
+
     /* A vanished module must not kill us mid-write; stdin EOF ends us. */
     signal(SIGPIPE, SIG_IGN);
+    /* Tokens live in our memory: a crash writes no core file, and (Linux)
+     * other processes of the user cannot ptrace us or read /proc/<pid>/mem. */
+    (void)setrlimit(RLIMIT_CORE, &no_core);
+#ifdef __linux__
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
 }
 
 /* Variables that never reach a child: managed identity secrets. */

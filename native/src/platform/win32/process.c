@@ -10,12 +10,24 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <wchar.h>
+#include <werapi.h>
+
+#ifndef WER_FAULT_REPORTING_FLAG_NOHEAP
+#define WER_FAULT_REPORTING_FLAG_NOHEAP 1   /* werapi.h of the SDK; mingw-w64 lacks it */
+#endif
 
 void em_platform_init(void)
 {
     /* Protocol lines end in \n: no CRLF translation either way. */
     _setmode(_fileno(stdin), _O_BINARY);
     _setmode(_fileno(stdout), _O_BINARY);
+    /* Tokens live in our memory. A crash shows no dialog (that would keep
+     * the process, and its memory, alive and offer a debugger) and its
+     * Windows Error Reporting dump leaves out the heap. Windows has no
+     * per-process "not dumpable": another process of the user can still
+     * read our memory, as a debugger can. */
+    SetErrorMode(GetErrorMode() | SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
+    (void)WerSetFlags(WER_FAULT_REPORTING_FLAG_NOHEAP);
 }
 
 int em_platform_open_url(const char *url, em_error *err)
