@@ -58,8 +58,11 @@ static inline void em_platform_deadline(struct timespec *deadline, long ms)
 int em_platform_open_url(const char *url, em_error *err);
 
 /* Starts argv (argv[0] looked up on PATH, no shell) and returns without
- * waiting: stdio on the null device, the environment without the managed
- * identity secrets (IDENTITY_HEADER, MSI_SECRET). 0 or an errno value. */
+ * waiting: stdin, stdout and stderr on the null device and nothing else of
+ * ours (POSIX: every other descriptor closed in the child, on top of each
+ * being close-on-exec; Windows: no handle inherited), the environment
+ * without the managed identity secrets (IDENTITY_HEADER, MSI_SECRET).
+ * 0 or an errno value. */
 int em_platform_spawn_detached(char *const argv[]);
 
 /* ---- per-user folders ---- */
@@ -184,6 +187,16 @@ int em_platform_find_certificate(em_buf *pkcs12, const char *thumbprint, em_erro
  * (CURLSSLOPT_NATIVE_CA: Windows; POSIX OpenSSL reads the system store by
  * itself). EXCHANGEMFA_CA_FILE is added on top on every platform. */
 bool em_platform_tls_native_ca(void);
+
+/* Keeps a socket made by a library (curl) out of child processes:
+ * FD_CLOEXEC | not inheritable. Our own descriptors get it at birth
+ * (O_CLOEXEC). */
+void em_platform_socket_no_inherit(uintptr_t socket);
+
+/* Makes every descriptor from 3 up close-on-exec, for those a library
+ * opens out of reach of any option (curl_multi_init's wake-up socket
+ * pair). Nothing to do on Windows (no handle is inherited). */
+void em_platform_descriptors_no_inherit(void);
 
 /* Whether a socket can be bound to [::1] (IPv6 loopback available). */
 bool em_platform_ipv6_loopback(void);
