@@ -407,7 +407,7 @@ static int check_private(const char *path, em_error *err)
 {
     em_private_file *f = NULL;
     char refusal[200];
-    int rc = em_private_open(&f, path, refusal, sizeof refusal, err);
+    int rc = em_private_open(&f, NULL, path, refusal, sizeof refusal, err);
 
     em_private_close(&f);
     if (rc == EM_OK && refusal[0] != '\0')

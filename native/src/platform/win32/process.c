@@ -10,11 +10,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <wchar.h>
-#include <werapi.h>
 
-#ifndef WER_FAULT_REPORTING_FLAG_NOHEAP
-#define WER_FAULT_REPORTING_FLAG_NOHEAP 1   /* werapi.h of the SDK; mingw-w64 lacks it */
-#endif
+/* kernel32's, as the SDK's werapi.h declares it (mingw-w64's werapi.h does
+ * not compile on its own and lacks the flag). */
+HRESULT WINAPI WerSetFlags(DWORD dwFlags);
+#define WER_FAULT_REPORTING_FLAG_NOHEAP 1
 
 void em_platform_init(void)
 {
