@@ -157,11 +157,13 @@ static void test_private_folder_held(void **state)
     snprintf(in_moved, sizeof in_moved, "%s%stokens.json", moved, em_platform_separator());
     assert_int_equal(em_private_folder(&d, folder, narrowed, sizeof narrowed, &err), EM_OK);
     if (rename(folder, moved) == 0) {
+        print_message("the held folder was moved; the write must follow it\n");
         assert_int_equal(mkdir(folder, 0700), 0);       /* the replacement */
         assert_int_equal(em_private_write(&written, d, "tokens.json", "x", 1, &err), EM_OK);
         assert_null(fopen(in_folder, "rb"));
         f = fopen(in_moved, "rb");
     } else {
+        print_message("the held folder could not be moved\n");
         assert_int_equal(em_private_write(&written, d, "tokens.json", "x", 1, &err), EM_OK);
         f = fopen(in_folder, "rb");
     }
