@@ -94,6 +94,15 @@ Describe 'Connect-ExchangeMfa -Device' {
         $problems[0].TargetObject | Should -Be 'no-such-id'
     }
 
+    It 'runs a helper that leaves no memory image: no core file, not dumpable (Linux)' -Skip:(-not $IsLinux) {
+        $helperId = & (Get-Module ExchangeMfa) { $script:Helper.Process.Id }
+        # Soft and hard core size 0: no core file, and it cannot be raised again.
+        (Get-Content "/proc/$helperId/limits") -match '^Max core file size\s+0\s+0\s' | Should -Not -BeNullOrEmpty
+        # Not dumpable: the kernel gives its /proc files to root (visible
+        # only when the tests do not run as root themselves).
+        if ((id -u) -ne '0') { stat -c %u "/proc/$helperId/environ" | Should -Be '0' }
+    }
+
     It 'leaves no token in verbose, debug or information output' {
         $script:streams | Should -Match 'ExchangeMfa helper' # the capture worked
         $script:streams | Should -Not -Match $script:jwt

@@ -399,6 +399,74 @@ static void test_modes(void **state)
     assert_null(c);
 }
 
+/* Hostile layouts (issue 13, item 4): the folder is never reached through
+ * a link, never in a parent others can write to without the sticky bit or
+ * that another user owns, and once checked it is the folder written to,
+ * even when its path is swapped for a link afterwards. */
+static void test_hostile_folder_layouts(void **state)
+{
+    fixture *f = *state;
+    char target[128], link[160], parent[128], sub[192], moved[192], file[256];
+    em_cache *c = NULL;
+    em_cache_entry e = sample(OID, "a@b", "at", NOW + 3600, "rt");
+    em_error err = {0};
+    struct stat st;
+
+    /* A link to a folder of ours that is open to others: refused, the
+     * target neither narrowed nor written to. */
+    snprintf(target, sizeof target, "%s/target", f->dir);
+    snprintf(link, sizeof link, "%s/link", f->dir);
+    assert_int_equal(mkdir(target, 0755), 0);
+    assert_int_equal(chmod(target, 0755), 0);
+    assert_int_equal(symlink(target, link), 0);
+    assert_int_equal(em_cache_open(&c, link, &err), EM_EACCESS);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "is a symbolic link"));
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0755);
+
+    /* A parent every user can write to, without the sticky bit: refused. */
+    snprintf(parent, sizeof parent, "%s/open", f->dir);
+    snprintf(sub, sizeof sub, "%s/" EM_CACHE_DIR_NAME, parent);
+    assert_int_equal(mkdir(parent, 0700), 0);
+    assert_int_equal(chmod(parent, 0777), 0);
+    assert_int_equal(em_cache_open(&c, sub, &err), EM_EACCESS);
+    assert_null(c);
+    assert_non_null(strstr(err.message, "which every user can write to (mode 0777"));
+    /* With the sticky bit (as /tmp): only the folder's owner may rename it. */
+    assert_int_equal(chmod(parent, 01777), 0);
+    c = open_cache_at(sub);
+    em_cache_close(&c);
+    /* A parent another user owns: refused (root only can give it away). */
+    if (geteuid() == 0) {
+        assert_int_equal(chmod(parent, 0755), 0);
+        assert_int_equal(chown(parent, 65534, 65534), 0);
+        assert_int_equal(em_cache_open(&c, sub, &err), EM_EACCESS);
+        assert_non_null(strstr(err.message, "belongs to another user (uid 65534) who could replace it"));
+        assert_int_equal(chown(parent, 0, 0), 0);
+    }
+
+    /* Swapped after the check: the folder is moved away and a link to an
+     * open folder put in its place. Writing goes on in the folder that was
+     * checked (through its descriptor); the link's target gets nothing. */
+    snprintf(sub, sizeof sub, "%s/swapped", f->dir);
+    snprintf(moved, sizeof moved, "%s/moved", f->dir);
+    c = open_cache_at(sub);
+    assert_int_equal(rename(sub, moved), 0);
+    assert_int_equal(symlink(target, sub), 0);
+    store(c, &e);
+    em_cache_close(&c);
+    snprintf(file, sizeof file, "%s/" EM_CACHE_FILE_NAME, target);
+    assert_int_equal(access(file, F_OK), -1);
+    snprintf(file, sizeof file, "%s/" EM_CACHE_LOCK_NAME, target);
+    assert_int_equal(access(file, F_OK), -1);
+    snprintf(file, sizeof file, "%s/" EM_CACHE_FILE_NAME, moved);
+    assert_int_equal(stat(file, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0600);
+    assert_int_equal(stat(target, &st), 0);
+    assert_int_equal(st.st_mode & 0777, 0755);
+}
+
 static void test_foreign_folder_refused(void **state)
 {
     fixture *f = *state;
@@ -1195,6 +1263,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_entry_from_tokens, setup, teardown),
         cmocka_unit_test_setup_teardown(test_modes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_folder_refused, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_hostile_folder_layouts, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reader_never_sees_half, setup, teardown),
         cmocka_unit_test_setup_teardown(test_corrupt_set_aside, setup, teardown),
         cmocka_unit_test_setup_teardown(test_foreign_file_set_aside, setup, teardown),

@@ -189,6 +189,20 @@ static void test_pem(void **state)
     path_of(path, sizeof path, f, "missing.pem");
     assert_int_equal(em_cert_load_file(&c, path, NULL, NULL, &err), EM_ENOTFOUND);
     assert_null(c);
+    /* A FIFO as certificate or key file: refused at once (it hung the
+     * helper for good), and so is a file larger than 1 MiB. */
+    assert_int_equal(test_make_blocking_file(key_path, sizeof key_path, f->dir, "fifo.pem"), 0);
+    assert_int_equal(em_cert_load_file(&c, key_path, NULL, NULL, &err), EM_EINVAL);
+    assert_non_null(strstr(err.message, "fifo.pem is not a regular file (a FIFO)"));
+    path_of(path, sizeof path, f, "cert.pem");
+    assert_int_equal(em_cert_load_file(&c, path, key_path, NULL, &err), EM_EINVAL);
+    assert_non_null(strstr(err.message, "is not a regular file"));
+    path_of(path, sizeof path, f, "huge.pem");
+    fclose(fopen(path, "wb"));
+    assert_int_equal(truncate(path, EM_CERT_MAX_FILE + 1), 0);     /* sparse */
+    assert_int_equal(em_cert_load_file(&c, path, NULL, NULL, &err), EM_EINVAL);
+    assert_non_null(strstr(err.message, "huge.pem is larger than 1024 KiB"));
+    assert_null(c);
 }
 
 static void test_pfx(void **state)

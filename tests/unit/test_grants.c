@@ -28,6 +28,7 @@
 #include "util/buf.h"
 #include "identity/cert.h"
 #include "fake_server.h"
+#include "test_util.h"
 #include "net/http.h"
 #include "util/json.h"
 #include "jwt_testkit.h"
@@ -577,6 +578,7 @@ static void test_federated(void **state)
     em_oidc_provider *p = discover(f);
     em_oidc_federated_config cfg = {0};
     char path[] = "/tmp/em-federated-XXXXXX";
+    char fifo[300], fifo_name[64];
     int fd = mkstemp(path);
     em_tokens *t = NULL;
     em_error err = {0};
@@ -596,6 +598,12 @@ static void test_federated(void **state)
     unlink(path);
     assert_int_equal(em_oidc_federated(&t, p, &app_client, path, NULL, &err), EM_ECONFIG);
     assert_null(t);
+    /* A FIFO (a named pipe on Windows) is refused at once, never waited on. */
+    snprintf(fifo_name, sizeof fifo_name, "em-federated-fifo-%d", (int)getpid());
+    assert_int_equal(test_make_blocking_file(fifo, sizeof fifo, "/tmp", fifo_name), 0);
+    assert_int_equal(em_oidc_federated(&t, p, &app_client, fifo, NULL, &err), EM_ECONFIG);
+    assert_non_null(strstr(err.message, "is not a regular file"));
+    unlink(fifo);
     /* The environment. */
     unsetenv("AZURE_AUTHORITY_HOST");
     setenv("AZURE_CLIENT_ID", APP, 1);

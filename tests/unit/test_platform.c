@@ -70,6 +70,7 @@ static void test_seal(void **state)
 static void test_private_files(void **state)
 {
     char folder[600], file[700], refusal[200], narrowed[64];
+    em_private_dir *d = NULL;
     em_private_file *written = NULL, *read = NULL, *second = NULL;
     em_buf text = EM_BUF_INIT;
     em_error err = {0};
@@ -77,16 +78,17 @@ static void test_private_files(void **state)
 
     (void)state;
     snprintf(folder, sizeof folder, "%s%sa%sb", dir, em_platform_separator(), em_platform_separator());
-    assert_int_equal(em_private_folder(folder, narrowed, sizeof narrowed, &err), EM_OK);
+    assert_int_equal(em_private_folder(&d, folder, narrowed, sizeof narrowed, &err), EM_OK);
     assert_string_equal(narrowed, "");
+    assert_string_equal(em_private_dir_path(d), folder);
     snprintf(file, sizeof file, "%s%stokens.json", folder, em_platform_separator());
 
-    assert_int_equal(em_private_open(&read, file, refusal, sizeof refusal, &err), EM_OK);
+    assert_int_equal(em_private_open(&read, d, "tokens.json", refusal, sizeof refusal, &err), EM_OK);
     assert_null(read);
     assert_string_equal(refusal, "");       /* no file yet */
 
-    assert_int_equal(em_private_write(&written, file, "one", 3, &err), EM_OK);
-    assert_int_equal(em_private_open(&read, file, refusal, sizeof refusal, &err), EM_OK);
+    assert_int_equal(em_private_write(&written, d, "tokens.json", "one", 3, &err), EM_OK);
+    assert_int_equal(em_private_open(&read, d, "tokens.json", refusal, sizeof refusal, &err), EM_OK);
     assert_non_null(read);
     assert_true(em_file_stamp_equal(em_private_stamp(read), em_private_stamp(written)));
     assert_int_equal(em_private_read(&text, read, 1024, &too_big, &err), EM_OK);
@@ -94,10 +96,14 @@ static void test_private_files(void **state)
     assert_int_equal(text.len, 3);
     assert_memory_equal(text.data, "one", 3);
     em_private_close(&read);
+    /* Without a folder, the name is a whole path. */
+    assert_int_equal(em_private_open(&read, NULL, file, refusal, sizeof refusal, &err), EM_OK);
+    assert_non_null(read);
+    em_private_close(&read);
 
-    assert_int_equal(em_private_write(&second, file, "two!", 4, &err), EM_OK);
+    assert_int_equal(em_private_write(&second, d, "tokens.json", "two!", 4, &err), EM_OK);
     assert_false(em_file_stamp_equal(em_private_stamp(second), em_private_stamp(written)));
-    assert_int_equal(em_private_open(&read, file, refusal, sizeof refusal, &err), EM_OK);
+    assert_int_equal(em_private_open(&read, d, "tokens.json", refusal, sizeof refusal, &err), EM_OK);
     assert_non_null(read);
     text.len = 0;
     assert_int_equal(em_private_read(&text, read, 2, &too_big, &err), EM_OK);
@@ -116,39 +122,130 @@ static void test_private_files(void **state)
         f = fopen(tmp, "wb");
         assert_non_null(f);
         fclose(f);
-        em_private_remove_temps(file);
+        em_private_remove_temps(d, "tokens.json");
         assert_null(fopen(tmp, "rb"));
-        assert_int_equal(em_private_set_aside(aside, sizeof aside, file, &err), EM_OK);
+        assert_int_equal(em_private_set_aside(aside, sizeof aside, d, "tokens.json", &err), EM_OK);
         assert_non_null(strstr(aside, "tokens.json.corrupt-"));
-        assert_int_equal(em_private_open(&read, file, refusal, sizeof refusal, &err), EM_OK);
+        assert_int_equal(em_private_open(&read, d, "tokens.json", refusal, sizeof refusal, &err), EM_OK);
         assert_null(read);
         assert_string_equal(refusal, "");
         f = fopen(aside, "rb");
         assert_non_null(f);
         fclose(f);
     }
+    em_private_dir_close(&d);
+    assert_null(d);
+}
+
+/* The folder is held: moved away and replaced (by another user, in a
+ * shared parent), the files still go to the folder that was checked,
+ * never to the replacement. POSIX: the move succeeds, the write lands in
+ * the moved folder through its descriptor. Windows: the held folder
+ * cannot be moved at all. */
+static void test_private_folder_held(void **state)
+{
+    char folder[600], moved[600], in_folder[700], in_moved[700], narrowed[64];
+    em_private_dir *d = NULL;
+    em_private_file *written = NULL;
+    em_error err = {0};
+    FILE *f;
+
+    (void)state;
+    path_in(folder, sizeof folder, "cache");
+    path_in(moved, sizeof moved, "moved");
+    snprintf(in_folder, sizeof in_folder, "%s%stokens.json", folder, em_platform_separator());
+    snprintf(in_moved, sizeof in_moved, "%s%stokens.json", moved, em_platform_separator());
+    assert_int_equal(em_private_folder(&d, folder, narrowed, sizeof narrowed, &err), EM_OK);
+    if (rename(folder, moved) == 0) {
+        print_message("the held folder was moved; the write must follow it\n");
+        assert_int_equal(mkdir(folder, 0700), 0);       /* the replacement */
+        assert_int_equal(em_private_write(&written, d, "tokens.json", "x", 1, &err), EM_OK);
+        assert_null(fopen(in_folder, "rb"));
+        f = fopen(in_moved, "rb");
+    } else {
+        print_message("the held folder could not be moved\n");
+        assert_int_equal(em_private_write(&written, d, "tokens.json", "x", 1, &err), EM_OK);
+        f = fopen(in_folder, "rb");
+    }
+    assert_non_null(f);
+    fclose(f);
+    em_private_close(&written);
+    em_private_dir_close(&d);
 }
 
 /* One holder at a time; released, it can be taken again. */
 static void test_lock(void **state)
 {
-    char path[600];
+    char narrowed[64];
+    em_private_dir *d = NULL;
     em_file_lock *first = NULL, *second = NULL;
     em_error err = {0};
 
     (void)state;
-    path_in(path, sizeof path, "tokens.lock");
-    assert_int_equal(em_file_lock_try(&first, path, &err), EM_OK);
+    assert_int_equal(em_private_folder(&d, dir, narrowed, sizeof narrowed, &err), EM_OK);
+    assert_int_equal(em_file_lock_try(&first, d, "tokens.lock", &err), EM_OK);
     assert_non_null(first);
     /* flock and LockFileEx both refuse a second open handle of the same
      * process, as they refuse another process. */
-    assert_int_equal(em_file_lock_try(&second, path, &err), EM_OK);
+    assert_int_equal(em_file_lock_try(&second, d, "tokens.lock", &err), EM_OK);
     assert_null(second);
     em_file_lock_release(&first);
     assert_null(first);
-    assert_int_equal(em_file_lock_try(&second, path, &err), EM_OK);
+    assert_int_equal(em_file_lock_try(&second, d, "tokens.lock", &err), EM_OK);
     assert_non_null(second);
     em_file_lock_release(&second);
+    em_private_dir_close(&d);
+}
+
+static void write_file(const char *path, const char *text, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+
+    assert_non_null(f);
+    assert_int_equal(fwrite(text, 1, len, f), len);
+    fclose(f);
+}
+
+/* A file the user names is read only when it is a regular file: a FIFO
+ * (a named pipe on Windows) or a folder is refused at once, never waited
+ * on; the size is bounded; a missing file is NotFound. */
+static void test_user_named_file(void **state)
+{
+    char path[600];
+    em_buf out = EM_BUF_INIT;
+    em_error err = {0};
+
+    (void)state;
+    path_in(path, sizeof path, "cert.pem");
+    write_file(path, "12345", 5);
+    assert_int_equal(em_platform_read_file(&out, path, 5, &err), EM_OK);
+    assert_int_equal(out.len, 5);
+    assert_memory_equal(out.data, "12345", 5);
+    em_buf_free(&out);
+    assert_int_equal(em_platform_read_file(&out, path, 4, &err), EM_EINVAL);
+    assert_non_null(strstr(err.message, "larger than"));
+    em_buf_free(&out);
+    write_file(path, "", 0);
+    assert_int_equal(em_platform_read_file(&out, path, 4, &err), EM_EINVAL);
+    assert_string_equal(err.message, "is empty");
+
+    path_in(path, sizeof path, "missing.pem");
+    assert_int_equal(em_platform_read_file(&out, path, 1024, &err), EM_ENOTFOUND);
+    assert_int_not_equal(em_platform_read_file(&out, dir, 1024, &err), EM_OK);     /* a folder */
+    assert_int_equal(test_make_blocking_file(path, sizeof path, dir, "em-fifo"), 0);
+    assert_int_equal(em_platform_read_file(&out, path, 1024, &err), EM_EINVAL);
+    assert_non_null(strstr(err.message, "is not a regular file"));
+    assert_int_equal(out.len, 0);
+    em_buf_free(&out);
+}
+
+/* The process set-up leaves no memory image behind: no core file and
+ * not dumpable (Linux), no crash dialog (Windows). */
+static void test_process_setup(void **state)
+{
+    (void)state;
+    em_platform_init();
+    assert_false(test_dumps_allowed());
 }
 
 /* The per-user folders end in the product's folder name. */
@@ -207,7 +304,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_seal),
         cmocka_unit_test_setup_teardown(test_private_files, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_private_folder_held, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_lock, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_user_named_file, make_dir, remove_dir),
+        cmocka_unit_test(test_process_setup),
         cmocka_unit_test(test_user_folders),
         cmocka_unit_test(test_certificate_store_miss),
         cmocka_unit_test(test_timed_wait),

@@ -34,6 +34,37 @@ static inline int test_remove_tree(const char *dir)
     return rmdir(dir) == 0 ? 0 : -1;
 }
 
+#ifndef test_make_blocking_file
+/* A file whose reader waits for a writer: a FIFO named name in dir (a
+ * named pipe on Windows: win32_test_compat.h). out gets its path. */
+static inline int test_make_blocking_file(char *out, size_t size, const char *dir, const char *name)
+{
+    snprintf(out, size, "%s/%s", dir, name);
+    return mkfifo(out, 0600);
+}
+#endif
+
+#ifndef test_dumps_allowed
+#include <sys/resource.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
+/* Whether a crash of this process could leave a core dump, or (Linux)
+ * another process of the user could read its memory. */
+static inline int test_dumps_allowed(void)
+{
+    struct rlimit core;
+
+    if (getrlimit(RLIMIT_CORE, &core) != 0 || core.rlim_cur != 0 || core.rlim_max != 0)
+        return 1;
+#ifdef __linux__
+    return prctl(PR_GET_DUMPABLE, 0, 0, 0, 0) != 0;
+#else
+    return 0;
+#endif
+}
+#endif
+
 /* Reads EM_TEST_DATA/<rel> into a NUL-terminated buffer; *len gets its
  * size (0 when missing). Caller frees. NULL when missing. */
 static inline char *test_read_file(const char *rel, size_t *len)

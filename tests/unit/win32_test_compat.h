@@ -4,6 +4,8 @@
 #ifndef EM_WIN32_TEST_COMPAT_H
 #define EM_WIN32_TEST_COMPAT_H
 
+#include <winsock2.h>     /* before windows.h */
+#include <windows.h>
 #include <direct.h>
 #include <io.h>
 #include <stdio.h>
@@ -35,5 +37,27 @@ static inline char *mkdtemp(char *pattern)
 
 /* A socket is not a file descriptor on Windows. */
 #define test_close_socket closesocket
+
+/* A named pipe (its server end kept open for the test's life): a reader
+ * of \\.\pipe\<name> waits for data that never comes. */
+static inline int test_make_blocking_file(char *out, size_t size, const char *dir, const char *name)
+{
+    HANDLE pipe;
+
+    (void)dir;
+    snprintf(out, size, "\\\\.\\pipe\\%s-%lu", name, (unsigned long)GetCurrentProcessId());
+    pipe = CreateNamedPipeA(out, PIPE_ACCESS_DUPLEX, PIPE_TYPE_BYTE | PIPE_WAIT, 4, 512, 512, 0, NULL);
+    return pipe == INVALID_HANDLE_VALUE ? -1 : 0;
+}
+#define test_make_blocking_file test_make_blocking_file
+
+/* Whether a crash could show a dialog (and offer a debugger). The heap
+ * left out of Windows Error Reporting's dump (WerSetFlags) is not
+ * visible under Wine, whose WER is a stub. */
+static inline int test_dumps_allowed(void)
+{
+    return (GetErrorMode() & SEM_NOGPFAULTERRORBOX) == 0;
+}
+#define test_dumps_allowed test_dumps_allowed
 
 #endif

@@ -28,9 +28,8 @@
 #define CACHE_MAX_WARNINGS 4
 
 struct em_cache_file {
-    char *file_path;
-    char *lock_path;
-    char *dir;
+    char *file_path;            /* for messages: the files are reached through folder */
+    em_private_dir *folder;     /* held open from em_cache_file_open on */
     em_cache_file_check_fn check;   /* the owner's shape of a document */
     pthread_mutex_t mutex;      /* the threads of this process */
     em_file_lock *lock;         /* tokens.lock while held, else NULL */
@@ -91,14 +90,12 @@ int em_cache_file_open(em_cache_file **out, const char *dir, em_cache_file_check
     c->check = check;
     pthread_mutex_init(&c->mutex, NULL);
     pthread_mutex_init(&c->warn_mutex, NULL);
-    c->dir = strdup(dir);
     c->file_path = join_path(dir, EM_CACHE_FILE_NAME);
-    c->lock_path = join_path(dir, EM_CACHE_LOCK_NAME);
-    if (c->dir == NULL || c->file_path == NULL || c->lock_path == NULL) {
+    if (c->file_path == NULL) {
         rc = em_error_set(err, EM_ENOMEM, "out of memory opening the token cache");
         goto free_file;
     }
-    rc = em_private_folder(dir, narrowed, sizeof narrowed, err);
+    rc = em_private_folder(&c->folder, dir, narrowed, sizeof narrowed, err);
     if (rc != EM_OK) {
         em_error_prefix(err, "the token cache folder: ");
         goto free_file;
@@ -132,9 +129,8 @@ void em_cache_file_close(em_cache_file **file)
     pthread_mutex_destroy(&c->mutex);
     pthread_mutex_destroy(&c->warn_mutex);
     OPENSSL_cleanse(c->warnings, sizeof c->warnings);
-    free(c->dir);
+    em_private_dir_close(&c->folder);
     free(c->file_path);
-    free(c->lock_path);
     free(c);
     *file = NULL;
 }
@@ -167,7 +163,7 @@ static int set_aside(em_cache_file *c, const char *why, em_error *err)
     char aside[4096];
     em_error e = {0};
 
-    if (em_private_set_aside(aside, sizeof aside, c->file_path, &e) != EM_OK)
+    if (em_private_set_aside(aside, sizeof aside, c->folder, EM_CACHE_FILE_NAME, &e) != EM_OK)
         return em_error_set(err, EM_EINTERNAL, "the token cache %s %s, and %s", c->file_path, why, e.message);
     add_warning(c, "the token cache %s %s; it was set aside as %s and an empty cache is used "
                 "(sign in again)", c->file_path, why, aside);
@@ -188,7 +184,7 @@ static int reload(em_cache_file *c, em_error *err)
     bool too_big = false;
     int rc;
 
-    rc = em_private_open(&f, c->file_path, refusal, sizeof refusal, err);
+    rc = em_private_open(&f, c->folder, EM_CACHE_FILE_NAME, refusal, sizeof refusal, err);
     if (rc != EM_OK)
         return rc;
     if (f == NULL && refusal[0] != '\0')
@@ -280,7 +276,7 @@ static int lock_file(em_cache_file *c, const struct timespec *start, long timeou
 {
     for (;;) {
         long left;
-        int rc = em_file_lock_try(&c->lock, c->lock_path, err);
+        int rc = em_file_lock_try(&c->lock, c->folder, EM_CACHE_LOCK_NAME, err);
 
         if (rc != EM_OK)
             return em_error_prefix(err, "the token cache lock: ");
@@ -311,7 +307,7 @@ int em_cache_file_lock(em_cache_file *file, long timeout_ms, em_request *req, em
         goto unlock_mutex;
     held_here = file;
     if (!file->loaded)
-        em_private_remove_temps(file->file_path);
+        em_private_remove_temps(file->folder, EM_CACHE_FILE_NAME);
     rc = reload(file, err);
     if (rc != EM_OK)
         em_cache_file_unlock(file);
@@ -357,7 +353,7 @@ int em_cache_file_replace(em_cache_file *file, const char *text, size_t len, em_
                             "the generated token cache does not parse");
     rc = em_platform_seal(&sealed, text, len, err);
     if (rc == EM_OK)
-        rc = em_private_write(&written, file->file_path, sealed.data, sealed.len, err);
+        rc = em_private_write(&written, file->folder, EM_CACHE_FILE_NAME, sealed.data, sealed.len, err);
     if (rc != EM_OK) {
         if (rc != EM_ENOMEM)
             err->code = EM_EINTERNAL;

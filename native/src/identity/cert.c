@@ -12,7 +12,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
-#include <sys/stat.h>
 
 #include <openssl/bio.h>
 #include <openssl/crypto.h>
@@ -307,33 +306,24 @@ int em_cert_load_pfx_base64(em_cert **out, const char *base64, const char *passw
     return rc;
 }
 
-/* Reads a whole file (at most EM_CERT_MAX_FILE) into *out; wipe and free. */
+/* Reads a whole certificate or key file (platform.h: a regular file, at
+ * most EM_CERT_MAX_FILE: a PFX with its chain is a few KiB) into *out;
+ * wipe and free with free_file. */
 static int read_file(unsigned char **out, size_t *len, const char *path, em_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    unsigned char *data = NULL;
-    size_t n = 0;
+    em_buf data = EM_BUF_INIT;
+    char prefix[400];
+    int rc = em_platform_read_file(&data, path, EM_CERT_MAX_FILE, err);
 
     *out = NULL;
     *len = 0;
-    if (f == NULL)
-        return em_error_set(err, errno == ENOENT ? EM_ENOTFOUND : EM_EACCESS,
-                            "cannot open the certificate file %.300s: %s", path, strerror(errno));
-    data = malloc(EM_CERT_MAX_FILE + 1);
-    if (data == NULL) {
-        fclose(f);
-        return em_error_set(err, EM_ENOMEM, "out of memory");
+    if (rc != EM_OK) {
+        em_buf_free(&data);
+        snprintf(prefix, sizeof prefix, "the certificate file %.300s ", path);
+        return err != NULL ? em_error_prefix(err, prefix) : rc;
     }
-    n = fread(data, 1, EM_CERT_MAX_FILE + 1, f);
-    fclose(f);
-    if (n == 0 || n > EM_CERT_MAX_FILE) {
-        OPENSSL_cleanse(data, EM_CERT_MAX_FILE + 1);
-        free(data);
-        return em_error_set(err, EM_EINVAL, "the certificate file %.300s is empty or larger than 1 MiB", path);
-    }
-    data[n] = '\0';
-    *out = data;
-    *len = n;
+    *out = (unsigned char *)data.data;
+    *len = data.len;
     return EM_OK;
 }
 
@@ -417,7 +407,7 @@ static int check_private(const char *path, em_error *err)
 {
     em_private_file *f = NULL;
     char refusal[200];
-    int rc = em_private_open(&f, path, refusal, sizeof refusal, err);
+    int rc = em_private_open(&f, NULL, path, refusal, sizeof refusal, err);
 
     em_private_close(&f);
     if (rc == EM_OK && refusal[0] != '\0')
@@ -535,7 +525,6 @@ int em_cert_find_thumbprint(em_cert **out, const char *folder, const char *thumb
     while (rc == EM_ENOTFOUND) {
         unsigned char *data = NULL;
         size_t len = 0;
-        struct stat st;
         char have[41];
         bool pem = false;
 
@@ -551,7 +540,7 @@ int em_cert_find_thumbprint(em_cert **out, const char *folder, const char *thumb
             rc = em_error_set(err, EM_ENOMEM, "out of memory");
             break;
         }
-        if (stat(path.data, &st) != 0 || !S_ISREG(st.st_mode) || read_file(&data, &len, path.data, NULL) != EM_OK)
+        if (read_file(&data, &len, path.data, NULL) != EM_OK)
             continue;
         if (file_thumbprint(have, data, len, pem, &protected) && strcmp(have, want) == 0) {
             rc = check_private(path.data, err);

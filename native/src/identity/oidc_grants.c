@@ -27,6 +27,7 @@
 #include "util/json.h"
 #include "identity/jwt.h"
 #include "identity/loopback.h"
+#include "platform/platform.h"
 #include "identity/pkce.h"
 #include "protocol/protocol.h"
 
@@ -294,41 +295,34 @@ int em_oidc_federated_config_read(em_oidc_federated_config *out, const char *cli
     return rc;
 }
 
-/* Reads the token file afresh, trimmed; caller frees with em_free_secret. */
+/* Reads the token file afresh (platform.h: a regular file, at most 16 KiB:
+ * a projected service account token is about 1 KiB), trimmed; caller
+ * frees with em_free_secret. */
 static int read_federated_token(char **out, const char *path, em_error *err)
 {
-    FILE *f = fopen(path, "rb");
-    char *data = NULL;
-    size_t n = 0, start = 0;
+    em_buf data = EM_BUF_INIT;
+    size_t n, start = 0;
+    int rc;
 
     *out = NULL;
-    if (f == NULL)
-        return em_error_set(err, EM_ECONFIG, "cannot read the federated token file (AZURE_FEDERATED_TOKEN_FILE): %s",
-                            strerror(errno));
-    data = malloc(GRANTS_MAX_FEDERATED + 2);
-    if (data == NULL) {
-        fclose(f);
-        return em_error_set(err, EM_ENOMEM, "out of memory");
+    rc = em_platform_read_file(&data, path, GRANTS_MAX_FEDERATED, err);
+    if (rc != EM_OK) {
+        em_buf_free(&data);
+        if (err != NULL && rc != EM_ENOMEM)
+            err->code = EM_ECONFIG;
+        return em_error_prefix(err, "the federated token file (AZURE_FEDERATED_TOKEN_FILE) ");
     }
-    n = fread(data, 1, GRANTS_MAX_FEDERATED + 1, f);
-    fclose(f);
-    if (n > GRANTS_MAX_FEDERATED) {
-        OPENSSL_cleanse(data, n);
-        free(data);
-        return em_error_set(err, EM_ECONFIG, "the federated token file is larger than 16 KiB");
-    }
-    data[n] = '\0';
-    while (n > 0 && isspace((unsigned char)data[n - 1]))
-        data[--n] = '\0';
-    while (start < n && isspace((unsigned char)data[start]))
+    n = data.len;
+    while (n > 0 && isspace((unsigned char)data.data[n - 1]))
+        data.data[--n] = '\0';
+    while (start < n && isspace((unsigned char)data.data[start]))
         start++;
-    if (start == n || memchr(data, '\0', n) != NULL) {
-        OPENSSL_cleanse(data, n);
-        free(data);
+    if (start == n || memchr(data.data, '\0', n) != NULL) {
+        em_buf_free(&data);
         return em_error_set(err, EM_ECONFIG, "the federated token file is empty or not text");
     }
-    memmove(data, data + start, n - start + 1);
-    *out = data;
+    memmove(data.data, data.data + start, n - start + 1);
+    *out = data.data;
     return EM_OK;
 }
 

@@ -175,6 +175,7 @@ static http_handle *pool_take(void)
         return NULL;
     h->multi = curl_multi_init();
     h->easy = curl_easy_init();
+    em_platform_descriptors_no_inherit();   /* the multi's wake-up socket pair */
     if (h->multi == NULL || h->easy == NULL) {
         curl_easy_cleanup(h->easy);
         curl_multi_cleanup(h->multi);
@@ -418,6 +419,16 @@ static void free_header_list(struct curl_slist **list)
     *list = NULL;
 }
 
+/* curl 7.88 makes its sockets without close-on-exec: a browser we start
+ * must not inherit a live TLS connection (platform.h). */
+static int on_socket(void *ud, curl_socket_t socket, curlsocktype purpose)
+{
+    (void)ud;
+    (void)purpose;
+    em_platform_socket_no_inherit((uintptr_t)socket);
+    return CURL_SOCKOPT_OK;
+}
+
 static void set_options(CURL *easy, const em_http_request *req, xfer *x,
                         struct curl_slist *headers, char *errbuf)
 {
@@ -442,6 +453,7 @@ static void set_options(CURL *easy, const em_http_request *req, xfer *x,
     curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, on_progress);
     curl_easy_setopt(easy, CURLOPT_XFERINFODATA, x);
     curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+    curl_easy_setopt(easy, CURLOPT_SOCKOPTFUNCTION, on_socket);
     if (sk_X509_num(g_http.extra_cas) > 0)
         curl_easy_setopt(easy, CURLOPT_SSL_CTX_FUNCTION, add_extra_cas);
     /* Windows: the system's root store too (platform.h). */

@@ -58,8 +58,11 @@ static inline void em_platform_deadline(struct timespec *deadline, long ms)
 int em_platform_open_url(const char *url, em_error *err);
 
 /* Starts argv (argv[0] looked up on PATH, no shell) and returns without
- * waiting: stdio on the null device, the environment without the managed
- * identity secrets (IDENTITY_HEADER, MSI_SECRET). 0 or an errno value. */
+ * waiting: stdin, stdout and stderr on the null device and nothing else of
+ * ours (POSIX: every other descriptor closed in the child, on top of each
+ * being close-on-exec; Windows: no handle inherited), the environment
+ * without the managed identity secrets (IDENTITY_HEADER, MSI_SECRET).
+ * 0 or an errno value. */
 int em_platform_spawn_detached(char *const argv[]);
 
 /* ---- per-user folders ---- */
@@ -76,14 +79,40 @@ int em_platform_user_folder(char **out, em_folder which, em_error *err);
 /* The path separator of the platform ("/" or "\\"). */
 const char *em_platform_separator(void);
 
+/* ---- files the user names (certificates, the federated token) ---- */
+
+/* Appends the file at path to out (wipe it with em_buf_free). Links are
+ * followed (the user named the path), but only a regular file is read:
+ * it is opened without blocking and checked first, so a FIFO, a device or
+ * a folder is refused at once instead of hanging the helper. At most max
+ * bytes. EM_ENOTFOUND (no such file), EM_EACCESS (cannot be opened),
+ * EM_EINVAL (not a regular file, empty, or larger than max). The message
+ * does not name the file: the caller prefixes what it is. */
+int em_platform_read_file(em_buf *out, const char *path, size_t max, em_error *err);
+
 /* ---- private files (the token cache) ---- */
 
+/* The private folder, held open: every file inside is reached through it
+ * (POSIX: its descriptor and the *at() calls; Windows: a handle that keeps
+ * it from being renamed or deleted), so swapping the folder's path for a
+ * link later changes nothing. */
+typedef struct em_private_dir em_private_dir;
+
 /* Creates dir (and missing parents) readable by the user only (0700 | a
- * protected DACL granting the user alone) and checks it: a folder, ours,
- * not shared. Ours but open to others is narrowed, and narrowed gets what
- * it was ("mode 0755"; else ""), for the caller's warning. EM_EACCESS,
- * EM_ECONFIG, EM_EINVAL. */
-int em_private_folder(const char *dir, char *narrowed, size_t narrowed_size, em_error *err);
+ * protected DACL granting the user alone), opens it without following a
+ * link and checks it: a folder, ours, not shared, in a parent others
+ * cannot swap it in (POSIX: the parent is ours or root's and not
+ * writable by others unless sticky, as ssh asks). Ours but open to others
+ * is narrowed, and narrowed gets what it was ("mode 0755"; else ""), for
+ * the caller's warning. EM_EACCESS, EM_ECONFIG, EM_EINVAL. */
+int em_private_folder(em_private_dir **out, const char *dir, char *narrowed, size_t narrowed_size,
+                      em_error *err);
+
+/* The path it was opened with (for messages). */
+const char *em_private_dir_path(const em_private_dir *dir);
+
+/* Closes it; NULLs *dir. */
+void em_private_dir_close(em_private_dir **dir);
 
 /* One version of a file: (device, inode, size, mtime) | (volume serial,
  * file index, size, last write time). */
@@ -101,13 +130,14 @@ static inline bool em_file_stamp_equal(const em_file_stamp *a, const em_file_sta
 
 typedef struct em_private_file em_private_file;
 
-/* Opens path for reading without following a link. EM_OK with *out set:
+/* Opens name in dir (dir NULL: name is a whole path) for reading without
+ * following a link. EM_OK with *out set:
  * a regular file of ours that only we can read. EM_OK with *out NULL:
  * refusal[0] == '\0' when there is no file, else why it is refused ("is a
  * symbolic link", "belongs to another user", "was open to other users
  * (mode 0644)", ...). Errors: EM_EINTERNAL, EM_ENOMEM. */
-int em_private_open(em_private_file **out, const char *path, char *refusal, size_t refusal_size,
-                    em_error *err);
+int em_private_open(em_private_file **out, em_private_dir *dir, const char *name, char *refusal,
+                    size_t refusal_size, em_error *err);
 
 /* Appends the whole file to out, at most max bytes (*too_big: there was
  * more). */
@@ -116,19 +146,20 @@ int em_private_read(em_buf *out, em_private_file *file, size_t max, bool *too_bi
 /* The stamp taken when the file was opened or written. */
 const em_file_stamp *em_private_stamp(const em_private_file *file);
 
-/* Replaces path atomically with data: a temp file <path>.tmp-<random>
+/* Replaces name in dir atomically with data: a temp file <name>.tmp-<random>
  * (user only from birth), flushed, then renamed over path (rename + fsync
  * of the folder | MoveFileExW REPLACE_EXISTING|WRITE_THROUGH). *out: the
  * new file (its stamp). On failure path is unchanged. */
-int em_private_write(em_private_file **out, const char *path, const void *data, size_t len,
-                     em_error *err);
+int em_private_write(em_private_file **out, em_private_dir *dir, const char *name, const void *data,
+                     size_t len, em_error *err);
 
-/* Renames path to <path>.corrupt-<unix time>[-n] (never over a file),
- * made user-only; the name goes to aside. */
-int em_private_set_aside(char *aside, size_t size, const char *path, em_error *err);
+/* Renames name in dir to <name>.corrupt-<unix time>[-n] (never over a
+ * file), made user-only; its path goes to aside. */
+int em_private_set_aside(char *aside, size_t size, em_private_dir *dir, const char *name, em_error *err);
 
-/* Removes <path>.tmp-* left by writers that died (call under the lock). */
-void em_private_remove_temps(const char *path);
+/* Removes <name>.tmp-* left in dir by writers that died (call under the
+ * lock). */
+void em_private_remove_temps(em_private_dir *dir, const char *name);
 
 /* Closes the file (a POSIX fd is kept open until then, so the inode in
  * the stamp cannot be reused; Windows closes it once read, so another
@@ -147,11 +178,11 @@ int em_platform_unseal(em_buf *out, const void *data, size_t len, em_error *err)
 
 typedef struct em_file_lock em_file_lock;
 
-/* Opens (creating, user only) the lock file at path and tries to take it
+/* Opens (creating, user only) the lock file name in dir and tries to take it
  * without waiting (flock | LockFileEx): EM_OK with *out set when taken,
  * EM_OK with *out NULL when another process holds it. The system drops
  * the lock of a process that dies. EM_EACCESS (not ours), EM_EINTERNAL. */
-int em_file_lock_try(em_file_lock **out, const char *path, em_error *err);
+int em_file_lock_try(em_file_lock **out, em_private_dir *dir, const char *name, em_error *err);
 
 /* Releases and closes; NULLs *lock. */
 void em_file_lock_release(em_file_lock **lock);
@@ -173,6 +204,16 @@ int em_platform_find_certificate(em_buf *pkcs12, const char *thumbprint, em_erro
  * (CURLSSLOPT_NATIVE_CA: Windows; POSIX OpenSSL reads the system store by
  * itself). EXCHANGEMFA_CA_FILE is added on top on every platform. */
 bool em_platform_tls_native_ca(void);
+
+/* Keeps a socket made by a library (curl) out of child processes:
+ * FD_CLOEXEC | not inheritable. Our own descriptors get it at birth
+ * (O_CLOEXEC). */
+void em_platform_socket_no_inherit(uintptr_t socket);
+
+/* Makes every descriptor from 3 up close-on-exec, for those a library
+ * opens out of reach of any option (curl_multi_init's wake-up socket
+ * pair). Nothing to do on Windows (no handle is inherited). */
+void em_platform_descriptors_no_inherit(void);
 
 /* Whether a socket can be bound to [::1] (IPv6 loopback available). */
 bool em_platform_ipv6_loopback(void);

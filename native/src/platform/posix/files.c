@@ -1,6 +1,8 @@
 /* files.c (POSIX) - private folders and files, atomic replacement, the
  * flock lock. The mode bits and the owner are the protection: the folder
- * is 0700 and ours, files 0600 and ours, links are never followed.
+ * is 0700 and ours, in folders only we (or root) can change, files 0600
+ * and ours, links are never followed. The folder is held open and every
+ * file in it is reached with the *at() calls relative to its descriptor.
  */
 #define _DEFAULT_SOURCE     /* flock, O_NOFOLLOW, O_DIRECTORY */
 
@@ -27,6 +29,11 @@ struct em_private_file {
 
 struct em_file_lock {
     int fd;
+};
+
+struct em_private_dir {
+    int fd;
+    char *path;
 };
 
 static em_file_stamp stamp_of(const struct stat *st)
@@ -67,58 +74,129 @@ static int make_dirs(const char *dir, em_error *err)
     return EM_OK;
 }
 
+/* Every folder above dir can be changed by us or root only: owned by one
+ * of them, and not writable by others unless sticky (where only an
+ * entry's owner may rename it). Else another user could swap dir for a
+ * link between two of our calls (ssh's rule for ~/.ssh). */
+static int check_parents(const char *dir, em_error *err)
+{
+    char path[PATH_MAX];
+    size_t len = strlen(dir);
+    struct stat st;
+
+    if (len >= sizeof path)
+        return em_error_set(err, EM_EINVAL, "the folder path is too long");
+    memcpy(path, dir, len + 1);
+    while (len > 1 && path[len - 1] == '/')
+        path[--len] = '\0';
+    for (;;) {
+        char *slash = strrchr(path, '/');
+
+        if (slash == NULL)
+            snprintf(path, sizeof path, ".");
+        else if (slash == path)
+            path[1] = '\0';
+        else
+            *slash = '\0';
+        if (stat(path, &st) != 0)
+            return em_error_set(err, EM_ECONFIG, "cannot examine the folder %s: %s", path, strerror(errno));
+        if (st.st_uid != geteuid() && st.st_uid != 0)
+            return em_error_set(err, EM_EACCESS, "the folder %s is inside %s, which belongs to another user "
+                                "(uid %ld) who could replace it; give it a folder of your own",
+                                dir, path, (long)st.st_uid);
+        if ((st.st_mode & S_IWOTH) != 0 && (st.st_mode & S_ISVTX) == 0)
+            return em_error_set(err, EM_EACCESS, "the folder %s is inside %s, which every user can write to "
+                                "(mode %04o, no sticky bit) and so replace it; give it a folder of your own",
+                                dir, path, (unsigned)(st.st_mode & 07777));
+        if (slash == NULL || slash == path)
+            return EM_OK;
+    }
+}
+
 /* Ours, a folder, 0700. Someone else's folder is refused: they could read
  * or swap our files. Ours but open to others is narrowed, unless it is a
  * shared (sticky) folder such as /tmp given by mistake. */
-int em_private_folder(const char *dir, char *narrowed, size_t narrowed_size, em_error *err)
+int em_private_folder(em_private_dir **out, const char *dir, char *narrowed, size_t narrowed_size,
+                      em_error *err)
 {
     struct stat st;
-    int rc;
+    int fd, rc;
 
+    *out = NULL;
     narrowed[0] = '\0';
     rc = make_dirs(dir, err);
+    if (rc == EM_OK)
+        rc = check_parents(dir, err);
     if (rc != EM_OK)
         return rc;
-    if (stat(dir, &st) != 0)
-        return em_error_set(err, EM_ECONFIG, "cannot use the folder %s: %s", dir, strerror(errno));
-    if (!S_ISDIR(st.st_mode))
+    fd = open(dir, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    /* A link is ELOOP or (Linux, with O_DIRECTORY) ENOTDIR. */
+    if (fd < 0 && (errno == ELOOP || errno == ENOTDIR) && lstat(dir, &st) == 0 && S_ISLNK(st.st_mode))
+        return em_error_set(err, EM_EACCESS, "the folder %s is a symbolic link; give it a folder of its own", dir);
+    if (fd < 0 && errno == ENOTDIR)
         return em_error_set(err, EM_EACCESS, "%s is not a folder", dir);
-    if (st.st_uid != geteuid())
-        return em_error_set(err, EM_EACCESS, "the folder %s belongs to another user (uid %ld); not using it",
-                            dir, (long)st.st_uid);
-    if ((st.st_mode & S_ISVTX) != 0)
-        return em_error_set(err, EM_EACCESS, "the folder %s is a shared folder (sticky bit); "
-                            "give it a folder of its own", dir);
-    if ((st.st_mode & 077) != 0) {
-        if (chmod(dir, 0700) != 0)
-            return em_error_set(err, EM_EACCESS, "cannot make the folder %s private: %s", dir, strerror(errno));
+    if (fd < 0)
+        return em_error_set(err, EM_ECONFIG, "cannot use the folder %s: %s", dir, strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = em_error_set(err, EM_ECONFIG, "cannot use the folder %s: %s", dir, strerror(errno));
+    else if (st.st_uid != geteuid())
+        rc = em_error_set(err, EM_EACCESS, "the folder %s belongs to another user (uid %ld); not using it",
+                          dir, (long)st.st_uid);
+    else if ((st.st_mode & S_ISVTX) != 0)
+        rc = em_error_set(err, EM_EACCESS, "the folder %s is a shared folder (sticky bit); "
+                          "give it a folder of its own", dir);
+    else if ((st.st_mode & 077) != 0 && fchmod(fd, 0700) != 0)
+        rc = em_error_set(err, EM_EACCESS, "cannot make the folder %s private: %s", dir, strerror(errno));
+    else if ((st.st_mode & 077) != 0)
         snprintf(narrowed, narrowed_size, "mode %04o", (unsigned)(st.st_mode & 0777));
+    if (rc == EM_OK && (*out = calloc(1, sizeof **out)) != NULL && ((*out)->path = strdup(dir)) == NULL) {
+        free(*out);
+        *out = NULL;
     }
+    if (rc == EM_OK && *out == NULL)
+        rc = em_error_set(err, EM_ENOMEM, "out of memory");
+    if (rc != EM_OK) {
+        close(fd);
+        return rc;
+    }
+    (*out)->fd = fd;
     return EM_OK;
 }
 
-static void fsync_dir_of(const char *path)
+const char *em_private_dir_path(const em_private_dir *dir)
 {
-    char dir[PATH_MAX];
-    const char *slash = strrchr(path, '/');
-    int fd;
+    return dir->path;
+}
 
-    if (slash == NULL || (size_t)(slash - path) >= sizeof dir)
+void em_private_dir_close(em_private_dir **dir)
+{
+    if (dir == NULL || *dir == NULL)
         return;
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
-    fd = open(slash == path ? "/" : dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return;
-    (void)fsync(fd);
-    close(fd);
+    close((*dir)->fd);
+    free((*dir)->path);
+    free(*dir);
+    *dir = NULL;
+}
+
+/* name's descriptor base: the folder, or (no folder) the working folder. */
+static int base_fd(const em_private_dir *dir)
+{
+    return dir != NULL ? dir->fd : AT_FDCWD;
+}
+
+/* "<folder>/<name>" for messages. */
+static const char *shown(char *out, size_t size, const em_private_dir *dir, const char *name)
+{
+    snprintf(out, size, "%s%s%s", dir != NULL ? dir->path : "", dir != NULL ? "/" : "", name);
+    return out;
 }
 
 /* ---- reading ---- */
 
-int em_private_open(em_private_file **out, const char *path, char *refusal, size_t refusal_size,
-                    em_error *err)
+int em_private_open(em_private_file **out, em_private_dir *dir, const char *name, char *refusal,
+                    size_t refusal_size, em_error *err)
 {
+    char path[PATH_MAX + 256];
     em_private_file *f;
     struct stat st;
     const char *why = NULL;
@@ -126,7 +204,8 @@ int em_private_open(em_private_file **out, const char *path, char *refusal, size
 
     *out = NULL;
     refusal[0] = '\0';
-    fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    shown(path, sizeof path, dir, name);
+    fd = openat(base_fd(dir), name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd < 0 && errno == ENOENT)
         return EM_OK;
     if (fd < 0 && errno == ELOOP)
@@ -211,31 +290,76 @@ void em_private_close(em_private_file **file)
     *file = NULL;
 }
 
+/* ---- files the user names ---- */
+
+/* O_NONBLOCK: opening a FIFO for reading would otherwise wait for a
+ * writer, for ever; a regular file ignores the flag. */
+int em_platform_read_file(em_buf *out, const char *path, size_t max, em_error *err)
+{
+    char chunk[16384];
+    struct stat st;
+    size_t start = out->len;
+    int fd, rc = EM_OK;
+
+    fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+    if (fd < 0)
+        return em_error_set(err, errno == ENOENT || errno == ENOTDIR ? EM_ENOTFOUND : EM_EACCESS,
+                            "cannot be opened: %s", strerror(errno));
+    if (fstat(fd, &st) != 0)
+        rc = em_error_set(err, EM_EACCESS, "cannot be examined: %s", strerror(errno));
+    else if (!S_ISREG(st.st_mode))
+        rc = em_error_set(err, EM_EINVAL, "is not a regular file (%s)",
+                          S_ISFIFO(st.st_mode) ? "a FIFO" : S_ISDIR(st.st_mode) ? "a folder"
+                          : S_ISSOCK(st.st_mode) ? "a socket" : "a device");
+    else if ((uint64_t)st.st_size > max)
+        rc = em_error_set(err, EM_EINVAL, "is larger than %zu KiB", max / 1024);
+    while (rc == EM_OK) {
+        ssize_t n = read(fd, chunk, sizeof chunk);
+
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0)
+            rc = em_error_set(err, EM_EACCESS, "cannot be read: %s", strerror(errno));
+        else if (n == 0)
+            break;
+        else if (out->len - start + (size_t)n > max)
+            rc = em_error_set(err, EM_EINVAL, "is larger than %zu KiB", max / 1024);   /* it grew */
+        else if (em_buf_append(out, chunk, (size_t)n) != EM_OK)
+            rc = em_error_set(err, EM_ENOMEM, "out of memory");
+    }
+    if (rc == EM_OK && out->len == start)
+        rc = em_error_set(err, EM_EINVAL, "is empty");
+    OPENSSL_cleanse(chunk, sizeof chunk);
+    close(fd);
+    return rc;
+}
+
 /* ---- writing ---- */
 
-int em_private_write(em_private_file **out, const char *path, const void *data, size_t len,
-                     em_error *err)
+int em_private_write(em_private_file **out, em_private_dir *dir, const char *name, const void *data,
+                     size_t len, em_error *err)
 {
     unsigned char rnd[8];
-    char tmp[PATH_MAX];
+    char tmp[NAME_MAX + 1], path[PATH_MAX + 256];
     const char *text = data;
     struct stat st;
     size_t done = 0;
     int fd = -1, n, rc = EM_OK;
 
     *out = NULL;
+    shown(path, sizeof path, dir, name);
     if (RAND_bytes(rnd, sizeof rnd) != 1)
         return em_error_set(err, EM_EINTERNAL, "no random bytes for a temp file name");
-    n = snprintf(tmp, sizeof tmp, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", path,
+    n = snprintf(tmp, sizeof tmp, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", name,
                  rnd[0], rnd[1], rnd[2], rnd[3], rnd[4], rnd[5], rnd[6], rnd[7]);
     if (n < 0 || (size_t)n >= sizeof tmp)
-        return em_error_set(err, EM_EINVAL, "the path %s is too long", path);
-    fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+        return em_error_set(err, EM_EINVAL, "the name %s is too long", name);
+    fd = openat(dir->fd, tmp, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
-        return em_error_set(err, EM_EINTERNAL, "cannot create %s: %s", tmp, strerror(errno));
+        return em_error_set(err, EM_EINTERNAL, "cannot create %s/%s: %s", dir->path, tmp, strerror(errno));
     /* 0600 whatever the umask says. */
     if (fchmod(fd, 0600) != 0) {
-        rc = em_error_set(err, EM_EINTERNAL, "cannot chmod %s: %s", tmp, strerror(errno));
+        rc = em_error_set(err, EM_EINTERNAL, "cannot chmod %s/%s: %s", dir->path, tmp, strerror(errno));
         goto remove_tmp;
     }
     while (done < len) {
@@ -244,13 +368,13 @@ int em_private_write(em_private_file **out, const char *path, const void *data, 
         if (w < 0 && errno == EINTR)
             continue;
         if (w < 0) {
-            rc = em_error_set(err, EM_EINTERNAL, "cannot write %s: %s", tmp, strerror(errno));
+            rc = em_error_set(err, EM_EINTERNAL, "cannot write %s/%s: %s", dir->path, tmp, strerror(errno));
             goto remove_tmp;
         }
         done += (size_t)w;
     }
     if (fsync(fd) != 0 || fstat(fd, &st) != 0) {
-        rc = em_error_set(err, EM_EINTERNAL, "cannot flush %s: %s", tmp, strerror(errno));
+        rc = em_error_set(err, EM_EINTERNAL, "cannot flush %s/%s: %s", dir->path, tmp, strerror(errno));
         goto remove_tmp;
     }
     *out = calloc(1, sizeof **out);
@@ -258,74 +382,78 @@ int em_private_write(em_private_file **out, const char *path, const void *data, 
         rc = em_error_set(err, EM_ENOMEM, "out of memory");
         goto remove_tmp;
     }
-    if (rename(tmp, path) != 0) {
+    if (renameat(dir->fd, tmp, dir->fd, name) != 0) {
         rc = em_error_set(err, EM_EINTERNAL, "cannot replace %s: %s", path, strerror(errno));
         free(*out);
         *out = NULL;
         goto remove_tmp;
     }
-    fsync_dir_of(path);
+    (void)fsync(dir->fd);
     (*out)->fd = fd;
     (*out)->stamp = stamp_of(&st);
     return EM_OK;
 remove_tmp:
     close(fd);
-    unlink(tmp);
+    unlinkat(dir->fd, tmp, 0);
     return rc;
 }
 
-int em_private_set_aside(char *aside, size_t size, const char *path, em_error *err)
+int em_private_set_aside(char *aside, size_t size, em_private_dir *dir, const char *name, em_error *err)
 {
+    char aside_name[NAME_MAX + 1];
     struct stat st;
     int n, i, fd;
 
     for (i = 0; i < 100; i++) {
         if (i == 0)
-            n = snprintf(aside, size, "%s.corrupt-%lld", path, (long long)time(NULL));
+            n = snprintf(aside_name, sizeof aside_name, "%s.corrupt-%lld", name, (long long)time(NULL));
         else
-            n = snprintf(aside, size, "%s.corrupt-%lld-%d", path, (long long)time(NULL), i);
-        if (n < 0 || (size_t)n >= size)
-            return em_error_set(err, EM_EINVAL, "the path %s is too long", path);
-        if (lstat(aside, &st) != 0 && errno == ENOENT)
+            n = snprintf(aside_name, sizeof aside_name, "%s.corrupt-%lld-%d", name, (long long)time(NULL), i);
+        if (n < 0 || (size_t)n >= sizeof aside_name)
+            return em_error_set(err, EM_EINVAL, "the name %s is too long", name);
+        if (fstatat(dir->fd, aside_name, &st, AT_SYMLINK_NOFOLLOW) != 0 && errno == ENOENT)
             break;
     }
-    if (rename(path, aside) != 0)
+    shown(aside, size, dir, aside_name);
+    if (renameat(dir->fd, name, dir->fd, aside_name) != 0)
         return em_error_set(err, EM_EINTERNAL, "setting it aside failed: %s", strerror(errno));
     /* The copy keeps its tokens for the user to inspect: 0600, through an
      * fd that never follows a link. */
-    fd = open(aside, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
+    fd = openat(dir->fd, aside_name, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC);
     if (fd >= 0 && fstat(fd, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
         (void)fchmod(fd, 0600);
-    else if (fd < 0 && lstat(aside, &st) == 0 && S_ISREG(st.st_mode) && st.st_uid == geteuid())
-        (void)chmod(aside, 0600);   /* unreadable to us; never a symlink's target */
+    else if (fd < 0 && fstatat(dir->fd, aside_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode) &&
+             st.st_uid == geteuid())
+        (void)fchmodat(dir->fd, aside_name, 0600, 0);   /* unreadable to us; never a symlink's target */
     if (fd >= 0)
         close(fd);
-    fsync_dir_of(path);
+    (void)fsync(dir->fd);
     return EM_OK;
 }
 
-void em_private_remove_temps(const char *path)
+void em_private_remove_temps(em_private_dir *dir, const char *name)
 {
-    char dir[PATH_MAX], prefix[PATH_MAX], victim[PATH_MAX];
-    const char *slash = strrchr(path, '/');
+    char prefix[NAME_MAX + 16];
     DIR *d;
     struct dirent *e;
     size_t prefix_len;
+    int fd;
 
-    if (slash == NULL || (size_t)(slash - path) >= sizeof dir ||
-        snprintf(prefix, sizeof prefix, "%s.tmp-", slash + 1) >= (int)sizeof prefix)
+    if (snprintf(prefix, sizeof prefix, "%s.tmp-", name) >= (int)sizeof prefix)
         return;
-    memcpy(dir, path, (size_t)(slash - path));
-    dir[slash - path] = '\0';
     prefix_len = strlen(prefix);
-    d = opendir(slash == path ? "/" : dir);
-    if (d == NULL)
+    /* A listing of its own (a dup would share the folder's offset). */
+    fd = openat(dir->fd, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
         return;
+    d = fdopendir(fd);
+    if (d == NULL) {
+        close(fd);
+        return;
+    }
     for (e = readdir(d); e != NULL; e = readdir(d)) {
-        if (strncmp(e->d_name, prefix, prefix_len) != 0)
-            continue;
-        if (snprintf(victim, sizeof victim, "%s/%s", dir, e->d_name) < (int)sizeof victim)
-            (void)unlink(victim);
+        if (strncmp(e->d_name, prefix, prefix_len) == 0)
+            (void)unlinkat(dir->fd, e->d_name, 0);
     }
     closedir(d);
 }
@@ -346,22 +474,25 @@ int em_platform_unseal(em_buf *out, const void *data, size_t len, em_error *err)
 
 /* ---- the lock ---- */
 
-/* True when fd is still the file at path (nobody replaced the lock file
- * between our open and our flock). */
-static bool lock_file_current(int fd, const char *path)
+/* True when fd is still the file name in dir (nobody replaced the lock
+ * file between our open and our flock). */
+static bool lock_file_current(int fd, const em_private_dir *dir, const char *name)
 {
     struct stat a, b;
 
-    return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev && a.st_ino == b.st_ino;
+    return fstat(fd, &a) == 0 && fstatat(dir->fd, name, &b, AT_SYMLINK_NOFOLLOW) == 0 &&
+           a.st_dev == b.st_dev && a.st_ino == b.st_ino;
 }
 
-int em_file_lock_try(em_file_lock **out, const char *path, em_error *err)
+int em_file_lock_try(em_file_lock **out, em_private_dir *dir, const char *name, em_error *err)
 {
+    char path[PATH_MAX + 256];
     struct stat st;
     int fd;
 
     *out = NULL;
-    fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
+    shown(path, sizeof path, dir, name);
+    fd = openat(dir->fd, name, O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0600);
     if (fd < 0)
         return em_error_set(err, EM_EACCESS, "cannot open the lock %s: %s", path, strerror(errno));
     if (fstat(fd, &st) != 0 || st.st_uid != geteuid()) {
@@ -376,7 +507,7 @@ int em_file_lock_try(em_file_lock **out, const char *path, em_error *err)
             return EM_OK;
         return em_error_set(err, EM_EINTERNAL, "cannot lock %s: %s", path, strerror(e));
     }
-    if (!lock_file_current(fd, path)) {
+    if (!lock_file_current(fd, dir, name)) {
         close(fd);
         return EM_OK;   /* replaced meanwhile: the caller tries again */
     }

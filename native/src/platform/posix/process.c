@@ -1,4 +1,5 @@
 /* process.c (POSIX) - start-up, the browser: posix_spawnp, no shell. */
+#define _GNU_SOURCE     /* posix_spawn_file_actions_addclosefrom_np (glibc 2.34) */
 #include "platform/platform.h"
 
 #include <errno.h>
@@ -9,15 +10,27 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/types.h>
 #include <sys/wait.h>
+#ifdef __linux__
+#include <sys/prctl.h>
+#endif
 
 extern char **environ;
 
 void em_platform_init(void)
 {
+    struct rlimit no_core = {0, 0};
+
     /* A vanished module must not kill us mid-write; stdin EOF ends us. */
     signal(SIGPIPE, SIG_IGN);
+    /* Tokens live in our memory: a crash writes no core file, and (Linux)
+     * other processes of the user cannot ptrace us or read /proc/<pid>/mem. */
+    (void)setrlimit(RLIMIT_CORE, &no_core);
+#ifdef __linux__
+    (void)prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
+#endif
 }
 
 /* Variables that never reach a child: managed identity secrets. */
@@ -62,7 +75,8 @@ static void *reap(void *arg)
 int em_platform_spawn_detached(char *const argv[])
 {
     posix_spawn_file_actions_t actions;
-    pthread_attr_t attr;
+    posix_spawnattr_t attr;
+    pthread_attr_t thread_attr;
     pthread_t thread;
     char **env = child_environment();
     pid_t pid = 0;
@@ -74,17 +88,27 @@ int em_platform_spawn_detached(char *const argv[])
     posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 1, "/dev/null", O_WRONLY, 0);
     posix_spawn_file_actions_addopen(&actions, 2, "/dev/null", O_WRONLY, 0);
-    rc = posix_spawnp(&pid, argv[0], &actions, NULL, argv, env);
+    /* A belt for a descriptor a library opened without close-on-exec: the
+     * browser must never hold our TLS connections or the listener. */
+#if defined(__GLIBC__) && (__GLIBC__ > 2 || (__GLIBC__ == 2 && __GLIBC_MINOR__ >= 34))
+    posix_spawn_file_actions_addclosefrom_np(&actions, 3);
+#endif
+    posix_spawnattr_init(&attr);
+#ifdef POSIX_SPAWN_CLOEXEC_DEFAULT
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_CLOEXEC_DEFAULT);     /* macOS */
+#endif
+    rc = posix_spawnp(&pid, argv[0], &actions, &attr, argv, env);
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&actions);
     free(env);
     if (rc != 0)
         return rc;
     /* The browser may live for hours: reap it off the request's thread. */
-    pthread_attr_init(&attr);
-    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-    if (pthread_create(&thread, &attr, reap, (void *)(intptr_t)pid) != 0)
+    pthread_attr_init(&thread_attr);
+    pthread_attr_setdetachstate(&thread_attr, PTHREAD_CREATE_DETACHED);
+    if (pthread_create(&thread, &thread_attr, reap, (void *)(intptr_t)pid) != 0)
         waitpid(pid, NULL, WNOHANG);
-    pthread_attr_destroy(&attr);
+    pthread_attr_destroy(&thread_attr);
     return 0;
 }
 

@@ -1,6 +1,8 @@
 /* system.c (POSIX) - per-user folders, certificates, TLS trust, IPv6. */
 #include "platform/platform.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <sys/socket.h>
@@ -47,14 +49,49 @@ bool em_platform_tls_native_ca(void)
     return false;   /* OpenSSL's default paths are the system store */
 }
 
+void em_platform_socket_no_inherit(uintptr_t socket)
+{
+    int fd = (int)socket;
+    int flags = fcntl(fd, F_GETFD);
+
+    if (flags >= 0 && (flags & FD_CLOEXEC) == 0)
+        (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
+}
+
+void em_platform_descriptors_no_inherit(void)
+{
+#ifdef __linux__
+    DIR *d = opendir("/proc/self/fd");
+#else
+    DIR *d = opendir("/dev/fd");
+#endif
+    struct dirent *e;
+
+    if (d == NULL)
+        return;
+    while ((e = readdir(d)) != NULL) {
+        int fd = atoi(e->d_name);
+
+        if (fd >= 3 && fd != dirfd(d))
+            em_platform_socket_no_inherit((uintptr_t)fd);
+    }
+    closedir(d);
+}
+
+/* SOCK_CLOEXEC where the system has it (Linux, the BSDs), else set after. */
+#ifndef SOCK_CLOEXEC
+#define SOCK_CLOEXEC 0
+#endif
+
 bool em_platform_ipv6_loopback(void)
 {
     struct sockaddr_in6 v6;
-    int fd = socket(AF_INET6, SOCK_STREAM, 0);     /* closed at once: no CLOEXEC needed */
+    int fd = socket(AF_INET6, SOCK_STREAM | SOCK_CLOEXEC, 0);
     bool ok;
 
     if (fd < 0)
         return false;
+    em_platform_socket_no_inherit((uintptr_t)fd);
     memset(&v6, 0, sizeof v6);
     v6.sin6_family = AF_INET6;
     v6.sin6_addr = in6addr_loopback;

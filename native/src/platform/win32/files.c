@@ -26,6 +26,21 @@ struct em_file_lock {
     HANDLE handle;
 };
 
+struct em_private_dir {
+    HANDLE handle;          /* opened without FILE_SHARE_DELETE: the folder cannot be renamed or removed */
+    char *path;
+};
+
+#define PATH_LIMIT 4096
+
+/* "<folder>\<name>" (dir NULL: name itself); NULL when too long. */
+static const char *joined(char *out, size_t size, const em_private_dir *dir, const char *name)
+{
+    int n = dir != NULL ? snprintf(out, size, "%s\\%s", dir->path, name) : snprintf(out, size, "%s", name);
+
+    return n < 0 || (size_t)n >= size ? NULL : out;
+}
+
 static em_file_stamp stamp_of(const BY_HANDLE_FILE_INFORMATION *info)
 {
     em_file_stamp s;
@@ -90,13 +105,20 @@ out:
     return rc;
 }
 
-int em_private_folder(const char *dir, char *narrowed, size_t narrowed_size, em_error *err)
+/* The folder is opened without following a reparse point and held open
+ * without FILE_SHARE_DELETE, so nobody can rename it away and put a link
+ * in its place while we use it; its checks are made on that handle. */
+int em_private_folder(em_private_dir **out, const char *dir, char *narrowed, size_t narrowed_size,
+                      em_error *err)
 {
     wchar_t *path = NULL;
-    DWORD attributes;
+    BY_HANDLE_FILE_INFORMATION info;
+    HANDLE h = INVALID_HANDLE_VALUE;
     bool foreign = false, open = false;
+    char why[200];
     int rc;
 
+    *out = NULL;
     narrowed[0] = '\0';
     rc = make_dirs(dir, err);
     if (rc != EM_OK)
@@ -104,14 +126,19 @@ int em_private_folder(const char *dir, char *narrowed, size_t narrowed_size, em_
     path = em_win_wide(dir);
     if (path == NULL)
         return em_error_set(err, EM_ENOMEM, "out of memory");
-    attributes = GetFileAttributesW(path);
-    if (attributes == INVALID_FILE_ATTRIBUTES)
-        rc = em_error_set(err, EM_ECONFIG, "cannot use the folder %s (error %lu)", dir, GetLastError());
-    else if ((attributes & FILE_ATTRIBUTE_DIRECTORY) == 0)
-        rc = em_error_set(err, EM_EACCESS, "%s is not a folder", dir);
-    else if ((attributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0)
+    h = CreateFileW(path, FILE_LIST_DIRECTORY | READ_CONTROL, FILE_SHARE_READ | FILE_SHARE_WRITE, NULL,
+                    OPEN_EXISTING, FILE_FLAG_BACKUP_SEMANTICS | FILE_FLAG_OPEN_REPARSE_POINT, NULL);
+    if (h == INVALID_HANDLE_VALUE)
+        rc = em_error_set(err, EM_ECONFIG, "cannot use the folder %s: %s", dir,
+                          win_message(GetLastError(), why, sizeof why));
+    else if (!GetFileInformationByHandle(h, &info))
+        rc = em_error_set(err, EM_ECONFIG, "cannot examine the folder %s: %s", dir,
+                          win_message(GetLastError(), why, sizeof why));
+    else if ((info.dwFileAttributes & FILE_ATTRIBUTE_REPARSE_POINT) != 0)
         rc = em_error_set(err, EM_EACCESS, "the folder %s is a link; give it a folder of its own", dir);
-    else if (!em_win_check_private(NULL, path, &foreign, &open))
+    else if ((info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) == 0)
+        rc = em_error_set(err, EM_EACCESS, "%s is not a folder", dir);
+    else if (!em_win_check_private(h, NULL, &foreign, &open))
         rc = em_error_set(err, EM_EACCESS, "cannot read the security of the folder %s (error %lu)", dir,
                           GetLastError());
     else if (foreign)
@@ -121,15 +148,43 @@ int em_private_folder(const char *dir, char *narrowed, size_t narrowed_size, em_
     else if (open)
         snprintf(narrowed, narrowed_size, "an access list open to others");
     free(path);
-    return rc;
+    if (rc == EM_OK && ((*out = calloc(1, sizeof **out)) == NULL || ((*out)->path = strdup(dir)) == NULL)) {
+        free(*out);
+        *out = NULL;
+        rc = em_error_set(err, EM_ENOMEM, "out of memory");
+    }
+    if (rc != EM_OK) {
+        if (h != INVALID_HANDLE_VALUE)
+            CloseHandle(h);
+        return rc;
+    }
+    (*out)->handle = h;
+    return EM_OK;
+}
+
+const char *em_private_dir_path(const em_private_dir *dir)
+{
+    return dir->path;
+}
+
+void em_private_dir_close(em_private_dir **dir)
+{
+    if (dir == NULL || *dir == NULL)
+        return;
+    CloseHandle((*dir)->handle);
+    free((*dir)->path);
+    free(*dir);
+    *dir = NULL;
 }
 
 /* ---- reading ---- */
 
-int em_private_open(em_private_file **out, const char *path, char *refusal, size_t refusal_size,
-                    em_error *err)
+int em_private_open(em_private_file **out, em_private_dir *dir, const char *name, char *refusal,
+                    size_t refusal_size, em_error *err)
 {
-    wchar_t *wide = em_win_wide(path);
+    char full[PATH_LIMIT];
+    const char *path = joined(full, sizeof full, dir, name);
+    wchar_t *wide = path != NULL ? em_win_wide(path) : NULL;
     BY_HANDLE_FILE_INFORMATION info;
     HANDLE h;
     bool foreign = false, open = false;
@@ -227,11 +282,64 @@ void em_private_close(em_private_file **file)
     *file = NULL;
 }
 
+/* ---- files the user names ---- */
+
+/* Only FILE_TYPE_DISK is read: a named pipe (\\.\pipe\...) or a
+ * device (NUL, CON, COM1) would block or never end. */
+int em_platform_read_file(em_buf *out, const char *path, size_t max, em_error *err)
+{
+    wchar_t *wide = em_win_wide(path);
+    BY_HANDLE_FILE_INFORMATION info;
+    char chunk[16384], text[200];
+    size_t start = out->len;
+    HANDLE h;
+    DWORD e;
+    int rc = EM_OK;
+
+    if (wide == NULL)
+        return em_error_set(err, EM_EINVAL, "is not a valid UTF-8 path");
+    h = CreateFileW(wide, GENERIC_READ, FILE_SHARE_READ | FILE_SHARE_WRITE | FILE_SHARE_DELETE, NULL,
+                    OPEN_EXISTING, FILE_ATTRIBUTE_NORMAL, NULL);
+    e = GetLastError();
+    free(wide);
+    if (h == INVALID_HANDLE_VALUE)
+        return em_error_set(err, e == ERROR_FILE_NOT_FOUND || e == ERROR_PATH_NOT_FOUND ? EM_ENOTFOUND : EM_EACCESS,
+                            "cannot be opened: %s", win_message(e, text, sizeof text));
+    if (GetFileType(h) != FILE_TYPE_DISK)
+        rc = em_error_set(err, EM_EINVAL, "is not a regular file (%s)",
+                          GetFileType(h) == FILE_TYPE_PIPE ? "a pipe" : "a device");
+    else if (!GetFileInformationByHandle(h, &info))
+        rc = em_error_set(err, EM_EACCESS, "cannot be examined: %s", win_message(GetLastError(), text, sizeof text));
+    else if ((info.dwFileAttributes & FILE_ATTRIBUTE_DIRECTORY) != 0)
+        rc = em_error_set(err, EM_EINVAL, "is not a regular file (a folder)");
+    else if (((uint64_t)info.nFileSizeHigh << 32 | info.nFileSizeLow) > max)
+        rc = em_error_set(err, EM_EINVAL, "is larger than %zu KiB", max / 1024);
+    while (rc == EM_OK) {
+        DWORD n = 0;
+
+        if (!ReadFile(h, chunk, sizeof chunk, &n, NULL))
+            rc = em_error_set(err, EM_EACCESS, "cannot be read: %s", win_message(GetLastError(), text, sizeof text));
+        else if (n == 0)
+            break;
+        else if (out->len - start + n > max)
+            rc = em_error_set(err, EM_EINVAL, "is larger than %zu KiB", max / 1024);   /* it grew */
+        else if (em_buf_append(out, chunk, n) != EM_OK)
+            rc = em_error_set(err, EM_ENOMEM, "out of memory");
+    }
+    if (rc == EM_OK && out->len == start)
+        rc = em_error_set(err, EM_EINVAL, "is empty");
+    OPENSSL_cleanse(chunk, sizeof chunk);
+    CloseHandle(h);
+    return rc;
+}
+
 /* ---- writing ---- */
 
-int em_private_write(em_private_file **out, const char *path, const void *data, size_t len,
-                     em_error *err)
+int em_private_write(em_private_file **out, em_private_dir *dir, const char *name, const void *data,
+                     size_t len, em_error *err)
 {
+    char full[PATH_LIMIT];
+    const char *path = joined(full, sizeof full, dir, name);
     unsigned char rnd[8];
     char tmp[4096], text[200];
     wchar_t *wtmp = NULL, *wpath = NULL;
@@ -244,6 +352,8 @@ int em_private_write(em_private_file **out, const char *path, const void *data, 
     int n, rc = EM_OK, tries;
 
     *out = NULL;
+    if (path == NULL)
+        return em_error_set(err, EM_EINVAL, "the path of %s is too long", name);
     if (RAND_bytes(rnd, sizeof rnd) != 1)
         return em_error_set(err, EM_EINTERNAL, "no random bytes for a temp file name");
     n = snprintf(tmp, sizeof tmp, "%s.tmp-%02x%02x%02x%02x%02x%02x%02x%02x", path,
@@ -306,9 +416,11 @@ out:
     return rc;
 }
 
-int em_private_set_aside(char *aside, size_t size, const char *path, em_error *err)
+int em_private_set_aside(char *aside, size_t size, em_private_dir *dir, const char *name, em_error *err)
 {
-    wchar_t *wpath = em_win_wide(path), *waside = NULL;
+    char full[PATH_LIMIT];
+    const char *path = joined(full, sizeof full, dir, name);
+    wchar_t *wpath = path != NULL ? em_win_wide(path) : NULL, *waside = NULL;
     char text[200];
     int n, i, rc = EM_OK;
 
@@ -345,10 +457,11 @@ out:
     return rc;
 }
 
-void em_private_remove_temps(const char *path)
+void em_private_remove_temps(em_private_dir *dir, const char *name)
 {
-    char pattern[4096], victim[4096];
-    const char *slash = strrchr(path, '\\');
+    char full[PATH_LIMIT], pattern[4096], victim[4096];
+    const char *path = joined(full, sizeof full, dir, name);
+    const char *slash = path != NULL ? strrchr(path, '\\') : NULL;
     wchar_t *wpattern;
     WIN32_FIND_DATAW found;
     HANDLE search;
@@ -409,9 +522,11 @@ int em_platform_unseal(em_buf *out, const void *data, size_t len, em_error *err)
 
 /* ---- the lock ---- */
 
-int em_file_lock_try(em_file_lock **out, const char *path, em_error *err)
+int em_file_lock_try(em_file_lock **out, em_private_dir *dir, const char *name, em_error *err)
 {
-    wchar_t *wide = em_win_wide(path);
+    char full[PATH_LIMIT];
+    const char *path = joined(full, sizeof full, dir, name);
+    wchar_t *wide = path != NULL ? em_win_wide(path) : NULL;
     PSECURITY_DESCRIPTOR sd = em_win_user_only_sd();
     SECURITY_ATTRIBUTES sa = {sizeof sa, sd, FALSE};
     OVERLAPPED whole = {0};

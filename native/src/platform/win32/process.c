@@ -11,11 +11,23 @@
 #include <stdlib.h>
 #include <wchar.h>
 
+/* kernel32's, as the SDK's werapi.h declares it (mingw-w64's werapi.h does
+ * not compile on its own and lacks the flag). */
+HRESULT WINAPI WerSetFlags(DWORD dwFlags);
+#define WER_FAULT_REPORTING_FLAG_NOHEAP 1
+
 void em_platform_init(void)
 {
     /* Protocol lines end in \n: no CRLF translation either way. */
     _setmode(_fileno(stdin), _O_BINARY);
     _setmode(_fileno(stdout), _O_BINARY);
+    /* Tokens live in our memory. A crash shows no dialog (that would keep
+     * the process, and its memory, alive and offer a debugger) and its
+     * Windows Error Reporting dump leaves out the heap. Windows has no
+     * per-process "not dumpable": another process of the user can still
+     * read our memory, as a debugger can. */
+    SetErrorMode(GetErrorMode() | SEM_FAILCRITICALERRORS | SEM_NOGPFAULTERRORBOX);
+    (void)WerSetFlags(WER_FAULT_REPORTING_FLAG_NOHEAP);
 }
 
 int em_platform_open_url(const char *url, em_error *err)

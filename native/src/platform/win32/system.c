@@ -222,6 +222,17 @@ bool em_platform_tls_native_ca(void)
     return true;
 }
 
+void em_platform_socket_no_inherit(uintptr_t socket)
+{
+    /* CreateProcessW is never asked to inherit handles; this keeps a
+     * socket out of any process someone else starts from ours. */
+    (void)SetHandleInformation((HANDLE)socket, HANDLE_FLAG_INHERIT, 0);
+}
+
+void em_platform_descriptors_no_inherit(void)
+{
+}
+
 bool em_platform_ipv6_loopback(void)
 {
     struct sockaddr_in6 v6;
