@@ -31,8 +31,25 @@
 
 typedef enum top_key { TOP_OTHER, TOP_VALUE, TOP_NEXTLINK, TOP_WARNINGS } top_key;
 
+/* yajl 2.1 lexes a token cut by a chunk boundary again from its start on
+ * every later chunk (quadratic: 20 s for one 40 MB string), and the page's
+ * own limits apply only once a token has ended. So the reader finds token
+ * boundaries itself: it hands yajl only text that ends between tokens,
+ * holds back the token still arriving, and refuses it past
+ * EM_EXO_TOKEN_MAX bytes. */
+typedef enum token_kind { TOKEN_NONE, TOKEN_STRING, TOKEN_BARE } token_kind;
+
+typedef struct token_scan {
+    token_kind kind;                /* the token open at the end of what was scanned */
+    bool escaped;                   /* in a string, after a backslash */
+    size_t len;                     /* bytes of the open token so far */
+    em_buf held;                    /* its bytes from earlier chunks, not yet given to yajl */
+} token_scan;
+
 struct em_exo_page {
     yajl_handle parser;
+    token_scan scan;
+    size_t member_bytes;            /* tokens of the current top-level member or item */
     yajl_gen gen;                   /* the item being re-generated */
     em_exo_object_fn on_object;
     void *ud;
@@ -156,6 +173,16 @@ static int gen_checked(em_exo_page *p, int status)
     return 1;
 }
 
+/* Bounds a top-level member or an item by the bytes of its tokens (kept or
+ * skipped alike), so a member of many small tokens cannot run unbounded. */
+static int count_member(em_exo_page *p, size_t len)
+{
+    p->member_bytes += len + 1;
+    if (p->member_bytes > EM_EXO_ITEM_MAX)
+        return fail(p, EM_EBADRESPONSE, "a member of the page is larger than 8 MiB");
+    return 1;
+}
+
 typedef enum ev { EV_NULL, EV_BOOL, EV_NUMBER, EV_STRING, EV_MAP, EV_ARRAY } ev;
 
 static int gen_event(em_exo_page *p, ev type, const char *s, size_t len, int b)
@@ -197,6 +224,10 @@ static int on_value(em_exo_page *p, ev type, const char *s, size_t len, int b)
 
     if (opens && p->depth >= EM_JSON_MAX_DEPTH)
         return fail(p, EM_EBADRESPONSE, "the page is nested too deeply");
+    if (p->depth == 2 && p->in_value)
+        p->member_bytes = 0;        /* a new item */
+    if (!count_member(p, len))
+        return 0;
     if (p->depth == 0) {
         if (type != EV_MAP)
             return fail(p, EM_EBADRESPONSE, "the page is not a JSON object");
@@ -367,6 +398,10 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     em_exo_page *p = ctx;
 
+    if (p->depth == 1)
+        p->member_bytes = 0;        /* a new top-level member */
+    if (!count_member(p, len))
+        return 0;
     if (p->depth == 1) {
         p->key = key_is(s, len, "value") ? TOP_VALUE
                : key_is(s, len, "@odata.nextLink") ? TOP_NEXTLINK
@@ -436,6 +471,7 @@ void em_exo_page_free(em_exo_page **pp)
     if (p->gen != NULL)
         yajl_gen_free(p->gen);
     free(p->next_link);
+    em_buf_free(&p->scan.held);
     em_buf_free(&p->types);
     for (i = 0; i < p->warning_count; i++)
         free(p->warnings[i]);
@@ -464,20 +500,94 @@ static int parse_status(em_exo_page *p, yajl_status st, const char *data, size_t
     return rc;
 }
 
-int em_exo_page_feed(em_exo_page *p, const char *data, size_t len, em_error *err)
+/* Bytes that may continue a number or a literal (true, false, null). */
+static bool bare_byte(unsigned char c)
+{
+    return isalnum(c) || c == '-' || c == '+' || c == '.';
+}
+
+/* Follows the tokens of data; returns the offset of the token still open at
+ * its end (len when none opened in data), or fails past EM_EXO_TOKEN_MAX. */
+static int scan_tokens(em_exo_page *p, size_t *open_at, const char *data, size_t len)
+{
+    token_scan *t = &p->scan;
+    size_t i;
+
+    *open_at = len;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)data[i];
+
+        if (t->kind == TOKEN_STRING) {
+            if (t->escaped) {
+                t->escaped = false;
+            } else if (c == '\\') {
+                t->escaped = true;
+            } else if (c == '"') {
+                t->kind = TOKEN_NONE;
+                continue;
+            }
+        } else {
+            if (t->kind == TOKEN_BARE && !bare_byte(c))
+                t->kind = TOKEN_NONE;
+            if (t->kind == TOKEN_NONE && (c == '"' || bare_byte(c))) {
+                t->kind = c == '"' ? TOKEN_STRING : TOKEN_BARE;
+                t->len = 0;
+                *open_at = i;
+            }
+        }
+        if (t->kind != TOKEN_NONE && ++t->len > EM_EXO_TOKEN_MAX)
+            return fail(p, EM_EBADRESPONSE, "a token of the page is longer than 8 MiB");
+    }
+    if (t->kind == TOKEN_NONE)
+        *open_at = len;
+    return 1;
+}
+
+/* Gives yajl len bytes; an error status becomes the page's error. */
+static int parse_piece(em_exo_page *p, const char *data, size_t len, em_error *err)
 {
     yajl_status st;
 
-    if (p->tail_broken)
+    if (len == 0 || p->tail_broken)
         return EM_OK;
-    if (p->failure != EM_OK)
-        return em_error_set(err, p->failure, "%s", p->failure_message);
     st = yajl_parse(p->parser, (const unsigned char *)data, len);
     if (st != yajl_status_ok && p->full && p->failure == EM_OK) {
         p->tail_broken = true;  /* what was wanted arrived; the rest is not needed */
         return EM_OK;
     }
     return parse_status(p, st, data, len, err);
+}
+
+/* Hands yajl the held token (now complete, or wanted at the end). */
+static int parse_held(em_exo_page *p, em_error *err)
+{
+    int rc = parse_piece(p, p->scan.held.data, p->scan.held.len, err);
+
+    em_buf_free(&p->scan.held);
+    return rc;
+}
+
+int em_exo_page_feed(em_exo_page *p, const char *data, size_t len, em_error *err)
+{
+    size_t open_at = len;
+    bool continues = p->scan.kind != TOKEN_NONE;    /* a held token goes on in data */
+    int rc;
+
+    if (p->tail_broken)
+        return EM_OK;
+    if (p->failure != EM_OK || !scan_tokens(p, &open_at, data, len))
+        return em_error_set(err, p->failure, "%s", p->failure_message);
+    if (continues && open_at == len && p->scan.kind != TOKEN_NONE) {
+        /* the held token is still arriving: nothing is complete yet */
+        return em_buf_append(&p->scan.held, data, len) == EM_OK
+            ? EM_OK : em_error_set(err, EM_ENOMEM, "out of memory reading the page");
+    }
+    rc = parse_held(p, err);
+    if (rc == EM_OK)
+        rc = parse_piece(p, data, open_at, err);
+    if (rc == EM_OK && em_buf_append(&p->scan.held, data + open_at, len - open_at) != EM_OK)
+        rc = em_error_set(err, EM_ENOMEM, "out of memory reading the page");
+    return rc;
 }
 
 int em_exo_page_finish(em_exo_page *p, em_error *err)
@@ -489,6 +599,9 @@ int em_exo_page_finish(em_exo_page *p, em_error *err)
         return EM_OK;
     if (p->failure != EM_OK)
         return em_error_set(err, p->failure, "%s", p->failure_message);
+    rc = parse_held(p, err);
+    if (rc != EM_OK || p->full)
+        return p->full ? EM_OK : rc;
     st = yajl_complete_parse(p->parser);
     if (!p->done && p->failure == EM_OK)
         return em_error_set(err, EM_EBADRESPONSE, "Exchange sent an incomplete page");

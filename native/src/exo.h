@@ -17,6 +17,7 @@
 
 /* Limits on what one page may carry. */
 #define EM_EXO_ITEM_MAX (8u * 1024u * 1024u)    /* one re-generated item */
+#define EM_EXO_TOKEN_MAX EM_EXO_ITEM_MAX        /* one token while it arrives */
 #define EM_EXO_LINK_MAX 8192                    /* @odata.nextLink */
 #define EM_EXO_WARNINGS_MAX 64                  /* kept per page */
 #define EM_EXO_WARNING_LEN_MAX 4096
