@@ -53,8 +53,21 @@ typedef struct tree_ctx {
     char *pending_key[EM_JSON_MAX_DEPTH];   /* key waiting for its value */
     int depth;
     yajl_val root;
-    int failure;                            /* EM_ENOMEM or EM_EPARSE (depth) */
+    int failure;                            /* EM_ENOMEM, or EM_EPARSE with why */
+    const char *why;                        /* the EM_EPARSE message */
 } tree_ctx;
+
+/* The tree hands strings on as C strings: one with a NUL inside (\u0000)
+ * would silently lose its tail (a Set- acting on "user1" when
+ * "user1\u0000x" was named), so it is refused. */
+static int refuse_nul(tree_ctx *t, const unsigned char *s, size_t len)
+{
+    if (memchr(s, '\0', len) == NULL)
+        return 1;
+    t->failure = EM_EPARSE;
+    t->why = "a JSON string contains a NUL character (\\u0000), which is not allowed";
+    return 0;
+}
 
 static char *dup_counted(const unsigned char *s, size_t len)
 {
@@ -135,6 +148,7 @@ static int push(tree_ctx *t, yajl_type type)
 
     if (t->depth >= EM_JSON_MAX_DEPTH) {
         t->failure = EM_EPARSE;
+        t->why = "JSON nested deeper than " EM_JSON_MAX_DEPTH_TEXT " levels";
         return 0;
     }
     v = node_new(type);
@@ -187,7 +201,11 @@ static int on_number(void *ctx, const char *s, size_t len)
 
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
-    yajl_val v = node_new(yajl_t_string);
+    yajl_val v;
+
+    if (!refuse_nul(ctx, s, len))
+        return 0;
+    v = node_new(yajl_t_string);
 
     if (v == NULL)
         return attach(ctx, NULL);
@@ -207,8 +225,11 @@ static int on_start_map(void *ctx)
 static int on_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     tree_ctx *t = ctx;
-    char *key = dup_counted(s, len);
+    char *key;
 
+    if (!refuse_nul(t, s, len))
+        return 0;
+    key = dup_counted(s, len);
     if (key == NULL) {
         t->failure = EM_ENOMEM;
         return 0;
@@ -248,8 +269,7 @@ int em_json_parse(yajl_val *out, const char *text, size_t len, em_error *err)
         if (t.failure == EM_ENOMEM) {
             rc = em_error_set(err, EM_ENOMEM, "out of memory parsing JSON");
         } else if (t.failure == EM_EPARSE) {
-            rc = em_error_set(err, EM_EPARSE, "JSON nested deeper than %d levels",
-                              EM_JSON_MAX_DEPTH);
+            rc = em_error_set(err, EM_EPARSE, "%s", t.why);
         } else {
             unsigned char *msg = yajl_get_error(h, 0, NULL, 0);
 
