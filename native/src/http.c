@@ -13,6 +13,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -378,6 +379,8 @@ static int translate(CURLcode rc, const xfer *x, const char *detail, em_error *e
         return em_error_set(err, EM_EBADRESPONSE, "malformed HTTP answer: %s", what);
     case CURLE_WRITE_ERROR:
         return em_error_set(err, EM_ENOMEM, "out of memory storing the answer");
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return em_error_set(err, EM_ENETWORK, "only https:// URLs are used: %s", what);
     default:
         return em_error_set(err, EM_ENETWORK, "network error: %s", what);
     }
@@ -417,6 +420,13 @@ static void free_header_list(struct curl_slist **list)
     *list = NULL;
 }
 
+static atomic_bool plain_http_allowed;
+
+void em_http_allow_plain_http(void)
+{
+    atomic_store(&plain_http_allowed, true);
+}
+
 static void set_options(CURL *easy, const em_http_request *req, xfer *x,
                         struct curl_slist *headers, char *errbuf)
 {
@@ -425,7 +435,10 @@ static void set_options(CURL *easy, const em_http_request *req, xfer *x,
     curl_easy_setopt(easy, CURLOPT_URL, req->url);
     curl_easy_setopt(easy, CURLOPT_SHARE, g_http.share);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Set here, not left to the system's policy: https only (redirects are
+     * not followed), TLS 1.2 at least. */
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, req->allow_http || atomic_load(&plain_http_allowed) ? "http,https" : "https");
+    curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, HTTP_USER_AGENT);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");

@@ -13,6 +13,7 @@
 #ifndef EM_HTTP_H
 #define EM_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "error.h"
 #include "buf.h"
@@ -37,6 +38,8 @@ typedef struct em_http_request {
     em_http_body_fn on_body;        /* stream the body instead of storing it (2xx only;
                                        non-2xx bodies are always stored for the error) */
     void *on_body_ud;
+    bool allow_http;                /* plain http too: only the managed identity endpoint
+                                       (IMDS, App Service's local one); else https only */
 } em_http_request;
 
 typedef struct em_http_response {
@@ -48,6 +51,10 @@ typedef struct em_http_response {
     char *request_id;               /* request-id header value, or NULL */
     char *exception_type;           /* x-ExceptionType (Exchange's error class), or NULL */
 } em_http_response;
+
+/* Lets every request use plain http: for the unit tests' fake servers,
+ * which speak it (tests/unit/fake_server.h). The helper never calls it. */
+void em_http_allow_plain_http(void);
 
 /* Process-wide set-up; call once from main before any thread starts. */
 int em_http_global_init(em_error *err);

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -10,33 +12,58 @@
 
 static atomic_long outstanding;
 
+/* Every block carries its size in front so that it is wiped when freed or
+ * moved: yajl's lexer and generator buffers hold request lines, and those
+ * carry refresh tokens and passwords. */
+typedef union block_head {
+    size_t size;
+    max_align_t align;
+} block_head;
+
 static void *json_malloc(void *ctx, size_t size)
 {
-    void *p = malloc(size ? size : 1);
+    block_head *h;
 
     (void)ctx;
-    if (p != NULL)
-        atomic_fetch_add(&outstanding, 1);
-    return p;
-}
-
-static void *json_realloc(void *ctx, void *ptr, size_t size)
-{
-    void *p;
-
-    if (ptr == NULL)
-        return json_malloc(ctx, size);
-    p = realloc(ptr, size ? size : 1);
-    return p;
+    if (size > SIZE_MAX - sizeof(*h))
+        return NULL;
+    h = malloc(sizeof(*h) + size);
+    if (h == NULL)
+        return NULL;
+    h->size = size;
+    atomic_fetch_add(&outstanding, 1);
+    return h + 1;
 }
 
 static void json_free(void *ctx, void *ptr)
 {
+    block_head *h;
+
     (void)ctx;
     if (ptr == NULL)
         return;
+    h = (block_head *)ptr - 1;
+    OPENSSL_cleanse(h, sizeof(*h) + h->size);
     atomic_fetch_sub(&outstanding, 1);
-    free(ptr);
+    free(h);
+}
+
+/* A new block, the old one copied over and wiped (never realloc, which
+ * would leave the old bytes behind). */
+static void *json_realloc(void *ctx, void *ptr, size_t size)
+{
+    void *p;
+    size_t old;
+
+    if (ptr == NULL)
+        return json_malloc(ctx, size);
+    p = json_malloc(ctx, size);
+    if (p == NULL)
+        return NULL;
+    old = ((block_head *)ptr - 1)->size;
+    memcpy(p, ptr, old < size ? old : size);
+    json_free(ctx, ptr);
+    return p;
 }
 
 yajl_alloc_funcs em_json_alloc_funcs = {json_malloc, json_realloc, json_free, NULL};

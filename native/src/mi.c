@@ -190,7 +190,7 @@ int em_mi_token(em_tokens **out, const em_mi_options *options, em_request *ctx, 
     em_buf url = EM_BUF_INIT;
     em_buf secret_header = EM_BUF_INIT;
     const char *headers[4] = {"Accept: application/json", "Metadata: true", NULL, NULL};
-    em_http_request req = {0};
+    em_http_request req = {.allow_http = true};   /* IMDS and App Service speak plain http */
     int tries = app_service ? 1 : (int)(sizeof imds_waits / sizeof imds_waits[0]);
     int rc = EM_OK;
 

@@ -172,6 +172,7 @@ static int get(const char *host, int port, const char *path, long *status, em_bu
     snprintf(url, sizeof url, "http://%s:%d%s", host, port, path);
     req.method = "GET";
     req.url = url;
+    req.allow_http = true;      /* the listener speaks plain http, as browsers reach it */
     req.timeout_ms = 5000;
     rc = em_http_perform(&resp, &req, NULL, &err);
     *status = resp.status;
