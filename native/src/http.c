@@ -283,9 +283,7 @@ static void free_headers(em_http_response *resp)
     resp->exception_type = NULL;
 }
 
-/* Keeps the headers callers need; a new status line (redirect, 100
- * Continue) starts over. */
-static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
+int em_http_keep_header(em_http_response *resp, const char *line, size_t len)
 {
     static const struct {
         const char *name;
@@ -297,19 +295,16 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
         {"request-id", offsetof(em_http_response, request_id)},
         {"x-exceptiontype", offsetof(em_http_response, exception_type)},
     };
-    xfer *x = ud;
-    size_t len = size * nmemb, name_len, i;
+    size_t name_len, i;
     const char *colon, *value, *end;
 
-    x->last_data_ms = monotonic_ms();
-
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        free_headers(x->resp);
-        return len;
+        free_headers(resp);
+        return EM_OK;
     }
     colon = memchr(line, ':', len);
     if (colon == NULL)
-        return len;
+        return EM_OK;
     name_len = (size_t)(colon - line);
     value = colon + 1;
     end = line + len;
@@ -318,7 +313,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     while (end > value && isspace((unsigned char)end[-1]))
         end--;
     for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
-        char **slot = (char **)((char *)x->resp + wanted[i].offset);
+        char **slot = (char **)((char *)resp + wanted[i].offset);
 
         if (strlen(wanted[i].name) != name_len ||
             strncasecmp(line, wanted[i].name, name_len) != 0)
@@ -326,8 +321,19 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
         free(*slot);
         *slot = strndup(value, (size_t)(end - value));
         if (*slot == NULL)
-            x->header_oom = true;
+            return EM_ENOMEM;
     }
+    return EM_OK;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t len = size * nmemb;
+
+    x->last_data_ms = monotonic_ms();
+    if (em_http_keep_header(x->resp, line, len) != EM_OK)
+        x->header_oom = true;
     return len;
 }
 

@@ -70,6 +70,12 @@ int em_http_perform(em_http_response *out, const em_http_request *req,
                     struct em_request *ctx, em_error *err);
 void em_http_response_free(em_http_response *resp);
 
+/* Keeps one received header line (len bytes, CRLF included or not) in resp
+ * when it is one of the headers above; a status line ("HTTP/...") forgets
+ * those kept so far (a redirect, 100 Continue). EM_OK or EM_ENOMEM. The
+ * header callback of em_http_perform; fuzzed (tests/fuzz/fuzz_http_headers.c). */
+int em_http_keep_header(em_http_response *resp, const char *line, size_t len);
+
 /* Appends key=value (both URL-encoded) to an application/x-www-form-urlencoded
  * body, with '&' between pairs. */
 int em_http_form_add(em_buf *form, const char *key, const char *value);

@@ -175,6 +175,13 @@ static int map_failure(const em_http_response *resp, em_error *err)
                         code == EM_ECONFIG ? " (is the identity assigned, and the account id right?)" : "");
 }
 
+int em_mi_parse_answer(em_tokens **out, const em_http_response *resp, time_t now, em_error *err)
+{
+    *out = NULL;
+    return resp->status >= 200 && resp->status <= 299 ? tokens_from_answer(out, resp, now, err)
+                                                       : map_failure(resp, err);
+}
+
 static bool imds_retryable(long status)
 {
     return status == 404 || status == 429 || (status >= 500 && status <= 599);
