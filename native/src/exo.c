@@ -69,6 +69,7 @@ struct em_exo_page {
     bool hint_pending;              /* the dropped value is member's type hint */
     em_buf types;                   /* the item's typed members: ",Name:Kind,..." */
     bool done;                      /* the top object closed */
+    bool invalid;                   /* yajl refused the text */
     int failure;                    /* em_code set by a callback */
     char failure_message[256];
     char *next_link;
@@ -489,6 +490,7 @@ static int parse_status(em_exo_page *p, yajl_status st, const char *data, size_t
         return EM_OK;
     if (st == yajl_status_client_canceled && p->failure != EM_OK)
         return em_error_set(err, p->failure, "%s", p->failure_message);
+    p->invalid = true;
     msg = yajl_get_error(p->parser, 0, (const unsigned char *)data, len);
     rc = em_error_set(err, EM_EBADRESPONSE, "Exchange sent a page that is not valid JSON: %.*s",
                       msg != NULL ? (int)strcspn((const char *)msg, "\r\n") : 11,
@@ -613,6 +615,11 @@ int em_exo_page_finish(em_exo_page *p, em_error *err)
     return EM_OK;
 }
 
+bool em_exo_page_cut(const em_exo_page *p)
+{
+    return !p->done && !p->full && !p->invalid && p->failure == EM_OK;
+}
+
 bool em_exo_page_full(const em_exo_page *p)
 {
     return p->full;
@@ -698,6 +705,17 @@ static bool throttle_text(const em_http_response *resp)
            contains((const unsigned char *)resp->body.data, resp->body.len, EXO_THROTTLE_TEXT);
 }
 
+/* A code or class name from the answer (a header, the body): printable
+ * ASCII only, as scripts branch on it; anything else becomes '?'. */
+static void copy_name(char *out, size_t size, const char *name)
+{
+    size_t n = 0;
+
+    for (; name != NULL && name[n] != '\0' && n + 1 < size; n++)
+        out[n] = name[n] >= 0x20 && name[n] <= 0x7e ? name[n] : '?';
+    out[n] = '\0';
+}
+
 /* em_exo_map_error; cmdlet (may be NULL) names what a missing role blocks. */
 static int map_error(const em_http_response *resp, const char *cmdlet, em_error *err)
 {
@@ -770,10 +788,8 @@ static int map_error(const em_http_response *resp, const char *cmdlet, em_error 
         const char *server_code = code ? code : exception;
 
         err->http_status = resp->status;
-        snprintf(err->server_code, sizeof(err->server_code), "%s", server_code ? server_code : "");
-        em_json_utf8_fix(err->server_code);
-        snprintf(err->exception_type, sizeof(err->exception_type), "%s", exception ? exception : "");
-        em_json_utf8_fix(err->exception_type);
+        copy_name(err->server_code, sizeof(err->server_code), server_code);
+        copy_name(err->exception_type, sizeof(err->exception_type), exception);
         if (resp->retry_after != NULL && isdigit((unsigned char)resp->retry_after[0]))
             err->retry_after = strtol(resp->retry_after, NULL, 10);
     }
@@ -800,7 +816,7 @@ static bool transient_answer(const em_http_response *resp)
     em_error scratch = {0};
     size_t i;
 
-    if (resp->status == 503 || resp->status == 504)
+    if (resp->status == 502 || resp->status == 503 || resp->status == 504)
         return true;
     if (resp->status < 500 || resp->status > 599)
         return false;
@@ -833,16 +849,21 @@ em_exo_retry_action em_exo_retry_decide(long *out, int rc, const em_http_respons
 
     *out = 0;
     if (answered && resp->status == 401) {
-        if (done->renewed)
+        /* One recovery per cause: a claims challenge may follow a renewal. */
+        bool claims = resp->www_authenticate != NULL &&
+                      strstr(resp->www_authenticate, "insufficient_claims") != NULL;
+
+        if (claims ? done->claims_met : done->renewed)
             return EM_EXO_GIVE_UP;
-        return resp->www_authenticate != NULL &&
-               strstr(resp->www_authenticate, "insufficient_claims") != NULL ? EM_EXO_CLAIMS
-                                                                            : EM_EXO_RENEW;
+        return claims ? EM_EXO_CLAIMS : EM_EXO_RENEW;
     }
     if (done->waits >= EM_EXO_RETRIES_MAX)
         return EM_EXO_GIVE_UP;
     if (answered) {
         if (resp->status != 429 && !throttle_text(resp) && !transient_answer(resp))
+            return EM_EXO_GIVE_UP;
+        /* A gateway's 502 may come after Exchange ran the cmdlet. */
+        if (resp->status == 502 && !replayable)
             return EM_EXO_GIVE_UP;
         if (resp->retry_after != NULL && isdigit((unsigned char)resp->retry_after[0])) {
             long seconds = strtol(resp->retry_after, NULL, 10);
@@ -896,7 +917,7 @@ long em_exo_stall_ms(void)
     return g_stall_ms;
 }
 
-static unsigned jitter_value(void)
+unsigned em_exo_jitter(void)
 {
     unsigned value = 0;
 
@@ -1275,7 +1296,7 @@ static int give_up(int rc, const em_http_response *resp, const em_exo_retries *d
 
     if (answered) {
         rc = map_error(resp, cmdlet, err);
-        if (rc == EM_EUNAUTHORIZED && done->renewed)
+        if (rc == EM_EUNAUTHORIZED && (done->renewed || done->claims_met))
             return em_error_set(err, rc, "Exchange refused the access token even after a "
                                 "renewal: connect again");
     }
@@ -1319,10 +1340,19 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
         if (rc != EM_OK)
             goto free_all;
         rc = attempt_page(&resp, s, token, url, body, request_id, max_page, err);
-        if (rc == EM_OK && resp.status >= 200 && resp.status < 300)
-            break;
+        if (rc == EM_OK && resp.status >= 200 && resp.status < 300) {
+            /* No Content (a cmdlet without output), or resultSize reached */
+            if (resp.status == 204 || em_exo_page_full(s->page))
+                break;
+            rc = em_exo_page_finish(s->page, err);
+            if (rc == EM_OK)
+                break;
+            if (!em_exo_page_cut(s->page))
+                goto free_all;
+            rc = EM_ENETWORK;   /* ended cleanly between two tokens: as a dropped connection */
+        }
         action = em_exo_retry_decide(&delay, rc, &resp, &done, replayable(call->cmdlet),
-                                     em_exo_retry_base_ms(), jitter_value());
+                                     em_exo_retry_base_ms(), em_exo_jitter());
         if (action == EM_EXO_GIVE_UP) {
             rc = give_up(rc, &resp, &done, attempts, call->cmdlet, err);
             goto free_all;
@@ -1339,7 +1369,10 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
             continue;
         }
         /* A 401: renew the token just refused, with the challenge's claims (CAE). */
-        done.renewed = true;
+        if (action == EM_EXO_CLAIMS)
+            done.claims_met = true;
+        else
+            done.renewed = true;
         if (action == EM_EXO_CLAIMS) {
             rc = em_oidc_parse_claims_challenge(&claims, resp.www_authenticate, err);
             if (rc != EM_OK)
@@ -1349,9 +1382,6 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
         token = NULL;
     }
     if (resp.status == 204 || em_exo_page_full(s->page))
-        goto free_all;      /* No Content (a cmdlet without output), or resultSize reached */
-    rc = em_exo_page_finish(s->page, err);
-    if (rc != EM_OK)
         goto free_all;
     if (em_exo_page_objects(s->page) < s->page_sent) {
         rc = em_error_set(err, EM_EBADRESPONSE, "Exchange answered a retried page with fewer "

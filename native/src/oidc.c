@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "buf.h"
+#include "exo.h"
 #include "http.h"
 #include "json.h"
 #include "jwt.h"
@@ -142,15 +143,37 @@ static int form_build(em_buf *out, const char *const *pairs, em_error *err)
 
 /* Posts the form of pairs to url; an answer other than 200 becomes the
  * mapped OAuth error. *out is the caller's to free either way. */
+/* A busy token endpoint (429, 502, 503, 504) is asked again with
+ * Exchange's backoff and Retry-After (em_exo_retry_decide): a renewal in
+ * the middle of a long Get- must not fail on one overloaded moment. */
+static bool token_endpoint_busy(long status)
+{
+    return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
 static int post_form(em_http_response *out, const char *url, const char *const *pairs,
                      em_request *ctx, em_error *err)
 {
     em_buf form = EM_BUF_INIT;
+    em_exo_retries done = {0};
+    long delay = 0;
     int rc = form_build(&form, pairs, err);
 
     if (rc != EM_OK)
         return rc;
-    rc = http_post_form(out, url, &form, ctx, err);
+    for (;;) {
+        rc = http_post_form(out, url, &form, ctx, err);
+        if (rc != EM_OK || !token_endpoint_busy(out->status) ||
+            em_exo_retry_decide(&delay, rc, out, &done, true, em_exo_retry_base_ms(),
+                                em_exo_jitter()) != EM_EXO_WAIT)
+            break;
+        done.waits++;
+        if (em_request_sleep(ctx, delay) != EM_OK) {
+            rc = em_error_set(err, EM_ECANCELLED, "request cancelled");
+            break;
+        }
+        em_http_response_free(out);
+    }
     if (rc == EM_OK && out->status != 200)
         rc = em_oidc_map_error(out->body.data, out->body.len, out->status, err);
     em_buf_free(&form);

@@ -3,6 +3,7 @@
  * read back as the helper reads it, up to past its 16 KiB limit.
  */
 #define _GNU_SOURCE /* memmem */
+#include <ctype.h>
 #include <stdio.h>
 #include <unistd.h>
 
@@ -35,7 +36,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
         size_t n = strlen(token);
 
         require(size <= 16 * 1024 && n > 0 && n <= size);
-        require(token[0] > ' ' && token[n - 1] > ' ');
+        require(!isspace((unsigned char)token[0]) && !isspace((unsigned char)token[n - 1]));
         require(memmem(data, size, token, n) != NULL);
     } else {
         require(token == NULL && rc == EM_ECONFIG);

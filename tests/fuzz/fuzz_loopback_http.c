@@ -17,20 +17,28 @@
 
 #define STATE "Zm9vYmFyYmF6cXV4cXV1eHF1dXpxdXV6cXV1enF1dXo"
 
+/* A connection, or -1 when the machine has no port left to connect from
+ * (thousands of runs a second): that input is skipped, not a finding. */
 static int connect_to(int port)
 {
     struct sockaddr_in addr;
     struct timeval tv = {3, 0};
+    struct linger no_time_wait = {1, 0};
     int fd = socket(AF_INET, SOCK_STREAM, 0);
 
-    require(fd >= 0);
+    if (fd < 0)
+        return -1;
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_port = htons((unsigned short)port);
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    require(connect(fd, (struct sockaddr *)&addr, sizeof addr) == 0);
+    setsockopt(fd, SOL_SOCKET, SO_LINGER, &no_time_wait, sizeof no_time_wait);
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
+    if (connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
+        close(fd);
+        return -1;
+    }
     return fd;
 }
 
@@ -47,8 +55,13 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     if (size < 1 || size > 64 * 1024)
         return 0;
     chunk = (size_t)data[0] + 1;
-    require(em_loopback_start(&lb, &expect, "http://127.0.0.1", &err) == EM_OK);
+    if (em_loopback_start(&lb, &expect, "http://127.0.0.1", &err) != EM_OK)
+        return 0;           /* no port to listen on: skipped, as above */
     fd = connect_to(em_loopback_port(lb));
+    if (fd < 0) {
+        em_loopback_free(&lb);
+        return 0;
+    }
     for (off = 1; off < size; off += chunk) {
         size_t len = size - off < chunk ? size - off : chunk;
 

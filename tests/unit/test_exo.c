@@ -644,6 +644,54 @@ static void test_retry_answers(void **state)
                             "claims=\"eyJ9\"", 0), EM_EXO_CLAIMS);
 }
 
+/* Issue 13: a gateway's 502 is retried for a cmdlet that only reads; a
+ * claims challenge right after a renewal is met (one recovery per cause). */
+static void test_retry_502_and_causes(void **state)
+{
+    static const char claims[] = "Bearer realm=\"\", error=\"insufficient_claims\", claims=\"eyJ9\"";
+    em_http_response resp = {0};
+    em_exo_retries done = {0};
+    long delay = -1;
+
+    (void)state;
+    resp.status = 502;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, true, 2000, 0), EM_EXO_WAIT);
+    assert_int_equal(delay, 1000);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, false, 2000, 0), EM_EXO_GIVE_UP);
+    resp.status = 401;
+    done.renewed = true;
+    resp.www_authenticate = strdup(claims);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, true, 2000, 0), EM_EXO_CLAIMS);
+    done.claims_met = true;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, true, 2000, 0), EM_EXO_GIVE_UP);
+    done.renewed = false;
+    free(resp.www_authenticate);
+    resp.www_authenticate = NULL;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, true, 2000, 0), EM_EXO_RENEW);
+    done.renewed = true;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, true, 2000, 0), EM_EXO_GIVE_UP);
+    em_http_response_free(&resp);
+}
+
+/* A page that ends early, between tokens, says so (the invoke loop retries it). */
+static void test_page_cut(void **state)
+{
+    static const char whole[] = "{\"value\":[{\"Name\":\"a\"},{\"Name\":\"b\"}]}";
+    em_exo_page *page = NULL;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_exo_page_new(&page, 0, NULL, NULL), EM_OK);
+    assert_int_equal(em_exo_page_feed(page, whole, 20, &err), EM_OK);
+    assert_int_equal(em_exo_page_finish(page, &err), EM_EBADRESPONSE);
+    assert_true(em_exo_page_cut(page));
+    em_exo_page_free(&page);
+    assert_int_equal(em_exo_page_new(&page, 0, NULL, NULL), EM_OK);
+    assert_int_equal(em_exo_page_feed(page, "{\"value\":[}", 11, &err), EM_EBADRESPONSE);
+    assert_false(em_exo_page_cut(page));
+    em_exo_page_free(&page);
+}
+
 static void test_retry_transport_and_backoff(void **state)
 {
     em_exo_retries done = {0};
@@ -719,6 +767,8 @@ int main(void)
         cmocka_unit_test_teardown(test_error_not_found, teardown_leaks),
         cmocka_unit_test_teardown(test_error_statuses, teardown_leaks),
         cmocka_unit_test_teardown(test_retry_answers, teardown_leaks),
+        cmocka_unit_test_teardown(test_retry_502_and_causes, teardown_leaks),
+        cmocka_unit_test_teardown(test_page_cut, teardown_leaks),
         cmocka_unit_test(test_retry_transport_and_backoff),
         cmocka_unit_test(test_valid_names),
     };
