@@ -4,6 +4,8 @@
  * the rest is the body. An accepted provider keeps the authority's origin
  * for its issuer and the authority's scheme for every endpoint.
  */
+#include <strings.h>
+
 #include "fuzz_common.h"
 #include "oidc.h"
 
@@ -21,9 +23,10 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     if (rc == EM_OK) {
         require(p != NULL);
         require(strncmp(em_oidc_issuer(p), "https://login.example.test/", 27) == 0);
-        require(strncmp(em_oidc_token_endpoint(p), "https://", 8) == 0);
+        /* schemes compare without case (RFC 3986 3.1) */
+        require(strncasecmp(em_oidc_token_endpoint(p), "https://", 8) == 0);
         require(em_oidc_authorization_endpoint(p) == NULL ||
-                strncmp(em_oidc_authorization_endpoint(p), "https://", 8) == 0);
+                strncasecmp(em_oidc_authorization_endpoint(p), "https://", 8) == 0);
     } else {
         require(p == NULL);
         require(rc == EM_EBADRESPONSE || rc == EM_ENOMEM);

@@ -5,8 +5,6 @@
  * Input: byte 0 picks the status (401, 429, 503, 500, 200...), the rest is
  * header lines split at '\n', as curl hands them over (CRLF kept).
  */
-#include <ctype.h>
-
 #include "exo.h"
 #include "fuzz_common.h"
 #include "http.h"
@@ -35,10 +33,9 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
             start = end;
         }
     }
-    /* Kept values end trimmed (the line's CRLF gone). */
+    /* Kept values lose the line's end (lines are split at '\n'). */
     require(resp.retry_after == NULL || strchr(resp.retry_after, '\n') == NULL);
-    require(resp.content_type == NULL || resp.content_type[0] == '\0' ||
-            !isspace((unsigned char)resp.content_type[strlen(resp.content_type) - 1]));
+    require(resp.content_type == NULL || strchr(resp.content_type, '\n') == NULL);
     done.waits = data[0] >> 5;
     if (em_exo_retry_decide(&wait, EM_OK, &resp, &done, (data[0] & 1) != 0, 2000, data[0]) == EM_EXO_WAIT)
         require(wait >= 0 && wait <= EM_EXO_WAIT_MAX_MS);
