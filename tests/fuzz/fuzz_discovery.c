@@ -22,7 +22,7 @@ int LLVMFuzzerTestOneInput(const unsigned char *data, size_t size)
     rc = em_oidc_provider_parse(&p, AUTHORITY, (data[0] & 1) != 0, (const char *)data + 1, size - 1, &err);
     if (rc == EM_OK) {
         require(p != NULL);
-        require(strncmp(em_oidc_issuer(p), "https://login.example.test/", 27) == 0);
+        require(strncasecmp(em_oidc_issuer(p), "https://login.example.test/", 27) == 0);
         /* schemes compare without case (RFC 3986 3.1) */
         require(strncasecmp(em_oidc_token_endpoint(p), "https://", 8) == 0);
         require(em_oidc_authorization_endpoint(p) == NULL ||
