@@ -10,6 +10,8 @@
 #   ./build.sh windows  ... then cross-build module/bin/win-x64/exchangemfa-helper.exe and the unit tests
 #   ./build.sh package  ... then build/package/: the module with its linux-x64 and win-x64 helpers,
 #                       as a PowerShell Gallery package (.nupkg) in build/package/repo (docs/package.md)
+#   ./build.sh fuzz [SECONDS]  run every tests/fuzz target with libFuzzer + ASan/UBSan
+#                       for SECONDS each (default 60); prints execs, coverage, findings
 #
 # Pinned tools (PowerShell as a .NET tool, Pester from NuGet) go to a per-user
 # folder, $EXCHANGEMFA_TOOLS or ~/.cache/exchangemfa/tools, so the next clone
@@ -190,6 +192,38 @@ build_windows_helper() {
     [ -f "$ROOT/module/bin/win-x64/exchangemfa-helper.exe" ] || { echo "build.sh: the Windows helper was not built" >&2; exit 1; }
 }
 
+# Every tests/fuzz/fuzz_<target>.c, built with clang (EM_FUZZ=ON) into
+# build/fuzz, runs for $1 seconds on a working copy of its corpus (the
+# committed seeds stay as they are). Inputs go up to the real limits: 1 MiB
+# request lines and pages. A crash, leak or sanitizer report leaves its
+# input in build/fuzz/findings/<target>/ and makes the run fail.
+run_fuzz() {
+    local seconds=${1:-60} out="$ROOT/build/fuzz" failed=0 src target log execs cov findings
+    DEBIAN_PACKAGES+=(clang libclang-rt-dev)   # libFuzzer and the sanitizers' runtimes
+    install_debian_packages
+    say "building the fuzz targets (clang, libFuzzer, ASan/UBSan)"
+    CC=clang cmake -S "$ROOT" -B "$out" -DEM_FUZZ=ON -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
+    cmake --build "$out" --parallel 2 --target $(for src in "$ROOT"/tests/fuzz/fuzz_*.c; do basename "$src" .c; done) >/dev/null
+    printf '%-18s %12s %8s %9s\n' target execs cov findings
+    for src in "$ROOT"/tests/fuzz/fuzz_*.c; do
+        target=$(basename "$src" .c)
+        target=${target#fuzz_}
+        log="$out/logs/$target.log"
+        mkdir -p "$out/corpus/$target" "$out/findings/$target" "$out/logs"
+        cp -n "$ROOT/tests/fuzz/corpus/$target"/* "$out/corpus/$target/" 2>/dev/null || true
+        ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1 \
+            "$out/tests/fuzz/fuzz_$target" -max_total_time="$seconds" -max_len=1048576 \
+            -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+            -artifact_prefix="$out/findings/$target/" "$out/corpus/$target" >"$log" 2>&1 || true
+        execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$log" | tail -1)
+        cov=$(grep -o 'cov: [0-9]*' "$log" | tail -1 | cut -d' ' -f2)
+        findings=$(find "$out/findings/$target" -type f | wc -l)
+        printf '%-18s %12s %8s %9s\n' "$target" "${execs:-?}" "${cov:-?}" "$findings"
+        [ "$findings" -eq 0 ] && [ -n "$execs" ] || failed=1
+    done
+    [ "$failed" -eq 0 ] || { echo "build.sh: fuzzing found something: build/fuzz/findings, build/fuzz/logs" >&2; exit 1; }
+}
+
 main() {
     local cmd=${1:-build}
     case "$cmd" in
@@ -205,7 +239,8 @@ main() {
         windows-deps) EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh" ;;
         windows) EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh"; build_windows_helper ;;
         package) setup; build_package ;;
-        *) echo "usage: ./build.sh [build|demo|test|bench|tools|windows-deps|windows|package]" >&2; exit 2 ;;
+        fuzz) run_fuzz "${2:-60}" ;;
+        *) echo "usage: ./build.sh [build|demo|test|bench|tools|windows-deps|windows|package|fuzz [SECONDS]]" >&2; exit 2 ;;
     esac
 }
 

@@ -55,7 +55,7 @@ function Send-HelperRequest {
     # placeholders stand in for them, and Send-HelperSecretLine writes them.
     $secrets = [ordered]@{}
     if ($Params) { $request.params = Hide-HelperSecret -Value $Params -Secrets $secrets }
-    $line = ConvertTo-Json -InputObject $request -Compress -Depth 64
+    $line = ConvertTo-HelperRequestLine -Request $request -Secrets $secrets -Cmdlet $Cmdlet
     $Helper.Inbox[$id] = [System.Collections.Generic.Queue[object]]::new()
     Write-Debug "ExchangeMfa: request $id $Method"
     if ($secrets.Count -eq 0) {
@@ -66,6 +66,40 @@ function Send-HelperRequest {
         catch { Stop-HelperWithError -Helper $Helper -Cmdlet $Cmdlet }
     }
     $id
+}
+
+# The helper's nesting limit (EM_JSON_MAX_DEPTH in native/src/json.h):
+# containers in one request line, the request object included.
+$script:HelperJsonMaxDepth = 64
+
+function ConvertTo-HelperRequestLine {
+    # The request as one JSON line. Refused (a terminating InvalidParams
+    # error) rather than sent changed: nesting deeper than the helper reads
+    # (ConvertTo-Json would cut it silently, with a mere warning), and a NUL
+    # character in any string or key (the helper's C strings would end
+    # there: Set-Mailbox "user1`0x" would act on user1).
+    param(
+        [Parameter(Mandatory)] [System.Collections.IDictionary] $Request,
+        [Parameter(Mandatory)] [System.Collections.IDictionary] $Secrets,
+        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
+    )
+    $truncated = $null
+    # -Depth counts the levels below the top object.
+    $line = ConvertTo-Json -InputObject $Request -Compress -Depth ($script:HelperJsonMaxDepth - 1) `
+        -WarningAction SilentlyContinue -WarningVariable truncated
+    $problem = if ($truncated) { "are nested deeper than $script:HelperJsonMaxDepth levels" }
+    elseif ($line -match '(?<!\\)(\\\\)*\\u0000') { 'contain a NUL character (`0)' }
+    foreach ($secret in $Secrets.Values) {
+        $chars = ConvertTo-SecretCharArray $secret
+        try { if ([array]::IndexOf($chars, [char]0) -ge 0) { $problem = 'contain a NUL character (`0) in a secret' } }
+        finally { if ($secret -isnot [char[]]) { [array]::Clear($chars, 0, $chars.Length) } }
+    }
+    if ($problem) {
+        $record = New-ExchangeMfaErrorRecord -Name InvalidParams `
+            -Message "The parameters of $($Request.method) $problem, which the ExchangeMfa helper cannot take as they are; nothing was sent."
+        $Cmdlet.ThrowTerminatingError($record)
+    }
+    $line
 }
 
 function Hide-HelperSecret {

@@ -132,3 +132,56 @@ Describe 'Error records' {
         $record.TargetObject | Should -Be 'fromHelper'
     }
 }
+
+Describe 'Request lines sent to the helper' {
+    BeforeAll {
+        # Sends one invoke request into a writer in memory: the line, or the
+        # terminating error.
+        function Send-TestRequest([System.Collections.IDictionary] $Params) {
+            & (Get-Module ExchangeMfa) {
+                param($p)
+                function Send-Once {
+                    [CmdletBinding()] param($p)
+                    $helper = @{ NextId = 0; Inbox = @{}; Writer = [System.IO.StringWriter]::new() }
+                    [void](Send-HelperRequest -Helper $helper -Method invoke -Params $p -Cmdlet $PSCmdlet)
+                    $helper.Writer.ToString()
+                }
+                Send-Once $p
+            } $Params
+        }
+        # n nested objects, the outermost first.
+        function New-Nested([int] $Count) {
+            $value = 1
+            for ($i = 0; $i -lt $Count; $i++) { $value = @{ a = $value } }
+            $value
+        }
+        $maxDepth = & (Get-Module ExchangeMfa) { $script:HelperJsonMaxDepth }
+    }
+
+    It 'refuses a NUL character in <where>, sending nothing' -ForEach @(
+        @{ where = 'a value'; params = @{ parameters = @{ Identity = "user00001`0-not-this-one" } } }
+        @{ where = 'a key'; params = @{ parameters = @{ "Identity`0Junk" = 'user00001' } } }
+        @{ where = 'a secret'; params = @{ parameters = @{ Password = [char[]]"pa`0ss" } } }
+    ) {
+        $record = { Send-TestRequest $params } | Should -Throw -PassThru
+        $record.FullyQualifiedErrorId | Should -BeLike 'ExchangeMfa.InvalidParams*'
+        $record.Exception.Message | Should -BeLike '*NUL character*nothing was sent*'
+    }
+
+    It 'sends the six characters \u0000 typed as text' {
+        Send-TestRequest @{ parameters = @{ Identity = 'a\u0000b' } } | Should -BeLike '*"a\\u0000b"*'
+    }
+
+    It 'takes nesting up to the helper''s limit and refuses one level more, saying so' {
+        # the request object holds params: 1 + n containers
+        Send-TestRequest (New-Nested ($maxDepth - 1)) | Should -BeLike '{"jsonrpc":"2.0","id":1,"method":"invoke","params":{"a":*'
+        $record = { Send-TestRequest (New-Nested $maxDepth) } | Should -Throw -PassThru
+        $record.Exception.Message | Should -BeLike "*nested deeper than $maxDepth levels*"
+    }
+
+    It 'uses the helper''s own nesting limit' {
+        $header = Get-ChildItem (Join-Path $PSScriptRoot '../../native/src') -Recurse -Filter json.h
+        (Get-Content $header.FullName -Raw) -match '#define EM_JSON_MAX_DEPTH (\d+)' | Should -BeTrue
+        [int]$Matches[1] | Should -Be $maxDepth
+    }
+}

@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "util/buf.h"
+#include "net/http.h"
 
 /* ---- captured protocol lines ---- */
 
@@ -85,6 +86,7 @@ static inline struct MHD_Daemon *fake_listen_logged(char *origin, size_t size, u
     struct sockaddr_in addr;
     struct MHD_Daemon *d = NULL;
 
+    em_http_allow_plain_http();    /* the fake servers speak plain http */
     memset(&addr, 0, sizeof addr);
     addr.sin_family = AF_INET;
     addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);

@@ -17,6 +17,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -25,6 +27,7 @@
 #include "util/base64.h"
 #include "util/buf.h"
 #include "cache/cache.h"
+#include "connection/conn_cache.h"
 #include "connection/connection.h"
 #include "net/http.h"
 #include "util/json.h"
@@ -225,6 +228,54 @@ static void test_corrupt_cache_warns(void **state)
     em_buf_free(&out);
 }
 
+/* The connection whose tokens m_store saves, under a file size limit. */
+static em_conn *storing;
+
+static int m_store(char **out, em_request *req, yajl_val params, void *app, em_error *err)
+{
+    struct rlimit small = {16, RLIM_INFINITY}, old;
+
+    (void)params;
+    (void)app;
+    (void)err;
+    /* A full disk, for the cache's write: files may not grow past 16 bytes. */
+    signal(SIGXFSZ, SIG_IGN);
+    getrlimit(RLIMIT_FSIZE, &old);
+    setrlimit(RLIMIT_FSIZE, &small);
+    em_conn_cache_store(storing, req);
+    setrlimit(RLIMIT_FSIZE, &old);
+    *out = strdup("{}");
+    return *out != NULL ? EM_OK : EM_ENOMEM;
+}
+
+/* Tokens that cannot be saved (the rotated refresh token on a full disk)
+ * are a `warning` the user sees, not only a line on stderr. */
+static void test_store_failure_warns(void **state)
+{
+    static const em_rpc_method methods[] = {{"store", m_store}, {NULL, NULL}};
+    static const char line[] = "{\"jsonrpc\":\"2.0\",\"id\":7,\"method\":\"store\"}\n";
+    em_conn_table *t = NULL;
+    em_rpc *rpc = NULL;
+    em_buf out = EM_BUF_INIT;
+    em_error err = {0};
+
+    (void)state;
+    store("AT-cached", time(NULL) + 3600, time(NULL) + 1800);
+    assert_int_equal(em_conn_table_new(&t), EM_OK);
+    assert_int_equal(em_conn_open(&storing, t, &delegated, NULL, &err), EM_OK);
+    assert_int_equal(em_rpc_new(&rpc, methods, NULL, NULL, capture, &out), EM_OK);
+    em_rpc_feed(rpc, line, strlen(line));
+    em_rpc_wait_idle(rpc);
+    assert_non_null(strstr(out.data, "\"method\":\"warning\",\"params\":{\"requestId\":7,"
+                                     "\"message\":\"the tokens could not be saved in the token cache"));
+    assert_null(strstr(out.data, "AT-cached"));
+    assert_non_null(strstr(out.data, "\"id\":7,\"result\":{}"));
+    em_rpc_free(&rpc);
+    em_conn_release(&storing);
+    em_conn_table_free(&t);
+    em_buf_free(&out);
+}
+
 /* An unsigned JWT with these claims (the helper only decodes it). */
 static char *access_token(const char *claims)
 {
@@ -334,6 +385,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_renewal_takes_newer_token, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_memory_never_reads_cache, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_corrupt_cache_warns, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_store_failure_warns, make_dir, remove_dir),
         cmocka_unit_test(test_access_token),
         cmocka_unit_test(test_certificate_errors),
     };

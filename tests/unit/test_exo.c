@@ -3,6 +3,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
 
@@ -233,6 +234,140 @@ static void test_page_deep_nesting(void **state)
     assert_int_equal(em_exo_page_feed(page, text.data, text.len, &err), EM_EBADRESPONSE);
     assert_non_null(strstr(err.message, "nested too deeply"));
     em_exo_page_free(&page);
+    em_buf_free(&text);
+}
+
+/* Feeds text in 16 KiB chunks (curl's usual write size); returns the error
+ * code and, in *fed, how many bytes went in before it. */
+static int feed_in_16k(em_exo_page *page, const char *text, size_t len, size_t *fed,
+                       em_error *err)
+{
+    size_t off;
+    int rc = EM_OK;
+
+    for (off = 0; off < len && rc == EM_OK; off += 16384) {
+        size_t n = len - off < 16384 ? len - off : 16384;
+
+        rc = em_exo_page_feed(page, text + off, n, err);
+        *fed = off + n;
+    }
+    return rc != EM_OK ? rc : em_exo_page_finish(page, err);
+}
+
+/* A page of prefix, a 40 MB token (a string, or a number), suffix. */
+static char *page_with_huge_token(size_t *len, const char *prefix, char fill, const char *suffix)
+{
+    size_t huge = 40u * 1000u * 1000u, np = strlen(prefix), ns = strlen(suffix);
+    char *text = malloc(np + huge + ns + 1);
+
+    assert_non_null(text);
+    memcpy(text, prefix, np);
+    memset(text + np, fill, huge);
+    memcpy(text + np + huge, suffix, ns + 1);
+    *len = np + huge + ns;
+    return text;
+}
+
+/* A token longer than an item may be is refused while it arrives (before,
+ * yajl re-scanned it whole on every chunk: 20 s for 40 MB), in items, in
+ * other top-level members and in dropped annotations alike. */
+static void test_page_huge_token(void **state)
+{
+    static const struct {
+        const char *prefix;
+        char fill;
+        const char *suffix;
+    } cases[] = {
+        {"{\"value\":[{\"Name\":\"", 'a', "\"}]}"},
+        {"{\"@odata.context\":\"", 'a', "\",\"value\":[]}"},
+        {"{\"value\":[{\"Name@odata.type\":\"", 'a', "\"}]}"},
+        {"{\"value\":[{\"Size\":1", '0', "}]}"},
+        {"{\"value\":[{\"Name\":\"\\", 'n', "\"}]}"},
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        em_exo_page *page = NULL;
+        em_error err = {0};
+        size_t len, fed = 0;
+        char *text = page_with_huge_token(&len, cases[i].prefix, cases[i].fill, cases[i].suffix);
+
+        assert_int_equal(em_exo_page_new(&page, 0, NULL, NULL), EM_OK);
+        assert_int_equal(feed_in_16k(page, text, len, &fed, &err), EM_EBADRESPONSE);
+        if (strstr(err.message, "longer than 8 MiB") == NULL)
+            fail_msg("case %zu: %s", i, err.message);
+        /* refused as soon as the limit was passed, not at the token's end */
+        assert_true(fed <= EM_EXO_TOKEN_MAX + 2 * 16384u);
+        em_exo_page_free(&page);
+        free(text);
+        assert_int_equal(em_json_outstanding(), 0);
+    }
+}
+
+/* Many small tokens add up too: a top-level member other than value, or an
+ * item skipped after the object limit, is bounded like an item. */
+static void test_page_huge_member(void **state)
+{
+    static const char *const prefixes[] = {
+        "{\"junk\":[", "{\"value\":[{\"Keep\":1},{\"Skipped\":[",
+    };
+    size_t i, k;
+
+    (void)state;
+    for (i = 0; i < 2; i++) {
+        em_exo_page *page = NULL;
+        em_error err = {0};
+        em_buf text = EM_BUF_INIT;
+        size_t fed = 0;
+
+        em_buf_puts(&text, prefixes[i]);
+        for (k = 0; k < 3u * 1000u * 1000u; k++)
+            em_buf_puts(&text, "123456,");
+        em_buf_puts(&text, "0]}]}");
+        assert_int_equal(em_exo_page_new(&page, i == 1 ? 1 : 0, NULL, NULL), EM_OK);
+        assert_int_equal(feed_in_16k(page, text.data, text.len, &fed, &err), EM_EBADRESPONSE);
+        if (strstr(err.message, "larger than 8 MiB") == NULL)
+            fail_msg("case %zu: %s", i, err.message);
+        em_exo_page_free(&page);
+        em_buf_free(&text);
+    }
+}
+
+/* A large but allowed token still arrives whole, whatever the chunk size. */
+static void test_page_large_token_split(void **state)
+{
+    static const size_t chunks[] = {1, 7, 4096, 16384};
+    size_t big = 2u * 1024u * 1024u, i;
+    em_buf text = EM_BUF_INIT;
+    char *value = malloc(big + 1);
+
+    (void)state;
+    assert_non_null(value);
+    memset(value, 'x', big);
+    value[big] = '\0';
+    em_buf_printf(&text, "{\"value\":[{\"Name\":\"%s\",\"N\":-12.5e3},true]}", value);
+    for (i = 0; i < 4; i++) {
+        em_exo_page *page = NULL;
+        collected c = {EM_BUF_INIT, 0, 0};
+        em_error err = {0};
+        size_t off;
+        int rc = EM_OK;
+
+        assert_int_equal(em_exo_page_new(&page, 0, collect, &c), EM_OK);
+        for (off = 0; off < text.len && rc == EM_OK; off += chunks[i])
+            rc = em_exo_page_feed(page, text.data + off,
+                                  text.len - off < chunks[i] ? text.len - off : chunks[i], &err);
+        if (rc == EM_OK)
+            rc = em_exo_page_finish(page, &err);
+        assert_int_equal(rc, EM_OK);
+        assert_int_equal(c.count, 2);
+        assert_int_equal(c.text.len, big + strlen("{\"Name\":\"\",\"N\":-12.5e3}\ntrue\n"));
+        assert_non_null(strstr(c.text.data, "\"N\":-12.5e3}\ntrue\n"));
+        em_exo_page_free(&page);
+        em_buf_free(&c.text);
+    }
+    free(value);
     em_buf_free(&text);
 }
 
@@ -509,6 +644,54 @@ static void test_retry_answers(void **state)
                             "claims=\"eyJ9\"", 0), EM_EXO_CLAIMS);
 }
 
+/* Issue 13: a gateway's 502 is retried for a cmdlet that only reads; a
+ * claims challenge right after a renewal is met (one recovery per cause). */
+static void test_retry_502_and_causes(void **state)
+{
+    static const char claims[] = "Bearer realm=\"\", error=\"insufficient_claims\", claims=\"eyJ9\"";
+    em_http_response resp = {0};
+    em_exo_retries done = {0};
+    long delay = -1;
+
+    (void)state;
+    resp.status = 502;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, true, 2000, 0), EM_EXO_WAIT);
+    assert_int_equal(delay, 1000);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, false, 2000, 0), EM_EXO_GIVE_UP);
+    resp.status = 401;
+    done.renewed = true;
+    resp.www_authenticate = strdup(claims);
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, true, 2000, 0), EM_EXO_CLAIMS);
+    done.claims_met = true;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, true, 2000, 0), EM_EXO_GIVE_UP);
+    done.renewed = false;
+    free(resp.www_authenticate);
+    resp.www_authenticate = NULL;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, true, 2000, 0), EM_EXO_RENEW);
+    done.renewed = true;
+    assert_int_equal(em_exo_retry_decide(&delay, EM_OK, &resp, &done, true, 2000, 0), EM_EXO_GIVE_UP);
+    em_http_response_free(&resp);
+}
+
+/* A page that ends early, between tokens, says so (the invoke loop retries it). */
+static void test_page_cut(void **state)
+{
+    static const char whole[] = "{\"value\":[{\"Name\":\"a\"},{\"Name\":\"b\"}]}";
+    em_exo_page *page = NULL;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_exo_page_new(&page, 0, NULL, NULL), EM_OK);
+    assert_int_equal(em_exo_page_feed(page, whole, 20, &err), EM_OK);
+    assert_int_equal(em_exo_page_finish(page, &err), EM_EBADRESPONSE);
+    assert_true(em_exo_page_cut(page));
+    em_exo_page_free(&page);
+    assert_int_equal(em_exo_page_new(&page, 0, NULL, NULL), EM_OK);
+    assert_int_equal(em_exo_page_feed(page, "{\"value\":[}", 11, &err), EM_EBADRESPONSE);
+    assert_false(em_exo_page_cut(page));
+    em_exo_page_free(&page);
+}
+
 static void test_retry_transport_and_backoff(void **state)
 {
     em_exo_retries done = {0};
@@ -575,12 +758,17 @@ int main(void)
         cmocka_unit_test_teardown(test_page_pretty_printed, teardown_leaks),
         cmocka_unit_test_teardown(test_page_malformed, teardown_leaks),
         cmocka_unit_test_teardown(test_page_deep_nesting, teardown_leaks),
+        cmocka_unit_test_teardown(test_page_huge_token, teardown_leaks),
+        cmocka_unit_test_teardown(test_page_huge_member, teardown_leaks),
+        cmocka_unit_test_teardown(test_page_large_token_split, teardown_leaks),
         cmocka_unit_test_teardown(test_page_callback_failure, teardown_leaks),
         cmocka_unit_test_teardown(test_page_real_dialect, teardown_leaks),
         cmocka_unit_test_teardown(test_error_real_bodies, teardown_leaks),
         cmocka_unit_test_teardown(test_error_not_found, teardown_leaks),
         cmocka_unit_test_teardown(test_error_statuses, teardown_leaks),
         cmocka_unit_test_teardown(test_retry_answers, teardown_leaks),
+        cmocka_unit_test_teardown(test_retry_502_and_causes, teardown_leaks),
+        cmocka_unit_test_teardown(test_page_cut, teardown_leaks),
         cmocka_unit_test(test_retry_transport_and_backoff),
         cmocka_unit_test(test_valid_names),
     };

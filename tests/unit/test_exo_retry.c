@@ -36,7 +36,7 @@
 #define STALL_MS 1000           /* EXCHANGEMFA_STALL_TIMEOUT_MS */
 #define HANG_MS 2500            /* well over the stall timeout */
 
-typedef enum fault_kind { F_STATUS, F_RESET, F_STALL, F_HANG, F_CLAIMS } fault_kind;
+typedef enum fault_kind { F_STATUS, F_RESET, F_STALL, F_HANG, F_CLAIMS, F_CUT } fault_kind;
 
 typedef struct fault {
     int page;                   /* 1-based; 0 = any */
@@ -44,7 +44,7 @@ typedef struct fault {
     unsigned status;            /* F_STATUS */
     const char *retry_after;    /* F_STATUS, or NULL */
     const char *body;           /* F_STATUS */
-    int after_objects;          /* F_RESET, F_STALL */
+    int after_objects;          /* F_RESET, F_STALL, F_CUT */
 } fault;
 
 static struct MHD_Daemon *daemon_;
@@ -113,6 +113,7 @@ typedef struct stream {
     size_t pos;
     size_t cut;
     bool reset;                 /* at cut: close the connection */
+    bool end;                   /* at cut: end the answer cleanly, the page unfinished */
     long pause_ms;              /* at cut: pause this long, then go on */
 } stream;
 
@@ -127,6 +128,8 @@ static ssize_t read_stream(void *cls, uint64_t offset, char *buf, size_t max)
             sleep_ms(50);   /* let the objects before the cut reach the client */
             return MHD_CONTENT_READER_END_WITH_ERROR;
         }
+        if (st->end)
+            return MHD_CONTENT_READER_END_OF_STREAM;
         if (st->pause_ms > 0) {
             sleep_ms(st->pause_ms);
             st->pause_ms = 0;
@@ -200,6 +203,7 @@ static struct MHD_Response *answer(const fault *f, bool faulty, int from, unsign
     if (st->cut == (size_t)-1)
         st->cut = st->text.len;
     st->reset = faulty && f->kind == F_RESET;
+    st->end = faulty && f->kind == F_CUT;
     st->pause_ms = faulty && f->kind == F_STALL ? HANG_MS : 0;
     return MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64, read_stream, st, free_stream);
 }
@@ -542,6 +546,31 @@ static void test_reset_and_stall_mid_page_resume(void **state)
     run_free();
 }
 
+/* Issue 13: a 200 page cut short cleanly (the chunked answer ends between
+ * two items), and a gateway's 502, are retried for a Get-; a 502 is not
+ * for a Set-. */
+static void test_cut_page_and_502(void **state)
+{
+    int before;
+
+    (void)state;
+    add_fault((fault){2, F_CUT, 0, NULL, NULL, 3});
+    add_fault((fault){3, F_STATUS, 502, NULL, "<html>Bad Gateway</html>", 0});
+    run_invoke("Get-Mailbox");
+    assert_complete();
+    assert_string_equal(seen.data, "page=1 auth=Bearer t1\npage=2 auth=Bearer t2\n"
+                                   "page=2 auth=Bearer t3\npage=3 auth=Bearer t4\n"
+                                   "page=3 auth=Bearer t5\n");
+    assert_int_equal(the_run.objects_at_token[2], 8);     /* the cut attempt had passed 3 on */
+    run_free();
+    before = requests_now();
+    add_fault((fault){1, F_STATUS, 502, NULL, "", 0});
+    run_invoke("Set-Mailbox");
+    assert_int_equal(requests_now() - before, 1);
+    assert_non_null(strstr(error_line(), "\"httpStatus\":502"));
+    run_free();
+}
+
 static void test_reset_not_replayed_for_writes(void **state)
 {
     (void)state;
@@ -634,6 +663,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_transient_exception_and_plain_throttle, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_gives_up_after_five_retries, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_reset_and_stall_mid_page_resume, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_cut_page_and_502, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_reset_not_replayed_for_writes, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_hang_times_out, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_claims_challenge, reset, check_leaks),

@@ -377,6 +377,7 @@ static long http_get_status(const char *url)
 
     req.method = "GET";
     req.url = url;
+    req.allow_http = true;      /* the loopback listener */
     if (em_http_perform(&resp, &req, NULL, NULL) == EM_OK)
         status = resp.status;
     em_http_response_free(&resp);

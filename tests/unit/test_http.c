@@ -174,6 +174,7 @@ static int get(em_http_response *resp, const char *path, em_http_request *req, e
 
     if (req == NULL)
         req = &plain;
+    req->allow_http = true;     /* the fake server speaks plain http */
     snprintf(url, sizeof(url), "%s%s", base_url, path);
     req->url = url;
     if (req->method == NULL)
@@ -299,8 +300,30 @@ static void test_timeout_and_refused(void **state)
     memset(&req, 0, sizeof(req));
     req.method = "GET";
     req.url = "http://127.0.0.1:1/";
+    req.allow_http = true;
     assert_int_equal(em_http_perform(&resp, &req, NULL, &err), EM_ENETWORK);
     assert_non_null(strstr(err.message, "network error"));
+    em_http_response_free(&resp);
+}
+
+/* Plain http is refused unless the request allows it (managed identity). */
+static void test_https_only(void **state)
+{
+    char url[128];
+    em_http_request req = {0};
+    em_http_response resp;
+    em_error err = {0};
+
+    (void)state;
+    snprintf(url, sizeof(url), "%s/ok", base_url);
+    req.method = "GET";
+    req.url = url;
+    assert_int_equal(em_http_perform(&resp, &req, NULL, &err), EM_ENETWORK);
+    assert_non_null(strstr(err.message, "only https://"));
+    em_http_response_free(&resp);
+    req.allow_http = true;
+    assert_int_equal(em_http_perform(&resp, &req, NULL, &err), EM_OK);
+    assert_int_equal(resp.status, 200);
     em_http_response_free(&resp);
 }
 
@@ -317,6 +340,7 @@ static int m_fetch(char **out, em_request *req, yajl_val params, void *app, em_e
     snprintf(url, sizeof(url), "%s/slow", base_url);
     hreq.method = "GET";
     hreq.url = url;
+    hreq.allow_http = true;
     rc = em_http_perform(&resp, &hreq, req, err);
     em_http_response_free(&resp);
     if (rc == EM_OK)
@@ -367,6 +391,7 @@ int main(void)
 #ifdef EM_HAVE_MHD
     const struct CMUnitTest served[] = {
         cmocka_unit_test(test_get_and_headers),
+        cmocka_unit_test(test_https_only),
         cmocka_unit_test(test_post_body_and_headers_sent),
         cmocka_unit_test(test_streaming_and_cap),
         cmocka_unit_test(test_connection_reuse),

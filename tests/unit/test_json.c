@@ -72,6 +72,28 @@ static void test_parse_errors(void **state)
     }
 }
 
+/* A NUL inside a string or a key would cut it short as a C string. */
+static void test_nul_in_string(void **state)
+{
+    static const char *bad[] = {
+        "{\"Identity\":\"user00001\\u0000-not-this-one\"}",
+        "{\"Identity\\u0000Junk\":\"user00001\"}",
+        "[\"\\u0000\"]",
+    };
+    size_t i;
+
+    (void)state;
+    for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        yajl_val v = NULL;
+        em_error err = {0};
+
+        assert_int_equal(em_json_parse(&v, bad[i], strlen(bad[i]), &err), EM_EPARSE);
+        assert_null(v);
+        assert_non_null(strstr(err.message, "NUL character"));
+        assert_int_equal(em_json_outstanding(), 0);
+    }
+}
+
 static void test_depth_limit(void **state)
 {
     em_buf text = EM_BUF_INIT;
@@ -146,6 +168,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_teardown(test_parse_tree, teardown_leaks),
         cmocka_unit_test_teardown(test_parse_errors, teardown_leaks),
+        cmocka_unit_test_teardown(test_nul_in_string, teardown_leaks),
         cmocka_unit_test_teardown(test_depth_limit, teardown_leaks),
         cmocka_unit_test_teardown(test_generate, teardown_leaks),
         cmocka_unit_test(test_utf8_fix),

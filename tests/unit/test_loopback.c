@@ -14,10 +14,12 @@
 #ifndef test_close_socket
 #define test_close_socket close  /* win32_test_compat.h: closesocket */
 #endif
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -173,6 +175,7 @@ static int get(const char *host, int port, const char *path, long *status, em_bu
     snprintf(url, sizeof url, "http://%s:%d%s", host, port, path);
     req.method = "GET";
     req.url = url;
+    req.allow_http = true;      /* the listener speaks plain http, as browsers reach it */
     req.timeout_ms = 5000;
     rc = em_http_perform(&resp, &req, NULL, &err);
     *status = resp.status;
@@ -219,6 +222,82 @@ static void test_valid_after_wrong_state(void **state)
     em_free_secret(&w.code);
     em_loopback_free(&lb);
     assert_null(lb);
+    em_buf_free(&body);
+}
+
+/* A TCP connection to 127.0.0.1:port that sent the start of a request head. */
+static int slow_connection(int port)
+{
+    struct sockaddr_in addr;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+    assert_true(fd >= 0);
+    memset(&addr, 0, sizeof addr);
+    addr.sin_family = AF_INET;
+    addr.sin_port = htons((unsigned short)port);
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    assert_int_equal(connect(fd, (struct sockaddr *)&addr, sizeof addr), 0);
+    assert_int_equal(send(fd, "G", 1, MSG_NOSIGNAL), 1);
+    return fd;
+}
+
+/* Whether the listener closed fd (a read sees the end or a reset). */
+static bool closed_by_listener(int fd)
+{
+    char c;
+    struct timeval tv = {0, 200000};
+
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
+    return recv(fd, &c, 1, 0) <= 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+}
+
+/* 40 connections trickling their heads do not keep the callback out
+ * (issue 13: they used to, for the whole sign-in timeout), and one that
+ * trickles is closed at its head deadline. */
+static void test_slow_connections_do_not_starve(void **state)
+{
+    em_loopback *lb = start(false);
+    int port = em_loopback_port(lb), fds[40], trickler, i;
+    em_buf body = EM_BUF_INIT;
+    struct timespec t0, t1;
+    long status = 0;
+    waiter w;
+    (void)state;
+
+    wait_in_background(&w, lb, 30000);
+    trickler = slow_connection(port);
+    for (i = 0; i < 40; i++)
+        fds[i] = slow_connection(port);
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    assert_int_equal(get("127.0.0.1", port, "/?code=0.AX-code&state=" STATE, &status, &body), EM_OK);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    assert_int_equal(status, 200);
+    assert_true(t1.tv_sec - t0.tv_sec < 3);     /* at once, not after MHD's 10 s idle timeout */
+    pthread_join(w.thread, NULL);
+    assert_int_equal(w.rc, EM_OK);
+    assert_string_equal(w.code, "0.AX-code");
+    em_free_secret(&w.code);
+    em_loopback_free(&lb);
+    for (i = 0; i < 40; i++)
+        close(fds[i]);
+    close(trickler);
+
+    /* A head trickled a byte a second is cut at its deadline (5 s), before
+     * MHD's idle timeout (10 s, reset by every byte) would ever fire. */
+    lb = start(false);
+    port = em_loopback_port(lb);
+    wait_in_background(&w, lb, 30000);
+    trickler = slow_connection(port);
+    for (i = 0; i < 8 && send(trickler, "E", 1, MSG_NOSIGNAL) == 1; i++)
+        em_request_sleep(NULL, 1000);
+    assert_true(i < 8);
+    assert_true(closed_by_listener(trickler));
+    close(trickler);
+    assert_int_equal(get("127.0.0.1", port, "/?code=0.AX-code&state=" STATE, &status, &body), EM_OK);
+    pthread_join(w.thread, NULL);
+    assert_int_equal(w.rc, EM_OK);
+    em_free_secret(&w.code);
+    em_loopback_free(&lb);
     em_buf_free(&body);
 }
 
@@ -516,6 +595,7 @@ int main(void)
         cmocka_unit_test(test_parse_query),
         cmocka_unit_test(test_check),
         cmocka_unit_test(test_valid_after_wrong_state),
+cmocka_unit_test(test_slow_connections_do_not_starve),
         cmocka_unit_test(test_error_callback),
         cmocka_unit_test(test_iss_mismatch_and_required),
         cmocka_unit_test(test_timeout_closes),

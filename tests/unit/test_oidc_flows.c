@@ -520,6 +520,38 @@ static em_tokens *previous_tokens(void)
     return t;
 }
 
+/* Issue 13: a busy token endpoint during a renewal is asked again with
+ * backoff (429, 502, 503), not turned into a failed command. */
+static void test_refresh_retries_busy_endpoint(void **state)
+{
+    fake *f = *state;
+    const answer answers[] = {
+        {503, ""},
+        {502, "<html>Bad Gateway</html>"},
+        {429, "{\"error\":\"temporarily_unavailable\"}"},
+        {200, "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"AT-2\"}"},
+        {400, "{\"error\":\"invalid_grant\"}"},
+        {200, "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"AT-3\"}"},
+    };
+    em_oidc_provider *p = discover(f);
+    em_tokens *prev = previous_tokens();
+    em_tokens *t = NULL;
+    em_error err = {0};
+
+    script(f, answers, 6);
+    assert_int_equal(em_oidc_refresh(&t, p, &client, prev, NULL, &err), EM_OK);
+    assert_string_equal(t->access_token, "AT-2");
+    assert_int_equal(f->token_calls, 4);
+    em_tokens_free(&t);
+    /* A refusal is not retried: the next answer is never asked for. */
+    assert_int_not_equal(em_oidc_refresh(&t, p, &client, prev, NULL, &err), EM_OK);
+    assert_null(t);
+    assert_string_equal(err.server_code, "invalid_grant");
+    assert_int_equal(f->token_calls, 5);
+    em_tokens_free(&prev);
+    em_oidc_provider_free(&p);
+}
+
 static void test_refresh_rotates_and_keeps_identity(void **state)
 {
     fake *f = *state;
@@ -590,6 +622,7 @@ static void test_refresh_errors(void **state)
 
 int main(void)
 {
+    setenv("EXCHANGEMFA_RETRY_BASE_MS", "20", 1);  /* short backoff waits */
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_discover, reset),
         cmocka_unit_test_setup(test_discover_standard, reset),
@@ -601,6 +634,7 @@ int main(void)
         cmocka_unit_test_setup(test_device_flow_bad_id_token, reset),
         cmocka_unit_test_setup(test_device_flow_cancel, reset),
         cmocka_unit_test_setup(test_refresh_rotates_and_keeps_identity, reset),
+        cmocka_unit_test_setup(test_refresh_retries_busy_endpoint, reset),
         cmocka_unit_test_setup(test_refresh_errors, reset),
     };
 

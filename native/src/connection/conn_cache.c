@@ -76,9 +76,20 @@ static int cache_lock_optional(bool *out, em_conn *c, em_request *req, em_error 
     return EM_OK;
 }
 
-/* Stores c->tokens (or fresh when given) in the cache; lock held. A
- * failure only costs the next silent sign-in, so it is a stderr line. */
-static void cache_store_locked(em_conn *c, const em_tokens *tokens)
+/* Tells the user that the tokens were not saved: this session goes on,
+ * but a rotated refresh token lost costs the next silent sign-in. */
+static void warn_not_stored(em_request *req, const char *why)
+{
+    char message[EM_ERROR_MESSAGE_MAX + 160];
+
+    snprintf(message, sizeof(message), "the tokens could not be saved in the token cache (%s): this "
+             "session goes on, but the next Connect-ExchangeMfa may have to sign in again", why);
+    em_request_notify_string(req, EM_N_WARNING, EM_F_MESSAGE, message);
+}
+
+/* Stores tokens in the cache; lock held. A failure (a full disk) is a
+ * warning. */
+static void cache_store_locked(em_conn *c, const em_tokens *tokens, em_request *req)
 {
     char home[256];
     em_cache_entry entry;
@@ -94,7 +105,7 @@ static void cache_store_locked(em_conn *c, const em_tokens *tokens)
     em_cache_entry_from_tokens(&entry, tokens, c->cache_env, c->settings.client_id, c->settings.scope);
     entry.home_account_id = c->home_account_id;
     if (em_cache_store(c->cache, &entry, time(NULL), &e) != EM_OK)
-        fprintf(stderr, "exchangemfa-helper: could not store the tokens in the cache: %s\n", e.message);
+        warn_not_stored(req, e.message);
 }
 
 /* ---- sign-in, store, renewal ---- */
@@ -104,10 +115,10 @@ void em_conn_cache_store(em_conn *c, em_request *req)
     em_error e = {0};
 
     if (cache_lock(c, req, &e) != EM_OK) {
-        fprintf(stderr, "exchangemfa-helper: could not store the tokens in the cache: %s\n", e.message);
+        warn_not_stored(req, e.message);
         return;
     }
-    cache_store_locked(c, c->tokens);
+    cache_store_locked(c, c->tokens, req);
     em_cache_unlock(c->cache);
 }
 
@@ -195,7 +206,7 @@ int em_conn_cache_sign_in(em_conn *c, em_request *req, em_error *err)
         c->tokens = fresh;
         fresh = NULL;
         c->silent = true;
-        cache_store_locked(c, c->tokens);
+        cache_store_locked(c, c->tokens, req);
     } else if (rc == EM_ECANCELLED) {
         em_error_set(err, rc, "%s", quiet.message);
     } else {
@@ -280,7 +291,7 @@ int em_conn_cache_renew(em_tokens **out, em_conn *c, const char *stale, const ch
     rc = em_oidc_refresh_claims(out, c->provider, &client, base != NULL ? base : c->tokens, claims,
                                 req, err);
     if (rc == EM_OK)
-        cache_store_locked(c, *out);
+        cache_store_locked(c, *out, req);
     else if (rc == EM_EGRANT)
         em_cache_remove_account(c->cache, c->home_account_id, c->cache_env, &quiet);
 unlock:

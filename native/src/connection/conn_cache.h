@@ -33,8 +33,9 @@ bool em_conn_cache_use(em_conn *conn, em_request *req);
  * refused refresh token is dropped from the cache. Before conn is shared. */
 int em_conn_cache_sign_in(em_conn *conn, em_request *req, em_error *err);
 
-/* Stores conn's tokens in the cache under the cache lock. A failure only
- * costs the next silent sign-in, so it is a stderr line. */
+/* Stores conn's tokens in the cache under the cache lock. A failure (a
+ * full disk) only costs the next silent sign-in: a `warning` notification
+ * of req, which PowerShell shows. Renewals store the same way. */
 void em_conn_cache_store(em_conn *conn, em_request *req);
 
 /* Refresh through the cache, single-flight across processes (cache.h):

@@ -31,8 +31,25 @@
 
 typedef enum top_key { TOP_OTHER, TOP_VALUE, TOP_NEXTLINK, TOP_WARNINGS } top_key;
 
+/* yajl 2.1 lexes a token cut by a chunk boundary again from its start on
+ * every later chunk (quadratic: 20 s for one 40 MB string), and the page's
+ * own limits apply only once a token has ended. So the reader finds token
+ * boundaries itself: it hands yajl only text that ends between tokens,
+ * holds back the token still arriving, and refuses it past
+ * EM_EXO_TOKEN_MAX bytes. */
+typedef enum token_kind { TOKEN_NONE, TOKEN_STRING, TOKEN_BARE } token_kind;
+
+typedef struct token_scan {
+    token_kind kind;                /* the token open at the end of what was scanned */
+    bool escaped;                   /* in a string, after a backslash */
+    size_t len;                     /* bytes of the open token so far */
+    em_buf held;                    /* its bytes from earlier chunks, not yet given to yajl */
+} token_scan;
+
 struct em_exo_page {
     yajl_handle parser;
+    token_scan scan;
+    size_t member_bytes;            /* tokens of the current top-level member or item */
     yajl_gen gen;                   /* the item being re-generated */
     em_exo_object_fn on_object;
     void *ud;
@@ -52,6 +69,7 @@ struct em_exo_page {
     bool hint_pending;              /* the dropped value is member's type hint */
     em_buf types;                   /* the item's typed members: ",Name:Kind,..." */
     bool done;                      /* the top object closed */
+    bool invalid;                   /* yajl refused the text */
     int failure;                    /* em_code set by a callback */
     char failure_message[256];
     char *next_link;
@@ -156,6 +174,16 @@ static int gen_checked(em_exo_page *p, int status)
     return 1;
 }
 
+/* Bounds a top-level member or an item by the bytes of its tokens (kept or
+ * skipped alike), so a member of many small tokens cannot run unbounded. */
+static int count_member(em_exo_page *p, size_t len)
+{
+    p->member_bytes += len + 1;
+    if (p->member_bytes > EM_EXO_ITEM_MAX)
+        return fail(p, EM_EBADRESPONSE, "a member of the page is larger than 8 MiB");
+    return 1;
+}
+
 typedef enum ev { EV_NULL, EV_BOOL, EV_NUMBER, EV_STRING, EV_MAP, EV_ARRAY } ev;
 
 static int gen_event(em_exo_page *p, ev type, const char *s, size_t len, int b)
@@ -197,6 +225,10 @@ static int on_value(em_exo_page *p, ev type, const char *s, size_t len, int b)
 
     if (opens && p->depth >= EM_JSON_MAX_DEPTH)
         return fail(p, EM_EBADRESPONSE, "the page is nested too deeply");
+    if (p->depth == 2 && p->in_value)
+        p->member_bytes = 0;        /* a new item */
+    if (!count_member(p, len))
+        return 0;
     if (p->depth == 0) {
         if (type != EV_MAP)
             return fail(p, EM_EBADRESPONSE, "the page is not a JSON object");
@@ -367,6 +399,10 @@ static int cb_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     em_exo_page *p = ctx;
 
+    if (p->depth == 1)
+        p->member_bytes = 0;        /* a new top-level member */
+    if (!count_member(p, len))
+        return 0;
     if (p->depth == 1) {
         p->key = key_is(s, len, "value") ? TOP_VALUE
                : key_is(s, len, "@odata.nextLink") ? TOP_NEXTLINK
@@ -436,6 +472,7 @@ void em_exo_page_free(em_exo_page **pp)
     if (p->gen != NULL)
         yajl_gen_free(p->gen);
     free(p->next_link);
+    em_buf_free(&p->scan.held);
     em_buf_free(&p->types);
     for (i = 0; i < p->warning_count; i++)
         free(p->warnings[i]);
@@ -453,6 +490,7 @@ static int parse_status(em_exo_page *p, yajl_status st, const char *data, size_t
         return EM_OK;
     if (st == yajl_status_client_canceled && p->failure != EM_OK)
         return em_error_set(err, p->failure, "%s", p->failure_message);
+    p->invalid = true;
     msg = yajl_get_error(p->parser, 0, (const unsigned char *)data, len);
     rc = em_error_set(err, EM_EBADRESPONSE, "Exchange sent a page that is not valid JSON: %.*s",
                       msg != NULL ? (int)strcspn((const char *)msg, "\r\n") : 11,
@@ -464,20 +502,94 @@ static int parse_status(em_exo_page *p, yajl_status st, const char *data, size_t
     return rc;
 }
 
-int em_exo_page_feed(em_exo_page *p, const char *data, size_t len, em_error *err)
+/* Bytes that may continue a number or a literal (true, false, null). */
+static bool bare_byte(unsigned char c)
+{
+    return isalnum(c) || c == '-' || c == '+' || c == '.';
+}
+
+/* Follows the tokens of data; returns the offset of the token still open at
+ * its end (len when none opened in data), or fails past EM_EXO_TOKEN_MAX. */
+static int scan_tokens(em_exo_page *p, size_t *open_at, const char *data, size_t len)
+{
+    token_scan *t = &p->scan;
+    size_t i;
+
+    *open_at = len;
+    for (i = 0; i < len; i++) {
+        unsigned char c = (unsigned char)data[i];
+
+        if (t->kind == TOKEN_STRING) {
+            if (t->escaped) {
+                t->escaped = false;
+            } else if (c == '\\') {
+                t->escaped = true;
+            } else if (c == '"') {
+                t->kind = TOKEN_NONE;
+                continue;
+            }
+        } else {
+            if (t->kind == TOKEN_BARE && !bare_byte(c))
+                t->kind = TOKEN_NONE;
+            if (t->kind == TOKEN_NONE && (c == '"' || bare_byte(c))) {
+                t->kind = c == '"' ? TOKEN_STRING : TOKEN_BARE;
+                t->len = 0;
+                *open_at = i;
+            }
+        }
+        if (t->kind != TOKEN_NONE && ++t->len > EM_EXO_TOKEN_MAX)
+            return fail(p, EM_EBADRESPONSE, "a token of the page is longer than 8 MiB");
+    }
+    if (t->kind == TOKEN_NONE)
+        *open_at = len;
+    return 1;
+}
+
+/* Gives yajl len bytes; an error status becomes the page's error. */
+static int parse_piece(em_exo_page *p, const char *data, size_t len, em_error *err)
 {
     yajl_status st;
 
-    if (p->tail_broken)
+    if (len == 0 || p->tail_broken)
         return EM_OK;
-    if (p->failure != EM_OK)
-        return em_error_set(err, p->failure, "%s", p->failure_message);
     st = yajl_parse(p->parser, (const unsigned char *)data, len);
     if (st != yajl_status_ok && p->full && p->failure == EM_OK) {
         p->tail_broken = true;  /* what was wanted arrived; the rest is not needed */
         return EM_OK;
     }
     return parse_status(p, st, data, len, err);
+}
+
+/* Hands yajl the held token (now complete, or wanted at the end). */
+static int parse_held(em_exo_page *p, em_error *err)
+{
+    int rc = parse_piece(p, p->scan.held.data, p->scan.held.len, err);
+
+    em_buf_free(&p->scan.held);
+    return rc;
+}
+
+int em_exo_page_feed(em_exo_page *p, const char *data, size_t len, em_error *err)
+{
+    size_t open_at = len;
+    bool continues = p->scan.kind != TOKEN_NONE;    /* a held token goes on in data */
+    int rc;
+
+    if (p->tail_broken)
+        return EM_OK;
+    if (p->failure != EM_OK || !scan_tokens(p, &open_at, data, len))
+        return em_error_set(err, p->failure, "%s", p->failure_message);
+    if (continues && open_at == len && p->scan.kind != TOKEN_NONE) {
+        /* the held token is still arriving: nothing is complete yet */
+        return em_buf_append(&p->scan.held, data, len) == EM_OK
+            ? EM_OK : em_error_set(err, EM_ENOMEM, "out of memory reading the page");
+    }
+    rc = parse_held(p, err);
+    if (rc == EM_OK)
+        rc = parse_piece(p, data, open_at, err);
+    if (rc == EM_OK && em_buf_append(&p->scan.held, data + open_at, len - open_at) != EM_OK)
+        rc = em_error_set(err, EM_ENOMEM, "out of memory reading the page");
+    return rc;
 }
 
 int em_exo_page_finish(em_exo_page *p, em_error *err)
@@ -489,6 +601,9 @@ int em_exo_page_finish(em_exo_page *p, em_error *err)
         return EM_OK;
     if (p->failure != EM_OK)
         return em_error_set(err, p->failure, "%s", p->failure_message);
+    rc = parse_held(p, err);
+    if (rc != EM_OK || p->full)
+        return p->full ? EM_OK : rc;
     st = yajl_complete_parse(p->parser);
     if (!p->done && p->failure == EM_OK)
         return em_error_set(err, EM_EBADRESPONSE, "Exchange sent an incomplete page");
@@ -498,6 +613,11 @@ int em_exo_page_finish(em_exo_page *p, em_error *err)
     if (!p->seen_value)
         return em_error_set(err, EM_EBADRESPONSE, "Exchange sent a page without a value array");
     return EM_OK;
+}
+
+bool em_exo_page_cut(const em_exo_page *p)
+{
+    return !p->done && !p->full && !p->invalid && p->failure == EM_OK;
 }
 
 bool em_exo_page_full(const em_exo_page *p)
@@ -585,6 +705,17 @@ static bool throttle_text(const em_http_response *resp)
            contains((const unsigned char *)resp->body.data, resp->body.len, EXO_THROTTLE_TEXT);
 }
 
+/* A code or class name from the answer (a header, the body): printable
+ * ASCII only, as scripts branch on it; anything else becomes '?'. */
+static void copy_name(char *out, size_t size, const char *name)
+{
+    size_t n = 0;
+
+    for (; name != NULL && name[n] != '\0' && n + 1 < size; n++)
+        out[n] = name[n] >= 0x20 && name[n] <= 0x7e ? name[n] : '?';
+    out[n] = '\0';
+}
+
 /* em_exo_map_error; cmdlet (may be NULL) names what a missing role blocks. */
 static int map_error(const em_http_response *resp, const char *cmdlet, em_error *err)
 {
@@ -657,10 +788,8 @@ static int map_error(const em_http_response *resp, const char *cmdlet, em_error 
         const char *server_code = code ? code : exception;
 
         err->http_status = resp->status;
-        snprintf(err->server_code, sizeof(err->server_code), "%s", server_code ? server_code : "");
-        em_json_utf8_fix(err->server_code);
-        snprintf(err->exception_type, sizeof(err->exception_type), "%s", exception ? exception : "");
-        em_json_utf8_fix(err->exception_type);
+        copy_name(err->server_code, sizeof(err->server_code), server_code);
+        copy_name(err->exception_type, sizeof(err->exception_type), exception);
         if (resp->retry_after != NULL && isdigit((unsigned char)resp->retry_after[0]))
             err->retry_after = strtol(resp->retry_after, NULL, 10);
     }
@@ -687,7 +816,7 @@ static bool transient_answer(const em_http_response *resp)
     em_error scratch = {0};
     size_t i;
 
-    if (resp->status == 503 || resp->status == 504)
+    if (resp->status == 502 || resp->status == 503 || resp->status == 504)
         return true;
     if (resp->status < 500 || resp->status > 599)
         return false;
@@ -720,16 +849,21 @@ em_exo_retry_action em_exo_retry_decide(long *out, int rc, const em_http_respons
 
     *out = 0;
     if (answered && resp->status == 401) {
-        if (done->renewed)
+        /* One recovery per cause: a claims challenge may follow a renewal. */
+        bool claims = resp->www_authenticate != NULL &&
+                      strstr(resp->www_authenticate, "insufficient_claims") != NULL;
+
+        if (claims ? done->claims_met : done->renewed)
             return EM_EXO_GIVE_UP;
-        return resp->www_authenticate != NULL &&
-               strstr(resp->www_authenticate, "insufficient_claims") != NULL ? EM_EXO_CLAIMS
-                                                                            : EM_EXO_RENEW;
+        return claims ? EM_EXO_CLAIMS : EM_EXO_RENEW;
     }
     if (done->waits >= EM_EXO_RETRIES_MAX)
         return EM_EXO_GIVE_UP;
     if (answered) {
         if (resp->status != 429 && !throttle_text(resp) && !transient_answer(resp))
+            return EM_EXO_GIVE_UP;
+        /* A gateway's 502 may come after Exchange ran the cmdlet. */
+        if (resp->status == 502 && !replayable)
             return EM_EXO_GIVE_UP;
         if (resp->retry_after != NULL && isdigit((unsigned char)resp->retry_after[0])) {
             long seconds = strtol(resp->retry_after, NULL, 10);
@@ -783,7 +917,7 @@ long em_exo_stall_ms(void)
     return g_stall_ms;
 }
 
-static unsigned jitter_value(void)
+unsigned em_exo_jitter(void)
 {
     unsigned value = 0;
 
@@ -1162,7 +1296,7 @@ static int give_up(int rc, const em_http_response *resp, const em_exo_retries *d
 
     if (answered) {
         rc = map_error(resp, cmdlet, err);
-        if (rc == EM_EUNAUTHORIZED && done->renewed)
+        if (rc == EM_EUNAUTHORIZED && (done->renewed || done->claims_met))
             return em_error_set(err, rc, "Exchange refused the access token even after a "
                                 "renewal: connect again");
     }
@@ -1206,10 +1340,19 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
         if (rc != EM_OK)
             goto free_all;
         rc = attempt_page(&resp, s, token, url, body, request_id, max_page, err);
-        if (rc == EM_OK && resp.status >= 200 && resp.status < 300)
-            break;
+        if (rc == EM_OK && resp.status >= 200 && resp.status < 300) {
+            /* No Content (a cmdlet without output), or resultSize reached */
+            if (resp.status == 204 || em_exo_page_full(s->page))
+                break;
+            rc = em_exo_page_finish(s->page, err);
+            if (rc == EM_OK)
+                break;
+            if (!em_exo_page_cut(s->page))
+                goto free_all;
+            rc = EM_ENETWORK;   /* ended cleanly between two tokens: as a dropped connection */
+        }
         action = em_exo_retry_decide(&delay, rc, &resp, &done, replayable(call->cmdlet),
-                                     em_exo_retry_base_ms(), jitter_value());
+                                     em_exo_retry_base_ms(), em_exo_jitter());
         if (action == EM_EXO_GIVE_UP) {
             rc = give_up(rc, &resp, &done, attempts, call->cmdlet, err);
             goto free_all;
@@ -1226,7 +1369,10 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
             continue;
         }
         /* A 401: renew the token just refused, with the challenge's claims (CAE). */
-        done.renewed = true;
+        if (action == EM_EXO_CLAIMS)
+            done.claims_met = true;
+        else
+            done.renewed = true;
         if (action == EM_EXO_CLAIMS) {
             rc = em_oidc_parse_claims_challenge(&claims, resp.www_authenticate, err);
             if (rc != EM_OK)
@@ -1236,9 +1382,6 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
         token = NULL;
     }
     if (resp.status == 204 || em_exo_page_full(s->page))
-        goto free_all;      /* No Content (a cmdlet without output), or resultSize reached */
-    rc = em_exo_page_finish(s->page, err);
-    if (rc != EM_OK)
         goto free_all;
     if (em_exo_page_objects(s->page) < s->page_sent) {
         rc = em_error_set(err, EM_EBADRESPONSE, "Exchange answered a retried page with fewer "

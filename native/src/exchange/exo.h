@@ -17,6 +17,7 @@
 
 /* Limits on what one page may carry. */
 #define EM_EXO_ITEM_MAX (8u * 1024u * 1024u)    /* one re-generated item */
+#define EM_EXO_TOKEN_MAX EM_EXO_ITEM_MAX        /* one token while it arrives */
 #define EM_EXO_LINK_MAX 8192                    /* @odata.nextLink */
 #define EM_EXO_WARNINGS_MAX 64                  /* kept per page */
 #define EM_EXO_WARNING_LEN_MAX 4096
@@ -49,6 +50,9 @@ int em_exo_page_finish(em_exo_page *page, em_error *err);
 /* True once max_objects items were delivered (later items are skipped, the
  * rest of the page is still read for its warnings and nextLink). */
 bool em_exo_page_full(const em_exo_page *page);
+/* After a failed em_exo_page_finish: the page only ended early (its text
+ * was valid as far as it went), as when a connection is closed mid-page. */
+bool em_exo_page_cut(const em_exo_page *page);
 /* Full, and the page ended or its rest did not parse: stop the transfer. */
 bool em_exo_page_read_enough(const em_exo_page *page);
 /* While on_object runs: the item's typed members as "Name:Kind,Name:Kind"
@@ -91,7 +95,8 @@ typedef enum em_exo_retry_action {
 typedef struct em_exo_retries {
     int waits;          /* backoff waits */
     int timeouts;       /* of those, after EM_ETIMEOUT */
-    bool renewed;       /* the one 401 retry (renewal or claims) */
+    bool renewed;       /* the one renewal after a plain 401 */
+    bool claims_met;    /* the one renewal for a claims challenge (CAE) */
 } em_exo_retries;
 
 /* Decides after a failed attempt. rc is em_http_perform's code: EM_OK with
@@ -101,7 +106,7 @@ typedef struct em_exo_retries {
  * then). Waits (*out in ms): Retry-After seconds when the answer has them,
  * else base_ms * 2^waits with equal jitter (half fixed, half
  * jitter-chosen), each capped at EM_EXO_WAIT_MAX_MS. Retried: 429, the
- * plain-text throttling answer, 503, 504, a 5xx whose exception is
+ * plain-text throttling answer, 503, 504, 502 when replayable, a 5xx whose exception is
  * DCOverloadedException, ServerInMMException, StorageTransientException
  * or ADTransientException; EM_ENETWORK, EM_ETIMEOUT when replayable. */
 em_exo_retry_action em_exo_retry_decide(long *out, int rc, const em_http_response *resp,
@@ -111,6 +116,8 @@ em_exo_retry_action em_exo_retry_decide(long *out, int rc, const em_http_respons
 /* The first backoff wait: EXCHANGEMFA_RETRY_BASE_MS (a test knob, 1..60000)
  * read once, default 2000. */
 long em_exo_retry_base_ms(void);
+/* A random value for the jitter of em_exo_retry_decide. */
+unsigned em_exo_jitter(void);
 /* The stall timeout of a page: EXCHANGEMFA_STALL_TIMEOUT_MS (a test knob,
  * 1000..900000) read once, default 60000. */
 long em_exo_stall_ms(void);

@@ -34,6 +34,21 @@
 #define LOOPBACK_PORT_TRIES 8
 #define LOOPBACK_POLL_MS 100
 #define LOOPBACK_DESCRIPTION_MAX 300
+/* Any local process can connect: a connection gets this long for each
+ * request head, however slowly it trickles in (MHD's own timeout is reset
+ * by every byte), and only so many may wait for theirs; past that the
+ * oldest is dropped, so the browser's connection always gets in. */
+#define LOOPBACK_HEAD_DEADLINE_MS 5000L
+#define LOOPBACK_WAITING_MAX 16
+#define LOOPBACK_CONNECTIONS_MAX 64     /* per daemon, MHD's limit */
+
+/* One accepted connection, oldest first in em_loopback's list. */
+typedef struct lb_conn {
+    int fd;                     /* MHD's: only shut down here, never closed */
+    struct timespec since;      /* CLOCK_MONOTONIC, when its current head began */
+    bool waiting;               /* its request head has not arrived yet */
+    struct lb_conn *prev, *next;
+} lb_conn;
 
 struct em_loopback {
     struct MHD_Daemon *daemon4;     /* 127.0.0.1, or NULL */
@@ -52,6 +67,8 @@ struct em_loopback {
     int outcome;
     char *code;
     em_error why;
+    lb_conn *oldest, *newest;   /* the connections open on both daemons */
+    int waiting;                /* of those, how many wait for a request head */
 };
 
 /* Per request: the raw URI, and whether its answer ends the sign-in. */
@@ -429,6 +446,98 @@ out:
     return status;
 }
 
+static long ms_since(const struct timespec *t)
+{
+    struct timespec now;
+
+    clock_gettime(CLOCK_MONOTONIC, &now);
+    return (long)(now.tv_sec - t->tv_sec) * 1000L + (now.tv_nsec - t->tv_nsec) / 1000000L;
+}
+
+/* Marks whether c waits for a request head (lock held). */
+static void set_waiting(em_loopback *lb, lb_conn *c, bool waiting)
+{
+    if (c == NULL || c->waiting == waiting || c->fd < 0)
+        return;
+    c->waiting = waiting;
+    lb->waiting += waiting ? 1 : -1;
+    if (waiting)
+        clock_gettime(CLOCK_MONOTONIC, &c->since);
+}
+
+/* Drops, oldest first, the connections past their head deadline or beyond
+ * LOOPBACK_WAITING_MAX (lock held). shutdown() makes MHD see the end and
+ * close the connection itself. */
+static void drop_slow_connections(em_loopback *lb)
+{
+    lb_conn *c;
+
+    for (c = lb->oldest; c != NULL; c = c->next) {
+        if (!c->waiting)
+            continue;
+        if (lb->waiting > LOOPBACK_WAITING_MAX || ms_since(&c->since) >= LOOPBACK_HEAD_DEADLINE_MS) {
+            set_waiting(lb, c, false);
+            shutdown(c->fd, SHUT_RDWR);
+            c->fd = -1;
+        }
+    }
+}
+
+static void connection_event(void *cls, struct MHD_Connection *conn, void **socket_context,
+                             enum MHD_ConnectionNotificationCode code)
+{
+    em_loopback *lb = cls;
+    lb_conn *c = *socket_context;
+
+    if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *info =
+            MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+
+        c = calloc(1, sizeof *c);
+        if (c == NULL || info == NULL) {
+            free(c);
+            return;
+        }
+        c->fd = info->connect_fd;
+        pthread_mutex_lock(&lb->lock);
+        c->prev = lb->newest;
+        if (lb->newest != NULL)
+            lb->newest->next = c;
+        else
+            lb->oldest = c;
+        lb->newest = c;
+        set_waiting(lb, c, true);
+        drop_slow_connections(lb);
+        pthread_mutex_unlock(&lb->lock);
+        *socket_context = c;
+        return;
+    }
+    if (c == NULL)
+        return;
+    pthread_mutex_lock(&lb->lock);
+    set_waiting(lb, c, false);
+    if (c->prev != NULL)
+        c->prev->next = c->next;
+    else
+        lb->oldest = c->next;
+    if (c->next != NULL)
+        c->next->prev = c->prev;
+    else
+        lb->newest = c->prev;
+    pthread_mutex_unlock(&lb->lock);
+    free(c);
+    *socket_context = NULL;
+}
+
+/* The connection's lb_conn, or NULL. */
+static lb_conn *conn_of(struct MHD_Connection *conn)
+{
+    const union MHD_ConnectionInfo *info =
+        MHD_get_connection_info(conn, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+
+    return info != NULL ? info->socket_context : NULL;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char *url,
                               const char *method, const char *version, const char *data,
                               size_t *data_size, void **con_cls)
@@ -441,6 +550,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
     (void)version;
     (void)data;
 
+    pthread_mutex_lock(&lb->lock);
+    set_waiting(lb, conn_of(conn), false);  /* its head arrived */
+    pthread_mutex_unlock(&lb->lock);
     if (*data_size > 0) {
         *data_size = 0;         /* bodies are ignored */
         return MHD_YES;
@@ -478,17 +590,17 @@ static void request_done(void *cls, struct MHD_Connection *conn, void **con_cls,
 {
     em_loopback *lb = cls;
     lb_request *req = *con_cls;
-    (void)conn;
     (void)toe;
 
-    if (req == NULL)
-        return;
-    if (req->ending) {
-        pthread_mutex_lock(&lb->lock);
+    pthread_mutex_lock(&lb->lock);
+    set_waiting(lb, conn_of(conn), true);   /* kept alive: the next head has its deadline too */
+    if (req != NULL && req->ending) {
         lb->finished = true;
         pthread_cond_broadcast(&lb->cond);
-        pthread_mutex_unlock(&lb->lock);
     }
+    pthread_mutex_unlock(&lb->lock);
+    if (req == NULL)
+        return;
     em_free_secret(&req->uri);
     free(req);
     *con_cls = NULL;
@@ -518,8 +630,9 @@ static struct MHD_Daemon *listen_on(em_loopback *lb, int family, int port)
                             MHD_OPTION_SOCK_ADDR, addr,
                             MHD_OPTION_URI_LOG_CALLBACK, uri_seen, lb,
                             MHD_OPTION_NOTIFY_COMPLETED, request_done, lb,
+                            MHD_OPTION_NOTIFY_CONNECTION, connection_event, lb,
                             MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)10,
-                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)32,
+                            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)LOOPBACK_CONNECTIONS_MAX,
                             MHD_OPTION_END);
 }
 
@@ -680,6 +793,7 @@ int em_loopback_wait(char **out_code, em_loopback *lb, long timeout_ms, em_reque
             until.tv_nsec -= 1000000000L;
         }
         pthread_cond_timedwait(&lb->cond, &lb->lock, &until);
+        drop_slow_connections(lb);
     }
     if (lb->finished && rc == EM_OK) {
         *out_code = lb->code;

@@ -175,6 +175,13 @@ static int map_failure(const em_http_response *resp, em_error *err)
                         code == EM_ECONFIG ? " (is the identity assigned, and the account id right?)" : "");
 }
 
+int em_mi_parse_answer(em_tokens **out, const em_http_response *resp, time_t now, em_error *err)
+{
+    *out = NULL;
+    return resp->status >= 200 && resp->status <= 299 ? tokens_from_answer(out, resp, now, err)
+                                                       : map_failure(resp, err);
+}
+
 static bool imds_retryable(long status)
 {
     return status == 404 || status == 429 || (status >= 500 && status <= 599);
@@ -190,7 +197,7 @@ int em_mi_token(em_tokens **out, const em_mi_options *options, em_request *ctx, 
     em_buf url = EM_BUF_INIT;
     em_buf secret_header = EM_BUF_INIT;
     const char *headers[4] = {"Accept: application/json", "Metadata: true", NULL, NULL};
-    em_http_request req = {0};
+    em_http_request req = {.allow_http = true};   /* IMDS and App Service speak plain http */
     int tries = app_service ? 1 : (int)(sizeof imds_waits / sizeof imds_waits[0]);
     int rc = EM_OK;
 

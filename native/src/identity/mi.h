@@ -16,6 +16,7 @@
 #define EM_MI_H
 
 #include "util/error.h"
+#include "net/http.h"
 #include "identity/oidc.h"
 #include "protocol/request.h"
 
@@ -36,5 +37,9 @@ typedef struct em_mi_options {
  * EM_EACCESS (401/403), EM_EHTTP, EM_EBADRESPONSE, EM_ECANCELLED (also
  * during a wait). Caller frees *out with em_tokens_free. */
 int em_mi_token(em_tokens **out, const em_mi_options *options, em_request *ctx, em_error *err);
+
+/* One answer of the endpoint (exposed for tests/fuzz): a 2xx gives *out as
+ * em_mi_token describes, any other status its error. */
+int em_mi_parse_answer(em_tokens **out, const em_http_response *resp, time_t now, em_error *err);
 
 #endif

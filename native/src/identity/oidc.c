@@ -20,6 +20,7 @@
 #include <openssl/crypto.h>
 
 #include "util/buf.h"
+#include "exchange/exo.h"
 #include "net/http.h"
 #include "util/json.h"
 #include "identity/jwt.h"
@@ -142,15 +143,37 @@ static int form_build(em_buf *out, const char *const *pairs, em_error *err)
 
 /* Posts the form of pairs to url; an answer other than 200 becomes the
  * mapped OAuth error. *out is the caller's to free either way. */
+/* A busy token endpoint (429, 502, 503, 504) is asked again with
+ * Exchange's backoff and Retry-After (em_exo_retry_decide): a renewal in
+ * the middle of a long Get- must not fail on one overloaded moment. */
+static bool token_endpoint_busy(long status)
+{
+    return status == 429 || status == 502 || status == 503 || status == 504;
+}
+
 static int post_form(em_http_response *out, const char *url, const char *const *pairs,
                      em_request *ctx, em_error *err)
 {
     em_buf form = EM_BUF_INIT;
+    em_exo_retries done = {0};
+    long delay = 0;
     int rc = form_build(&form, pairs, err);
 
     if (rc != EM_OK)
         return rc;
-    rc = http_post_form(out, url, &form, ctx, err);
+    for (;;) {
+        rc = http_post_form(out, url, &form, ctx, err);
+        if (rc != EM_OK || !token_endpoint_busy(out->status) ||
+            em_exo_retry_decide(&delay, rc, out, &done, true, em_exo_retry_base_ms(),
+                                em_exo_jitter()) != EM_EXO_WAIT)
+            break;
+        done.waits++;
+        if (em_request_sleep(ctx, delay) != EM_OK) {
+            rc = em_error_set(err, EM_ECANCELLED, "request cancelled");
+            break;
+        }
+        em_http_response_free(out);
+    }
     if (rc == EM_OK && out->status != 200)
         rc = em_oidc_map_error(out->body.data, out->body.len, out->status, err);
     em_buf_free(&form);
@@ -554,9 +577,9 @@ static bool same_url(const char *a, const char *b)
 }
 
 static int provider_from_document(em_oidc_provider *p, const char *authority, bool standard,
-                                  const em_http_response *resp, em_error *err)
+                                  const char *body, size_t len, em_error *err)
 {
-    yajl_val root = parse_object(resp->body.data, resp->body.len, OIDC_MAX_DOCUMENT);
+    yajl_val root = parse_object(body, len, OIDC_MAX_DOCUMENT);
     int rc = EM_OK;
 
     if (root == NULL) {
@@ -646,6 +669,35 @@ free_url:
     return rc;
 }
 
+static int provider_new(em_oidc_provider **out, em_error *err)
+{
+    em_oidc_provider *p = calloc(1, sizeof *p);
+
+    *out = NULL;
+    if (p == NULL)
+        return em_error_set(err, EM_ENOMEM, "out of memory");
+    if (pthread_mutex_init(&p->jwks_lock, NULL) != 0) {
+        free(p);
+        return em_error_set(err, EM_EINTERNAL, "cannot create a lock");
+    }
+    *out = p;
+    return EM_OK;
+}
+
+int em_oidc_provider_parse(em_oidc_provider **out, const char *authority, bool standard,
+                           const char *body, size_t len, em_error *err)
+{
+    em_oidc_provider *p = NULL;
+    int rc = provider_new(&p, err);
+
+    if (rc == EM_OK)
+        rc = provider_from_document(p, authority, standard, body, len, err);
+    if (rc != EM_OK)
+        em_oidc_provider_free(&p);
+    *out = p;
+    return rc;
+}
+
 int em_oidc_discover(em_oidc_provider **out, const char *authority, em_request *ctx,
                      em_error *err)
 {
@@ -661,13 +713,9 @@ int em_oidc_discover(em_oidc_provider **out, const char *authority, em_request *
     len = strlen(authority);
     while (len > 0 && authority[len - 1] == '/')
         len--;
-    p = calloc(1, sizeof *p);
-    if (p == NULL)
-        return em_error_set(err, EM_ENOMEM, "out of memory");
-    if (pthread_mutex_init(&p->jwks_lock, NULL) != 0) {
-        free(p);
-        return em_error_set(err, EM_EINTERNAL, "cannot create a lock");
-    }
+    rc = provider_new(&p, err);
+    if (rc != EM_OK)
+        return rc;
     rc = fetch_document(&resp, &standard, authority, len, ctx, err);
     if (rc != EM_OK)
         goto free_provider;
@@ -675,7 +723,7 @@ int em_oidc_discover(em_oidc_provider **out, const char *authority, em_request *
         rc = metadata_error(&resp, "discovery document", err);
         goto free_provider;
     }
-    rc = provider_from_document(p, authority, standard, &resp, err);
+    rc = provider_from_document(p, authority, standard, resp.body.data, resp.body.len, err);
     if (rc != EM_OK)
         goto free_provider;
     rc = fetch_jwks(&p->jwks, p->jwks_uri, ctx, err);
@@ -763,16 +811,9 @@ static int verify_identity(em_tokens *t, em_oidc_provider *p, const char *client
 
 /* ---- device code flow ------------------------------------------------ */
 
-typedef struct device_code {
-    char *device_code;          /* secret: it redeems the sign-in */
-    char *user_code;
-    char *verification_uri;
-    char *message;
-    long expires_in;
-    long interval;
-} device_code;
+typedef em_oidc_device_code device_code;
 
-static void device_code_clear(device_code *dc)
+void em_oidc_device_code_clear(em_oidc_device_code *dc)
 {
     em_free_secret(&dc->device_code);
     free(dc->user_code);
@@ -781,9 +822,9 @@ static void device_code_clear(device_code *dc)
     memset(dc, 0, sizeof *dc);
 }
 
-static int device_code_from_answer(device_code *out, const em_http_response *resp, em_error *err)
+int em_oidc_parse_device_code(em_oidc_device_code *out, const char *body, size_t len, em_error *err)
 {
-    yajl_val root = parse_object(resp->body.data, resp->body.len, OIDC_MAX_DOCUMENT);
+    yajl_val root = parse_object(body, len, OIDC_MAX_DOCUMENT);
     int rc = EM_OK;
     int have_expires = 0;
     int have_interval = 0;
@@ -949,7 +990,7 @@ static int request_device_code(device_code *out, const em_oidc_provider *p,
     int rc = post_form(&resp, p->device_endpoint, pairs, ctx, err);
 
     if (rc == EM_OK)
-        rc = device_code_from_answer(out, &resp, err);
+        rc = em_oidc_parse_device_code(out, resp.body.data, resp.body.len, err);
     em_http_response_free(&resp);
     return rc;
 }
@@ -988,7 +1029,7 @@ int em_oidc_device_flow(em_tokens **out, em_oidc_provider *provider, const em_oi
     t = NULL;
 out:
     em_tokens_free(&t);
-    device_code_clear(&dc);
+    em_oidc_device_code_clear(&dc);
     return rc;
 }
 

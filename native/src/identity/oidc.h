@@ -90,6 +90,31 @@ int em_oidc_refresh_claims(em_tokens **out, em_oidc_provider *provider,
                            const em_oidc_client *client, const em_tokens *previous,
                            const char *claims, em_request *ctx, em_error *err);
 
+/* The parsers of the discovery document and the device code answer
+ * (exposed for tests/fuzz). em_oidc_provider_parse: *out is a provider
+ * without its key set (caller frees); standard: the document came from
+ * {authority}/.well-known (its issuer must then be the authority). */
+int em_oidc_provider_parse(em_oidc_provider **out, const char *authority, bool standard,
+                           const char *body, size_t len, em_error *err);
+
+typedef struct em_oidc_device_code {
+    char *device_code;          /* secret: it redeems the sign-in */
+    char *user_code;
+    char *verification_uri;
+    char *message;
+    long expires_in;
+    long interval;              /* 1 at least */
+} em_oidc_device_code;
+
+/* out starts zeroed; the caller clears it with em_oidc_device_code_clear,
+ * also after a failure. EM_EBADRESPONSE when unusable. */
+int em_oidc_parse_device_code(em_oidc_device_code *out, const char *body, size_t len, em_error *err);
+void em_oidc_device_code_clear(em_oidc_device_code *dc);
+
+/* Reads a federated token file afresh (at most 16 KiB, white space
+ * trimmed, text only); caller frees *out with em_free_secret. EM_ECONFIG. */
+int em_oidc_read_federated_token(char **out, const char *path, em_error *err);
+
 /* Parses a successful token endpoint body (exposed for unit tests and other
  * grants): access_token, token_type Bearer, expires_in, refresh_in,
  * refresh_token, id_token, scope. now is the current time. Does not verify

@@ -298,7 +298,7 @@ int em_oidc_federated_config_read(em_oidc_federated_config *out, const char *cli
 /* Reads the token file afresh (platform.h: a regular file, at most 16 KiB:
  * a projected service account token is about 1 KiB), trimmed; caller
  * frees with em_free_secret. */
-static int read_federated_token(char **out, const char *path, em_error *err)
+int em_oidc_read_federated_token(char **out, const char *path, em_error *err)
 {
     em_buf data = EM_BUF_INIT;
     size_t n, start = 0;
@@ -335,7 +335,7 @@ int em_oidc_federated(em_tokens **out, em_oidc_provider *provider, const em_oidc
     if (out == NULL || token_file == NULL)
         return em_error_set(err, EM_EINVAL, "federated sign-in needs a token file");
     *out = NULL;
-    rc = read_federated_token(&assertion, token_file, err);
+    rc = em_oidc_read_federated_token(&assertion, token_file, err);
     if (rc == EM_OK)
         rc = em_oidc_client_credentials(out, provider, client, assertion, ctx, err);
     em_free_secret(&assertion);

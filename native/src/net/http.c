@@ -14,6 +14,7 @@
 
 #include <ctype.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -284,9 +285,7 @@ static void free_headers(em_http_response *resp)
     resp->exception_type = NULL;
 }
 
-/* Keeps the headers callers need; a new status line (redirect, 100
- * Continue) starts over. */
-static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
+int em_http_keep_header(em_http_response *resp, const char *line, size_t len)
 {
     static const struct {
         const char *name;
@@ -298,19 +297,16 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
         {"request-id", offsetof(em_http_response, request_id)},
         {"x-exceptiontype", offsetof(em_http_response, exception_type)},
     };
-    xfer *x = ud;
-    size_t len = size * nmemb, name_len, i;
+    size_t name_len, i;
     const char *colon, *value, *end;
 
-    x->last_data_ms = monotonic_ms();
-
     if (len >= 5 && strncmp(line, "HTTP/", 5) == 0) {
-        free_headers(x->resp);
-        return len;
+        free_headers(resp);
+        return EM_OK;
     }
     colon = memchr(line, ':', len);
     if (colon == NULL)
-        return len;
+        return EM_OK;
     name_len = (size_t)(colon - line);
     value = colon + 1;
     end = line + len;
@@ -319,7 +315,7 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
     while (end > value && isspace((unsigned char)end[-1]))
         end--;
     for (i = 0; i < sizeof(wanted) / sizeof(wanted[0]); i++) {
-        char **slot = (char **)((char *)x->resp + wanted[i].offset);
+        char **slot = (char **)((char *)resp + wanted[i].offset);
 
         if (strlen(wanted[i].name) != name_len ||
             strncasecmp(line, wanted[i].name, name_len) != 0)
@@ -327,8 +323,19 @@ static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
         free(*slot);
         *slot = strndup(value, (size_t)(end - value));
         if (*slot == NULL)
-            x->header_oom = true;
+            return EM_ENOMEM;
     }
+    return EM_OK;
+}
+
+static size_t on_header(char *line, size_t size, size_t nmemb, void *ud)
+{
+    xfer *x = ud;
+    size_t len = size * nmemb;
+
+    x->last_data_ms = monotonic_ms();
+    if (em_http_keep_header(x->resp, line, len) != EM_OK)
+        x->header_oom = true;
     return len;
 }
 
@@ -380,6 +387,8 @@ static int translate(CURLcode rc, const xfer *x, const char *detail, em_error *e
         return em_error_set(err, EM_EBADRESPONSE, "malformed HTTP answer: %s", what);
     case CURLE_WRITE_ERROR:
         return em_error_set(err, EM_ENOMEM, "out of memory storing the answer");
+    case CURLE_UNSUPPORTED_PROTOCOL:
+        return em_error_set(err, EM_ENETWORK, "only https:// URLs are used: %s", what);
     default:
         return em_error_set(err, EM_ENETWORK, "network error: %s", what);
     }
@@ -429,6 +438,13 @@ static int on_socket(void *ud, curl_socket_t socket, curlsocktype purpose)
     return CURL_SOCKOPT_OK;
 }
 
+static atomic_bool plain_http_allowed;
+
+void em_http_allow_plain_http(void)
+{
+    atomic_store(&plain_http_allowed, true);
+}
+
 static void set_options(CURL *easy, const em_http_request *req, xfer *x,
                         struct curl_slist *headers, char *errbuf)
 {
@@ -437,7 +453,10 @@ static void set_options(CURL *easy, const em_http_request *req, xfer *x,
     curl_easy_setopt(easy, CURLOPT_URL, req->url);
     curl_easy_setopt(easy, CURLOPT_SHARE, g_http.share);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+    /* Set here, not left to the system's policy: https only (redirects are
+     * not followed), TLS 1.2 at least. */
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, req->allow_http || atomic_load(&plain_http_allowed) ? "http,https" : "https");
+    curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, HTTP_USER_AGENT);
     curl_easy_setopt(easy, CURLOPT_ACCEPT_ENCODING, "");

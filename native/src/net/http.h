@@ -13,6 +13,7 @@
 #ifndef EM_HTTP_H
 #define EM_HTTP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include "util/error.h"
 #include "util/buf.h"
@@ -37,6 +38,8 @@ typedef struct em_http_request {
     em_http_body_fn on_body;        /* stream the body instead of storing it (2xx only;
                                        non-2xx bodies are always stored for the error) */
     void *on_body_ud;
+    bool allow_http;                /* plain http too: only the managed identity endpoint
+                                       (IMDS, App Service's local one); else https only */
 } em_http_request;
 
 typedef struct em_http_response {
@@ -48,6 +51,10 @@ typedef struct em_http_response {
     char *request_id;               /* request-id header value, or NULL */
     char *exception_type;           /* x-ExceptionType (Exchange's error class), or NULL */
 } em_http_response;
+
+/* Lets every request use plain http: for the unit tests' fake servers,
+ * which speak it (tests/unit/fake_server.h). The helper never calls it. */
+void em_http_allow_plain_http(void);
 
 /* Process-wide set-up; call once from main before any thread starts. */
 int em_http_global_init(em_error *err);
@@ -62,6 +69,12 @@ void em_http_global_cleanup(void);
 int em_http_perform(em_http_response *out, const em_http_request *req,
                     struct em_request *ctx, em_error *err);
 void em_http_response_free(em_http_response *resp);
+
+/* Keeps one received header line (len bytes, CRLF included or not) in resp
+ * when it is one of the headers above; a status line ("HTTP/...") forgets
+ * those kept so far (a redirect, 100 Continue). EM_OK or EM_ENOMEM. The
+ * header callback of em_http_perform; fuzzed (tests/fuzz/fuzz_http_headers.c). */
+int em_http_keep_header(em_http_response *resp, const char *line, size_t len);
 
 /* Appends key=value (both URL-encoded) to an application/x-www-form-urlencoded
  * body, with '&' between pairs. */

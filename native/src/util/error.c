@@ -15,6 +15,12 @@ em_code em_error_set(em_error *err, em_code code, const char *fmt, ...)
     va_start(ap, fmt);
     vsnprintf(err->message, sizeof(err->message), fmt, ap);
     va_end(ap);
+    /* Messages quote what servers sent (an issuer, a description): one
+     * line, no control characters that a terminal would act on. */
+    for (char *p = err->message; *p != '\0'; p++) {
+        if ((unsigned char)*p < 0x20 || *p == 0x7f)
+            *p = ' ';
+    }
     return code;
 }
 

@@ -3,6 +3,8 @@
 
 #include <errno.h>
 #include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 #include <openssl/crypto.h>
@@ -10,33 +12,58 @@
 
 static atomic_long outstanding;
 
+/* Every block carries its size in front so that it is wiped when freed or
+ * moved: yajl's lexer and generator buffers hold request lines, and those
+ * carry refresh tokens and passwords. */
+typedef union block_head {
+    size_t size;
+    max_align_t align;
+} block_head;
+
 static void *json_malloc(void *ctx, size_t size)
 {
-    void *p = malloc(size ? size : 1);
+    block_head *h;
 
     (void)ctx;
-    if (p != NULL)
-        atomic_fetch_add(&outstanding, 1);
-    return p;
-}
-
-static void *json_realloc(void *ctx, void *ptr, size_t size)
-{
-    void *p;
-
-    if (ptr == NULL)
-        return json_malloc(ctx, size);
-    p = realloc(ptr, size ? size : 1);
-    return p;
+    if (size > SIZE_MAX - sizeof(*h))
+        return NULL;
+    h = malloc(sizeof(*h) + size);
+    if (h == NULL)
+        return NULL;
+    h->size = size;
+    atomic_fetch_add(&outstanding, 1);
+    return h + 1;
 }
 
 static void json_free(void *ctx, void *ptr)
 {
+    block_head *h;
+
     (void)ctx;
     if (ptr == NULL)
         return;
+    h = (block_head *)ptr - 1;
+    OPENSSL_cleanse(h, sizeof(*h) + h->size);
     atomic_fetch_sub(&outstanding, 1);
-    free(ptr);
+    free(h);
+}
+
+/* A new block, the old one copied over and wiped (never realloc, which
+ * would leave the old bytes behind). */
+static void *json_realloc(void *ctx, void *ptr, size_t size)
+{
+    void *p;
+    size_t old;
+
+    if (ptr == NULL)
+        return json_malloc(ctx, size);
+    p = json_malloc(ctx, size);
+    if (p == NULL)
+        return NULL;
+    old = ((block_head *)ptr - 1)->size;
+    memcpy(p, ptr, old < size ? old : size);
+    json_free(ctx, ptr);
+    return p;
 }
 
 yajl_alloc_funcs em_json_alloc_funcs = {json_malloc, json_realloc, json_free, NULL};
@@ -53,8 +80,21 @@ typedef struct tree_ctx {
     char *pending_key[EM_JSON_MAX_DEPTH];   /* key waiting for its value */
     int depth;
     yajl_val root;
-    int failure;                            /* EM_ENOMEM or EM_EPARSE (depth) */
+    int failure;                            /* EM_ENOMEM, or EM_EPARSE with why */
+    const char *why;                        /* the EM_EPARSE message */
 } tree_ctx;
+
+/* The tree hands strings on as C strings: one with a NUL inside (\u0000)
+ * would silently lose its tail (a Set- acting on "user1" when
+ * "user1\u0000x" was named), so it is refused. */
+static int refuse_nul(tree_ctx *t, const unsigned char *s, size_t len)
+{
+    if (memchr(s, '\0', len) == NULL)
+        return 1;
+    t->failure = EM_EPARSE;
+    t->why = "a JSON string contains a NUL character (\\u0000), which is not allowed";
+    return 0;
+}
 
 static char *dup_counted(const unsigned char *s, size_t len)
 {
@@ -135,6 +175,7 @@ static int push(tree_ctx *t, yajl_type type)
 
     if (t->depth >= EM_JSON_MAX_DEPTH) {
         t->failure = EM_EPARSE;
+        t->why = "JSON nested deeper than " EM_JSON_MAX_DEPTH_TEXT " levels";
         return 0;
     }
     v = node_new(type);
@@ -187,7 +228,11 @@ static int on_number(void *ctx, const char *s, size_t len)
 
 static int on_string(void *ctx, const unsigned char *s, size_t len)
 {
-    yajl_val v = node_new(yajl_t_string);
+    yajl_val v;
+
+    if (!refuse_nul(ctx, s, len))
+        return 0;
+    v = node_new(yajl_t_string);
 
     if (v == NULL)
         return attach(ctx, NULL);
@@ -207,8 +252,11 @@ static int on_start_map(void *ctx)
 static int on_map_key(void *ctx, const unsigned char *s, size_t len)
 {
     tree_ctx *t = ctx;
-    char *key = dup_counted(s, len);
+    char *key;
 
+    if (!refuse_nul(t, s, len))
+        return 0;
+    key = dup_counted(s, len);
     if (key == NULL) {
         t->failure = EM_ENOMEM;
         return 0;
@@ -248,8 +296,7 @@ int em_json_parse(yajl_val *out, const char *text, size_t len, em_error *err)
         if (t.failure == EM_ENOMEM) {
             rc = em_error_set(err, EM_ENOMEM, "out of memory parsing JSON");
         } else if (t.failure == EM_EPARSE) {
-            rc = em_error_set(err, EM_EPARSE, "JSON nested deeper than %d levels",
-                              EM_JSON_MAX_DEPTH);
+            rc = em_error_set(err, EM_EPARSE, "%s", t.why);
         } else {
             unsigned char *msg = yajl_get_error(h, 0, NULL, 0);
 

@@ -17,8 +17,11 @@
 #include <yajl/yajl_tree.h>
 #include "util/error.h"
 
-/* Deepest nesting em_json_parse accepts (objects + arrays). */
+/* Deepest nesting em_json_parse accepts (objects + arrays). The module
+ * refuses deeper requests before sending (HelperChannel.ps1's
+ * $script:HelperJsonMaxDepth is the same number). */
 #define EM_JSON_MAX_DEPTH 64
+#define EM_JSON_MAX_DEPTH_TEXT "64"
 
 /* The allocator to pass to yajl_alloc and yajl_gen_alloc. */
 extern yajl_alloc_funcs em_json_alloc_funcs;
@@ -28,7 +31,8 @@ long em_json_outstanding(void);
 
 /* Parses len bytes of JSON text (no NUL needed). On success *out is the
  * root (caller frees with em_json_free). Errors: EM_EPARSE (message says
- * where; also for nesting deeper than EM_JSON_MAX_DEPTH), EM_ENOMEM. */
+ * where; also for nesting deeper than EM_JSON_MAX_DEPTH and for a string
+ * or key holding a NUL), EM_ENOMEM. */
 int em_json_parse(yajl_val *out, const char *text, size_t len, em_error *err);
 void em_json_free(yajl_val *val);
 
