@@ -74,6 +74,15 @@ Describe 'Failed sign-ins' {
 }
 
 Describe 'Broken answers and a dying helper' {
+    BeforeAll {
+        # A page cut short is asked again with backoff: short waits here.
+        $env:EXCHANGEMFA_RETRY_BASE_MS = '20'
+    }
+
+    AfterAll {
+        Remove-Item Env:EXCHANGEMFA_RETRY_BASE_MS -ErrorAction Ignore
+    }
+
     BeforeEach {
         Reset-Emulator
         $parameters = Get-TestConnectParameters
@@ -84,8 +93,17 @@ Describe 'Broken answers and a dying helper' {
         Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore
     }
 
-    It 'a malformed Exchange answer is ExchangeMfa.BadResponse and the connection keeps working' {
+    It 'one page cut short is asked again for a Get- cmdlet: every object arrives once' {
         Set-EmulatorConfig @{ faults = @{ exchange = @(@{ kind = 'malformed' }) } }
+        $boxes = @(Get-Mailbox -ResultSize 10 -ErrorVariable problems -ErrorAction SilentlyContinue)
+        $problems.Count | Should -Be 0
+        @($boxes.Name | Sort-Object -Unique).Count | Should -Be 10
+    }
+
+    It 'an answer malformed every time is ExchangeMfa.BadResponse and the connection keeps working' {
+        # One more than the retries (EM_EXO_RETRIES_MAX, 5): the last answer stands.
+        $malformed = @(1..6 | ForEach-Object { @{ kind = 'malformed' } })
+        Set-EmulatorConfig @{ faults = @{ exchange = $malformed } }
         # Objects parsed before the cut may already have streamed out.
         $boxes = @(Get-Mailbox -ResultSize 10 -ErrorVariable problems -ErrorAction SilentlyContinue)
         $boxes.Count | Should -BeLessThan 10

@@ -1323,6 +1323,7 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
     char *token = NULL, *stale = NULL, *claims = NULL;
     long delay = 0;
     int attempts, rc = EM_OK;
+    bool cut = false;
 
     *next = NULL;
     s->page_sent = 0;
@@ -1350,11 +1351,19 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
             if (!em_exo_page_cut(s->page))
                 goto free_all;
             rc = EM_ENETWORK;   /* ended cleanly between two tokens: as a dropped connection */
+            cut = true;
+        } else {
+            cut = false;
         }
         action = em_exo_retry_decide(&delay, rc, &resp, &done, replayable(call->cmdlet),
                                      em_exo_retry_base_ms(), em_exo_jitter());
         if (action == EM_EXO_GIVE_UP) {
             rc = give_up(rc, &resp, &done, attempts, call->cmdlet, err);
+            /* The service answered every time, with pages cut short. */
+            if (cut && err != NULL) {
+                err->code = EM_EBADRESPONSE;
+                rc = EM_EBADRESPONSE;
+            }
             goto free_all;
         }
         if (action == EM_EXO_WAIT) {

@@ -44,7 +44,7 @@
 
 /* One accepted connection, oldest first in em_loopback's list. */
 typedef struct lb_conn {
-    int fd;                     /* MHD's: only shut down here, never closed */
+    MHD_socket fd;              /* MHD's: only shut down here, never closed */
     struct timespec since;      /* CLOCK_MONOTONIC, when its current head began */
     bool waiting;               /* its request head has not arrived yet */
     struct lb_conn *prev, *next;
@@ -457,7 +457,7 @@ static long ms_since(const struct timespec *t)
 /* Marks whether c waits for a request head (lock held). */
 static void set_waiting(em_loopback *lb, lb_conn *c, bool waiting)
 {
-    if (c == NULL || c->waiting == waiting || c->fd < 0)
+    if (c == NULL || c->waiting == waiting || c->fd == MHD_INVALID_SOCKET)
         return;
     c->waiting = waiting;
     lb->waiting += waiting ? 1 : -1;
@@ -477,8 +477,8 @@ static void drop_slow_connections(em_loopback *lb)
             continue;
         if (lb->waiting > LOOPBACK_WAITING_MAX || ms_since(&c->since) >= LOOPBACK_HEAD_DEADLINE_MS) {
             set_waiting(lb, c, false);
-            shutdown(c->fd, SHUT_RDWR);
-            c->fd = -1;
+            em_platform_socket_shutdown((uintptr_t)c->fd);
+            c->fd = MHD_INVALID_SOCKET;
         }
     }
 }

@@ -215,6 +215,10 @@ void em_platform_socket_no_inherit(uintptr_t socket);
  * pair). Nothing to do on Windows (no handle is inherited). */
 void em_platform_descriptors_no_inherit(void);
 
+/* Shuts a socket down both ways without closing it (its owner, e.g.
+ * libmicrohttpd, sees the end and closes it itself). */
+void em_platform_socket_shutdown(uintptr_t socket);
+
 /* Whether a socket can be bound to [::1] (IPv6 loopback available). */
 bool em_platform_ipv6_loopback(void);
 

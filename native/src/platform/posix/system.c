@@ -58,6 +58,11 @@ void em_platform_socket_no_inherit(uintptr_t socket)
         (void)fcntl(fd, F_SETFD, flags | FD_CLOEXEC);
 }
 
+void em_platform_socket_shutdown(uintptr_t socket)
+{
+    (void)shutdown((int)socket, SHUT_RDWR);
+}
+
 void em_platform_descriptors_no_inherit(void)
 {
 #ifdef __linux__

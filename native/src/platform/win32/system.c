@@ -222,6 +222,11 @@ bool em_platform_tls_native_ca(void)
     return true;
 }
 
+void em_platform_socket_shutdown(uintptr_t socket)
+{
+    (void)shutdown((SOCKET)socket, SD_BOTH);
+}
+
 void em_platform_socket_no_inherit(uintptr_t socket)
 {
     /* CreateProcessW is never asked to inherit handles; this keeps a
