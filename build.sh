@@ -78,7 +78,7 @@ build_types() {
         [ "$dll" -nt "$src" ] && continue
         say "building the module's types"
         rm -f "$dll"
-        "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -Command "Add-Type -Path '$ROOT/module/Types/TypedValues.cs' -OutputAssembly '$dll' -OutputType Library" ||
+        "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -Command "Add-Type -Path (Get-Item '$ROOT/module/Types/*.cs').FullName -OutputAssembly '$dll' -OutputType Library" ||
             { echo "build.sh: the module's types were not built" >&2; exit 1; }
         return 0
     done

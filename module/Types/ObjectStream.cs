@@ -1,0 +1,198 @@
+// The hot loop of a streaming invoke (issue 12): reads the helper's lines
+// and turns each "object" notification of the request being read into a
+// PSObject written straight to the command's pipeline, in compiled code. A
+// PowerShell statement per object (a function call, a JSON parse through
+// ConvertFromJson, dynamic member lookups) cost more than the object itself.
+// Every other line (replies, pages, warnings, lines of other requests, an
+// object this reader does not convert exactly like ConvertFrom-Json) goes
+// back to the script, which handles it as before (HelperChannel.ps1).
+// Built with TypedValues.cs by build.sh into module/bin/ExchangeMfa.Types.dll.
+using System;
+using System.Collections;
+using System.IO;
+using System.Management.Automation;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Tasks;
+
+namespace ExchangeMfa
+{
+    // Where a request's objects go: the command writing them and the type
+    // name put first on each.
+    public sealed class ObjectSink
+    {
+        public ObjectSink(Cmdlet cmdlet, long requestId, string typeName)
+        {
+            Cmdlet = cmdlet;
+            RequestId = requestId;
+            TypeName = typeName;
+            prefix = "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":" + requestId + ",";
+        }
+
+        public Cmdlet Cmdlet { get; }
+        public long RequestId { get; }
+        public string TypeName { get; }
+        // Objects written by the compiled path (for tests and benchmarks).
+        public long Written { get; private set; }
+
+        private readonly string prefix;
+
+        // Writes the line's object and answers true, or answers false
+        // (the line is something else, or needs the script's reader).
+        public bool TryWrite(string line)
+        {
+            if (!line.StartsWith(prefix, StringComparison.Ordinal)) return false;
+            PSObject value = ObjectLine.Read(line, prefix.Length, out string types);
+            if (value == null) return false;
+            if (types != null) TypedValues.Apply(value, types);
+            value.TypeNames.Insert(0, TypeName);
+            Cmdlet.WriteObject(value);
+            Written++;
+            return true;
+        }
+    }
+
+    public static class HelperLines
+    {
+        // The next helper line that the sink (may be null) did not take.
+        // Waits at most waitMs in all: null when no such line came in time
+        // (the caller checks its deadline, stderr and Ctrl+C, then calls
+        // again). End of output throws EndOfStreamException. At most one
+        // read is outstanding: helper.PendingRead, picked up by the next
+        // caller when this one is stopped.
+        public static string Next(Hashtable helper, ObjectSink sink, int waitMs)
+        {
+            var reader = (TextReader)helper["Reader"];
+            while (true)
+            {
+                var task = helper["PendingRead"] as Task<string>;
+                if (task == null)
+                {
+                    task = reader.ReadLineAsync();
+                    helper["PendingRead"] = task;
+                }
+                if (!task.IsCompleted && !task.Wait(waitMs)) return null;
+                helper["PendingRead"] = null;
+                string line;
+                try { line = task.GetAwaiter().GetResult(); }
+                catch (Exception e) when (e is IOException || e is ObjectDisposedException) { line = null; }
+                if (line == null) throw new EndOfStreamException("the helper's output ended");
+                if (sink == null || !sink.TryWrite(line)) return line;
+            }
+        }
+    }
+
+    // The rest of an object line after "...params":{"requestId":N, as
+    // ConvertFrom-Json would make it: objects are PSCustomObjects, arrays
+    // object[], integers Int64, other numbers Double, ISO 8601 date-times
+    // DateTime. Anything else (a huge integer, a "/Date()/" string, a key
+    // twice, an unexpected layout) answers null: the script reads the line.
+    internal static class ObjectLine
+    {
+        public static PSObject Read(string line, int start, out string types)
+        {
+            types = null;
+            byte[] bytes = Encoding.UTF8.GetBytes("{" + line.Substring(start));
+            var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 256 });
+            try
+            {
+                PSObject value = null;
+                if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    string name = reader.GetString();
+                    if (!reader.Read()) return null;
+                    if (name == "value" && reader.TokenType == JsonTokenType.StartObject)
+                    {
+                        value = ReadObject(ref reader);
+                        if (value == null) return null;
+                    }
+                    else if (name == "types" && reader.TokenType == JsonTokenType.String)
+                        types = reader.GetString();
+                    else
+                        return null;
+                }
+                if (reader.TokenType != JsonTokenType.EndObject || !reader.Read()
+                    || reader.TokenType != JsonTokenType.EndObject || reader.Read())
+                    return null;
+                return value;
+            }
+            catch (JsonException) { return null; }
+            catch (InvalidOperationException) { return null; }
+        }
+
+        private static PSObject ReadObject(ref Utf8JsonReader reader)
+        {
+            var obj = new PSObject();
+            var properties = obj.Properties;
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                string name = reader.GetString();
+                if (!reader.Read()) return null;
+                if (!TryReadValue(ref reader, out object value)) return null;
+                if (properties[name] != null) return null;
+                properties.Add(new PSNoteProperty(name, value));
+            }
+            return reader.TokenType == JsonTokenType.EndObject ? obj : null;
+        }
+
+        private static bool TryReadValue(ref Utf8JsonReader reader, out object value)
+        {
+            value = null;
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.String:
+                    value = StringOrDate(reader.GetString());
+                    return value != null;
+                case JsonTokenType.Number:
+                    if (reader.TryGetInt64(out long integer)) { value = integer; return true; }
+                    if (IsInteger(reader.ValueSpan)) return false;   // BigInteger in ConvertFrom-Json
+                    value = reader.GetDouble();
+                    return true;
+                case JsonTokenType.True: value = true; return true;
+                case JsonTokenType.False: value = false; return true;
+                case JsonTokenType.Null: return true;
+                case JsonTokenType.StartObject:
+                    value = ReadObject(ref reader);
+                    return value != null;
+                case JsonTokenType.StartArray:
+                    var items = new ArrayList();
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        if (!TryReadValue(ref reader, out object item)) return false;
+                        items.Add(item);
+                    }
+                    value = items.ToArray();
+                    return true;
+                default:
+                    return false;
+            }
+        }
+
+        private static bool IsInteger(ReadOnlySpan<byte> number)
+        {
+            foreach (byte b in number)
+                if (b == '.' || b == 'e' || b == 'E') return false;
+            return true;
+        }
+
+        private static readonly string[] IsoFormats = { "yyyy-MM-ddTHH:mm:ss.FFFFFFFK" };
+
+        // The string, or the DateTime ConvertFrom-Json makes of it; null for
+        // the "/Date(...)/" form this reader leaves to the script.
+        private static object StringOrDate(string text)
+        {
+            if (text.Length >= 19 && text.Length <= 40 && text[4] == '-' && text[7] == '-' && text[10] == 'T'
+                && char.IsDigit(text[0]))
+            {
+                if (DateTime.TryParseExact(text, IsoFormats, System.Globalization.CultureInfo.InvariantCulture,
+                                           System.Globalization.DateTimeStyles.RoundtripKind, out DateTime time))
+                    return time;
+                return null;   // looks like a date but is not one we parse exactly: the script decides
+            }
+            if (text.StartsWith("/Date(", StringComparison.Ordinal) || text.StartsWith("\\/Date(", StringComparison.Ordinal))
+                return null;
+            return text;
+        }
+    }
+}
