@@ -19,12 +19,15 @@ PWSH_VERSION=7.6.9
 PESTER_VERSION=5.7.1
 DEBIAN_PACKAGES=(build-essential cmake pkg-config openssl nodejs
     libcurl4-openssl-dev libssl-dev libyajl-dev libmicrohttpd-dev libcmocka-dev)
+# Only for ./build.sh bench: curl (a peer) and rsvg-convert (the plots'
+# SVG to PNG).
+BENCH_PACKAGES=(curl time librsvg2-bin)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 install_debian_packages() {
     local missing=() pkg
-    for pkg in "${DEBIAN_PACKAGES[@]}"; do
+    for pkg in "${DEBIAN_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -124,7 +127,7 @@ main() {
         build) setup ;;
         demo) setup; PSModulePath="$TOOLS/modules" "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$ROOT/tests/demo.ps1" ;;
         test) setup; PWSH="$TOOLS/pwsh/pwsh" PESTER_MODULES="$TOOLS/modules" "$ROOT/tests/run.sh" ;;
-        bench) setup
+        bench) setup; install_debian_packages "${BENCH_PACKAGES[@]}"
             for script in "$ROOT"/bench/*.ps1; do
                 say "bench/$(basename "$script")"
                 PSModulePath="$TOOLS/modules" "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$script"

@@ -9,6 +9,7 @@
 // Built with TypedValues.cs by build.sh into module/bin/ExchangeMfa.Types.dll.
 using System;
 using System.Collections;
+using System.Collections.Generic;
 using System.IO;
 using System.Management.Automation;
 using System.Text;
@@ -36,15 +37,15 @@ namespace ExchangeMfa
         public long Written { get; private set; }
 
         private readonly string prefix;
+        private byte[] buffer = new byte[16384];   // the line as UTF-8, reused
 
         // Writes the line's object and answers true, or answers false
         // (the line is something else, or needs the script's reader).
         public bool TryWrite(string line)
         {
             if (!line.StartsWith(prefix, StringComparison.Ordinal)) return false;
-            PSObject value = ObjectLine.Read(line, prefix.Length, out string types);
+            PSObject value = ObjectLine.Read(line, prefix.Length, ref buffer);
             if (value == null) return false;
-            if (types != null) TypedValues.Apply(value, types);
             value.TypeNames.Insert(0, TypeName);
             Cmdlet.WriteObject(value);
             Written++;
@@ -89,51 +90,96 @@ namespace ExchangeMfa
     // twice, an unexpected layout) answers null: the script reads the line.
     internal static class ObjectLine
     {
-        public static PSObject Read(string line, int start, out string types)
+        public static PSObject Read(string line, int start, ref byte[] buffer)
         {
-            types = null;
-            byte[] bytes = Encoding.UTF8.GetBytes("{" + line.Substring(start));
-            var reader = new Utf8JsonReader(bytes, new JsonReaderOptions { MaxDepth = 256 });
+            string types = null;
+            // {"value":...,"types":"..."}: the params object without the
+            // line's last brace.
+            if (!line.EndsWith("}}", StringComparison.Ordinal)) return null;
+            int chars = line.Length - start - 1;
+            int needed = Encoding.UTF8.GetMaxByteCount(chars) + 1;
+            if (buffer.Length < needed) buffer = new byte[Math.Max(needed, buffer.Length * 2)];
+            buffer[0] = (byte)'{';
+            int length = 1 + Encoding.UTF8.GetBytes(line, start, chars, buffer, 1);
+            var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(buffer, 0, length), new JsonReaderOptions { MaxDepth = 256 });
             try
             {
-                PSObject value = null;
+                List<PSNoteProperty> members = null;
                 if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
-                    string name = reader.GetString();
-                    if (!reader.Read()) return null;
-                    if (name == "value" && reader.TokenType == JsonTokenType.StartObject)
+                    if (reader.ValueTextEquals("value"u8))
                     {
-                        value = ReadObject(ref reader);
-                        if (value == null) return null;
+                        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+                        members = ReadMembers(ref reader);
+                        if (members == null) return null;
                     }
-                    else if (name == "types" && reader.TokenType == JsonTokenType.String)
+                    else if (reader.ValueTextEquals("types"u8))
+                    {
+                        if (!reader.Read() || reader.TokenType != JsonTokenType.String) return null;
                         types = reader.GetString();
+                    }
                     else
                         return null;
                 }
-                if (reader.TokenType != JsonTokenType.EndObject || !reader.Read()
-                    || reader.TokenType != JsonTokenType.EndObject || reader.Read())
-                    return null;
-                return value;
+                if (members == null || reader.TokenType != JsonTokenType.EndObject || reader.Read()) return null;
+                if (types != null) ApplyTypes(members, types);
+                return Build(members);
             }
             catch (JsonException) { return null; }
             catch (InvalidOperationException) { return null; }
         }
 
-        private static PSObject ReadObject(ref Utf8JsonReader reader)
+        // TypedValues.Apply on members not yet in an object: a typed member
+        // found by name in the list, not through PowerShell's member lookup.
+        private static void ApplyTypes(List<PSNoteProperty> members, string types)
         {
+            foreach (string entry in types.Split(','))
+            {
+                int colon = entry.IndexOf(':');
+                if (colon <= 0) continue;
+                string name = entry.Substring(0, colon);
+                foreach (PSNoteProperty member in members)
+                {
+                    if (!string.Equals(member.Name, name, StringComparison.OrdinalIgnoreCase)) continue;
+                    if (member.Value is string text)
+                    {
+                        object typed = TypedValues.Convert(text, entry.Substring(colon + 1));
+                        if (typed != null) member.Value = typed;
+                    }
+                    break;
+                }
+            }
+        }
+
+        // null when a key comes twice in any casing (ConvertFrom-Json's own
+        // error then). Checked here, so PowerShell's check per member (a
+        // member lookup through the object's adapter) is skipped.
+        [ThreadStatic] private static HashSet<string> names;
+
+        private static PSObject Build(List<PSNoteProperty> members)
+        {
+            var seen = names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            seen.Clear();
+            foreach (PSNoteProperty member in members)
+                if (!seen.Add(member.Name)) return null;
             var obj = new PSObject();
             var properties = obj.Properties;
+            foreach (PSNoteProperty member in members) properties.Add(member, true);
+            return obj;
+        }
+
+        private static List<PSNoteProperty> ReadMembers(ref Utf8JsonReader reader)
+        {
+            var members = new List<PSNoteProperty>();
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
                 string name = reader.GetString();
                 if (!reader.Read()) return null;
                 if (!TryReadValue(ref reader, out object value)) return null;
-                if (properties[name] != null) return null;
-                properties.Add(new PSNoteProperty(name, value));
+                members.Add(new PSNoteProperty(name, value));
             }
-            return reader.TokenType == JsonTokenType.EndObject ? obj : null;
+            return reader.TokenType == JsonTokenType.EndObject ? members : null;
         }
 
         private static bool TryReadValue(ref Utf8JsonReader reader, out object value)
@@ -153,7 +199,8 @@ namespace ExchangeMfa
                 case JsonTokenType.False: value = false; return true;
                 case JsonTokenType.Null: return true;
                 case JsonTokenType.StartObject:
-                    value = ReadObject(ref reader);
+                    List<PSNoteProperty> members = ReadMembers(ref reader);
+                    value = members == null ? null : Build(members);
                     return value != null;
                 case JsonTokenType.StartArray:
                     var items = new ArrayList();

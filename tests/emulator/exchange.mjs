@@ -144,8 +144,12 @@ export async function handleExchange(emu, req, res, url) {
   const context = `${emu.baseUrl}/adminapi/${match[1]}/${encodeURIComponent(urlTenant)}/$metadata#Collection(Exchange.GenericHashTable)`;
   const select = parseSelect(url);
   if (emu.config.fastPages && !fault && result.listing) {
-    // Same call, same position: the same objects, serialized once.
-    const key = [urlTenant, body, url.searchParams.get('$select'), token.position, token.returned, page.pageSize].join('|');
+    // Same listing (the call without its ResultSize), same objects: the
+    // same text, serialized once.
+    const filters = { ...input.Parameters };
+    delete filters.ResultSize;
+    const key = [urlTenant, cmdlet.name, JSON.stringify(filters), url.searchParams.get('$select'),
+      page.indexes[0], page.indexes.length].join('|');
     await writeCachedPage(emu, req, res, { ...page, context, select }, key);
     return true;
   }
