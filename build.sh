@@ -73,15 +73,17 @@ build_helper() {
     [ -x "$ROOT/module/bin/exchangemfa-helper" ] || { echo "build.sh: helper was not built" >&2; exit 1; }
 }
 
-# The module's typed values (module/Types/*.cs), compiled once by PowerShell
-# itself into module/bin; rebuilt when a source is newer.
+# The module's compiled parts (module/Types/*.cs: typed values, the object
+# reader, the helper's stderr guard), compiled once by PowerShell itself into
+# module/bin, optimized (Add-Type's default is a debug build); rebuilt when a
+# source is newer.
 build_types() {
     local dll="$ROOT/module/bin/ExchangeMfa.Types.dll" src
     for src in "$ROOT"/module/Types/*.cs; do
         [ "$dll" -nt "$src" ] && continue
         say "building the module's types"
         rm -f "$dll"
-        "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -Command "Add-Type -Path (Get-Item '$ROOT/module/Types/*.cs').FullName -OutputAssembly '$dll' -OutputType Library" ||
+        "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -Command "Add-Type -Path (Get-Item '$ROOT/module/Types/*.cs').FullName -OutputAssembly '$dll' -OutputType Library -CompilerOptions '-optimize+'" ||
             { echo "build.sh: the module's types were not built" >&2; exit 1; }
         return 0
     done

@@ -130,24 +130,31 @@ namespace ExchangeMfa
             catch (InvalidOperationException) { return null; }
         }
 
-        // TypedValues.Apply on members not yet in an object: a typed member
-        // found by name in the list, not through PowerShell's member lookup.
+        // TypedValues.Apply on members not yet in an object: each member's
+        // kind found in a table made once for the types text (the same for
+        // every object of a page), not through PowerShell's member lookup.
+        [ThreadStatic] private static string lastTypes;
+        [ThreadStatic] private static Dictionary<string, string> lastKinds;
+
         private static void ApplyTypes(List<PSNoteProperty> members, string types)
         {
-            foreach (string entry in types.Split(','))
+            if (lastKinds == null || !string.Equals(types, lastTypes, StringComparison.Ordinal))
             {
-                int colon = entry.IndexOf(':');
-                if (colon <= 0) continue;
-                string name = entry.Substring(0, colon);
-                foreach (PSNoteProperty member in members)
+                var kinds = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                foreach (string entry in types.Split(','))
                 {
-                    if (!string.Equals(member.Name, name, StringComparison.OrdinalIgnoreCase)) continue;
-                    if (member.Value is string text)
-                    {
-                        object typed = TypedValues.Convert(text, entry.Substring(colon + 1));
-                        if (typed != null) member.Value = typed;
-                    }
-                    break;
+                    int colon = entry.IndexOf(':');
+                    if (colon > 0) kinds.TryAdd(entry.Substring(0, colon), entry.Substring(colon + 1));
+                }
+                lastKinds = kinds;
+                lastTypes = types;
+            }
+            foreach (PSNoteProperty member in members)
+            {
+                if (member.Value is string text && lastKinds.TryGetValue(member.Name, out string kind))
+                {
+                    object typed = TypedValues.Convert(text, kind);
+                    if (typed != null) member.Value = typed;
                 }
             }
         }
