@@ -53,7 +53,7 @@ Import-Module '$manifest'
 `$after = [System.GC]::GetTotalMemory(`$true)
 [pscustomobject]@{ Mode = `$c.SignInMode; ConnectMs = `$connect; RetainedMB = (`$after - `$before) / 1MB } | ConvertTo-Json -Compress
 "@
-        call    = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine; `$null = Get-Mailbox -ResultSize 1"
+        call    = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine; `$null = Get-Mailbox -ResultSize 1 -WarningAction SilentlyContinue"
         prefix  = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine -Prefix Contoso"
     }
 
