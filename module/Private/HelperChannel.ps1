@@ -204,6 +204,8 @@ function Receive-HelperMessage {
         $line = $null
         try {
             while ($null -eq ($line = [ExchangeMfa.HelperLines]::Next($Helper, $Sink, 100))) {
+                # Lines of this request read by a nested command come first.
+                if ($queue.Count -gt 0) { return $queue.Dequeue() }
                 Read-HelperStderr -Helper $Helper
                 if ([datetime]::UtcNow -gt $deadline) {
                     $record = New-ExchangeMfaErrorRecord -Name Timeout -TargetObject $Id `

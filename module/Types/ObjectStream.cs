@@ -58,9 +58,13 @@ namespace ExchangeMfa
         // The next helper line that the sink (may be null) did not take.
         // Waits at most waitMs in all: null when no such line came in time
         // (the caller checks its deadline, stderr and Ctrl+C, then calls
-        // again). End of output throws EndOfStreamException. At most one
-        // read is outstanding: helper.PendingRead, picked up by the next
-        // caller when this one is stopped.
+        // again), and null as soon as the sink's request has messages
+        // queued in helper.Inbox: a command downstream (Get-Mailbox |
+        // Set-Mailbox) read lines of this request while its object went
+        // down the pipeline, and those come first. End of output throws
+        // EndOfStreamException. At most one read is outstanding:
+        // helper.PendingRead, picked up by the next caller when this one is
+        // stopped.
         public static string Next(Hashtable helper, ObjectSink sink, int waitMs)
         {
             var reader = (TextReader)helper["Reader"];
@@ -79,6 +83,9 @@ namespace ExchangeMfa
                 catch (Exception e) when (e is IOException || e is ObjectDisposedException) { line = null; }
                 if (line == null) throw new EndOfStreamException("the helper's output ended");
                 if (sink == null || !sink.TryWrite(line)) return line;
+                if (helper["Inbox"] is Dictionary<long, Queue<object>> inbox
+                    && inbox.TryGetValue(sink.RequestId, out Queue<object> queued) && queued.Count > 0)
+                    return null;
             }
         }
     }
