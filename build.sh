@@ -26,12 +26,15 @@ DEBIAN_PACKAGES=(build-essential cmake pkg-config openssl nodejs
     libcurl4-openssl-dev libssl-dev libyajl-dev libmicrohttpd-dev libcmocka-dev)
 # macOS (built from source, untested here): Homebrew's names for the same.
 HOMEBREW_PACKAGES=(cmake pkg-config curl openssl@3 yajl libmicrohttpd cmocka node)
+# Only for ./build.sh bench: curl (a peer) and rsvg-convert (the plots'
+# SVG to PNG).
+BENCH_PACKAGES=(curl time librsvg2-bin)
 
 say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 
 install_debian_packages() {
     local missing=() pkg
-    for pkg in "${DEBIAN_PACKAGES[@]}"; do
+    for pkg in "${DEBIAN_PACKAGES[@]}" "$@"; do
         dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'ok installed' || missing+=("$pkg")
     done
     [ ${#missing[@]} -eq 0 ] && return 0
@@ -108,15 +111,17 @@ build_helper() {
     [ -x "$ROOT/module/bin/$(helper_platform)/exchangemfa-helper" ] || { echo "build.sh: helper was not built" >&2; exit 1; }
 }
 
-# The module's typed values (module/Types/*.cs), compiled once by PowerShell
-# itself into module/bin; rebuilt when a source is newer.
+# The module's compiled parts (module/Types/*.cs: typed values, the object
+# reader, the helper's stderr guard), compiled once by PowerShell itself into
+# module/bin, optimized (Add-Type's default is a debug build); rebuilt when a
+# source is newer.
 build_types() {
     local dll="$ROOT/module/bin/ExchangeMfa.Types.dll" src
     for src in "$ROOT"/module/Types/*.cs; do
         [ "$dll" -nt "$src" ] && continue
         say "building the module's types"
         rm -f "$dll"
-        "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -Command "Add-Type -Path '$ROOT/module/Types/TypedValues.cs' -OutputAssembly '$dll' -OutputType Library" ||
+        "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -Command "Add-Type -Path (Get-Item '$ROOT/module/Types/*.cs').FullName -OutputAssembly '$dll' -OutputType Library -CompilerOptions '-optimize+'" ||
             { echo "build.sh: the module's types were not built" >&2; exit 1; }
         return 0
     done
@@ -230,7 +235,7 @@ main() {
         build) setup ;;
         demo) setup; PSModulePath="$TOOLS/modules" "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$ROOT/tests/demo.ps1" ;;
         test) setup; PWSH="$TOOLS/pwsh/pwsh" PESTER_MODULES="$TOOLS/modules" "$ROOT/tests/run.sh" ;;
-        bench) setup
+        bench) setup; install_debian_packages "${BENCH_PACKAGES[@]}"
             for script in "$ROOT"/bench/*.ps1; do
                 say "bench/$(basename "$script")"
                 PSModulePath="$TOOLS/modules" "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$script"

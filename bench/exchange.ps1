@@ -1,14 +1,22 @@
-# Benchmark for issue 5's closing note: prints figures, asserts nothing, one
-# run. Reads every mailbox of an emulator with 100,000 of them, in pages of
-# 1000, three ways, each in a fresh process so peak memories are separate:
+# Streaming figures (issues 5 and 12): prints them, asserts nothing. Reads
+# the emulator's mailboxes in pages of 1000, each client in a fresh process
+# (so peak memories are separate), the clients interleaved in every
+# repetition so the machine's load falls on all alike; ratios are taken
+# within a repetition and shown as min/median/max over the repetitions.
 #
-#   ExchangeMfa         Get-Mailbox -ResultSize Unlimited | Measure-Object
+#   ExchangeMfa         Get-Mailbox -ResultSize N | Measure-Object
 #                       (pwsh + helper; the sign-in is not timed)
 #   Invoke-RestMethod   a hand-written paging loop in pwsh following
 #                       @odata.nextLink, counting objects (the token from
 #                       the password grant of user@contoso, not timed)
-#   curl                the same pages fetched sequentially to /dev/null
-#                       (the floor: no JSON parsing at all)
+#   curl                the same pages fetched by one curl process to
+#                       /dev/null (the floor: no JSON parsing at all)
+#
+# Two kinds of server: "as is" (the emulator makes every page's objects as
+# it writes them, compressed when asked) and "instant" (config fastPages:
+# pages serialized once, answered in one write, so the clients are what is
+# measured). Instant runs go over several N for the plot of objects/s and
+# peak memory against N; as-is runs use the largest N.
 #
 # TLS verification stays on everywhere: the helper trusts the emulator's CA
 # through EXCHANGEMFA_CA_FILE, Invoke-RestMethod through SSL_CERT_FILE (.NET
@@ -17,15 +25,19 @@
 # to the child's stdin, curl reads the bearer from a 0600 header file that
 # is deleted afterwards.
 #
-#   pwsh -NoProfile -File bench/exchange.ps1 [-Mailboxes 100000]
+#   pwsh -NoProfile -File bench/exchange.ps1 [-Runs 3] [-Sizes 25000,50000,100000] [-Plot docs/benchmarks-stream.png]
 param(
-    [int] $Mailboxes = 100000,
-    [ValidateRange(1, 1000)] [int] $PageSize = 1000
+    [int] $Runs = 3,
+    [int[]] $Sizes = @(25000, 50000, 100000),
+    [string] $Plot = (Join-Path (Split-Path $PSScriptRoot -Parent) 'docs/benchmarks-stream.png')
 )
 
 $ErrorActionPreference = 'Stop'
 $root = Split-Path $PSScriptRoot -Parent
 Import-Module (Join-Path $root 'tests/pester/TestSupport.psm1')
+Import-Module (Join-Path $PSScriptRoot 'BenchSupport.psm1')
+$Sizes = @($Sizes | Sort-Object)
+$largest = $Sizes[-1]
 
 # The emulator's test user without MFA (tests/emulator/README.md) and
 # Microsoft's Exchange public client.
@@ -39,7 +51,7 @@ $exchangeScope = 'https://outlook.office365.com/.default'
 $peakFunction = "Import-Module '$(Join-Path $PSScriptRoot 'BenchSupport.psm1')'"
 
 $exchangeMfaScript = @'
-param($Root, $Authority, $Url)
+param($Root, $Authority, $Url, [long] $ResultSize)
 #PEAK#
 $ErrorActionPreference = 'Stop'
 Import-Module "$Root/ExchangeMfa.psd1"
@@ -47,7 +59,7 @@ $null = Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -De
     -InMemoryTokenCache -AzureADAuthorizationEndpointUri $Authority -ConnectionUri $Url 6>$null
 $helperId = & (Get-Module ExchangeMfa) { $script:Helper.Process.Id }
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
-$count = (Get-Mailbox -ResultSize Unlimited | Measure-Object).Count
+$count = (Get-Mailbox -ResultSize $ResultSize | Measure-Object).Count
 $seconds = $clock.Elapsed.TotalSeconds
 $result = [pscustomobject]@{ objects = $count; seconds = $seconds
     pwshMB = Get-PeakMemoryMB $PID; helperMB = Get-PeakMemoryMB $helperId }
@@ -56,7 +68,7 @@ $result | ConvertTo-Json -Compress
 '@
 
 $restMethodScript = @'
-param($Url, $Tenant, $User, $ClientId, $Scope, [int] $PageSize)
+param($Url, $Tenant, $User, $ClientId, $Scope, [long] $ResultSize)
 #PEAK#
 $ErrorActionPreference = 'Stop'
 $password = [Console]::In.ReadLine()
@@ -64,8 +76,8 @@ $grant = @{ grant_type = 'password'; client_id = $ClientId; scope = $Scope; user
 $token = (Invoke-RestMethod -Method Post -Uri "$Url/$Tenant/oauth2/v2.0/token" -Body $grant).access_token
 $grant = $null
 $password = $null
-$headers = @{ Authorization = "Bearer $token"; Prefer = "odata.maxpagesize=$PageSize" }
-$body = '{"CmdletInput":{"CmdletName":"Get-Mailbox","Parameters":{"ResultSize":"Unlimited"}}}'
+$headers = @{ Authorization = "Bearer $token"; Prefer = 'odata.maxpagesize=1000' }
+$body = '{"CmdletInput":{"CmdletName":"Get-Mailbox","Parameters":{"ResultSize":' + $ResultSize + '}}}'
 $uri = "$Url/adminapi/beta/$Tenant/InvokeCommand"
 $links = [System.Collections.Generic.List[string]]::new()
 $count = 0
@@ -77,7 +89,7 @@ while ($uri) {
     $uri = $page.'@odata.nextLink'
 }
 $seconds = $clock.Elapsed.TotalSeconds
-[pscustomobject]@{ objects = $count; seconds = $seconds; pages = $links.Count; links = $links; pwshMB = Get-PeakMemoryMB $PID } |
+[pscustomobject]@{ objects = $count; seconds = $seconds; body = $body; links = $links; pwshMB = Get-PeakMemoryMB $PID } |
     ConvertTo-Json -Compress
 '@
 
@@ -140,32 +152,37 @@ function New-PrivateFile {
     try { $writer.Write($Text) } finally { $writer.Dispose() }
 }
 
+function Get-Median([double[]] $Values) {
+    $sorted = $Values | Sort-Object
+    $sorted[[int][math]::Floor($sorted.Count / 2)]
+}
+
 $work = [System.IO.Directory]::CreateTempSubdirectory('exchangemfa-bench-').FullName
 $emulator = $null
 try {
-    $emulator = Start-TestEmulator -Mailboxes $Mailboxes
+    $emulator = Start-TestEmulator -Mailboxes $largest
     $tenant = $emulator.Domain
-    "emulator: $Mailboxes mailboxes at $($emulator.Url); pages of $PageSize; one run each, fresh processes"
+    "emulator: $largest mailboxes at $($emulator.Url); pages of 1000; $Runs repetitions, clients interleaved, fresh processes"
 
     $idlePath = Join-Path $work 'idle.ps1'
     Set-Content -Path $idlePath -Value $idleScript.Replace('#PEAK#', $peakFunction)
-    $idle = Invoke-PwshScript -Path $idlePath
-
-    # (a) ExchangeMfa
     $exchangeMfaPath = Join-Path $work 'exchangemfa.ps1'
     Set-Content -Path $exchangeMfaPath -Value $exchangeMfaScript.Replace('#PEAK#', $peakFunction)
-    $ours = Invoke-PwshScript -Path $exchangeMfaPath -Arguments @($root, $emulator.Authority, $emulator.Url)
-
-    # (b) Invoke-RestMethod, trusting the emulator's CA only
     $restMethodPath = Join-Path $work 'restmethod.ps1'
     Set-Content -Path $restMethodPath -Value $restMethodScript.Replace('#PEAK#', $peakFunction)
-    $rest = Invoke-PwshScript -Path $restMethodPath -InputText $benchPassword `
-        -Arguments @($emulator.Url, $tenant, $benchUser, $publicClientId, $exchangeScope, $PageSize) `
-        -Environment @{ SSL_CERT_FILE = $emulator.CaFile }
 
-    # (c) curl: a token from the same grant (form body on stdin), then the
-    # pages (the links the loop above followed; skip tokens are positions)
-    # in one curl process, one connection, to /dev/null.
+    function Invoke-Ours([long] $Size) {
+        Invoke-PwshScript -Path $exchangeMfaPath -Arguments @($root, $emulator.Authority, $emulator.Url, $Size)
+    }
+    function Invoke-RestLoop([long] $Size) {
+        Invoke-PwshScript -Path $restMethodPath -InputText $benchPassword `
+            -Arguments @($emulator.Url, $tenant, $benchUser, $publicClientId, $exchangeScope, $Size) `
+            -Environment @{ SSL_CERT_FILE = $emulator.CaFile }
+    }
+
+    # curl: a token from the same grant (form body on stdin) in a 0600
+    # header file, then the pages a loop run followed (skip tokens are
+    # positions), in one curl process, one connection, to /dev/null.
     $form = 'grant_type=password&client_id={0}&scope={1}&username={2}&password={3}' -f $publicClientId,
         [uri]::EscapeDataString($exchangeScope), [uri]::EscapeDataString($benchUser), [uri]::EscapeDataString($benchPassword)
     $answer = Invoke-Child -FilePath curl -InputText $form -Arguments @('-sS', '--fail', '--cacert', $emulator.CaFile,
@@ -174,43 +191,89 @@ try {
     $headerPath = Join-Path $work 'authorization.header'
     New-PrivateFile -Path $headerPath -Text ("Authorization: Bearer {0}`n" -f ($answer.Trim() | ConvertFrom-Json).access_token)
     $answer = $null
-    $bodyPath = Join-Path $work 'body.json'
-    Set-Content -Path $bodyPath -NoNewline -Value '{"CmdletInput":{"CmdletName":"Get-Mailbox","Parameters":{"ResultSize":"Unlimited"}}}'
-    $configPath = Join-Path $work 'pages.curlrc'
-    Set-Content -Path $configPath -Value ($rest.links | ForEach-Object { "url = `"$_`"`noutput = `"/dev/null`"" })
-    $timePath = Join-Path $work 'curl.time'
-    try {
+    function Invoke-Curl($LoopRun) {
+        $bodyPath = Join-Path $work 'body.json'
+        Set-Content -Path $bodyPath -NoNewline -Value $LoopRun.body
+        $configPath = Join-Path $work 'pages.curlrc'
+        Set-Content -Path $configPath -Value ($LoopRun.links | ForEach-Object { "url = `"$_`"`noutput = `"/dev/null`"" })
+        $timePath = Join-Path $work 'curl.time'
         $transfers = Invoke-Child -FilePath /usr/bin/time -Arguments @('-f', '%e %M', '-o', $timePath,
             'curl', '-sS', '--fail', '--compressed', '--cacert', $emulator.CaFile, '-H', "@$headerPath",
-            '-H', 'Content-Type: application/json', '-H', "Prefer: odata.maxpagesize=$PageSize",
-            '--data-binary', "@$bodyPath", '-w', '%{http_code} %{size_download}\n', '-K', $configPath)
+            '-H', 'Content-Type: application/json', '-H', 'Prefer: odata.maxpagesize=1000',
+            '--data-binary', "@$bodyPath", '-w', '%{http_code}\n', '-K', $configPath)
+        $okPages = @($transfers -split "`n" | Where-Object { $_ -eq '200' }).Count
+        if ($okPages -ne $LoopRun.links.Count) { throw "curl: $okPages of $($LoopRun.links.Count) pages answered 200" }
+        $elapsed, $maxKb = (Get-Content $timePath -Raw).Trim() -split ' '
+        [pscustomobject]@{ objects = $LoopRun.objects; seconds = [double]$elapsed; peakMB = [math]::Round([int64]$maxKb / 1024, 1) }
+    }
+
+    $idle = Invoke-PwshScript -Path $idlePath
+    # Instant pages are made on first use: one untimed pass fills the cache.
+    Set-EmulatorConfig @{ fastPages = $true } | Out-Null
+    $null = Invoke-RestLoop $largest
+
+    $rows = [System.Collections.Generic.List[object]]::new()
+    function Add-Row($Run, $Server, $Client, $Size, $Result, $PeakMB) {
+        $rows.Add([pscustomobject]@{ Run = $Run; Server = $Server; Client = $Client; N = $Size
+                Rate = $Result.objects / $Result.seconds; Objects = $Result.objects; PeakMB = $PeakMB })
+    }
+    try {
+        foreach ($run in 1..$Runs) {
+            Set-EmulatorConfig @{ fastPages = $true } | Out-Null
+            foreach ($size in $Sizes) {
+                $ours = Invoke-Ours $size
+                Add-Row $run instant ExchangeMfa $size $ours $ours.pwshMB
+                Add-Row $run instant 'ExchangeMfa helper' $size $ours $ours.helperMB
+                $rest = Invoke-RestLoop $size
+                Add-Row $run instant Invoke-RestMethod $size $rest $rest.pwshMB
+                if ($size -eq $largest) { $curl = Invoke-Curl $rest; Add-Row $run instant curl $size $curl $curl.peakMB }
+            }
+            Set-EmulatorConfig @{ fastPages = $false } | Out-Null
+            $ours = Invoke-Ours $largest
+            Add-Row $run 'as is' ExchangeMfa $largest $ours $ours.pwshMB
+            Add-Row $run 'as is' 'ExchangeMfa helper' $largest $ours $ours.helperMB
+            $rest = Invoke-RestLoop $largest
+            Add-Row $run 'as is' Invoke-RestMethod $largest $rest $rest.pwshMB
+            $curl = Invoke-Curl $rest
+            Add-Row $run 'as is' curl $largest $curl $curl.peakMB
+        }
     }
     finally { Remove-Item -LiteralPath $headerPath -Force -ErrorAction Ignore }
-    $lines = @($transfers -split "`n" | Where-Object { $_.Trim() })
-    $okPages = @($lines | Where-Object { $_ -like '200 *' }).Count
-    $bytes = ($lines | ForEach-Object { [int64]($_ -split ' ')[1] } | Measure-Object -Sum).Sum
-    $elapsed, $maxKb = (Get-Content $timePath -Raw).Trim() -split ' '
-    $curl = [pscustomobject]@{ objects = $rest.objects; seconds = [double]$elapsed; peakMB = [math]::Round([int64]$maxKb / 1024, 1) }
 
-    $rows = @(
-        [pscustomobject]@{ Client = 'ExchangeMfa (pwsh + helper)'; Objects = $ours.objects; Seconds = $ours.seconds
-            PeakMB = "pwsh $($ours.pwshMB), helper $($ours.helperMB)" }
-        [pscustomobject]@{ Client = 'Invoke-RestMethod loop (pwsh)'; Objects = $rest.objects; Seconds = $rest.seconds
-            PeakMB = "pwsh $($rest.pwshMB)" }
-        [pscustomobject]@{ Client = 'curl to /dev/null (floor)'; Objects = $curl.objects; Seconds = $curl.seconds
-            PeakMB = "curl $($curl.peakMB)" }
-    )
-    $floorRate = $curl.objects / $curl.seconds
-    $rows | ForEach-Object {
-        $rate = $_.Objects / $_.Seconds
-        [pscustomobject]@{ Client = $_.Client; Objects = $_.Objects; Seconds = '{0:N2}' -f $_.Seconds
-            'Objects/s' = '{0:N0}' -f $rate; 'Share of curl' = '{0:P0}' -f ($rate / $floorRate); 'Peak memory (MB)' = $_.PeakMB }
-    } | Format-Table -AutoSize | Out-String -Width 200
-    'curl: {0} of {1} pages answered 200, {2:N1} MB on the wire (gzip)' -f $okPages, $rest.pages, ($bytes / 1MB)
-    'throughput ratio ExchangeMfa : Invoke-RestMethod : curl = {0:N2} : {1:N2} : 1' -f `
-        (($ours.objects / $ours.seconds) / $floorRate), (($rest.objects / $rest.seconds) / $floorRate)
-    'ExchangeMfa is {0:N1} times the Invoke-RestMethod loop; an idle pwsh peaks at {1} MB (the baseline in both pwsh figures)' -f `
-        (($ours.objects / $ours.seconds) / ($rest.objects / $rest.seconds)), $idle.pwshMB
+    foreach ($row in $rows) { if ($row.Objects -ne $row.N) { throw "$($row.Client) read $($row.Objects) objects, not $($row.N)" } }
+    "idle pwsh peaks at $($idle.pwshMB) MB (part of every pwsh figure)"
+    ''
+    $rows | Group-Object Server, Client, N | ForEach-Object {
+        $first = $_.Group[0]
+        $name = "$($first.Server) server, $($first.Client), N=$($first.N)"
+        if ($first.Client -ne 'ExchangeMfa helper') { Format-Figure "$name objects/s" $_.Group.Rate 'objects/s' }
+        Format-Figure "$name peak memory" $_.Group.PeakMB 'MB'
+    }
+    ''
+    function Get-Ratio($Server, $Client, $Peer, $Size) {
+        foreach ($run in 1..$Runs) {
+            $mine = $rows | Where-Object { $_.Run -eq $run -and $_.Server -eq $Server -and $_.Client -eq $Client -and $_.N -eq $Size }
+            $theirs = $rows | Where-Object { $_.Run -eq $run -and $_.Server -eq $Server -and $_.Client -eq $Peer -and $_.N -eq $Size }
+            $mine.Rate / $theirs.Rate
+        }
+    }
+    Format-Figure "goal >= 3: instant server, ExchangeMfa / Invoke-RestMethod loop objects/s, N=$largest" (Get-Ratio instant ExchangeMfa Invoke-RestMethod $largest) 'x'
+    Format-Figure "goal >= 0.5: as-is server, ExchangeMfa / curl objects/s, N=$largest" (Get-Ratio 'as is' ExchangeMfa curl $largest) 'x'
+    Format-Figure "as-is server, Invoke-RestMethod loop / curl objects/s, N=$largest" (Get-Ratio 'as is' Invoke-RestMethod curl $largest) 'x'
+    Format-Figure "instant server, ExchangeMfa / curl objects/s, N=$largest" (Get-Ratio instant ExchangeMfa curl $largest) 'x'
+
+    if ($Plot) {
+        $series = foreach ($client in 'ExchangeMfa', 'Invoke-RestMethod', 'ExchangeMfa helper') {
+            [pscustomobject]@{
+                Client = $client
+                # The helper's rate is ExchangeMfa's: only its memory is drawn.
+                Rate   = if ($client -ne 'ExchangeMfa helper') { @(foreach ($size in $Sizes) { Get-Median ($rows | Where-Object { $_.Server -eq 'instant' -and $_.Client -eq $client -and $_.N -eq $size }).Rate }) }
+                Memory = @(foreach ($size in $Sizes) { Get-Median ($rows | Where-Object { $_.Server -eq 'instant' -and $_.Client -eq $client -and $_.N -eq $size }).PeakMB })
+            }
+        }
+        $written = Write-StreamPlot -Path $Plot -Sizes $Sizes -Series $series -Runs $Runs
+        "plot: $written"
+    }
 }
 finally {
     if ($emulator) { Stop-TestEmulator }

@@ -33,6 +33,7 @@ function Stop-HelperWithError {
         $code = $Helper.Process.ExitCode
         $Helper.Process.WaitForExit()   # and its stderr is read to the end
     }
+    if (-not $Helper.Stopped) { Read-HelperStderr -Helper $Helper }
     if ([object]::ReferenceEquals($script:Helper, $Helper)) { Stop-HelperProcess }
     $said = if ($Helper.StderrTail.Count) { " It said: $($Helper.StderrTail -join ' ')" } else { '' }
     $record = New-ExchangeMfaErrorRecord -Name HelperExited `
@@ -229,35 +230,30 @@ function Receive-HelperMessage {
     # slices so Ctrl+C and a stopped pipeline are honoured at once.
     # Terminating errors: the helper died, broke the protocol, or sent
     # nothing for request $Id within $TimeoutSeconds.
-    # This runs once per result object: untyped positional parameters and
-    # the parse inlined keep it cheap (a typed param block costs 2.5 times
-    # as much per call).
-    param($Helper, $Id, $TimeoutSeconds, $Cmdlet)
+    # $Sink (an [ExchangeMfa.ObjectSink], optional): the request's object
+    # lines go straight to its pipeline in compiled code (ObjectStream.cs)
+    # and never come back here; this runs once per page, not per object.
+    param($Helper, $Id, $TimeoutSeconds, $Cmdlet, $Sink)
     $queue = $Helper.Inbox[$Id]
     if ($queue.Count -gt 0) { return $queue.Dequeue() }
 
     $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSeconds)
-    $reader = $Helper.Reader
+    Import-ExchangeMfaTypes
     while ($true) {
-        # At most one read is outstanding; a read left pending by a stopped
-        # command is picked up by the next one.
-        $task = $Helper.PendingRead
-        if ($null -eq $task) {
-            $task = $reader.ReadLineAsync()
-            $Helper.PendingRead = $task
-        }
-        while (-not $task.IsCompleted) {
-            if ($task.Wait(100)) { break }
-            Read-HelperStderr -Helper $Helper
-            if ([datetime]::UtcNow -gt $deadline) {
-                $record = New-ExchangeMfaErrorRecord -Name Timeout -TargetObject $Id `
-                    -Message "The ExchangeMfa helper sent nothing for request $Id in $TimeoutSeconds seconds."
-                $Cmdlet.ThrowTerminatingError($record)
+        $line = $null
+        try {
+            while ($null -eq ($line = [ExchangeMfa.HelperLines]::Next($Helper, $Sink, 100))) {
+                # Lines of this request read by a nested command come first.
+                if ($queue.Count -gt 0) { return $queue.Dequeue() }
+                Read-HelperStderr -Helper $Helper
+                if ([datetime]::UtcNow -gt $deadline) {
+                    $record = New-ExchangeMfaErrorRecord -Name Timeout -TargetObject $Id `
+                        -Message "The ExchangeMfa helper sent nothing for request $Id in $TimeoutSeconds seconds."
+                    $Cmdlet.ThrowTerminatingError($record)
+                }
             }
         }
-        $Helper.PendingRead = $null
-        $line = $null
-        try { $line = $task.GetAwaiter().GetResult() } catch { $line = $null }
+        catch [System.IO.EndOfStreamException] { $line = $null }
         if ($null -eq $line) { Stop-HelperWithError -Helper $Helper -Cmdlet $Cmdlet }
 
         # One parse per line: PowerShell's own JSON reader without the cost

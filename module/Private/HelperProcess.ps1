@@ -113,16 +113,17 @@ function Start-HelperProcess {
     $process = [System.Diagnostics.Process]::new()
     $process.StartInfo = $startInfo
 
-    # stderr is drained on a thread-pool thread by .NET; PowerShell's event
-    # queue takes the lines (thread-safe, no script runs off-thread) and
-    # Read-HelperStderr turns them into Write-Verbose on the caller's thread.
-    $stderrSource = "ExchangeMfa.HelperStderr.$([guid]::NewGuid())"
-    Register-ObjectEvent -InputObject $process -EventName ErrorDataReceived -SourceIdentifier $stderrSource | Out-Null
+    # stderr lines and the helper's end when PowerShell exits: compiled
+    # (module/Types/HelperProcess.cs), far cheaper to start than event
+    # subscriptions. Read-HelperStderr turns the lines into Write-Verbose on
+    # the caller's thread.
+    Import-ExchangeMfaTypes
+    $guard = [ExchangeMfa.HelperGuard]::new($process)
     try {
         [void]$process.Start()
     }
     catch {
-        Unregister-Event -SourceIdentifier $stderrSource -ErrorAction Ignore
+        $guard.Dispose()
         $record = New-ExchangeMfaErrorRecord -Name HelperNotFound -TargetObject $path `
             -Message "The ExchangeMfa helper at '$path' could not be started: $($_.Exception.Message)"
         $Cmdlet.ThrowTerminatingError($record)
@@ -133,24 +134,6 @@ function Start-HelperProcess {
     $writer.AutoFlush = $true
     $writer.NewLine = "`n"
 
-    # On exit PowerShell runs this action in its own scope: it gets the
-    # process through MessageData, not through module functions.
-    Register-EngineEvent -SourceIdentifier PowerShell.Exiting -SupportEvent -MessageData $process -Action {
-        $helperProcess = $Event.MessageData
-        try {
-            if (-not $helperProcess.HasExited) {
-                $helperProcess.StandardInput.Close()
-                if (-not $helperProcess.WaitForExit(2000)) { $helperProcess.Kill() }
-            }
-        }
-        catch { $null = $_ }
-    } | Out-Null
-    # -SupportEvent hides the subscription (no job in Get-Job); it is the
-    # newest PowerShell.Exiting subscriber, which Stop-HelperProcess removes.
-    $exitingSubscription = Get-EventSubscriber -Force |
-        Where-Object { $_.SourceIdentifier -eq 'PowerShell.Exiting' } |
-        Sort-Object SubscriptionId | Select-Object -Last 1
-
     $helper = @{
         Process             = $process
         Writer              = $writer
@@ -158,9 +141,8 @@ function Start-HelperProcess {
         PendingRead         = $null
         NextId              = 0
         Inbox               = [System.Collections.Generic.Dictionary[long, System.Collections.Generic.Queue[object]]]::new()
-        StderrSource        = $stderrSource
+        Guard               = $guard
         StderrTail          = [System.Collections.Generic.Queue[string]]::new()
-        ExitingSubscription = $exitingSubscription
         Path                = $path
         Stopped             = $false
         Version             = $null
@@ -223,11 +205,7 @@ function Stop-HelperProcess {
         try { if (-not $process.HasExited) { $process.Kill($true) } } catch { $null = $_ }
     }
     Read-HelperStderr -Helper $helper
-    Unregister-Event -SourceIdentifier $helper.StderrSource -ErrorAction Ignore
-    Get-Event -SourceIdentifier $helper.StderrSource -ErrorAction Ignore | Remove-Event
-    if ($helper.ExitingSubscription) {
-        Unregister-Event -SubscriptionId $helper.ExitingSubscription.SubscriptionId -Force -ErrorAction Ignore
-    }
+    $helper.Guard.Dispose()
     $process.Dispose()
 }
 
@@ -237,14 +215,9 @@ function Read-HelperStderr {
     param([Parameter(Mandatory)] [hashtable] $Helper)
     # The last lines are kept for the error when the helper dies (a loader
     # that cannot find a library says so on stderr).
-    $lines = Get-Event -SourceIdentifier $Helper.StderrSource -ErrorAction Ignore
-    foreach ($event in $lines) {
-        $text = $event.SourceEventArgs.Data
-        if ($null -ne $text) {
-            Write-Verbose "exchangemfa-helper: $text"
-            $Helper.StderrTail.Enqueue($text)
-            if ($Helper.StderrTail.Count -gt 5) { [void]$Helper.StderrTail.Dequeue() }
-        }
-        Remove-Event -EventIdentifier $event.EventIdentifier -ErrorAction Ignore
+    foreach ($text in $Helper.Guard.TakeStderr()) {
+        Write-Verbose "exchangemfa-helper: $text"
+        $Helper.StderrTail.Enqueue($text)
+        if ($Helper.StderrTail.Count -gt 5) { [void]$Helper.StderrTail.Dequeue() }
     }
 }

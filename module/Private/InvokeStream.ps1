@@ -51,13 +51,17 @@ function Invoke-ExchangeMfaStream {
 
     Import-ExchangeMfaTypes
     $id = Send-HelperRequest -Helper $helper -Method invoke -Params $params -Cmdlet $Cmdlet
+    # The objects themselves go to the pipeline in compiled code; what comes
+    # back here is a page, a warning, the reply, or an object the compiled
+    # reader leaves to PowerShell's (handled below the same way).
+    $sink = [ExchangeMfa.ObjectSink]::new($Cmdlet, $id, $typeName)
     $progressId = [int]($id % [int]::MaxValue)
     $answered = $false
     $progressShown = $false
     $timeout = $script:InvokeIdleTimeoutSeconds
     try {
         while ($true) {
-            $message = Receive-HelperMessage $helper $id $timeout $Cmdlet
+            $message = Receive-HelperMessage $helper $id $timeout $Cmdlet $sink
             $method = $message.method
             if ('object' -eq $method) {
                 $value = $message.params.value

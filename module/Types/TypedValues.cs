@@ -123,7 +123,7 @@ namespace ExchangeMfa
             }
         }
 
-        private static object Convert(string text, string kind)
+        internal static object Convert(string text, string kind)
         {
             switch (kind)
             {

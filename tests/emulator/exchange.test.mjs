@@ -549,3 +549,23 @@ test('SecureString parameters: only a value encrypted with the service key is ta
   assert.doesNotMatch(plain.text, /Secret-123/);
   assert.equal((await run('New-MailUser', { Name: 'Sealed', MicrosoftOnlineServicesID: 'sealed@contoso.onmicrosoft.com', ExternalEmailAddress: 's@example.net', Password: secure('Secret-123') })).status, 200);
 });
+
+test('fastPages: a listing answered from pages serialized once, the same objects, fresh nextLinks', async () => {
+  const asIs = await readAll('Get-Mailbox', { ResultSize: 'Unlimited' }, { headers: { Prefer: 'odata.maxpagesize=100' } });
+  assert.equal((await emu.control('config', { fastPages: 'yes' })).status, 400);
+  await emu.control('config', { fastPages: true });
+  try {
+    const first = await readAll('Get-Mailbox', { ResultSize: 'Unlimited' }, { headers: { Prefer: 'odata.maxpagesize=100' } });
+    const second = await readAll('Get-Mailbox', { ResultSize: 'Unlimited' }, { headers: { Prefer: 'odata.maxpagesize=100' } });
+    assert.equal(first.objects.length, MAILBOXES);
+    assert.deepEqual(first.objects, asIs.objects);
+    assert.deepEqual(second.objects, asIs.objects);
+    assert.equal(second.pages, asIs.pages);
+    // A ResultSize that ends inside the cached pages: the same objects and the warning.
+    const some = await ok('Get-Mailbox', { ResultSize: 150 }, { headers: { Prefer: 'odata.maxpagesize=100' } });
+    assert.equal(some.value.length, 100);
+    assert.deepEqual(some.value, asIs.objects.slice(0, 100));
+  } finally {
+    await emu.control('config', { fastPages: false });
+  }
+});

@@ -99,6 +99,8 @@ function createEmulator(options, pki) {
     tenantStores: new Map(),
     // tenant id -> Exchange requests in flight / this second (exchangeThrottle)
     exchangeLoad: new Map(),
+    // config fastPages: listing pages serialized once (exchange.mjs)
+    fastPages: new Map(),
   };
   return emu;
 }

@@ -22,6 +22,9 @@ export function initialConfig(options) {
     exchangeThrottle: null,
     // How long a nextLink is honoured; null: the service's 30 minutes.
     paginationExpiryMs: null,
+    // Benchmarks: listings answered at once from pages serialized when first
+    // asked for (exchange.mjs writeCachedPage).
+    fastPages: false,
   };
 }
 
@@ -79,8 +82,8 @@ export function applyConfig(state, body) {
       // null: the service's 30 minutes (exchange.mjs).
       if (value !== null && !(Number.isFinite(value) && value >= 0)) return 'paginationExpiryMs must be a number >= 0 or null';
       state.config[key] = value;
-    } else if (key === 'signingKeyRollover') {
-      if (typeof value !== 'boolean') return 'signingKeyRollover must be true or false';
+    } else if (key === 'signingKeyRollover' || key === 'fastPages') {
+      if (typeof value !== 'boolean') return `${key} must be true or false`;
       state.config[key] = value;
     } else if (CONFIG_KEYS.includes(key)) {
       if (!(Number.isFinite(value) && value >= 0)) return `${key} must be a number >= 0`;

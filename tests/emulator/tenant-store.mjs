@@ -350,4 +350,5 @@ export function storeFor(emu, tenant) {
 // Forgets every change: the next request sees fresh tenants.
 export function resetTenantStores(emu) {
   emu.tenantStores.clear();
+  emu.fastPages?.clear();
 }

@@ -984,8 +984,13 @@ static int send_object(void *ud, const char *json, size_t len)
     rc = em_buf_puts(&params, "{\"" EM_F_VALUE "\":");
     if (rc == EM_OK)
         rc = em_buf_append(&params, json, len);
-    if (rc == EM_OK && em_exo_page_item_types(s->page) != NULL)
-        rc = em_buf_printf(&params, ",\"" EM_F_TYPES "\":\"%s\"", em_exo_page_item_types(s->page));
+    if (rc == EM_OK && em_exo_page_item_types(s->page) != NULL) {
+        rc = em_buf_puts(&params, ",\"" EM_F_TYPES "\":\"");
+        if (rc == EM_OK)
+            rc = em_buf_puts(&params, em_exo_page_item_types(s->page));
+        if (rc == EM_OK)
+            rc = em_buf_puts(&params, "\"");
+    }
     if (rc == EM_OK)
         rc = em_buf_puts(&params, "}");
     if (rc == EM_OK)

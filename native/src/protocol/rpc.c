@@ -293,9 +293,13 @@ int em_request_notify(em_request *req, const char *method, const char *params_js
         members++;
     while (*members == ' ')
         members++;
+    /* The members (a whole object for "object") are copied, not formatted:
+     * vsnprintf over them cost a fifth of a streaming helper's CPU. */
     rc = em_buf_printf(&line, "{\"" EM_F_JSONRPC "\":\"" EM_JSONRPC_VERSION "\",\""
                        EM_F_METHOD "\":\"%s\",\"" EM_F_PARAMS "\":{\"" EM_F_REQUESTID
-                       "\":%ld%s%s", method, req->id, *members == '}' ? "" : ",", members);
+                       "\":%ld%s", method, req->id, *members == '}' ? "" : ",");
+    if (rc == EM_OK)
+        rc = em_buf_puts(&line, members);
     if (rc == EM_OK)
         rc = em_buf_append(&line, "}", 1);
     if (rc == EM_OK)

@@ -1,0 +1,259 @@
+// The hot loop of a streaming invoke (issue 12): reads the helper's lines
+// and turns each "object" notification of the request being read into a
+// PSObject written straight to the command's pipeline, in compiled code. A
+// PowerShell statement per object (a function call, a JSON parse through
+// ConvertFromJson, dynamic member lookups) cost more than the object itself.
+// Every other line (replies, pages, warnings, lines of other requests, an
+// object this reader does not convert exactly like ConvertFrom-Json) goes
+// back to the script, which handles it as before (HelperChannel.ps1).
+// Built with TypedValues.cs by build.sh into module/bin/ExchangeMfa.Types.dll.
+using System;
+using System.Collections;
+using System.Collections.Generic;
+using System.IO;
+using System.Management.Automation;
+using System.Text;
+using System.Text.Json;
+using System.Threading.Tasks;
+
+namespace ExchangeMfa
+{
+    // Where a request's objects go: the command writing them and the type
+    // name put first on each.
+    public sealed class ObjectSink
+    {
+        public ObjectSink(Cmdlet cmdlet, long requestId, string typeName)
+        {
+            Cmdlet = cmdlet;
+            RequestId = requestId;
+            TypeName = typeName;
+            prefix = "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":" + requestId + ",";
+        }
+
+        public Cmdlet Cmdlet { get; }
+        public long RequestId { get; }
+        public string TypeName { get; }
+        // Objects written by the compiled path (for tests and benchmarks).
+        public long Written { get; private set; }
+
+        private readonly string prefix;
+        private byte[] buffer = new byte[16384];   // the line as UTF-8, reused
+
+        // Writes the line's object and answers true, or answers false
+        // (the line is something else, or needs the script's reader).
+        public bool TryWrite(string line)
+        {
+            if (!line.StartsWith(prefix, StringComparison.Ordinal)) return false;
+            PSObject value = ObjectLine.Read(line, prefix.Length, ref buffer);
+            if (value == null) return false;
+            value.TypeNames.Insert(0, TypeName);
+            Cmdlet.WriteObject(value);
+            Written++;
+            return true;
+        }
+    }
+
+    public static class HelperLines
+    {
+        // The next helper line that the sink (may be null) did not take.
+        // Waits at most waitMs in all: null when no such line came in time
+        // (the caller checks its deadline, stderr and Ctrl+C, then calls
+        // again), and null as soon as the sink's request has messages
+        // queued in helper.Inbox: a command downstream (Get-Mailbox |
+        // Set-Mailbox) read lines of this request while its object went
+        // down the pipeline, and those come first. End of output throws
+        // EndOfStreamException. At most one read is outstanding:
+        // helper.PendingRead, picked up by the next caller when this one is
+        // stopped.
+        public static string Next(Hashtable helper, ObjectSink sink, int waitMs)
+        {
+            var reader = (TextReader)helper["Reader"];
+            while (true)
+            {
+                var task = helper["PendingRead"] as Task<string>;
+                if (task == null)
+                {
+                    task = reader.ReadLineAsync();
+                    helper["PendingRead"] = task;
+                }
+                if (!task.IsCompleted && !task.Wait(waitMs)) return null;
+                helper["PendingRead"] = null;
+                string line;
+                try { line = task.GetAwaiter().GetResult(); }
+                catch (Exception e) when (e is IOException || e is ObjectDisposedException) { line = null; }
+                if (line == null) throw new EndOfStreamException("the helper's output ended");
+                if (sink == null || !sink.TryWrite(line)) return line;
+                if (helper["Inbox"] is Dictionary<long, Queue<object>> inbox
+                    && inbox.TryGetValue(sink.RequestId, out Queue<object> queued) && queued.Count > 0)
+                    return null;
+            }
+        }
+    }
+
+    // The rest of an object line after "...params":{"requestId":N, as
+    // ConvertFrom-Json would make it: objects are PSCustomObjects, arrays
+    // object[], integers Int64, other numbers Double, ISO 8601 date-times
+    // DateTime. Anything else (a huge integer, a "/Date()/" string, a key
+    // twice, an unexpected layout) answers null: the script reads the line.
+    internal static class ObjectLine
+    {
+        public static PSObject Read(string line, int start, ref byte[] buffer)
+        {
+            string types = null;
+            // {"value":...,"types":"..."}: the params object without the
+            // line's last brace.
+            if (!line.EndsWith("}}", StringComparison.Ordinal)) return null;
+            int chars = line.Length - start - 1;
+            int needed = Encoding.UTF8.GetMaxByteCount(chars) + 1;
+            if (buffer.Length < needed) buffer = new byte[Math.Max(needed, buffer.Length * 2)];
+            buffer[0] = (byte)'{';
+            int length = 1 + Encoding.UTF8.GetBytes(line, start, chars, buffer, 1);
+            var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(buffer, 0, length), new JsonReaderOptions { MaxDepth = 256 });
+            try
+            {
+                List<PSNoteProperty> members = null;
+                if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+                while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+                {
+                    if (reader.ValueTextEquals("value"u8))
+                    {
+                        if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+                        members = ReadMembers(ref reader);
+                        if (members == null) return null;
+                    }
+                    else if (reader.ValueTextEquals("types"u8))
+                    {
+                        if (!reader.Read() || reader.TokenType != JsonTokenType.String) return null;
+                        types = reader.GetString();
+                    }
+                    else
+                        return null;
+                }
+                if (members == null || reader.TokenType != JsonTokenType.EndObject || reader.Read()) return null;
+                if (types != null) ApplyTypes(members, types);
+                return Build(members);
+            }
+            catch (JsonException) { return null; }
+            catch (InvalidOperationException) { return null; }
+        }
+
+        // TypedValues.Apply on members not yet in an object: each member's
+        // kind found in a table made once for the types text (the same for
+        // every object of a page), not through PowerShell's member lookup.
+        [ThreadStatic] private static string lastTypes;
+        [ThreadStatic] private static Dictionary<string, string> lastKinds;
+
+        private static void ApplyTypes(List<PSNoteProperty> members, string types)
+        {
+            if (lastKinds == null || !string.Equals(types, lastTypes, StringComparison.Ordinal))
+            {
+                var kinds = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
+                foreach (string entry in types.Split(','))
+                {
+                    int colon = entry.IndexOf(':');
+                    if (colon > 0) kinds.TryAdd(entry.Substring(0, colon), entry.Substring(colon + 1));
+                }
+                lastKinds = kinds;
+                lastTypes = types;
+            }
+            foreach (PSNoteProperty member in members)
+            {
+                if (member.Value is string text && lastKinds.TryGetValue(member.Name, out string kind))
+                {
+                    object typed = TypedValues.Convert(text, kind);
+                    if (typed != null) member.Value = typed;
+                }
+            }
+        }
+
+        // null when a key comes twice in any casing (ConvertFrom-Json's own
+        // error then). Checked here, so PowerShell's check per member (a
+        // member lookup through the object's adapter) is skipped.
+        [ThreadStatic] private static HashSet<string> names;
+
+        private static PSObject Build(List<PSNoteProperty> members)
+        {
+            var seen = names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase);
+            seen.Clear();
+            foreach (PSNoteProperty member in members)
+                if (!seen.Add(member.Name)) return null;
+            var obj = new PSObject();
+            var properties = obj.Properties;
+            foreach (PSNoteProperty member in members) properties.Add(member, true);
+            return obj;
+        }
+
+        private static List<PSNoteProperty> ReadMembers(ref Utf8JsonReader reader)
+        {
+            var members = new List<PSNoteProperty>();
+            while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
+            {
+                string name = reader.GetString();
+                if (!reader.Read()) return null;
+                if (!TryReadValue(ref reader, out object value)) return null;
+                members.Add(new PSNoteProperty(name, value));
+            }
+            return reader.TokenType == JsonTokenType.EndObject ? members : null;
+        }
+
+        private static bool TryReadValue(ref Utf8JsonReader reader, out object value)
+        {
+            value = null;
+            switch (reader.TokenType)
+            {
+                case JsonTokenType.String:
+                    value = StringOrDate(reader.GetString());
+                    return value != null;
+                case JsonTokenType.Number:
+                    if (reader.TryGetInt64(out long integer)) { value = integer; return true; }
+                    if (IsInteger(reader.ValueSpan)) return false;   // BigInteger in ConvertFrom-Json
+                    value = reader.GetDouble();
+                    return true;
+                case JsonTokenType.True: value = true; return true;
+                case JsonTokenType.False: value = false; return true;
+                case JsonTokenType.Null: return true;
+                case JsonTokenType.StartObject:
+                    List<PSNoteProperty> members = ReadMembers(ref reader);
+                    value = members == null ? null : Build(members);
+                    return value != null;
+                case JsonTokenType.StartArray:
+                    var items = new ArrayList();
+                    while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
+                    {
+                        if (!TryReadValue(ref reader, out object item)) return false;
+                        items.Add(item);
+                    }
+                    value = items.ToArray();
+                    return true;
+                default:
+                    return false;
+            }
+        }
+
+        private static bool IsInteger(ReadOnlySpan<byte> number)
+        {
+            foreach (byte b in number)
+                if (b == '.' || b == 'e' || b == 'E') return false;
+            return true;
+        }
+
+        private static readonly string[] IsoFormats = { "yyyy-MM-ddTHH:mm:ss.FFFFFFFK" };
+
+        // The string, or the DateTime ConvertFrom-Json makes of it; null for
+        // the "/Date(...)/" form this reader leaves to the script.
+        private static object StringOrDate(string text)
+        {
+            if (text.Length >= 19 && text.Length <= 40 && text[4] == '-' && text[7] == '-' && text[10] == 'T'
+                && char.IsDigit(text[0]))
+            {
+                if (DateTime.TryParseExact(text, IsoFormats, System.Globalization.CultureInfo.InvariantCulture,
+                                           System.Globalization.DateTimeStyles.RoundtripKind, out DateTime time))
+                    return time;
+                return null;   // looks like a date but is not one we parse exactly: the script decides
+            }
+            if (text.StartsWith("/Date(", StringComparison.Ordinal) || text.StartsWith("\\/Date(", StringComparison.Ordinal))
+                return null;
+            return text;
+        }
+    }
+}
