@@ -112,17 +112,20 @@ build_helper() {
 }
 
 # The module's compiled parts (module/Types/*.cs: typed values, the object
-# reader, the helper's stderr guard), compiled once by PowerShell itself into
-# module/bin, optimized (Add-Type's default is a debug build); rebuilt when a
-# source is newer.
+# reader, the helper's stderr guard), built by the .NET SDK for .NET 6 against
+# PowerShell Standard (tools/types: loads in PowerShell 7.2 and later),
+# optimized, into module/bin; rebuilt when a source is newer.
 build_types() {
     local dll="$ROOT/module/bin/ExchangeMfa.Types.dll" src
-    for src in "$ROOT"/module/Types/*.cs; do
+    for src in "$ROOT"/module/Types/*.cs "$ROOT/tools/types/ExchangeMfa.Types.csproj"; do
         [ "$dll" -nt "$src" ] && continue
         say "building the module's types"
         rm -f "$dll"
-        "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -Command "Add-Type -Path (Get-Item '$ROOT/module/Types/*.cs').FullName -OutputAssembly '$dll' -OutputType Library -CompilerOptions '-optimize+'" ||
-            { echo "build.sh: the module's types were not built" >&2; exit 1; }
+        dotnet build "$ROOT/tools/types/ExchangeMfa.Types.csproj" -c Release -o "$ROOT/build/types/out" \
+            --nologo -v quiet >"$ROOT/build/types.log" 2>&1 ||
+            { tail -20 "$ROOT/build/types.log" >&2; echo "build.sh: the module's types were not built" >&2; exit 1; }
+        mkdir -p "$ROOT/module/bin"
+        cp "$ROOT/build/types/out/ExchangeMfa.Types.dll" "$dll"
         return 0
     done
 }

@@ -3,7 +3,7 @@
 // size ("99 GB (106,300,440,576 bytes)", "Unlimited"); Apply converts only
 // those, in compiled code, so a 100,000-object read pays microseconds, not a
 // PowerShell statement per member. Built by build.sh into
-// module/bin/ExchangeMfa.Types.dll (Add-Type -OutputAssembly).
+// module/bin/ExchangeMfa.Types.dll (tools/types/ExchangeMfa.Types.csproj).
 using System;
 using System.Globalization;
 using System.Management.Automation;
