@@ -14,6 +14,12 @@
 #ifndef test_close_socket
 #define test_close_socket close  /* win32_test_compat.h: closesocket */
 #endif
+#ifndef test_set_recv_timeout     /* win32_test_compat.h: the Windows forms */
+#define test_set_recv_timeout(fd, ms) \
+    do { struct timeval tv_ = {(ms) / 1000, ((ms) % 1000) * 1000}; \
+         setsockopt((fd), SOL_SOCKET, SO_RCVTIMEO, &tv_, sizeof tv_); } while (0)
+#define test_recv_timed_out() (errno == EAGAIN || errno == EWOULDBLOCK)
+#endif
 #include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -245,10 +251,9 @@ static int slow_connection(int port)
 static bool closed_by_listener(int fd)
 {
     char c;
-    struct timeval tv = {0, 200000};
 
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    return recv(fd, &c, 1, 0) <= 0 && errno != EAGAIN && errno != EWOULDBLOCK;
+    test_set_recv_timeout(fd, 200);
+    return recv(fd, &c, 1, 0) <= 0 && !test_recv_timed_out();
 }
 
 /* 40 connections trickling their heads do not keep the callback out
@@ -279,8 +284,8 @@ static void test_slow_connections_do_not_starve(void **state)
     em_free_secret(&w.code);
     em_loopback_free(&lb);
     for (i = 0; i < 40; i++)
-        close(fds[i]);
-    close(trickler);
+        test_close_socket(fds[i]);
+    test_close_socket(trickler);
 
     /* A head trickled a byte a second is cut at its deadline (5 s), before
      * MHD's idle timeout (10 s, reset by every byte) would ever fire. */
@@ -292,7 +297,7 @@ static void test_slow_connections_do_not_starve(void **state)
         em_request_sleep(NULL, 1000);
     assert_true(i < 8);
     assert_true(closed_by_listener(trickler));
-    close(trickler);
+    test_close_socket(trickler);
     assert_int_equal(get("127.0.0.1", port, "/?code=0.AX-code&state=" STATE, &status, &body), EM_OK);
     pthread_join(w.thread, NULL);
     assert_int_equal(w.rc, EM_OK);

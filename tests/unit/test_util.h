@@ -3,6 +3,7 @@
 #define EM_TEST_UTIL_H
 
 #include <dirent.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,5 +95,51 @@ static inline char *test_read_file(const char *rel, size_t *len)
     *len = (size_t)size;
     return data;
 }
+
+/* A limit on the size of the files this process writes (a full disk, for
+ * the cache's writes); test_has_file_size_limit is false where the
+ * platform has none (Windows: win32_test_compat.h), and the test skips. */
+#ifndef EM_TEST_NO_FILE_SIZE_LIMIT
+#include <signal.h>
+#include <sys/resource.h>
+static struct rlimit test_saved_file_size;
+
+static inline bool test_has_file_size_limit(void)
+{
+    return true;
+}
+
+static inline bool test_file_size_limit(rlim_t bytes)
+{
+    struct rlimit small;
+
+    signal(SIGXFSZ, SIG_IGN);   /* a write past it fails with EFBIG instead */
+    if (getrlimit(RLIMIT_FSIZE, &test_saved_file_size) != 0)
+        return false;
+    small.rlim_cur = bytes;
+    small.rlim_max = test_saved_file_size.rlim_max;
+    return setrlimit(RLIMIT_FSIZE, &small) == 0;
+}
+
+static inline void test_file_size_unlimit(void)
+{
+    setrlimit(RLIMIT_FSIZE, &test_saved_file_size);
+}
+#else
+static inline bool test_has_file_size_limit(void)
+{
+    return false;
+}
+
+static inline bool test_file_size_limit(unsigned long bytes)
+{
+    (void)bytes;
+    return false;
+}
+
+static inline void test_file_size_unlimit(void)
+{
+}
+#endif
 
 #endif

@@ -35,8 +35,18 @@ static inline char *mkdtemp(char *pattern)
 
 #define mkdir(path, mode) _mkdir(path)
 
+/* No per-process file size limit (test_util.h's tests skip). */
+#define EM_TEST_NO_FILE_SIZE_LIMIT 1
+
 /* A socket is not a file descriptor on Windows. */
 #define test_close_socket closesocket
+
+/* No SIGPIPE to silence; SO_RCVTIMEO takes milliseconds; a timed-out recv
+ * says so through WSAGetLastError. */
+#define MSG_NOSIGNAL 0
+#define test_set_recv_timeout(fd, ms) \
+    do { DWORD t_ = (DWORD)(ms); setsockopt((SOCKET)(fd), SOL_SOCKET, SO_RCVTIMEO, (const char *)&t_, sizeof t_); } while (0)
+#define test_recv_timed_out() (WSAGetLastError() == WSAETIMEDOUT)
 
 /* A named pipe (its server end kept open for the test's life): a reader
  * of \\.\pipe\<name> waits for data that never comes. */
