@@ -2,49 +2,54 @@
 # schema version 2: docs/exchange.md). The build turns it into the
 # proxy modules of module/Commands and their CommandNames.txt; at run time
 # the module reads only that name list, and only when it needs it
-# (Connect -CommandName or -Prefix, a typo suggestion): never at import.
+# (Connect -CommandName or -Prefix, a typo suggestion, whether
+# Invoke-ExchangeMfaCommand must ask first): never at import, never the JSON.
 
-$script:CatalogPath = Join-Path $PSScriptRoot '../Data/ExchangeCommands.json'
 $script:CommandsPath = Join-Path $PSScriptRoot '../Commands'
-# Proxy names (sorted), name -> canonical spelling, name -> products; read once.
+# Proxy names (sorted), name -> canonical spelling, name -> products, and the
+# names of the commands that change state; read once.
 $script:CommandNameList = $null
 $script:CommandNameSet = $null
 $script:CommandProducts = $null
-# name -> full catalogue entry; parsed only by Get-ExchangeCommandCatalog.
-$script:CatalogByName = $null
+$script:StateChangingCommands = $null
+# Verbs of cmdlets that only read, for cmdlets the catalogue lacks.
+$script:ReadOnlyVerbs = @('Get', 'Search', 'Test', 'Export')
 
 function Get-ExchangeCommandNameList {
     # Every catalogue name, from the list the build wrote beside the proxy
-    # modules (a few KB, where the JSON is megabytes).
+    # modules ("Name<TAB>Products<TAB>changesState": a few KB, where the
+    # JSON is megabytes).
     if ($null -eq $script:CommandNameList) {
         $path = Join-Path $script:CommandsPath 'CommandNames.txt'
         if (-not [System.IO.File]::Exists($path)) { return @() }
         $set = [System.Collections.Generic.Dictionary[string, string]]::new([System.StringComparer]::OrdinalIgnoreCase)
         $products = [System.Collections.Generic.Dictionary[string, string[]]]::new([System.StringComparer]::OrdinalIgnoreCase)
+        $changing = [System.Collections.Generic.HashSet[string]]::new([System.StringComparer]::OrdinalIgnoreCase)
         $names = [System.Collections.Generic.List[string]]::new(1024)
         foreach ($line in [System.IO.File]::ReadAllLines($path)) {
-            $name, $productList = $line.Split("`t", 2)
+            $name, $productList, $changesState = $line.Split("`t", 3)
             $set[$name] = $name
             $products[$name] = ([string]$productList).Split(',')
+            if ($changesState -eq 'true') { [void]$changing.Add($name) }
             $names.Add($name)
         }
         $script:CommandNameSet = $set
         $script:CommandProducts = $products
+        $script:StateChangingCommands = $changing
         $script:CommandNameList = $names.ToArray()
     }
     $script:CommandNameList
 }
 
-function Get-ExchangeCommandCatalog {
-    # The whole catalogue as an ordered name -> entry table (case-insensitive).
-    if ($null -eq $script:CatalogByName) {
-        $document = ConvertFrom-Json -InputObject ([System.IO.File]::ReadAllText($script:CatalogPath))
-        if ($document.version -ne 2) { throw "Unsupported catalogue version '$($document.version)' in $script:CatalogPath." }
-        $table = [System.Collections.Specialized.OrderedDictionary]::new([System.StringComparer]::OrdinalIgnoreCase)
-        foreach ($command in $document.commands) { $table[[string]$command.name] = $command }
-        $script:CatalogByName = $table
+function Test-ExchangeCommandChangesState {
+    # Whether a cmdlet changes state: the catalogue's answer, else (a cmdlet
+    # it lacks) every verb but the read-only ones.
+    param([Parameter(Mandatory)] [string] $Name)
+    $null = Get-ExchangeCommandNameList
+    if ($null -ne $script:CommandNameSet -and $script:CommandNameSet.ContainsKey($Name)) {
+        return $script:StateChangingCommands.Contains($Name)
     }
-    $script:CatalogByName
+    $script:ReadOnlyVerbs -notcontains ($Name -split '-', 2)[0]
 }
 
 function Resolve-ExchangeCommandName {

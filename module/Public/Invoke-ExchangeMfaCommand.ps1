@@ -1,6 +1,3 @@
-# Verbs of cmdlets that only read: others may change state (ShouldProcess).
-$script:ReadOnlyVerbs = @('Get', 'Search', 'Test', 'Export')
-
 function Invoke-ExchangeMfaCommand {
     <#
     .SYNOPSIS
@@ -94,9 +91,7 @@ function Invoke-ExchangeMfaCommand {
         [int] $PageSize
     )
     $target = if ($Parameters -and $Parameters.Contains('Identity')) { $Parameters['Identity'] } else { $Name }
-    $command = (Get-ExchangeCommandCatalog)[$Name]
-    $changesState = if ($command) { [bool]$command.changesState } else { $script:ReadOnlyVerbs -notcontains ($Name -split '-', 2)[0] }
-    if ($changesState -and -not $PSCmdlet.ShouldProcess([string]$target, $Name)) { return }
+    if ((Test-ExchangeCommandChangesState -Name $Name) -and -not $PSCmdlet.ShouldProcess([string]$target, $Name)) { return }
     Invoke-ExchangeMfaStream -Cmdlet $PSCmdlet -CmdletName $Name -Parameters $Parameters `
         -ResultSize $ResultSize -PageSize $PageSize -ConnectionId $ConnectionId -TargetObject $target
 }
