@@ -445,6 +445,11 @@ void em_http_allow_plain_http(void)
     atomic_store(&plain_http_allowed, true);
 }
 
+bool em_http_plain_http_allowed(void)
+{
+    return atomic_load(&plain_http_allowed);
+}
+
 static void set_options(CURL *easy, const em_http_request *req, xfer *x,
                         struct curl_slist *headers, char *errbuf)
 {
@@ -455,7 +460,7 @@ static void set_options(CURL *easy, const em_http_request *req, xfer *x,
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     /* Set here, not left to the system's policy: https only (redirects are
      * not followed), TLS 1.2 at least. */
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, req->allow_http || atomic_load(&plain_http_allowed) ? "http,https" : "https");
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, req->allow_http || em_http_plain_http_allowed() ? "http,https" : "https");
     curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, HTTP_USER_AGENT);
