@@ -1161,6 +1161,66 @@ static void test_lock_rules(void **state)
     em_cache_close(&d);
 }
 
+/* The renewal lock (docs/cache.md, "Single flight"): one holder among all
+ * handles and processes, a bounded wait, the cache lock free for others
+ * meanwhile, never taken under the cache lock, dropped when its holder is
+ * killed. */
+static void test_renewal_lock(void **state)
+{
+    fixture *f = *state;
+    em_cache *c = open_cache(f);
+    em_cache *d = open_cache(f);
+    em_cache_renewal *held = NULL, *other = NULL;
+    em_error err = {0};
+    pid_t child;
+    int status;
+
+    assert_int_equal(em_cache_renewal_begin(&held, c, 0, NULL, &err), EM_OK);
+    assert_int_equal(em_cache_renewal_begin(&other, d, 100, NULL, &err), EM_ETIMEOUT);
+    assert_null(other);
+    assert_non_null(strstr(err.message, "renewal"));
+    /* Another process waits in vain too, while the cache lock is free for it. */
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        em_cache *e = NULL;
+        em_cache_renewal *r = NULL;
+        bool ok = em_cache_open(&e, f->dir, NULL) == EM_OK &&
+                  em_cache_renewal_begin(&r, e, 100, NULL, NULL) == EM_ETIMEOUT &&
+                  em_cache_lock(e, 1000, NULL, NULL) == EM_OK;
+        _exit(ok ? 0 : 1);
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFEXITED(status));
+    assert_int_equal(WEXITSTATUS(status), 0);
+    /* Lock order: renewal, then cache; never the other way round. */
+    lock(d);
+    assert_int_equal(em_cache_renewal_begin(&other, d, 100, NULL, &err), EM_EINVAL);
+    em_cache_unlock(d);
+    em_cache_renewal_end(&held);
+    assert_null(held);
+    assert_int_equal(em_cache_renewal_begin(&other, d, 100, NULL, &err), EM_OK);
+    em_cache_renewal_end(&other);
+    em_cache_renewal_end(&other);   /* harmless */
+    /* A holder killed: the system drops its lock. */
+    child = fork();
+    assert_true(child >= 0);
+    if (child == 0) {
+        em_cache *e = NULL;
+        em_cache_renewal *r = NULL;
+
+        if (em_cache_open(&e, f->dir, NULL) == EM_OK && em_cache_renewal_begin(&r, e, 0, NULL, NULL) == EM_OK)
+            kill(getpid(), SIGKILL);
+        _exit(1);
+    }
+    assert_int_equal(waitpid(child, &status, 0), child);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(em_cache_renewal_begin(&other, d, 5000, NULL, &err), EM_OK);
+    em_cache_renewal_end(&other);
+    em_cache_close(&c);
+    em_cache_close(&d);
+}
+
 static void test_remove_account(void **state)
 {
     fixture *f = *state;
@@ -1275,6 +1335,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_threads_exclude, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_cancelled, setup, teardown),
         cmocka_unit_test_setup_teardown(test_lock_rules, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_renewal_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_remove_account, setup, teardown),
         cmocka_unit_test_setup_teardown(test_ids, setup, teardown),
         cmocka_unit_test_setup_teardown(test_default_dir, setup, teardown),

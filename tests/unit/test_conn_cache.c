@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "test_util.h"
+#include "fake_server.h"
 #include "util/base64.h"
 #include "util/buf.h"
 #include "cache/cache.h"
@@ -42,6 +43,7 @@
 #define SCOPE "https://outlook.office365.com/.default openid profile offline_access"
 
 static char dir[256];
+static char environment[64] = ENVIRONMENT;   /* the cache's environment of the entries stored */
 
 static int make_dir(void **state)
 {
@@ -64,7 +66,7 @@ static void store(const char *access_token, time_t expires_on, time_t refresh_on
 {
     em_cache *cache = NULL;
     em_cache_entry e = {
-        .local_account_id = "oid-1", .realm = TID, .environment = ENVIRONMENT,
+        .local_account_id = "oid-1", .realm = TID, .environment = environment,
         .client_id = CLIENT, .target = SCOPE, .username = UPN,
         .access_token = access_token, .expires_on = expires_on, .refresh_on = refresh_on,
         .refresh_token = "RT-cached",
@@ -85,7 +87,7 @@ static bool account_cached(void)
 
     assert_int_equal(em_cache_open(&cache, dir, NULL), EM_OK);
     assert_int_equal(em_cache_lock(cache, 0, NULL, NULL), EM_OK);
-    rc = em_cache_find_accounts(&accounts, cache, ENVIRONMENT, CLIENT, UPN, NULL);
+    rc = em_cache_find_accounts(&accounts, cache, environment, CLIENT, UPN, NULL);
     em_cache_unlock(cache);
     em_cache_accounts_free(&accounts);
     em_cache_close(&cache);
@@ -172,6 +174,191 @@ static void test_renewal_takes_newer_token(void **state)
     em_conn_table_free(&t);
     assert_int_equal(em_json_outstanding(), 0);
 }
+
+#ifdef EM_HAVE_MHD
+/* ---- renewal over the network, and the cache lock ---- */
+
+/* A fake identity platform whose token endpoint answers only when the test
+ * lets it (or after 20 s), so a renewal can be caught in its round trip. */
+typedef struct slow_idp {
+    fake_server server;
+    pthread_mutex_t lock;       /* the server's: held around route */
+    pthread_cond_t released;
+    bool answer;                /* the token endpoint may answer */
+    int token_calls;
+} slow_idp;
+
+static void slow_route(void *ctx, struct MHD_Connection *conn, const char *url, const char *form,
+                       int *status, em_buf *body, char *location, size_t location_size)
+{
+    slow_idp *f = ctx;
+    struct timespec deadline;
+
+    (void)conn, (void)form, (void)location, (void)location_size;
+    if (strcmp(url, "/tenant/v2.0/.well-known/openid-configuration") == 0) {
+        em_buf_printf(body, "{\"issuer\":\"%s/{tenantid}/v2.0\",\"authorization_endpoint\":"
+                      "\"%s/tenant/oauth2/v2.0/authorize\",\"token_endpoint\":\"%s/tenant/oauth2/v2.0/token\","
+                      "\"jwks_uri\":\"%s/tenant/discovery/v2.0/keys\"}",
+                      f->server.base, f->server.base, f->server.base, f->server.base);
+    } else if (strcmp(url, "/tenant/discovery/v2.0/keys") == 0) {
+        em_buf_puts(body, "{\"keys\":[]}");   /* the answer has no id_token to check */
+    } else if (strcmp(url, "/tenant/oauth2/v2.0/token") == 0) {
+        f->token_calls++;
+        clock_gettime(CLOCK_REALTIME, &deadline);
+        deadline.tv_sec += 20;
+        while (!f->answer && pthread_cond_timedwait(&f->released, &f->lock, &deadline) == 0)
+            ;
+        em_buf_puts(body, "{\"token_type\":\"Bearer\",\"expires_in\":3600,\"access_token\":\"AT-fresh\","
+                          "\"refresh_token\":\"RT-fresh\"}");
+    } else {
+        *status = 404;
+    }
+}
+
+static int slow_calls(slow_idp *f)
+{
+    int n;
+
+    pthread_mutex_lock(&f->lock);
+    n = f->token_calls;
+    pthread_mutex_unlock(&f->lock);
+    return n;
+}
+
+static void slow_release(slow_idp *f)
+{
+    pthread_mutex_lock(&f->lock);
+    f->answer = true;
+    pthread_cond_broadcast(&f->released);
+    pthread_mutex_unlock(&f->lock);
+}
+
+typedef struct renewal_run {
+    em_conn *c;
+    char *token;
+    int rc;
+} renewal_run;
+
+static void *renew_in_thread(void *arg)
+{
+    renewal_run *r = arg;
+    em_error err = {0};
+
+    r->rc = em_conn_bearer(&r->token, r->c, NULL, NULL, NULL, &err);
+    return NULL;
+}
+
+/* A connection to the slow platform whose cached token is due. */
+static em_conn *due_connection(slow_idp *f, em_conn_table *t, char *authority, size_t size)
+{
+    em_conn_settings s = delegated;
+    em_conn *c = NULL;
+    em_error err = {0};
+
+    pthread_mutex_init(&f->lock, NULL);
+    pthread_cond_init(&f->released, NULL);
+    f->server.route = slow_route;
+    f->server.ctx = f;
+    f->server.lock = &f->lock;
+    assert_true(fake_server_start(&f->server));
+    snprintf(authority, size, "%s/tenant", f->server.base);
+    snprintf(environment, sizeof environment, "%s", f->server.base + strlen("http://"));
+    s.authority = authority;
+    store("AT-old", time(NULL) + 3600, time(NULL) - 10);     /* past its refresh time */
+    if (em_conn_open(&c, t, &s, NULL, &err) != EM_OK)
+        fail_msg("%s", err.message);
+    return c;
+}
+
+static void slow_stop(slow_idp *f)
+{
+    MHD_stop_daemon(f->server.daemon);
+    pthread_cond_destroy(&f->released);
+    pthread_mutex_destroy(&f->lock);
+    snprintf(environment, sizeof environment, "%s", ENVIRONMENT);
+}
+
+/* Issue 13: a renewal waiting on the network leaves the cache lock free
+ * (a Connect of another process used to wait for it), and the refreshed
+ * tokens are stored once the answer comes. */
+static void test_renewal_frees_cache_lock(void **state)
+{
+    slow_idp f = {0};
+    em_conn_table *t = NULL;
+    em_cache *other = NULL;
+    em_cache_renewal *renewal = NULL;
+    em_cache_token *at = NULL;
+    renewal_run run = {0};
+    pthread_t thread;
+    char authority[96];
+    em_error err = {0};
+    int i;
+
+    (void)state;
+    assert_int_equal(em_conn_table_new(&t), EM_OK);
+    run.c = due_connection(&f, t, authority, sizeof authority);
+    assert_int_equal(pthread_create(&thread, NULL, renew_in_thread, &run), 0);
+    for (i = 0; i < 400 && slow_calls(&f) == 0; i++)
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    assert_int_equal(slow_calls(&f), 1);
+    /* The refresh is in flight: the cache lock is free, the renewal lock not. */
+    assert_int_equal(em_cache_open(&other, dir, &err), EM_OK);
+    assert_int_equal(em_cache_lock(other, 2000, NULL, &err), EM_OK);
+    em_cache_unlock(other);
+    assert_int_equal(em_cache_renewal_begin(&renewal, other, 100, NULL, &err), EM_ETIMEOUT);
+    slow_release(&f);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_int_equal(run.rc, EM_OK);
+    assert_string_equal(run.token, "AT-fresh");
+    em_free_secret(&run.token);
+    assert_int_equal(em_cache_lock(other, 2000, NULL, &err), EM_OK);
+    assert_int_equal(em_cache_find_access_token(&at, other, "oid-1." TID, environment, CLIENT, TID, SCOPE,
+                                                time(NULL), &err), EM_OK);
+    assert_string_equal(at->secret, "AT-fresh");
+    em_cache_unlock(other);
+    em_cache_token_free(&at);
+    em_cache_close(&other);
+    em_conn_release(&run.c);
+    em_conn_table_free(&t);
+    slow_stop(&f);
+    assert_int_equal(em_json_outstanding(), 0);
+}
+
+/* Single flight: a renewal that finds another process renewing waits for
+ * it and takes the token it stored, with no refresh of its own. */
+static void test_renewal_waits_for_another(void **state)
+{
+    slow_idp f = {0};
+    em_conn_table *t = NULL;
+    em_cache *other = NULL;
+    em_cache_renewal *renewal = NULL;
+    renewal_run run = {0};
+    pthread_t thread;
+    char authority[96];
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(em_conn_table_new(&t), EM_OK);
+    run.c = due_connection(&f, t, authority, sizeof authority);
+    assert_int_equal(em_cache_open(&other, dir, &err), EM_OK);
+    assert_int_equal(em_cache_renewal_begin(&renewal, other, 0, NULL, &err), EM_OK);
+    assert_int_equal(pthread_create(&thread, NULL, renew_in_thread, &run), 0);
+    /* "Another process" renews meanwhile and stores its token. */
+    store("AT-by-another", time(NULL) + 3600, time(NULL) + 1800);
+    em_cache_renewal_end(&renewal);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_int_equal(run.rc, EM_OK);
+    assert_string_equal(run.token, "AT-by-another");
+    assert_int_equal(slow_calls(&f), 0);
+    em_free_secret(&run.token);
+    em_cache_close(&other);
+    slow_release(&f);
+    em_conn_release(&run.c);
+    em_conn_table_free(&t);
+    slow_stop(&f);
+    assert_int_equal(em_json_outstanding(), 0);
+}
+#endif
 
 static void test_memory_never_reads_cache(void **state)
 {
@@ -380,6 +567,10 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_silent_from_cache, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_renewal_takes_newer_token, make_dir, remove_dir),
+#ifdef EM_HAVE_MHD
+        cmocka_unit_test_setup_teardown(test_renewal_frees_cache_lock, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_renewal_waits_for_another, make_dir, remove_dir),
+#endif
         cmocka_unit_test_setup_teardown(test_memory_never_reads_cache, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_corrupt_cache_warns, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_store_failure_warns, make_dir, remove_dir),

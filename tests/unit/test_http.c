@@ -18,6 +18,7 @@
 #include "platform_sockets.h"   /* sockaddr_in: the platform's header */
 #include <cmocka.h>
 
+#include "test_util.h"
 #include "util/buf.h"
 #include "net/http.h"
 #include "util/json.h"
@@ -327,6 +328,32 @@ static void test_https_only(void **state)
     em_http_response_free(&resp);
 }
 
+/* EXCHANGEMFA_CA_FILE naming a FIFO (or a Windows pipe) is refused when the
+ * helper starts, not waited on: requests then fail with the reason. */
+static void test_ca_file_not_regular(void **state)
+{
+    char fifo[256];
+    em_http_request req = {0};
+    em_http_response resp;
+    em_error err = {0};
+
+    (void)state;
+    assert_int_equal(test_make_blocking_file(fifo, sizeof fifo, "/tmp", "em-ca-fifo"), 0);
+    em_http_global_cleanup();
+    setenv("EXCHANGEMFA_CA_FILE", fifo, 1);
+    assert_int_equal(em_http_global_init(&err), EM_OK);
+    req.method = "GET";
+    req.url = "https://127.0.0.1:1/";
+    assert_int_equal(em_http_perform(&resp, &req, NULL, &err), EM_ETLS);
+    assert_non_null(strstr(err.message, "EXCHANGEMFA_CA_FILE"));
+    assert_non_null(strstr(err.message, "cannot be read"));
+    em_http_response_free(&resp);
+    em_http_global_cleanup();
+    unsetenv("EXCHANGEMFA_CA_FILE");
+    remove(fifo);
+    assert_int_equal(em_http_global_init(&err), EM_OK);
+}
+
 /* Cancellation needs an em_request: run a fetch as a protocol request. */
 static int m_fetch(char **out, em_request *req, yajl_val params, void *app, em_error *err)
 {
@@ -392,6 +419,7 @@ int main(void)
     const struct CMUnitTest served[] = {
         cmocka_unit_test(test_get_and_headers),
         cmocka_unit_test(test_https_only),
+        cmocka_unit_test(test_ca_file_not_regular),
         cmocka_unit_test(test_post_body_and_headers_sent),
         cmocka_unit_test(test_streaming_and_cap),
         cmocka_unit_test(test_connection_reuse),

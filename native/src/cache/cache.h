@@ -64,8 +64,10 @@
 #define EM_CACHE_DIR_NAME "exchangemfa"
 #define EM_CACHE_FILE_NAME "tokens.json"
 #define EM_CACHE_LOCK_NAME "tokens.lock"
+#define EM_CACHE_RENEWAL_LOCK_NAME "tokens.renewal.lock"
 #define EM_CACHE_MAX_FILE (8L * 1024 * 1024)    /* larger files are set aside */
 #define EM_CACHE_LOCK_TIMEOUT_MS 30000L         /* em_cache_lock's default */
+#define EM_CACHE_RENEWAL_WAIT_MS 10000L         /* for another process's renewal */
 #define EM_CACHE_EXPIRY_MARGIN 300              /* seconds: MSAL's 5 minutes */
 #define EM_CACHE_VERSION 1
 
@@ -154,6 +156,22 @@ int em_cache_lock(em_cache *cache, long timeout_ms, em_request *req, em_error *e
 
 /* Releases the lock taken by this thread. */
 void em_cache_unlock(em_cache *cache);
+
+/* Renewal, single flight across the user's processes without holding the
+ * cache lock over the network (docs/cache.md): the renewal lock is a
+ * second lock file that only renewals take, before the cache lock, and
+ * hold across their round trip; the cache lock is taken for the reads and
+ * the write on either side of it. em_cache_renewal_begin waits up to
+ * wait_ms (0: EM_CACHE_RENEWAL_WAIT_MS) for another renewal to end:
+ * EM_OK with *out held; EM_ETIMEOUT when another process held it all that
+ * time (the caller may renew alone); EM_ECANCELLED; EM_EINVAL when this
+ * thread holds the cache lock; EM_EACCESS / EM_EINTERNAL. */
+typedef struct em_cache_renewal em_cache_renewal;
+int em_cache_renewal_begin(em_cache_renewal **out, em_cache *cache, long wait_ms, em_request *req,
+                           em_error *err);
+
+/* Releases the renewal lock; NULLs *renewal (NULL: nothing to do). */
+void em_cache_renewal_end(em_cache_renewal **renewal);
 
 /* Copies the oldest pending warning (a file set aside, a folder narrowed)
  * into out and forgets it; false when none is pending. Any thread, lock

@@ -269,25 +269,30 @@ static int lock_mutex(em_cache_file *c, const struct timespec *start, long timeo
     }
 }
 
-/* The lock file on tokens.lock, polled every 50 ms: the system drops it
- * when the holder dies, so a killed helper never leaves a stale lock. */
-static int lock_file(em_cache_file *c, const struct timespec *start, long timeout_ms,
-                     em_request *req, em_error *err)
+/* The lock file name in the cache folder, polled every 50 ms: the system
+ * drops it when the holder dies, so a killed helper never leaves a stale
+ * lock. what names the lock in messages. */
+static int lock_file(em_file_lock **out, em_cache_file *c, const char *name, const char *what,
+                     const struct timespec *start, long timeout_ms, em_request *req, em_error *err)
 {
     for (;;) {
         long left;
-        int rc = em_file_lock_try(&c->lock, c->folder, EM_CACHE_LOCK_NAME, err);
+        int rc = em_file_lock_try(out, c->folder, name, err);
 
-        if (rc != EM_OK)
-            return em_error_prefix(err, "the token cache lock: ");
-        if (c->lock != NULL)
+        if (rc != EM_OK) {
+            char prefix[64];
+
+            snprintf(prefix, sizeof prefix, "%s: ", what);
+            return em_error_prefix(err, prefix);
+        }
+        if (*out != NULL)
             return EM_OK;
         left = timeout_ms - elapsed_ms(start);
         if (left <= 0)
-            return em_error_set(err, EM_ETIMEOUT, "timed out after %ld ms waiting for the token cache "
-                                "(another process holds it)", timeout_ms);
+            return em_error_set(err, EM_ETIMEOUT, "timed out after %ld ms waiting for %s "
+                                "(another process holds it)", timeout_ms, what);
         if (em_request_sleep(req, left < CACHE_POLL_MS ? left : CACHE_POLL_MS) != EM_OK)
-            return em_error_set(err, EM_ECANCELLED, "cancelled while waiting for the token cache");
+            return em_error_set(err, EM_ECANCELLED, "cancelled while waiting for %s", what);
     }
 }
 
@@ -302,7 +307,8 @@ int em_cache_file_lock(em_cache_file *file, long timeout_ms, em_request *req, em
     rc = lock_mutex(file, &start, timeout_ms, req, err);
     if (rc != EM_OK)
         return rc;
-    rc = lock_file(file, &start, timeout_ms, req, err);
+    rc = lock_file(&file->lock, file, EM_CACHE_LOCK_NAME, "the token cache lock", &start, timeout_ms,
+                   req, err);
     if (rc != EM_OK)
         goto unlock_mutex;
     held_here = file;
@@ -329,6 +335,20 @@ void em_cache_file_unlock(em_cache_file *file)
 bool em_cache_file_held(const em_cache_file *file)
 {
     return file != NULL && held_here == file;
+}
+
+int em_cache_file_renewal_lock(em_file_lock **out, em_cache_file *file, long timeout_ms, em_request *req,
+                               em_error *err)
+{
+    struct timespec start;
+
+    *out = NULL;
+    if (held_here != NULL)
+        return em_error_set(err, EM_EINVAL, "the renewal lock is taken before the token cache lock, "
+                            "never while holding it");
+    clock_gettime(CLOCK_MONOTONIC, &start);
+    return lock_file(out, file, EM_CACHE_RENEWAL_LOCK_NAME, "the token renewal lock", &start, timeout_ms,
+                     req, err);
 }
 
 yajl_val em_cache_file_root(const em_cache_file *file)

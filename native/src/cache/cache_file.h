@@ -20,6 +20,7 @@
 #include <stddef.h>
 #include "util/error.h"
 #include "util/json.h"
+#include "platform/platform.h"     /* em_file_lock */
 #include "protocol/request.h"
 
 typedef struct em_cache_file em_cache_file;
@@ -50,6 +51,13 @@ void em_cache_file_unlock(em_cache_file *file);
 
 /* Whether the calling thread holds the lock of file. */
 bool em_cache_file_held(const em_cache_file *file);
+
+/* Takes the renewal lock (EM_CACHE_RENEWAL_LOCK_NAME), polling up to
+ * timeout_ms, as em_cache_renewal_begin (cache.h). The calling thread must
+ * not hold the cache lock (lock order: renewal, then cache): EM_EINVAL.
+ * *out is the held lock; release with em_file_lock_release. */
+int em_cache_file_renewal_lock(em_file_lock **out, em_cache_file *file, long timeout_ms, em_request *req,
+                               em_error *err);
 
 /* Lock held. The document, NULL when there is no file. Borrowed: valid
  * until the lock is released or the document is replaced. */

@@ -1,6 +1,6 @@
 /* conn_cache.c - a connection's use of the persistent token cache
  * (docs/cache.md): the table's one cache handle, silent sign-in, storing
- * tokens, and renewal single-flight across processes under the cache lock.
+ * tokens, and renewal single-flight across processes under the renewal lock.
  * Cache warnings (a corrupt file set aside, a lock that cannot be taken)
  * become `warning` notifications.
  */
@@ -138,6 +138,125 @@ bool em_conn_cache_use(em_conn *c, em_request *req)
     return c->cache != NULL;
 }
 
+/* A copy of t whose access token (and, when given, refresh token) come from
+ * the cache: another process renewed first. Caller frees *out. */
+static int tokens_with(em_tokens **out, const em_tokens *t, const em_cache_token *at,
+                       const em_cache_token *rt)
+{
+    em_tokens *n = calloc(1, sizeof(*n));
+
+    *out = NULL;
+    if (n == NULL || em_strdup_opt(&n->access_token, at != NULL ? at->secret : t->access_token) != EM_OK ||
+        em_strdup_opt(&n->refresh_token, rt != NULL ? rt->secret : t->refresh_token) != EM_OK ||
+        em_strdup_opt(&n->id_token, t->id_token) != EM_OK || em_strdup_opt(&n->scope, t->scope) != EM_OK ||
+        em_strdup_opt(&n->tenant_id, t->tenant_id) != EM_OK ||
+        em_strdup_opt(&n->username, t->username) != EM_OK ||
+        em_strdup_opt(&n->display_name, t->display_name) != EM_OK ||
+        em_strdup_opt(&n->object_id, t->object_id) != EM_OK) {
+        em_tokens_free(&n);
+        return EM_ENOMEM;
+    }
+    n->expires_at = at != NULL ? at->expires_on : t->expires_at;
+    n->refresh_at = at != NULL ? (at->refresh_on > 0 ? at->refresh_on : at->expires_on) : t->refresh_at;
+    *out = n;
+    return EM_OK;
+}
+
+/* A token another process stored since base's (and stale, the one just
+ * refused; NULL: none), not yet due for renewal: *out is base with it.
+ * Lock held. False when there is none. */
+static bool take_renewed(em_tokens **out, em_conn *c, const em_tokens *base, const char *stale,
+                         int *rc, em_error *err)
+{
+    em_cache_token *at = NULL, *rt = NULL;
+    em_error quiet = {0};
+    bool found = false;
+    time_t now = time(NULL);
+
+    if (base->tenant_id != NULL &&
+        em_cache_find_access_token(&at, c->cache, c->home_account_id, c->cache_env, c->settings.client_id,
+                                   base->tenant_id, c->settings.scope, now, &quiet) == EM_OK &&
+        (base->access_token == NULL || strcmp(at->secret, base->access_token) != 0) &&
+        (stale == NULL || strcmp(at->secret, stale) != 0) && at->refresh_on > now) {
+        em_cache_find_refresh_token(&rt, c->cache, c->home_account_id, c->cache_env,
+                                    c->settings.client_id, &quiet);
+        found = true;
+        *rc = tokens_with(out, base, at, rt);
+        if (*rc != EM_OK)
+            em_error_set(err, *rc, "out of memory");
+    }
+    em_cache_token_free(&at);
+    em_cache_token_free(&rt);
+    return found;
+}
+
+/* Renews base (the connection's tokens, or the cached ones at a silent
+ * sign-in) single flight across the user's processes, without holding the
+ * cache lock over the network: under the renewal lock, a token another
+ * process stored meanwhile is taken instead of a refresh (never for a
+ * claims challenge); else the newest cached refresh token is spent and the
+ * answer stored. Waiting for another process's renewal is bounded
+ * (EM_CACHE_RENEWAL_WAIT_MS); past that this one renews alone, which costs
+ * a second refresh, not an error. Lock order: renewal, then cache. */
+static int renew_shared(em_tokens **out, em_conn *c, const em_tokens *base, const char *stale,
+                        const char *claims, em_request *req, em_error *err)
+{
+    em_oidc_client client = em_conn_client(c);
+    em_cache_renewal *renewal = NULL;
+    em_cache_token *rt = NULL;
+    em_tokens *newest = NULL;
+    em_error quiet = {0};
+    bool locked = false;
+    int rc;
+
+    *out = NULL;
+    rc = em_cache_renewal_begin(&renewal, c->cache, 0, req, &quiet);
+    if (rc == EM_ECANCELLED)
+        return em_error_set(err, rc, "%s", quiet.message);
+    if (rc != EM_OK)
+        fprintf(stderr, "exchangemfa-helper: %s; renewing without waiting longer\n", quiet.message);
+    rc = cache_lock_optional(&locked, c, req, err);
+    if (rc != EM_OK)
+        goto end;
+    if (locked) {
+        if (claims == NULL && take_renewed(out, c, base, stale, &rc, err)) {
+            em_cache_unlock(c->cache);
+            goto end;
+        }
+        /* The newest refresh token: another helper may have rotated ours. */
+        if (em_cache_find_refresh_token(&rt, c->cache, c->home_account_id, c->cache_env,
+                                        c->settings.client_id, &quiet) == EM_OK &&
+            (base->refresh_token == NULL || strcmp(rt->secret, base->refresh_token) != 0) &&
+            tokens_with(&newest, base, NULL, rt) != EM_OK) {
+            em_cache_unlock(c->cache);
+            rc = em_error_set(err, EM_ENOMEM, "out of memory");
+            goto end;
+        }
+        em_cache_unlock(c->cache);
+    }
+    rc = em_conn_need_provider(c, req, err);
+    if (rc == EM_OK)
+        rc = em_oidc_refresh_claims(out, c->provider, &client, newest != NULL ? newest : base, claims, req,
+                                    err);
+    if (locked && (rc == EM_OK || rc == EM_EGRANT)) {
+        if (cache_lock(c, req, &quiet) != EM_OK) {
+            if (rc == EM_OK)
+                warn_not_stored(req, quiet.message);
+        } else {
+            if (rc == EM_OK)
+                cache_store_locked(c, *out, req);
+            else    /* the refresh token is dead: the next helper must not try it again */
+                em_cache_remove_account(c->cache, c->home_account_id, c->cache_env, &quiet);
+            em_cache_unlock(c->cache);
+        }
+    }
+end:
+    em_cache_renewal_end(&renewal);
+    em_cache_token_free(&rt);
+    em_tokens_free(&newest);
+    return rc;
+}
+
 /* Whether a cached account (its realm: a tenant id) belongs to the
  * organization asked for: the same id, or the tenant the organization's
  * discovery document names in its issuer (".../<tenant id>/v2.0"). */
@@ -157,7 +276,6 @@ int em_conn_cache_sign_in(em_conn *c, em_request *req, em_error *err)
 {
     em_cache_accounts *accounts = NULL;
     em_tokens *cached = NULL, *fresh = NULL;
-    em_oidc_client client = em_conn_client(c);
     em_error quiet = {0};
     bool locked = false;
     size_t i = 0;
@@ -198,20 +316,16 @@ int em_conn_cache_sign_in(em_conn *c, em_request *req, em_error *err)
         c->silent = true;
         goto unlock;
     }
-    rc = em_conn_need_provider(c, req, err);
-    if (rc != EM_OK)
-        goto unlock;
-    rc = em_oidc_refresh(&fresh, c->provider, &client, cached, req, &quiet);
+    /* The access token is due: renewed without the cache lock held. */
+    em_cache_unlock(c->cache);
+    rc = renew_shared(&fresh, c, cached, NULL, NULL, req, &quiet);
     if (rc == EM_OK) {
         c->tokens = fresh;
         fresh = NULL;
         c->silent = true;
-        cache_store_locked(c, c->tokens, req);
     } else if (rc == EM_ECANCELLED) {
         em_error_set(err, rc, "%s", quiet.message);
     } else {
-        if (rc == EM_EGRANT)
-            em_cache_remove_account(c->cache, c->home_account_id, c->cache_env, &quiet);
         fprintf(stderr, "exchangemfa-helper: the cached refresh token did not work (%s); "
                 "signing in again\n", em_code_name(rc));
         rc = EM_OK;
@@ -223,83 +337,10 @@ unlock:
     return rc;
 }
 
-/* A copy of t whose access token (and, when given, refresh token) come from
- * the cache: another process renewed first. Caller frees *out. */
-static int tokens_with(em_tokens **out, const em_tokens *t, const em_cache_token *at,
-                       const em_cache_token *rt)
-{
-    em_tokens *n = calloc(1, sizeof(*n));
-
-    *out = NULL;
-    if (n == NULL || em_strdup_opt(&n->access_token, at != NULL ? at->secret : t->access_token) != EM_OK ||
-        em_strdup_opt(&n->refresh_token, rt != NULL ? rt->secret : t->refresh_token) != EM_OK ||
-        em_strdup_opt(&n->id_token, t->id_token) != EM_OK || em_strdup_opt(&n->scope, t->scope) != EM_OK ||
-        em_strdup_opt(&n->tenant_id, t->tenant_id) != EM_OK ||
-        em_strdup_opt(&n->username, t->username) != EM_OK ||
-        em_strdup_opt(&n->display_name, t->display_name) != EM_OK ||
-        em_strdup_opt(&n->object_id, t->object_id) != EM_OK) {
-        em_tokens_free(&n);
-        return EM_ENOMEM;
-    }
-    n->expires_at = at != NULL ? at->expires_on : t->expires_at;
-    n->refresh_at = at != NULL ? (at->refresh_on > 0 ? at->refresh_on : at->expires_on) : t->refresh_at;
-    *out = n;
-    return EM_OK;
-}
-
 int em_conn_cache_renew(em_tokens **out, em_conn *c, const char *stale, const char *claims,
                         em_request *req, em_error *err)
 {
-    em_oidc_client client = em_conn_client(c);
-    em_cache_token *at = NULL, *rt = NULL;
-    em_tokens *base = NULL;
-    em_error quiet = {0};
-    bool locked = false;
-    time_t now = time(NULL);
-    int rc;
-
-    rc = cache_lock_optional(&locked, c, req, err);
-    if (rc != EM_OK)
-        return rc;
-    if (!locked)
-        return em_oidc_refresh_claims(out, c->provider, &client, c->tokens, claims, req, err);
-    if (claims == NULL && c->tokens->tenant_id != NULL &&
-        em_cache_find_access_token(&at, c->cache, c->home_account_id, c->cache_env, c->settings.client_id,
-                                   c->tokens->tenant_id, c->settings.scope, now, &quiet) == EM_OK &&
-        strcmp(at->secret, c->tokens->access_token) != 0 &&
-        (stale == NULL || strcmp(at->secret, stale) != 0) && at->refresh_on > now) {
-        em_cache_find_refresh_token(&rt, c->cache, c->home_account_id, c->cache_env,
-                                    c->settings.client_id, &quiet);
-        rc = tokens_with(out, c->tokens, at, rt);
-        if (rc != EM_OK)
-            em_error_set(err, rc, "out of memory");
-        goto unlock;
-    }
-    rc = em_conn_need_provider(c, req, err);
-    if (rc != EM_OK)
-        goto unlock;
-    /* The newest refresh token: another helper may have rotated ours. */
-    if (em_cache_find_refresh_token(&rt, c->cache, c->home_account_id, c->cache_env,
-                                    c->settings.client_id, &quiet) == EM_OK &&
-        (c->tokens->refresh_token == NULL || strcmp(rt->secret, c->tokens->refresh_token) != 0)) {
-        rc = tokens_with(&base, c->tokens, NULL, rt);
-        if (rc != EM_OK) {
-            em_error_set(err, rc, "out of memory");
-            goto unlock;
-        }
-    }
-    rc = em_oidc_refresh_claims(out, c->provider, &client, base != NULL ? base : c->tokens, claims,
-                                req, err);
-    if (rc == EM_OK)
-        cache_store_locked(c, *out, req);
-    else if (rc == EM_EGRANT)
-        em_cache_remove_account(c->cache, c->home_account_id, c->cache_env, &quiet);
-unlock:
-    em_cache_unlock(c->cache);
-    em_cache_token_free(&at);
-    em_cache_token_free(&rt);
-    em_tokens_free(&base);
-    return rc;
+    return renew_shared(out, c, c->tokens, stale, claims, req, err);
 }
 
 int em_conn_cache_forget(em_conn *c, em_request *req, em_error *err)

@@ -11,6 +11,7 @@
 #include "identity/jwt.h"
 #include "identity/loopback.h"
 #include "identity/oidc.h"
+#include "net/http.h"
 #include "protocol/protocol.h"
 #include "connection/signin.h"
 
@@ -120,7 +121,11 @@ static const struct {
 
 static bool is_https_url(const char *s)
 {
-    return strncasecmp(s, "https://", 8) == 0 && s[8] != '\0' && s[8] != '/';
+    size_t scheme = strncasecmp(s, "https://", 8) == 0                                  ? 8
+                    : em_http_plain_http_allowed() && strncasecmp(s, "http://", 7) == 0 ? 7
+                                                                                       : 0;
+
+    return scheme > 0 && s[scheme] != '\0' && s[scheme] != '/';
 }
 
 /* Characters that may appear in a URL path segment or header value we build. */

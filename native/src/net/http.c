@@ -49,7 +49,7 @@ static struct {
     http_handle *idle;
     int idle_count;
     STACK_OF(X509) *extra_cas;      /* EXCHANGEMFA_CA_FILE's certificates */
-    char ca_problem[256];           /* why EXCHANGEMFA_CA_FILE is unusable, or "" */
+    char ca_problem[EM_ERROR_MESSAGE_MAX];  /* why EXCHANGEMFA_CA_FILE is unusable, or "" */
 } g_http = {.pool_lock = PTHREAD_MUTEX_INITIALIZER};
 
 static void share_lock(CURL *h, curl_lock_data data, curl_lock_access access, void *ud)
@@ -67,20 +67,31 @@ static void share_unlock(CURL *h, curl_lock_data data, void *ud)
     pthread_mutex_unlock(&g_http.share_locks[data]);
 }
 
+/* A CA file larger than this is not a bundle of PEM certificates. */
+#define CA_FILE_MAX (4L * 1024 * 1024)
+
 /* Reads every certificate of path into g_http.extra_cas; on failure records
- * why in g_http.ca_problem (requests then fail with EM_ETLS). */
+ * why in g_http.ca_problem (requests then fail with EM_ETLS). Read like any
+ * file the user names (em_platform_read_file): a FIFO or a device there is
+ * refused, never waited on. */
 static void load_extra_cas(const char *path)
 {
+    em_buf text = EM_BUF_INIT;
+    em_error e = {0};
     BIO *bio = NULL;
     X509 *cert = NULL;
 
     ERR_clear_error();
     g_http.extra_cas = sk_X509_new_null();
-    bio = BIO_new_file(path, "r");
-    if (g_http.extra_cas == NULL || bio == NULL) {
+    if (em_platform_read_file(&text, path, CA_FILE_MAX, &e) != EM_OK) {
         snprintf(g_http.ca_problem, sizeof(g_http.ca_problem),
-                 "EXCHANGEMFA_CA_FILE %s cannot be read", path);
-        goto free_bio;
+                 "EXCHANGEMFA_CA_FILE %.200s cannot be read: %.200s", path, e.message);
+        goto free_text;
+    }
+    bio = BIO_new_mem_buf(text.data, (int)text.len);
+    if (g_http.extra_cas == NULL || bio == NULL) {
+        snprintf(g_http.ca_problem, sizeof(g_http.ca_problem), "out of memory reading EXCHANGEMFA_CA_FILE");
+        goto free_text;
     }
     for (;;) {
         cert = PEM_read_bio_X509(bio, NULL, NULL, NULL);
@@ -93,9 +104,10 @@ static void load_extra_cas(const char *path)
     }
     if (sk_X509_num(g_http.extra_cas) == 0)
         snprintf(g_http.ca_problem, sizeof(g_http.ca_problem),
-                 "EXCHANGEMFA_CA_FILE %s holds no PEM certificate", path);
-free_bio:
+                 "EXCHANGEMFA_CA_FILE %.200s holds no PEM certificate", path);
+free_text:
     BIO_free(bio);
+    em_buf_free(&text);
     ERR_clear_error();
 }
 
@@ -445,6 +457,11 @@ void em_http_allow_plain_http(void)
     atomic_store(&plain_http_allowed, true);
 }
 
+bool em_http_plain_http_allowed(void)
+{
+    return atomic_load(&plain_http_allowed);
+}
+
 static void set_options(CURL *easy, const em_http_request *req, xfer *x,
                         struct curl_slist *headers, char *errbuf)
 {
@@ -455,7 +472,7 @@ static void set_options(CURL *easy, const em_http_request *req, xfer *x,
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     /* Set here, not left to the system's policy: https only (redirects are
      * not followed), TLS 1.2 at least. */
-    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, req->allow_http || atomic_load(&plain_http_allowed) ? "http,https" : "https");
+    curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, req->allow_http || em_http_plain_http_allowed() ? "http,https" : "https");
     curl_easy_setopt(easy, CURLOPT_SSLVERSION, (long)CURL_SSLVERSION_TLSv1_2);
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, HTTP_USER_AGENT);

@@ -52,9 +52,13 @@ typedef struct em_http_response {
     char *exception_type;           /* x-ExceptionType (Exchange's error class), or NULL */
 } em_http_response;
 
-/* Lets every request use plain http: for the unit tests' fake servers,
- * which speak it (tests/unit/fake_server.h). The helper never calls it. */
+/* Lets every request use plain http, and connections and the cache take
+ * http:// authorities: for the unit tests' fake servers, which speak it
+ * (tests/unit/fake_server.h). The helper never calls it. */
 void em_http_allow_plain_http(void);
+
+/* Whether em_http_allow_plain_http was called. */
+bool em_http_plain_http_allowed(void);
 
 /* Process-wide set-up; call once from main before any thread starts. */
 int em_http_global_init(em_error *err);
