@@ -5,6 +5,9 @@
  * corrupt cache reported as a `warning` notification, -AccessToken checks
  * and anchors, certificate errors. The authority is https://127.0.0.1:1,
  * where nothing listens: any network use shows up as NetworkError.
+ * Renewal over the network (the renewal lock: single flight, the cache
+ * lock free during the round trip) runs against a fake identity platform
+ * whose token endpoint answers when the test lets it.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -248,13 +251,9 @@ static void *renew_in_thread(void *arg)
     return NULL;
 }
 
-/* A connection to the slow platform whose cached token is due. */
-static em_conn *due_connection(slow_idp *f, em_conn_table *t, char *authority, size_t size)
+/* Starts the slow platform; the cache holds a token of it that is due. */
+static void slow_start(slow_idp *f, char *authority, size_t size)
 {
-    em_conn_settings s = delegated;
-    em_conn *c = NULL;
-    em_error err = {0};
-
     pthread_mutex_init(&f->lock, NULL);
     pthread_cond_init(&f->released, NULL);
     f->server.route = slow_route;
@@ -263,8 +262,18 @@ static em_conn *due_connection(slow_idp *f, em_conn_table *t, char *authority, s
     assert_true(fake_server_start(&f->server));
     snprintf(authority, size, "%s/tenant", f->server.base);
     snprintf(environment, sizeof environment, "%s", f->server.base + strlen("http://"));
-    s.authority = authority;
     store("AT-old", time(NULL) + 3600, time(NULL) - 10);     /* past its refresh time */
+}
+
+/* A connection of table t (its own cache handle, as another helper has)
+ * to the slow platform, signed in silently with the due token. */
+static em_conn *due_connection(em_conn_table *t, const char *authority)
+{
+    em_conn_settings s = delegated;
+    em_conn *c = NULL;
+    em_error err = {0};
+
+    s.authority = authority;
     if (em_conn_open(&c, t, &s, NULL, &err) != EM_OK)
         fail_msg("%s", err.message);
     return c;
@@ -296,7 +305,8 @@ static void test_renewal_frees_cache_lock(void **state)
 
     (void)state;
     assert_int_equal(em_conn_table_new(&t), EM_OK);
-    run.c = due_connection(&f, t, authority, sizeof authority);
+    slow_start(&f, authority, sizeof authority);
+    run.c = due_connection(t, authority);
     assert_int_equal(pthread_create(&thread, NULL, renew_in_thread, &run), 0);
     for (i = 0; i < 400 && slow_calls(&f) == 0; i++)
         nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
@@ -339,7 +349,8 @@ static void test_renewal_waits_for_another(void **state)
 
     (void)state;
     assert_int_equal(em_conn_table_new(&t), EM_OK);
-    run.c = due_connection(&f, t, authority, sizeof authority);
+    slow_start(&f, authority, sizeof authority);
+    run.c = due_connection(t, authority);
     assert_int_equal(em_cache_open(&other, dir, &err), EM_OK);
     assert_int_equal(em_cache_renewal_begin(&renewal, other, 0, NULL, &err), EM_OK);
     assert_int_equal(pthread_create(&thread, NULL, renew_in_thread, &run), 0);
@@ -355,6 +366,42 @@ static void test_renewal_waits_for_another(void **state)
     slow_release(&f);
     em_conn_release(&run.c);
     em_conn_table_free(&t);
+    slow_stop(&f);
+    assert_int_equal(em_json_outstanding(), 0);
+}
+
+/* Eight helpers (a table each: their own cache handles) renewing at once
+ * send one refresh; the others take its token from the cache. */
+static void test_renewal_single_flight(void **state)
+{
+    enum { HELPERS = 8 };
+    slow_idp f = {0};
+    em_conn_table *tables[HELPERS] = {0};
+    renewal_run runs[HELPERS] = {0};
+    pthread_t threads[HELPERS];
+    char authority[96];
+    int i;
+
+    (void)state;
+    slow_start(&f, authority, sizeof authority);
+    for (i = 0; i < HELPERS; i++) {
+        assert_int_equal(em_conn_table_new(&tables[i]), EM_OK);
+        runs[i].c = due_connection(tables[i], authority);
+    }
+    for (i = 0; i < HELPERS; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, renew_in_thread, &runs[i]), 0);
+    for (i = 0; i < 400 && slow_calls(&f) == 0; i++)
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    slow_release(&f);
+    for (i = 0; i < HELPERS; i++) {
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+        assert_int_equal(runs[i].rc, EM_OK);
+        assert_string_equal(runs[i].token, "AT-fresh");
+        em_free_secret(&runs[i].token);
+        em_conn_release(&runs[i].c);
+        em_conn_table_free(&tables[i]);
+    }
+    assert_int_equal(slow_calls(&f), 1);
     slow_stop(&f);
     assert_int_equal(em_json_outstanding(), 0);
 }
@@ -570,6 +617,7 @@ int main(void)
 #ifdef EM_HAVE_MHD
         cmocka_unit_test_setup_teardown(test_renewal_frees_cache_lock, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_renewal_waits_for_another, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_renewal_single_flight, make_dir, remove_dir),
 #endif
         cmocka_unit_test_setup_teardown(test_memory_never_reads_cache, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_corrupt_cache_warns, make_dir, remove_dir),
