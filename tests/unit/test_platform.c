@@ -241,6 +241,61 @@ static void test_user_named_file(void **state)
 
 /* The process set-up leaves no memory image behind: no core file and
  * not dumpable (Linux), no crash dialog (Windows). */
+typedef struct listing {
+    char names[4][64];
+    int count;
+    int stop_after;             /* 0: never */
+} listing;
+
+static bool list_one(void *ud, const char *name)
+{
+    listing *l = ud;
+
+    if (l->count < 4)
+        snprintf(l->names[l->count], sizeof l->names[0], "%s", name);
+    l->count++;
+    return l->stop_after == 0 || l->count < l->stop_after;
+}
+
+static bool listed(const listing *l, const char *name)
+{
+    for (int i = 0; i < l->count && i < 4; i++) {
+        if (strcmp(l->names[i], name) == 0)
+            return true;
+    }
+    return false;
+}
+
+/* A folder and file names outside ASCII and any ANSI code page (a profile
+ * folder C:\Users\Jürgen-Юрий) are listed in UTF-8 as they are, "." and ".." never; the listing stops
+ * when asked; a missing folder is EM_ENOTFOUND. */
+static void test_list_folder(void **state)
+{
+    char folder[600], file[700], other[700];
+    listing l = {0};
+    em_error err = {0};
+
+    (void)state;
+    path_in(folder, sizeof folder, "Zertifikate-J\xc3\xbcrgen-\xd0\xae\xd1\x80\xd0\xb8\xd0\xb9");
+    snprintf(file, sizeof file, "%s%s" "schl\xc3\xbcssel.pem", folder, em_platform_separator());
+    snprintf(other, sizeof other, "%s%s" "a.pfx", folder, em_platform_separator());
+    assert_int_equal(test_make_named_folder(folder), 0);
+    assert_int_equal(test_make_named_file(file, "x"), 0);
+    assert_int_equal(test_make_named_file(other, "y"), 0);
+    assert_int_equal(em_platform_list_folder(folder, list_one, &l, &err), EM_OK);
+    assert_int_equal(l.count, 2);
+    assert_true(listed(&l, "schl\xc3\xbcssel.pem"));
+    assert_true(listed(&l, "a.pfx"));
+    memset(&l, 0, sizeof l);
+    l.stop_after = 1;
+    assert_int_equal(em_platform_list_folder(folder, list_one, &l, &err), EM_OK);
+    assert_int_equal(l.count, 1);
+    assert_int_equal(test_remove_named(file, false), 0);
+    assert_int_equal(test_remove_named(other, false), 0);
+    assert_int_equal(test_remove_named(folder, true), 0);
+    assert_int_equal(em_platform_list_folder(folder, list_one, &l, &err), EM_ENOTFOUND);
+}
+
 static void test_process_setup(void **state)
 {
     (void)state;
@@ -307,6 +362,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_private_folder_held, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_lock, make_dir, remove_dir),
         cmocka_unit_test_setup_teardown(test_user_named_file, make_dir, remove_dir),
+        cmocka_unit_test_setup_teardown(test_list_folder, make_dir, remove_dir),
         cmocka_unit_test(test_process_setup),
         cmocka_unit_test(test_user_folders),
         cmocka_unit_test(test_certificate_store_miss),

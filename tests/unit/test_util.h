@@ -35,6 +35,30 @@ static inline int test_remove_tree(const char *dir)
     return rmdir(dir) == 0 ? 0 : -1;
 }
 
+#ifndef test_make_named_file
+/* Folders and files named in UTF-8, made and removed as named (Windows:
+ * through the wide API, win32_test_compat.h). 0 on success. */
+static inline int test_make_named_folder(const char *path)
+{
+    return mkdir(path, 0700);
+}
+
+static inline int test_make_named_file(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+
+    if (f == NULL)
+        return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+static inline int test_remove_named(const char *path, int folder)
+{
+    return folder ? rmdir(path) : unlink(path);
+}
+#endif
+
 #ifndef test_make_blocking_file
 /* A file whose reader waits for a writer: a FIFO named name in dir (a
  * named pipe on Windows: win32_test_compat.h). out gets its path. */

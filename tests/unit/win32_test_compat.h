@@ -35,6 +35,42 @@ static inline char *mkdtemp(char *pattern)
 
 #define mkdir(path, mode) _mkdir(path)
 
+/* test_util.h's named files: UTF-8 names through the wide API. */
+static inline wchar_t *test_wide(const char *utf8)
+{
+    static wchar_t wide[1024];
+
+    return MultiByteToWideChar(CP_UTF8, MB_ERR_INVALID_CHARS, utf8, -1, wide, 1024) > 0 ? wide : NULL;
+}
+
+static inline int test_make_named_folder(const char *path)
+{
+    wchar_t *wide = test_wide(path);
+
+    return wide != NULL && _wmkdir(wide) == 0 ? 0 : -1;
+}
+
+static inline int test_make_named_file(const char *path, const char *text)
+{
+    wchar_t *wide = test_wide(path);
+    FILE *f = wide != NULL ? _wfopen(wide, L"w") : NULL;
+
+    if (f == NULL)
+        return -1;
+    fputs(text, f);
+    return fclose(f);
+}
+
+static inline int test_remove_named(const char *path, int folder)
+{
+    wchar_t *wide = test_wide(path);
+
+    if (wide == NULL)
+        return -1;
+    return (folder ? _wrmdir(wide) : _wunlink(wide)) == 0 ? 0 : -1;
+}
+#define test_make_named_file test_make_named_file
+
 /* No per-process file size limit (test_util.h's tests skip). */
 #define EM_TEST_NO_FILE_SIZE_LIMIT 1
 

@@ -4,7 +4,6 @@
 #include "identity/cert.h"
 
 #include <ctype.h>
-#include <dirent.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -487,14 +486,52 @@ static bool file_thumbprint(char out[41], const unsigned char *data, size_t len,
     return ok;
 }
 
+/* One folder search of em_cert_find_thumbprint. */
+typedef struct folder_search {
+    const char *folder;
+    const char *want;           /* the thumbprint, normalised */
+    em_cert **out;
+    em_error *err;
+    int rc;                     /* EM_ENOTFOUND while searching */
+    bool protected;             /* a PFX with a password was skipped */
+} folder_search;
+
+/* em_folder_entry_fn: checks one file of the folder; false once found (or
+ * failed). */
+static bool search_entry(void *ud, const char *name)
+{
+    folder_search *s = ud;
+    em_buf path = EM_BUF_INIT;
+    unsigned char *data = NULL;
+    size_t len = 0;
+    char have[41];
+    bool pem = has_suffix(name, ".pem");
+
+    if (name[0] == '.' || (!pem && !has_suffix(name, ".pfx")))
+        return true;
+    if (em_buf_printf(&path, "%s%s%s", s->folder, em_platform_separator(), name) != EM_OK) {
+        s->rc = em_error_set(s->err, EM_ENOMEM, "out of memory");
+        return false;
+    }
+    if (read_file(&data, &len, path.data, NULL) == EM_OK) {
+        if (file_thumbprint(have, data, len, pem, &s->protected) && strcmp(have, s->want) == 0) {
+            s->rc = check_private(path.data, s->err);
+            if (s->rc == EM_OK)
+                s->rc = pem ? em_cert_load_pem(s->out, (const char *)data, len, NULL, s->err)
+                            : em_cert_load_pfx(s->out, data, len, NULL, s->err);
+        }
+        free_file(&data, len);
+    }
+    em_buf_free(&path);
+    return s->rc == EM_ENOTFOUND;
+}
+
 int em_cert_find_thumbprint(em_cert **out, const char *folder, const char *thumbprint, em_error *err)
 {
     char want[41];
     char *default_folder = NULL;
-    DIR *dir = NULL;
-    struct dirent *entry = NULL;
-    em_buf path = EM_BUF_INIT;
-    bool protected = false;
+    folder_search search = {0};
+    em_error listing = {0};
     int rc = EM_ENOTFOUND;
 
     if (out == NULL || thumbprint == NULL)
@@ -515,49 +552,16 @@ int em_cert_find_thumbprint(em_cert **out, const char *folder, const char *thumb
             return rc;
         folder = default_folder;
     }
-    dir = opendir(folder);
-    if (dir == NULL) {
+    search = (folder_search){folder, want, out, err, EM_ENOTFOUND, false};
+    if (em_platform_list_folder(folder, search_entry, &search, &listing) != EM_OK)
         rc = em_error_set(err, EM_ENOTFOUND, "the certificate folder %.300s cannot be opened: %s", folder,
-                          strerror(errno));
-        goto out;
-    }
-    rc = EM_ENOTFOUND;
-    while (rc == EM_ENOTFOUND) {
-        unsigned char *data = NULL;
-        size_t len = 0;
-        char have[41];
-        bool pem = false;
-
-        errno = 0;
-        entry = readdir(dir);
-        if (entry == NULL)
-            break;
-        pem = has_suffix(entry->d_name, ".pem");
-        if (entry->d_name[0] == '.' || (!pem && !has_suffix(entry->d_name, ".pfx")))
-            continue;
-        path.len = 0;
-        if (em_buf_printf(&path, "%s/%s", folder, entry->d_name) != EM_OK) {
-            rc = em_error_set(err, EM_ENOMEM, "out of memory");
-            break;
-        }
-        if (read_file(&data, &len, path.data, NULL) != EM_OK)
-            continue;
-        if (file_thumbprint(have, data, len, pem, &protected) && strcmp(have, want) == 0) {
-            rc = check_private(path.data, err);
-            if (rc == EM_OK)
-                rc = pem ? em_cert_load_pem(out, (const char *)data, len, NULL, err)
-                         : em_cert_load_pfx(out, data, len, NULL, err);
-        }
-        free_file(&data, len);
-    }
-    if (rc == EM_ENOTFOUND)
+                          listing.message);
+    else if (search.rc == EM_ENOTFOUND)
         rc = em_error_set(err, EM_ENOTFOUND, "no certificate with thumbprint %s in %.300s (*.pem with its key, "
                                              "or *.pfx without a password)%s", want, folder,
-                          protected ? "; some PFX files there have a password and were skipped" : "");
-out:
-    if (dir != NULL)
-        closedir(dir);
-    em_buf_free(&path);
+                          search.protected ? "; some PFX files there have a password and were skipped" : "");
+    else
+        rc = search.rc;
     free(default_folder);
     return rc;
 }

@@ -90,6 +90,13 @@ const char *em_platform_separator(void);
  * does not name the file: the caller prefixes what it is. */
 int em_platform_read_file(em_buf *out, const char *path, size_t max, em_error *err);
 
+/* Calls each(ud, name) for every entry of the folder at path but "." and
+ * "..", names in UTF-8 on every platform (Windows: the wide API, so any
+ * name is seen as it is), until each answers false. EM_ENOTFOUND when the
+ * folder cannot be opened (the message says why, without the path). */
+typedef bool (*em_folder_entry_fn)(void *ud, const char *name);
+int em_platform_list_folder(const char *path, em_folder_entry_fn each, void *ud, em_error *err);
+
 /* ---- private files (the token cache) ---- */
 
 /* The private folder, held open: every file inside is reached through it

@@ -334,6 +334,21 @@ int em_platform_read_file(em_buf *out, const char *path, size_t max, em_error *e
     return rc;
 }
 
+int em_platform_list_folder(const char *path, em_folder_entry_fn each, void *ud, em_error *err)
+{
+    DIR *d = opendir(path);
+    struct dirent *e;
+
+    if (d == NULL)
+        return em_error_set(err, EM_ENOTFOUND, "%s", strerror(errno));
+    while ((e = readdir(d)) != NULL) {
+        if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0 && !each(ud, e->d_name))
+            break;
+    }
+    closedir(d);
+    return EM_OK;
+}
+
 /* ---- writing ---- */
 
 int em_private_write(em_private_file **out, em_private_dir *dir, const char *name, const void *data,

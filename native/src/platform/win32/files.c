@@ -333,6 +333,38 @@ int em_platform_read_file(em_buf *out, const char *path, size_t max, em_error *e
     return rc;
 }
 
+int em_platform_list_folder(const char *path, em_folder_entry_fn each, void *ud, em_error *err)
+{
+    char pattern[PATH_LIMIT];
+    wchar_t *wpattern;
+    WIN32_FIND_DATAW found;
+    HANDLE search;
+    DWORD e;
+
+    if (snprintf(pattern, sizeof pattern, "%s\\*", path) >= (int)sizeof pattern)
+        return em_error_set(err, EM_ENOTFOUND, "the path is too long");
+    wpattern = em_win_wide(pattern);
+    if (wpattern == NULL)
+        return em_error_set(err, EM_ENOTFOUND, "the path is not valid UTF-8");
+    search = FindFirstFileW(wpattern, &found);
+    e = GetLastError();
+    free(wpattern);
+    if (search == INVALID_HANDLE_VALUE)
+        return em_error_set(err, EM_ENOTFOUND, "Windows error %lu", (unsigned long)e);
+    do {
+        char *name = em_win_utf8(found.cFileName);
+        bool go_on = true;
+
+        if (name != NULL && strcmp(name, ".") != 0 && strcmp(name, "..") != 0)
+            go_on = each(ud, name);
+        free(name);
+        if (!go_on)
+            break;
+    } while (FindNextFileW(search, &found));
+    FindClose(search);
+    return EM_OK;
+}
+
 /* ---- writing ---- */
 
 int em_private_write(em_private_file **out, em_private_dir *dir, const char *name, const void *data,
