@@ -104,10 +104,13 @@ function Connect-ExchangeMfa {
     never through a file.
 
     .PARAMETER CertificateThumbprint
-    App-only sign-in with a certificate found by its SHA-1 thumbprint in
-    the certificate folder: $env:EXCHANGEMFA_CERTIFICATE_DIR, else
-    ~/.config/exchangemfa/certificates (PEM files with the key, or PFX files
-    without a password; readable by you only).
+    App-only sign-in with a certificate found by its SHA-1 thumbprint: on
+    Windows first in the certificate stores (CurrentUser\My, then
+    LocalMachine\My), then in the certificate folder:
+    $env:EXCHANGEMFA_CERTIFICATE_DIR (which skips the stores), else
+    ~/.config/exchangemfa/certificates (%APPDATA%\ExchangeMfa\certificates
+    on Windows): PEM files with the key, or PFX files without a password,
+    readable by you only.
 
     .PARAMETER AssertionAlgorithm
     How the client assertion of a certificate sign-in is signed: PS256 (the
