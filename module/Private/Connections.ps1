@@ -84,6 +84,7 @@ function ConvertTo-ExchangeMfaConnection {
         SignInMode                      = [string]$Session.signInMode
         TokenExpiresUtc                 = ConvertTo-UtcDateTime $Session.tokenExpiresUtc
         PageSize                        = $Session.pageSize
+        ThrottleLimit                   = $Session.throttleLimit
         Product                         = Get-SessionProduct -Session $Session
         IsDefault                       = Test-DefaultConnection -ConnectionId ([string]$Session.connectionId)
         # '' = the unprefixed commands; $null = no commands (a prefix moved on).
@@ -130,6 +131,7 @@ function ConvertTo-ConnectionInformation {
         DelegatedOrganization           = [string]$Session.delegatedOrganization
         AppId                           = [string]$Session.appId
         PageSize                        = $Session.pageSize
+        ThrottleLimit                   = $Session.throttleLimit
         TenantID                        = [string]$Session.tenantId
         TokenStatus                     = Get-TokenStatus -Session $Session -ExpiresUtc $expires
         ConnectionUsedForInbuiltCmdlets = Test-DefaultConnection -ConnectionId $id
@@ -173,7 +175,7 @@ $script:DropInConnectParameters = @(
     'ConnectionUri', 'AzureADAuthorizationEndpointUri', 'ExchangeEnvironmentName', 'DelegatedOrganization',
     'Prefix', 'CommandName', 'AccessToken', 'AppId', 'Certificate', 'CertificateFilePath', 'CertificatePassword',
     'CertificateThumbprint', 'Credential', 'Device', 'InlineCredential', 'ManagedIdentity',
-    'ManagedIdentityAccountId', 'Organization', 'PageSize', 'ShowBanner', 'UserPrincipalName')
+    'ManagedIdentityAccountId', 'Organization', 'PageSize', 'ShowBanner', 'UserPrincipalName', 'ThrottleLimit')
 
 function ConvertTo-ExchangeMfaConnectParameters {
     # The bound parameters of a Microsoft-named Connect command -> the
