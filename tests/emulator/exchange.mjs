@@ -105,7 +105,8 @@ function overRateLimit(emu, req, res, tenant) {
   return false;
 }
 
-// Counts the requests being answered (past the throttle checks) and the most at once.
+// Counts the requests being answered (refused by a throttle check too:
+// what the client sends at once) and the most at once.
 function trackInFlight(emu, res) {
   emu.exchangeInFlight += 1;
   if (emu.exchangeInFlight > emu.stats.exchangeMaxInFlight) emu.stats.exchangeMaxInFlight = emu.exchangeInFlight;
@@ -148,8 +149,8 @@ export async function handleExchange(emu, req, res, url) {
     sendExchangeError(req, res, EXO.badRequest('The request body must be {"CmdletInput":{"CmdletName":...,"Parameters":{...}}}.'));
     return true;
   }
-  if (throttled(emu, req, res, tenant) || overRateLimit(emu, req, res, tenant)) return true;
   trackInFlight(emu, res);
+  if (throttled(emu, req, res, tenant) || overRateLimit(emu, req, res, tenant)) return true;
   const token = readSkipToken(url);
   const fault = takeFault(emu, 'exchange', { cmdlet: cmdletName, page: token?.page ?? 1 });
   if (fault && await answerFault(emu, req, res, fault, cmdletName)) return true;

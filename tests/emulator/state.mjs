@@ -59,7 +59,8 @@ export function emptyStats() {
     stateChangingRequests: 0,
     urlTenants: {},
     throttled: 0,
-    // Exchange requests at once past the throttle checks: the most seen
+    // Exchange requests of a known tenant being answered at once, throttled
+    // ones too (what clients send at once): the most seen
     // (exchangeInFlight, the current count, is added by /_emulator/stats).
     exchangeMaxInFlight: 0,
     // State-changing cmdlets run (past every check): "Cmdlet Identity" -> times.
