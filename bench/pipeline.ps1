@@ -46,7 +46,7 @@ try {
     $parameters = Get-TestConnectParameters
     $null = Connect-ExchangeMfa @parameters 6>$null
     Set-EmulatorConfig @{ pageDelayMs = $LatencyMs }
-    "emulator: $LatencyMs ms per Exchange answer; Get-Mailbox -ResultSize $Count -WarningAction SilentlyContinue | Get-MailboxStatistics; $Runs repetitions, ways interleaved"
+    "emulator: $LatencyMs ms per Exchange answer; Get-Mailbox -ResultSize $Count | Get-MailboxStatistics; $Runs repetitions, ways interleaved"
 
     # A first pass of each way, not counted: loads the proxies and JIT-compiles.
     foreach ($way in $ways.Values) { $null = & $way }
