@@ -131,7 +131,6 @@ function ConvertTo-ConnectionInformation {
         DelegatedOrganization           = [string]$Session.delegatedOrganization
         AppId                           = [string]$Session.appId
         PageSize                        = $Session.pageSize
-        ThrottleLimit                   = $Session.throttleLimit
         TenantID                        = [string]$Session.tenantId
         TokenStatus                     = Get-TokenStatus -Session $Session -ExpiresUtc $expires
         ConnectionUsedForInbuiltCmdlets = Test-DefaultConnection -ConnectionId $id

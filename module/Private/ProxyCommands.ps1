@@ -479,8 +479,8 @@ function Remove-ExchangeProxyPrefix {
 }
 
 function Remove-ExchangeProxyModule {
-    # Forgets a closed connection: its prefix's aliases go away. -All: every
-    # prefix, and (the module going away) every loaded group module too.
+    # Forgets a closed connection: its prefix's aliases and its
+    # ThrottleLimit go away. -All: every connection's.
     param(
         [string] $ConnectionId,
         [switch] $All
@@ -488,6 +488,8 @@ function Remove-ExchangeProxyModule {
     foreach ($entry in @($script:ProxyPrefixes.Values)) {
         if ($All -or $entry.ConnectionId -eq $ConnectionId) { Remove-ExchangeProxyPrefix -Prefix $entry.Prefix }
     }
+    if ($All) { $script:ConnectionThrottleLimits.Clear() }
+    elseif ($ConnectionId) { $script:ConnectionThrottleLimits.Remove($ConnectionId) }
 }
 
 function Remove-ExchangeProxyGroupModule {
