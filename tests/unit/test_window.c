@@ -151,6 +151,22 @@ static void test_remaining_zero_waits_for_reset(void **state)
     assert_int_equal(em_exo_window_state_wait(&s, 6000), 0);
 }
 
+static void test_429_with_spent_budget_pauses(void **state)
+{
+    em_exo_window_state s;
+
+    (void)state;
+    em_exo_window_state_init(&s, 8);
+    /* A 429 that also says Rate-Limit-Remaining: 0 and when it refills. */
+    round_trip(&s, answer(429, true, 0, 3), 0);
+    assert_int_equal(s.limit, 1);
+    assert_int_equal(em_exo_window_state_wait(&s, 0), 3000);
+    /* A plain 429 does not pause the others: their retries wait Retry-After. */
+    em_exo_window_state_init(&s, 8);
+    round_trip(&s, answer(429, true, -1, -1), 0);
+    assert_int_equal(em_exo_window_state_wait(&s, 0), 0);
+}
+
 static void test_reset_missing_or_huge(void **state)
 {
     em_exo_window_state s;
@@ -276,6 +292,7 @@ int main(void)
         cmocka_unit_test(test_errors_do_not_grow),
         cmocka_unit_test(test_low_remaining_shrinks),
         cmocka_unit_test(test_remaining_zero_waits_for_reset),
+        cmocka_unit_test(test_429_with_spent_budget_pauses),
         cmocka_unit_test(test_reset_missing_or_huge),
         cmocka_unit_test(test_ceiling_moves),
         cmocka_unit_test(test_read_answer_headers),

@@ -51,11 +51,8 @@ static void shrink(em_exo_window_state *s, int limit)
 void em_exo_window_state_answer(em_exo_window_state *s, const em_exo_window_answer *a,
                                 long long now_ms)
 {
-    if (a->throttled) {
-        shrink(s, s->limit / 2);
-        return;
-    }
     if (a->remaining == 0) {
+        /* The budget is spent (a 429 saying so too): nothing until it refills. */
         long reset = a->reset_s >= 0 ? a->reset_s : EM_EXO_RESET_DEFAULT_S;
 
         if (reset > EM_EXO_RESET_MAX_S)
@@ -63,6 +60,10 @@ void em_exo_window_state_answer(em_exo_window_state *s, const em_exo_window_answ
         if (now_ms + reset * 1000 > s->resume_ms)
             s->resume_ms = now_ms + reset * 1000;
         shrink(s, 1);
+        return;
+    }
+    if (a->throttled) {
+        shrink(s, s->limit / 2);
         return;
     }
     /* Fewer left in the budget than we would send at once. */
