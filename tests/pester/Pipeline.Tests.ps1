@@ -48,7 +48,8 @@ Describe 'Requests in flight for pipeline input' {
 
     It 'takes -ThrottleLimit: 1 sends one at a time, 3 at most three' {
         $names = @(Get-Mailbox -ResultSize 12).Name
-        Set-EmulatorConfig @{ pageDelayMs = 60 }
+        # Answers slow enough that the sends overlap even on a loaded machine.
+        Set-EmulatorConfig @{ pageDelayMs = 150 }
         Invoke-EmulatorControl -Path reset | Out-Null
         @($names | Get-MailboxStatistics -ThrottleLimit 1).Count | Should -Be 12
         (Get-EmulatorStats).exchangeMaxInFlight | Should -Be 1
@@ -131,13 +132,13 @@ Describe 'Requests in flight for pipeline input' {
         $busy = Connect-ExchangeMfa @parameters -Prefix Busy
         try {
             $names = @(Get-Mailbox -ResultSize 60).Name
-            Set-EmulatorConfig @{ pageDelayMs = 40 }
+            Set-EmulatorConfig @{ pageDelayMs = 150 }
             Invoke-EmulatorControl -Path reset | Out-Null
             @($names | Get-BusyMailboxStatistics).Count | Should -Be 60
             (Get-EmulatorStats).exchangeMaxInFlight | Should -Be 8
             # Past 3 at once Exchange refuses; every refused request is
             # retried (429: Exchange did not run it), so all 60 come back.
-            Set-EmulatorConfig @{ exchangeThrottle = @{ maxConcurrent = 3; retryAfter = 0 } }
+            Set-EmulatorConfig @{ pageDelayMs = 40; exchangeThrottle = @{ maxConcurrent = 3; retryAfter = 0 } }
             Invoke-EmulatorControl -Path reset | Out-Null
             @($names | Get-BusyMailboxStatistics).Count | Should -Be 60
             $first = Get-EmulatorStats
@@ -238,7 +239,7 @@ Describe 'Requests in flight for pipeline input' {
             (Get-ConnectionInformation | Where-Object ConnectionId -EQ $second.ConnectionId).PSObject.Properties.Name | Should -Not -Contain ThrottleLimit
             $script:connection.ThrottleLimit | Should -Be 8
             $names = 1..10 | ForEach-Object { 'user{0:d5}' -f $_ }
-            Set-EmulatorConfig @{ pageDelayMs = 60 }
+            Set-EmulatorConfig @{ pageDelayMs = 150 }
             Invoke-EmulatorControl -Path reset | Out-Null
             @($names | Get-TwoMailboxStatistics).Count | Should -Be 10
             (Get-EmulatorStats).exchangeMaxInFlight | Should -Be 2
