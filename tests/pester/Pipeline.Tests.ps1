@@ -11,6 +11,8 @@ BeforeAll {
     Reset-Emulator
     $parameters = Get-TestConnectParameters
     $script:connection = Connect-ExchangeMfa @parameters -PageSize 100
+    # Get-Mailbox -ResultSize N reads N of 300: Exchange's "more results" warning is expected.
+    $PSDefaultParameterValues['Get-Mailbox:WarningAction'] = 'SilentlyContinue'
 
     function Wait-EmulatorIdle {
         # Exchange requests still being answered after a command ended.
