@@ -84,6 +84,7 @@ function ConvertTo-ExchangeMfaConnection {
         SignInMode                      = [string]$Session.signInMode
         TokenExpiresUtc                 = ConvertTo-UtcDateTime $Session.tokenExpiresUtc
         PageSize                        = $Session.pageSize
+        ThrottleLimit                   = $Session.throttleLimit
         Product                         = Get-SessionProduct -Session $Session
         IsDefault                       = Test-DefaultConnection -ConnectionId ([string]$Session.connectionId)
         # '' = the unprefixed commands; $null = no commands (a prefix moved on).
@@ -173,7 +174,7 @@ $script:DropInConnectParameters = @(
     'ConnectionUri', 'AzureADAuthorizationEndpointUri', 'ExchangeEnvironmentName', 'DelegatedOrganization',
     'Prefix', 'CommandName', 'AccessToken', 'AppId', 'Certificate', 'CertificateFilePath', 'CertificatePassword',
     'CertificateThumbprint', 'Credential', 'Device', 'InlineCredential', 'ManagedIdentity',
-    'ManagedIdentityAccountId', 'Organization', 'PageSize', 'ShowBanner', 'UserPrincipalName')
+    'ManagedIdentityAccountId', 'Organization', 'PageSize', 'ShowBanner', 'UserPrincipalName', 'ThrottleLimit')
 
 function ConvertTo-ExchangeMfaConnectParameters {
     # The bound parameters of a Microsoft-named Connect command -> the

@@ -12,6 +12,26 @@ $script:TerminatingInvokeErrors = @(
 )
 
 function Invoke-ExchangeMfaStream {
+    # One invoke, start to end: its objects reach the pipeline before this returns.
+    param(
+        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet,
+        [Parameter(Mandatory)] [string] $CmdletName,
+        [System.Collections.IDictionary] $Parameters,
+        [string] $ResultSize,
+        [int] $PageSize,
+        [string] $ConnectionId,
+        [object] $TargetObject,
+        [string] $TypeName,
+        [string[]] $Select
+    )
+    Receive-ExchangeMfaStream (Start-ExchangeMfaStream @PSBoundParameters)
+}
+
+function Start-ExchangeMfaStream {
+    # Sends an invoke and returns its stream, for Receive-ExchangeMfaStream
+    # (which ends it) or Stop-ExchangeMfaStream. Several may be in flight
+    # (docs/exchange.md, Pipelines): their lines wait in the helper channel's
+    # queues until their turn.
     param(
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet,
         [Parameter(Mandatory)] [string] $CmdletName,
@@ -22,10 +42,12 @@ function Invoke-ExchangeMfaStream {
         [object] $TargetObject,
         [string] $TypeName,
         # Property names for $select (Get-EXO* cmdlets, see ExoCmdlets.ps1).
-        [string[]] $Select
+        [string[]] $Select,
+        # The requests the caller keeps in flight: the helper's window for
+        # the connection may grow to this many (docs/protocol.md, invoke).
+        [int] $ThrottleLimit
     )
     $target = Resolve-ExchangeMfaTarget -ConnectionId $ConnectionId -Cmdlet $Cmdlet
-    $helper = $target.Helper
 
     $params = [ordered]@{
         connectionId = $target.ConnectionId
@@ -41,16 +63,42 @@ function Invoke-ExchangeMfaStream {
     }
     if ($PageSize -gt 0) { $params.pageSize = $PageSize }
     if ($Select) { $params.select = $Select }
+    if ($ThrottleLimit -gt 0) { $params.throttleLimit = $ThrottleLimit }
 
     # Objects are typed by the catalogue's output type, else by the cmdlet's
     # noun (Get-Mailbox -> ExchangeMfa.Mailbox), so the format file can show
     # them like Exchange does.
     $typeName = $TypeName
     if (-not $typeName) { $typeName = 'ExchangeMfa.' + ($CmdletName -split '-', 2)[-1] }
-    $activity = "$CmdletName ($($target.ConnectionId))"
 
     Import-ExchangeMfaTypes
-    $id = Send-HelperRequest -Helper $helper -Method invoke -Params $params -Cmdlet $Cmdlet
+    $id = Send-HelperRequest -Helper $target.Helper -Method invoke -Params $params -Cmdlet $Cmdlet
+    [pscustomobject]@{
+        Helper       = $target.Helper
+        Id           = $id
+        Cmdlet       = $Cmdlet
+        CmdletName   = $CmdletName
+        TypeName     = $typeName
+        TargetObject = $TargetObject
+        Activity     = "$CmdletName ($($target.ConnectionId))"
+    }
+}
+
+function Stop-ExchangeMfaStream {
+    # A stream that will not be read: the helper stops it at once.
+    param([Parameter(Mandatory)] $Stream)
+    Complete-HelperRequest -Helper $Stream.Helper -Id $Stream.Id -Cancel
+}
+
+function Receive-ExchangeMfaStream {
+    # Writes a started stream's objects, warnings and error to its command's
+    # pipeline until the reply, and ends the request.
+    param([Parameter(Mandatory)] $Stream)
+    $helper = $Stream.Helper
+    $id = $Stream.Id
+    $Cmdlet = $Stream.Cmdlet
+    $typeName = $Stream.TypeName
+    $activity = $Stream.Activity
     # The objects themselves go to the pipeline in compiled code; what comes
     # back here is a page, a warning, the reply, or an object the compiled
     # reader leaves to PowerShell's (handled below the same way).
@@ -88,13 +136,13 @@ function Invoke-ExchangeMfaStream {
             elseif ($null -eq $method) {
                 $answered = $true
                 if ($message.error) {
-                    $record = ConvertTo-ExchangeMfaErrorRecord -HelperError $message.error -TargetObject $TargetObject
+                    $record = ConvertTo-ExchangeMfaErrorRecord -HelperError $message.error -TargetObject $Stream.TargetObject
                     $name = [string]$message.error.data.name
                     if ($script:TerminatingInvokeErrors -contains $name) { $Cmdlet.ThrowTerminatingError($record) }
                     $Cmdlet.WriteError($record)
                 }
                 else {
-                    Write-Verbose "${CmdletName}: $($message.result.objects) objects in $($message.result.pages) pages."
+                    Write-Verbose "$($Stream.CmdletName): $($message.result.objects) objects in $($message.result.pages) pages."
                 }
                 return
             }

@@ -93,6 +93,7 @@ function New-ConnectParameters {
         Resource                        = 'resource'
         DelegatedOrganization           = 'delegatedOrganization'
         PageSize                        = 'pageSize'
+        ThrottleLimit                   = 'throttleLimit'
         CertificateFilePath             = 'certificateFilePath'
         CertificateKeyFilePath          = 'certificateKeyFilePath'
         CertificatePassword             = 'certificatePassword'

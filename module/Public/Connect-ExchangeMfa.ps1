@@ -168,6 +168,12 @@ function Connect-ExchangeMfa {
     How many objects Exchange returns per page on this connection, 1 to 1000
     (default 1000).
 
+    .PARAMETER ThrottleLimit
+    How many requests a command keeps in flight on this connection for
+    pipeline input (Get-Mailbox | Get-MailboxStatistics), 1 to 64 (default
+    8). Results still come out in input order; the helper sends fewer at
+    once when Exchange throttles. A command's own -ThrottleLimit overrides it.
+
     .PARAMETER ShowBanner
     Shows a short banner before signing in. It is on by default; use
     -ShowBanner:$false to hide it.
@@ -371,6 +377,9 @@ function Connect-ExchangeMfa {
         [ValidateRange(1, 1000)]
         [int] $PageSize,
 
+        [ValidateRange(1, 64)]
+        [int] $ThrottleLimit,
+
         [switch] $ShowBanner,
 
         [ValidateNotNullOrEmpty()]
@@ -427,6 +436,7 @@ function Connect-ExchangeMfa {
     }
 
     $connectionId = [string]$reply.result.connectionId
+    if ($reply.result.throttleLimit) { $script:ConnectionThrottleLimits[$connectionId] = [int]$reply.result.throttleLimit }
     # The commands route by product to the default connection of theirs.
     if ($compliance) { Register-ComplianceConnection -ConnectionId $connectionId -Prefix $Prefix }
     elseif (-not $Prefix -or -not $script:DefaultConnectionId) { $script:DefaultConnectionId = $connectionId }

@@ -134,6 +134,10 @@ function Connect-ExchangeOnline {
     .PARAMETER PageSize
     Objects per page, 1 to 1000 (default 1000).
 
+    .PARAMETER ThrottleLimit
+    ExchangeMfa's own: requests kept in flight for pipeline input, 1 to 64
+    (default 8). See Connect-ExchangeMfa.
+
     .PARAMETER ShowBanner
     The banner is shown by default; -ShowBanner:$false hides it.
 
@@ -232,6 +236,7 @@ function Connect-ExchangeOnline {
         [uint32] $PageSize,
         [switch] $ShowBanner,
         [bool] $ShowProgress,
+        [ValidateRange(1, 64)] [int] $ThrottleLimit,
         [System.Security.Cryptography.X509Certificates.X509Certificate2] $SigningCertificate,
         [switch] $SkipLoadingCmdletHelp,
         [switch] $SkipLoadingFormatData,

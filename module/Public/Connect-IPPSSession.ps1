@@ -117,6 +117,10 @@ function Connect-IPPSSession {
     .PARAMETER ShowBanner
     The banner is shown by default; -ShowBanner:$false hides it.
 
+    .PARAMETER ThrottleLimit
+    ExchangeMfa's own: requests kept in flight for pipeline input, 1 to 64
+    (default 8). See Connect-ExchangeMfa.
+
     .PARAMETER UserPrincipalName
     The account to sign in with.
 
@@ -178,6 +182,7 @@ function Connect-IPPSSession {
         [ValidateSet('Default', 'All')] [string] $LogLevel,
         [string] $Organization,
         [switch] $ShowBanner,
+        [ValidateRange(1, 64)] [int] $ThrottleLimit,
         [string] $UserPrincipalName,
         [switch] $UseRPSSession
     )

@@ -88,13 +88,14 @@ function revokeRefreshTokens(emu, res, body) {
 }
 
 function stats(emu, res) {
-  sendJson(res, 200, emu.stats);
+  sendJson(res, 200, { ...emu.stats, exchangeInFlight: emu.exchangeInFlight });
 }
 
 // {"tenants":true} also forgets every Exchange change (fresh tenants).
 function reset(emu, res, body) {
   emu.stats = emptyStats();
   emu.faults = emptyFaults();
+  emu.rateLimits.clear();
   if (body.tenants === true) resetTenantStores(emu);
   sendJson(res, 200, { ok: true });
 }

@@ -77,6 +77,46 @@ function throttled(emu, req, res, tenant) {
   return false;
 }
 
+// The config's exchangeRateLimit ({budget, windowSeconds}): each request
+// spends one of the tenant's budget for the window. Every answer says what
+// is left (Rate-Limit-Remaining) and when the window ends (Rate-Limit-Reset,
+// seconds); over the budget: a 429 with Retry-After until then. Answers
+// true when it refused the request.
+function overRateLimit(emu, req, res, tenant) {
+  const limits = emu.config.exchangeRateLimit;
+  if (!limits) return false;
+  const now = Date.now();
+  let spent = emu.rateLimits.get(tenant.id);
+  if (!spent || now - spent.windowStart >= limits.windowSeconds * 1000) {
+    spent = { windowStart: now, used: 0 };
+    emu.rateLimits.set(tenant.id, spent);
+  }
+  const reset = String(Math.max(1, Math.ceil((spent.windowStart + limits.windowSeconds * 1000 - now) / 1000)));
+  if (spent.used >= limits.budget) {
+    emu.stats.throttled += 1;
+    const headers = { ...exchangeHeaders(req), 'Retry-After': reset, 'Rate-Limit-Remaining': '0', 'Rate-Limit-Reset': reset };
+    sendText(res, 429, THROTTLE_TEXT, headers);
+    return true;
+  }
+  spent.used += 1;
+  // Set now, sent with whatever answer follows.
+  res.setHeader('Rate-Limit-Remaining', String(limits.budget - spent.used));
+  res.setHeader('Rate-Limit-Reset', reset);
+  return false;
+}
+
+// Counts the requests being answered (refused by a throttle check too:
+// what the client sends at once) and the most at once.
+function trackInFlight(emu, res) {
+  emu.exchangeInFlight += 1;
+  if (emu.exchangeInFlight > emu.stats.exchangeMaxInFlight) emu.stats.exchangeMaxInFlight = emu.exchangeInFlight;
+  res.once('close', () => { emu.exchangeInFlight -= 1; });
+}
+
+function answerDelay(config) {
+  return config.pageDelayMs + (config.pageDelayJitterMs ? Math.floor(Math.random() * (config.pageDelayJitterMs + 1)) : 0);
+}
+
 // Answers true when it handled the request.
 export async function handleExchange(emu, req, res, url) {
   const match = PATH.exec(url.pathname);
@@ -109,11 +149,12 @@ export async function handleExchange(emu, req, res, url) {
     sendExchangeError(req, res, EXO.badRequest('The request body must be {"CmdletInput":{"CmdletName":...,"Parameters":{...}}}.'));
     return true;
   }
-  if (throttled(emu, req, res, tenant)) return true;
+  trackInFlight(emu, res);
+  if (throttled(emu, req, res, tenant) || overRateLimit(emu, req, res, tenant)) return true;
   const token = readSkipToken(url);
   const fault = takeFault(emu, 'exchange', { cmdlet: cmdletName, page: token?.page ?? 1 });
   if (fault && await answerFault(emu, req, res, fault, cmdletName)) return true;
-  if (!(await sleepUnlessClosed(res, emu.config.pageDelayMs))) return true;
+  if (!(await sleepUnlessClosed(res, answerDelay(emu.config)))) return true;
   const cmdlet = CMDLETS.get(cmdletName.toLowerCase());
   // Security & Compliance-only cmdlets do not exist on this endpoint.
   if (!cmdlet || !cmdlet.products.includes('ExchangeOnline')) {
@@ -126,6 +167,10 @@ export async function handleExchange(emu, req, res, url) {
     return true;
   }
   const ctx = { store: storeFor(emu, tenant), tenant, firstPage: !url.searchParams.has('$skiptoken') };
+  if (cmdlet.changesState) {
+    const run = `${cmdlet.name} ${binding.bound.Identity ?? ''}`.trim();
+    emu.stats.stateChangingRuns[run] = (emu.stats.stateChangingRuns[run] || 0) + 1;
+  }
   const result = cmdlet.run(ctx, binding.bound);
   if (result.error) {
     sendExchangeError(req, res, result.error);

@@ -491,6 +491,73 @@ test('exchangeThrottle: over maxConcurrent answers 429 in plain text with Retry-
   }
 });
 
+test('exchangeRateLimit: answers say what is left and when it refills; over the budget a 429 until then', async () => {
+  await emu.control('reset');
+  await emu.control('config', { exchangeRateLimit: { budget: 3, windowSeconds: 2 } });
+  try {
+    const left = [];
+    for (let i = 0; i < 3; i++) {
+      const answer = await run('Get-Mailbox', { ResultSize: 1 });
+      assert.equal(answer.status, 200);
+      left.push(answer.headers['rate-limit-remaining']);
+      assert.ok(Number(answer.headers['rate-limit-reset']) >= 1 && Number(answer.headers['rate-limit-reset']) <= 2);
+    }
+    assert.deepEqual(left, ['2', '1', '0']);
+    const refused = await run('Get-Mailbox', { ResultSize: 1 });
+    assert.equal(refused.status, 429);
+    assert.equal(refused.headers['rate-limit-remaining'], '0');
+    assert.equal(refused.headers['retry-after'], refused.headers['rate-limit-reset']);
+    await new Promise((resolve) => setTimeout(resolve, Number(refused.headers['rate-limit-reset']) * 1000 + 50));
+    const refilled = await run('Get-Mailbox', { ResultSize: 1 });
+    assert.equal(refilled.status, 200);
+    assert.equal(refilled.headers['rate-limit-remaining'], '2');
+    assert.equal((await emu.control('config', { exchangeRateLimit: { budget: 1 } })).status, 400);
+    assert.equal((await emu.control('config', { exchangeRateLimit: { budget: -1, windowSeconds: 1 } })).status, 400);
+  } finally {
+    await emu.control('config', { exchangeRateLimit: null });
+  }
+  const plain = await run('Get-Mailbox', { ResultSize: 1 });
+  assert.equal(plain.headers['rate-limit-remaining'], undefined);
+});
+
+test('stats: requests in flight now and at most, state-changing runs per identity', async () => {
+  await emu.control('reset');
+  await emu.control('config', { pageDelayMs: 200 });
+  try {
+    const running = Promise.all([1, 2, 3].map(() => run('Get-Mailbox', { ResultSize: 1 })));
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    assert.equal((await emu.call('GET', '/_emulator/stats')).json.exchangeInFlight, 3);
+    await running;
+  } finally {
+    await emu.control('config', { pageDelayMs: 0 });
+  }
+  await ok('Set-Mailbox', { Identity: 'user00001', CustomAttribute1: 'a' });
+  await ok('Set-Mailbox', { Identity: 'user00001', CustomAttribute1: 'b' });
+  await ok('Set-Mailbox', { Identity: 'user00002', CustomAttribute1: 'c' });
+  const stats = (await emu.call('GET', '/_emulator/stats')).json;
+  assert.equal(stats.exchangeInFlight, 0);
+  assert.equal(stats.exchangeMaxInFlight, 3);
+  assert.equal(stats.cmdletRequests['Get-Mailbox'], 3);
+  assert.deepEqual(stats.stateChangingRuns, { 'Set-Mailbox user00001': 2, 'Set-Mailbox user00002': 1 });
+});
+
+test('pageDelayJitterMs: answers take pageDelayMs plus up to the jitter', async () => {
+  await emu.control('config', { pageDelayMs: 50, pageDelayJitterMs: 100 });
+  try {
+    const times = [];
+    for (let i = 0; i < 6; i++) {
+      const started = Date.now();
+      await run('Get-Mailbox', { ResultSize: 1 });
+      times.push(Date.now() - started);
+    }
+    assert.ok(Math.min(...times) >= 45, `fastest ${Math.min(...times)} ms`);
+    assert.ok(Math.max(...times) - Math.min(...times) >= 10, `no spread: ${times}`);
+    assert.equal((await emu.control('config', { pageDelayJitterMs: -1 })).status, 400);
+  } finally {
+    await emu.control('config', { pageDelayMs: 0, pageDelayJitterMs: 0 });
+  }
+});
+
 // Issue 10: the real service's dialect.
 test('the real dialect: both annotation styles, warnings after value, error shapes, a non-JSON 403', async () => {
   const page = await run('Get-Mailbox', { ResultSize: 3 });

@@ -99,6 +99,10 @@ function createEmulator(options, pki) {
     tenantStores: new Map(),
     // tenant id -> Exchange requests in flight / this second (exchangeThrottle)
     exchangeLoad: new Map(),
+    // Exchange requests being answered now (all tenants)
+    exchangeInFlight: 0,
+    // tenant id -> {windowStart, used} (config exchangeRateLimit)
+    rateLimits: new Map(),
     // config fastPages: listing pages serialized once (exchange.mjs)
     fastPages: new Map(),
   };

@@ -3,7 +3,7 @@
 
 export const FAULT_ENDPOINTS = ['exchange', 'token', 'devicecode', 'discovery', 'keys', 'managedidentity'];
 const CONFIG_KEYS = ['tokenLifetime', 'deviceInterval', 'deviceExpires', 'autoApprove',
-  'autoApproveDelayMs', 'pageDelayMs', 'refreshTokenLifetime', 'signingKeyRollover'];
+  'autoApproveDelayMs', 'pageDelayMs', 'pageDelayJitterMs', 'refreshTokenLifetime', 'signingKeyRollover'];
 
 export function initialConfig(options) {
   return {
@@ -13,6 +13,9 @@ export function initialConfig(options) {
     autoApprove: options.autoApprove,
     autoApproveDelayMs: options.autoApproveDelayMs,
     pageDelayMs: 0,
+    // A random 0..pageDelayJitterMs more per answer: answers overtake
+    // each other (pipelines with requests in flight).
+    pageDelayJitterMs: 0,
     refreshTokenLifetime: 90 * 24 * 3600,
     // false: sign with signing-key.pem and publish only it; true: the JWKS
     // also publishes signing2 and new tokens are signed with it.
@@ -20,6 +23,10 @@ export function initialConfig(options) {
     // Exchange throttling: null, or {maxConcurrent, maxPerSecond, retryAfter}
     // per tenant; over a limit answers 429 in plain text (exchange.mjs).
     exchangeThrottle: null,
+    // Exchange's rate-limit budget: null, or {budget, windowSeconds} per
+    // tenant; answers carry Rate-Limit-Remaining and Rate-Limit-Reset, and
+    // a request over the budget is a 429 until the window ends.
+    exchangeRateLimit: null,
     // How long a nextLink is honoured; null: the service's 30 minutes.
     paginationExpiryMs: null,
     // Benchmarks: listings answered at once from pages serialized when first
@@ -52,6 +59,12 @@ export function emptyStats() {
     stateChangingRequests: 0,
     urlTenants: {},
     throttled: 0,
+    // Exchange requests of a known tenant being answered at once, throttled
+    // ones too (what clients send at once): the most seen
+    // (exchangeInFlight, the current count, is added by /_emulator/stats).
+    exchangeMaxInFlight: 0,
+    // State-changing cmdlets run (past every check): "Cmdlet Identity" -> times.
+    stateChangingRuns: {},
   };
 }
 
@@ -77,6 +90,13 @@ export function applyConfig(state, body) {
       const valid = value === null || (typeof value === 'object' && !Array.isArray(value)
         && Object.entries(value).every(([k, v]) => limits.includes(k) && Number.isFinite(v) && v >= 0));
       if (!valid) return 'exchangeThrottle must be null or {maxConcurrent, maxPerSecond, retryAfter} (numbers)';
+      state.config[key] = value;
+    } else if (key === 'exchangeRateLimit') {
+      const valid = value === null || (typeof value === 'object' && !Array.isArray(value)
+        && Number.isInteger(value.budget) && value.budget >= 0
+        && Number.isFinite(value.windowSeconds) && value.windowSeconds > 0
+        && Object.keys(value).every((k) => k === 'budget' || k === 'windowSeconds'));
+      if (!valid) return 'exchangeRateLimit must be null or {budget, windowSeconds} (budget an integer >= 0, windowSeconds > 0)';
       state.config[key] = value;
     } else if (key === 'paginationExpiryMs') {
       // null: the service's 30 minutes (exchange.mjs).

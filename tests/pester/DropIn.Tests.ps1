@@ -1,6 +1,6 @@
 # Microsoft's names: scripts written for ExchangeOnlineManagement run
 # unchanged. Connect-ExchangeOnline takes every one of Microsoft's 37
-# parameters, Get-ConnectionInformation has Microsoft's fields,
+# parameters (and ExchangeMfa's -ThrottleLimit), Get-ConnectionInformation has Microsoft's fields,
 # Disconnect-ExchangeOnline its forms, Connect-IPPSSession reaches the
 # Security & Compliance endpoint beside an Exchange connection, and the
 # opt-in compatibility module answers to the name ExchangeOnlineManagement.
@@ -49,13 +49,15 @@ BeforeDiscovery {
         @{ Name = 'UseMultithreading'; Type = 'bool'; Forwarded = $false }
         @{ Name = 'UserPrincipalName'; Type = 'string'; Forwarded = $true }
         @{ Name = 'UseRPSSession'; Type = 'switch'; Forwarded = $false }
+        # ExchangeMfa's own: requests in flight for pipeline input (docs/exchange.md).
+        @{ Name = 'ThrottleLimit'; Type = 'int'; Forwarded = $true }
     )
-    # Microsoft's Connect-IPPSSession (Connect-IPPSSession.md), plus -Device.
+    # Microsoft's Connect-IPPSSession (Connect-IPPSSession.md), plus -Device and -ThrottleLimit.
     $script:ippsParameters = @('ConnectionUri', 'AzureADAuthorizationEndpointUri', 'DelegatedOrganization',
         'PSSessionOption', 'Prefix', 'CommandName', 'FormatTypeName', 'AccessToken', 'AppId', 'BypassMailboxAnchoring',
         'Certificate', 'CertificateFilePath', 'CertificatePassword', 'CertificateThumbprint', 'Credential', 'DisableWAM',
         'EnableErrorReporting', 'EnableSearchOnlySession', 'EXOModuleBasePath', 'LogDirectoryPath', 'LogLevel',
-        'Organization', 'ShowBanner', 'UserPrincipalName', 'UseRPSSession', 'Device')
+        'Organization', 'ShowBanner', 'UserPrincipalName', 'UseRPSSession', 'Device', 'ThrottleLimit')
 }
 
 BeforeAll {
@@ -113,6 +115,7 @@ BeforeAll {
         UseMultithreading               = @{ Value = $true }
         UserPrincipalName               = @{ Value = 'admin@contoso.onmicrosoft.com' }
         UseRPSSession                   = @{ Value = $false }
+        ThrottleLimit                   = @{ Value = 4 }
     }
 
     function Get-EmulatorConnect {
@@ -129,9 +132,9 @@ AfterAll {
 }
 
 Describe 'Connect-ExchangeOnline parameters' {
-    It 'takes exactly Microsoft''s 37 parameters' -TestCases @(@{ Reference = $script:connectParameters }) {
+    It 'takes exactly Microsoft''s 37 parameters and -ThrottleLimit' -TestCases @(@{ Reference = $script:connectParameters }) {
         $own = (Get-Command Connect-ExchangeOnline).Parameters.Keys | Where-Object { $_ -notin $script:common }
-        $own.Count | Should -Be 37
+        $own.Count | Should -Be 38
         $own | Sort-Object | Should -Be ($Reference.Name | Sort-Object)
         (Get-Command Connect-ExchangeOnline).ParameterSets.Count | Should -Be 1
     }

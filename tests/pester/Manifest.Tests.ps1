@@ -114,7 +114,7 @@ Describe 'Parameter contract' {
                 'CommandName', 'ConnectionUri', 'Credential', 'DelegatedOrganization', 'Device', 'ExchangeEnvironmentName',
                 'FederatedToken', 'InlineCredential', 'InMemoryTokenCache', 'ManagedIdentity', 'ManagedIdentityAccountId',
                 'NoBrowser', 'Organization', 'PageSize', 'Prefix', 'Product', 'RedirectUri', 'Resource', 'ShowBanner',
-                'UserPrincipalName') | Sort-Object)
+                'ThrottleLimit', 'UserPrincipalName') | Sort-Object)
         # -Product is Connect-IPPSSession's way in, hidden from tab completion.
         $parameters = (Get-Command Connect-ExchangeMfa).Parameters
         $parameters.Product.Attributes.Where({ $_ -is [Parameter] }).DontShow | Should -BeTrue
@@ -188,7 +188,8 @@ Describe 'Parameter contract' {
     }
 
     It 'Microsoft''s names take Microsoft''s parameters (DropIn.Tests.ps1 checks each one)' {
-        @(Get-OwnParameter Connect-ExchangeOnline).Count | Should -Be 37
+        # Microsoft's 37 and ExchangeMfa's -ThrottleLimit.
+        @(Get-OwnParameter Connect-ExchangeOnline).Count | Should -Be 38
         (Get-OwnParameter Get-ConnectionInformation).Name | Sort-Object | Should -Be @('ConnectionId', 'ModulePrefix')
         (Get-OwnParameter Disconnect-ExchangeOnline).Name | Sort-Object | Should -Be @('ConnectionId', 'ModulePrefix')
         foreach ($name in 'Install-ExchangeMfaCompatibility', 'Uninstall-ExchangeMfaCompatibility') {

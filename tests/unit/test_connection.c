@@ -28,6 +28,7 @@ static void test_defaults(void **state)
     assert_string_equal(r.scope, "https://outlook.office365.com/.default openid profile offline_access");
     assert_string_equal(r.client_id, "fb78d390-0c51-40cd-8e17-fdbfab77341b");
     assert_int_equal(r.page_size, 1000);
+    assert_int_equal(r.throttle_limit, 8);
     em_conn_resolved_free(&r);
     assert_null(r.authority);
 }
@@ -49,7 +50,8 @@ static void test_clouds(void **state)
     (void)state;
     for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         em_conn_settings s = {.mode = "device", .environment = cases[i].env,
-                              .organization = "contoso.onmicrosoft.com", .page_size = 50};
+                              .organization = "contoso.onmicrosoft.com", .page_size = 50,
+                              .throttle_limit = 3};
         em_conn_resolved r;
 
         assert_int_equal(em_conn_resolve(&r, &s, NULL), EM_OK);
@@ -57,6 +59,7 @@ static void test_clouds(void **state)
         assert_string_equal(r.connection_uri, cases[i].uri);
         assert_string_equal(r.resource, cases[i].uri);
         assert_int_equal(r.page_size, 50);
+        assert_int_equal(r.throttle_limit, 3);
         em_conn_resolved_free(&r);
     }
 }
@@ -211,6 +214,8 @@ static void test_rejected(void **state)
         {{.mode = "device", .upn = "admin@contoso.com\r\nX: y"}, "userPrincipalName"},
         {{.mode = "device", .resource = ""}, "resource"},
         {{.mode = "device", .page_size = 1001}, "pageSize"},
+        {{.mode = "device", .throttle_limit = 65}, "throttleLimit"},
+        {{.mode = "device", .throttle_limit = -1}, "throttleLimit"},
         {{.mode = "device", .product = "Compliance"}, "product"},
         {{.mode = "device", .product = "ipps"}, "product"},
     };

@@ -2,7 +2,9 @@
  * fake Exchange (libmicrohttpd on 127.0.0.1, a thread per connection) that
  * plays a queue of faults: 429 with Retry-After, 503, a transient server
  * exception, the plain-text throttle, a reset or a stall mid-page, a hang,
- * a claims challenge; and a cancel during a backoff wait.
+ * a claims challenge; and a cancel during a backoff wait. With a
+ * connection's window (exchange/window.h): a 429 narrows it, successes
+ * widen it again, and a page waiting for a place ends at once on cancel.
  *
  * The test knobs keep it short: EXCHANGEMFA_RETRY_BASE_MS=20 and
  * EXCHANGEMFA_STALL_TIMEOUT_MS=1000 are set before the first invoke.
@@ -306,6 +308,7 @@ typedef struct run {
 
 static run the_run;
 static bool refuse_claims;       /* get_token fails when asked for claims */
+static em_exo_window *window;    /* the connection's window, or NULL */
 
 static int capture(void *ud, const char *line, size_t len)
 {
@@ -358,6 +361,7 @@ static int m_invoke(char **out, em_request *req, yajl_val params, void *app, em_
     call.page_size = PER_PAGE;
     call.get_token = get_token;
     call.token_ud = &the_run;
+    call.window = window;
     rc = em_exo_invoke(&res, &call, req, err);
     if (rc == EM_OK) {
         *out = malloc(64);
@@ -655,6 +659,52 @@ static void test_cancel_during_wait(void **state)
     run_end(&rpc);
 }
 
+/* The window (exchange/window.h) around each attempt: a 429 halves it, the
+ * successes after it grow it back, and nothing stays taken. */
+static void test_window_halves_on_429_and_grows_back(void **state)
+{
+    em_exo_window_state after;
+
+    (void)state;
+    assert_int_equal(em_exo_window_new(&window, 4), EM_OK);
+    add_fault((fault){1, F_STATUS, 429, "0", "", 0});
+    run_invoke("Get-Mailbox");
+    assert_complete();
+    after = em_exo_window_snapshot(window);
+    /* 4 -> 2 on the 429; two successes (page 1 again, page 2) -> 3; page 3 counts one. */
+    assert_int_equal(after.limit, 3);
+    assert_int_equal(after.successes, 1);
+    assert_int_equal(after.active, 0);
+    run_free();
+    em_exo_window_free(&window);
+}
+
+/* A page waiting for a place in a full window ends at once on cancel,
+ * having sent nothing. */
+static void test_cancel_while_waiting_for_window(void **state)
+{
+    const char *cancel = "{\"jsonrpc\":\"2.0\",\"method\":\"cancel\",\"params\":{\"id\":4}}\n";
+    em_rpc *rpc = NULL;
+    long cancelled_at;
+
+    (void)state;
+    assert_int_equal(em_exo_window_new(&window, 1), EM_OK);
+    assert_int_equal(em_exo_window_enter(window, NULL), EM_OK);   /* another request holds it */
+    run_begin(&rpc, "Set-Mailbox");
+    sleep_ms(200);
+    assert_int_equal(requests_now(), 0);
+    cancelled_at = now_ms();
+    em_rpc_feed(rpc, cancel, strlen(cancel));
+    em_rpc_wait_idle(rpc);
+    assert_in_range(now_ms() - cancelled_at, 0, 200);
+    assert_int_equal(requests_now(), 0);
+    assert_non_null(strstr(error_line(), "\"name\":\"Cancelled\""));
+    assert_int_equal(em_exo_window_snapshot(window).active, 1);
+    em_exo_window_leave(window, NULL);
+    run_end(&rpc);
+    em_exo_window_free(&window);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -668,6 +718,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_hang_times_out, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_claims_challenge, reset, check_leaks),
         cmocka_unit_test_setup_teardown(test_cancel_during_wait, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_window_halves_on_429_and_grows_back, reset, check_leaks),
+        cmocka_unit_test_setup_teardown(test_cancel_while_waiting_for_window, reset, check_leaks),
     };
 
     return cmocka_run_group_tests(tests, server_up, server_down);

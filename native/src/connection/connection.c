@@ -14,6 +14,7 @@
 #include "net/http.h"
 #include "protocol/protocol.h"
 #include "connection/signin.h"
+#include "exchange/window.h"
 
 #include <ctype.h>
 #include <pthread.h>
@@ -330,6 +331,8 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
         return invalid(err, EM_F_RESOURCE, "must not be empty");
     if (s->page_size < 0 || s->page_size > EM_PAGESIZE_MAX)
         return invalid(err, EM_F_PAGESIZE, "must be 1..1000");
+    if (s->throttle_limit < 0 || s->throttle_limit > EM_EXO_WINDOW_MAX)
+        return invalid(err, EM_F_THROTTLELIMIT, "must be 1..64");
     if (s->product != NULL && strcmp(s->product, EM_PRODUCT_EXCHANGE) != 0 &&
         strcmp(s->product, EM_PRODUCT_COMPLIANCE) != 0)
         return invalid(err, EM_F_PRODUCT, "must be exchange or compliance");
@@ -363,6 +366,7 @@ int em_conn_resolve(em_conn_resolved *out, const em_conn_settings *s, em_error *
                       em_conn_mode_app_only(out->mode) ? EM_APP_SCOPE_SUFFIX : EM_SCOPE_SUFFIX) == EM_OK)
         out->scope = em_buf_detach(&buf);
     out->page_size = s->page_size > 0 ? s->page_size : EM_PAGESIZE_MAX;
+    out->throttle_limit = s->throttle_limit > 0 ? s->throttle_limit : EM_EXO_WINDOW_DEFAULT;
     if (s->delegated_organization != NULL &&
         (out->delegated_organization = strdup(s->delegated_organization)) == NULL)
         rc = EM_ENOMEM;
@@ -409,6 +413,7 @@ static void conn_free(em_conn *c)
     em_tokens_free(&c->tokens);
     em_signin_free(&c->signin);
     em_conn_resolved_free(&c->settings);
+    em_exo_window_free(&c->window);
     free(c->organization);
     free(c->requested_upn);
     free(c->home_account_id);
@@ -572,6 +577,8 @@ int em_conn_open(em_conn **out, em_conn_table *t, const em_conn_settings *s,
     pthread_mutex_init(&c->renew_lock, NULL);
     c->table = t;
     rc = em_conn_resolve(&c->settings, s, err);
+    if (rc == EM_OK && em_exo_window_new(&c->window, (int)c->settings.throttle_limit) != EM_OK)
+        rc = em_error_set(err, EM_ENOMEM, "out of memory");
     if (rc != EM_OK)
         goto free_conn;
     if (s->organization != NULL)
@@ -790,6 +797,11 @@ long em_conn_page_size(const em_conn *c)
     return c->settings.page_size;
 }
 
+struct em_exo_window *em_conn_window(const em_conn *c)
+{
+    return c->window;
+}
+
 void em_conn_tenant(char *out, size_t size, em_conn *c)
 {
     pthread_mutex_lock(&c->lock);
@@ -889,6 +901,8 @@ int em_conn_gen_session(yajl_gen g, em_conn *c)
         st = em_json_gen_kv_str(g, EM_F_TOKENSTATUS, token_status);
     if (st == yajl_gen_status_ok)
         st = em_json_gen_kv_int(g, EM_F_PAGESIZE, c->settings.page_size);
+    if (st == yajl_gen_status_ok)
+        st = em_json_gen_kv_int(g, EM_F_THROTTLELIMIT, c->settings.throttle_limit);
     if (st == yajl_gen_status_ok)
         st = yajl_gen_map_close(g);
     pthread_mutex_unlock(&c->lock);

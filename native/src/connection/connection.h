@@ -52,6 +52,7 @@ typedef struct em_conn_settings {
     const char *resource;
     const char *product;            /* "exchange" (NULL) or "compliance" */
     long page_size;                 /* 0 = EM_PAGESIZE_MAX */
+    long throttle_limit;            /* 0 = EM_EXO_WINDOW_DEFAULT */
     const char *token_cache;        /* "persistent" (NULL) or "memory" */
     /* interactive */
     bool no_browser;
@@ -85,6 +86,7 @@ typedef struct em_conn_resolved {
     char *client_id;
     char *delegated_organization;   /* or NULL */
     long page_size;
+    long throttle_limit;            /* the ceiling of the connection's window */
     bool persistent;                /* delegated modes with tokenCache persistent */
     char *prompt;                   /* or NULL */
     bool no_browser;
@@ -149,6 +151,8 @@ int em_conn_bearer(char **out, em_conn *conn, const char *stale, const char *cla
 const char *em_conn_id(const em_conn *conn);
 const char *em_conn_uri(const em_conn *conn);
 long em_conn_page_size(const em_conn *conn);
+/* The window of the connection's Exchange requests (exchange/window.h). */
+struct em_exo_window *em_conn_window(const em_conn *conn);
 /* The URL's tenant segment (delegated organization, else organization,
  * else the token's tenant id) and
  * the user for X-AnchorMailbox (or NULL), copied into caller buffers. */

@@ -39,6 +39,7 @@ struct em_conn {
     pthread_mutex_t lock;           /* tokens, identity, closed */
     pthread_mutex_t renew_lock;     /* one renewal at a time; guards provider too */
     em_tokens *tokens;
+    struct em_exo_window *window;   /* its Exchange requests in flight */
     char *upn;                      /* from the verified id_token */
     char *tenant_id;
     time_t expires_at;

@@ -1315,6 +1315,21 @@ static int give_up(int rc, const em_http_response *resp, const em_exo_retries *d
     return rc;
 }
 
+/* Gives an attempt's place in the window back with what the answer said
+ * about the service's limits (nothing when there was no answer). */
+static void leave_window(em_exo_window *window, int rc, const em_http_response *resp)
+{
+    em_exo_window_answer answer;
+
+    if (rc != EM_OK) {
+        em_exo_window_leave(window, NULL);
+        return;
+    }
+    em_exo_window_read_answer(&answer, resp->status, resp->status == 429 || throttle_text(resp),
+                              resp->rate_limit_remaining, resp->rate_limit_reset);
+    em_exo_window_leave(window, &answer);
+}
+
 /* Fetches one page at url, streaming its objects, retrying per
  * em_exo_retry_decide. On success *next is the nextLink to follow (caller
  * frees) or NULL, and s->page's counts are set. */
@@ -1345,7 +1360,13 @@ static int fetch_page(char **next, invoke_state *s, const char *url, const char 
         claims = NULL;
         if (rc != EM_OK)
             goto free_all;
+        rc = em_exo_window_enter(call->window, s->req);
+        if (rc != EM_OK) {
+            rc = em_error_set(err, rc, "request cancelled");
+            goto free_all;
+        }
         rc = attempt_page(&resp, s, token, url, body, request_id, max_page, err);
+        leave_window(call->window, rc, &resp);
         if (rc == EM_OK && resp.status >= 200 && resp.status < 300) {
             /* No Content (a cmdlet without output), or resultSize reached */
             if (resp.status == 204 || em_exo_page_full(s->page))

@@ -14,6 +14,7 @@
 #include "net/http.h"
 #include "util/json.h"
 #include "protocol/request.h"
+#include "exchange/window.h"
 
 /* Limits on what one page may carry. */
 #define EM_EXO_ITEM_MAX (8u * 1024u * 1024u)    /* one re-generated item */
@@ -146,6 +147,9 @@ typedef struct em_exo_call {
     long page_size;                 /* 1..1000 */
     em_exo_token_fn get_token;
     void *token_ud;
+    /* The connection's window (window.h): each page attempt waits for a
+     * place in it and reports its answer; NULL: no limit. */
+    em_exo_window *window;
 } em_exo_call;
 
 typedef struct em_exo_result {

@@ -290,6 +290,10 @@ static void free_headers(em_http_response *resp)
     free(resp->www_authenticate);
     free(resp->request_id);
     free(resp->exception_type);
+    free(resp->rate_limit_remaining);
+    free(resp->rate_limit_reset);
+    resp->rate_limit_remaining = NULL;
+    resp->rate_limit_reset = NULL;
     resp->content_type = NULL;
     resp->retry_after = NULL;
     resp->www_authenticate = NULL;
@@ -308,6 +312,8 @@ int em_http_keep_header(em_http_response *resp, const char *line, size_t len)
         {"www-authenticate", offsetof(em_http_response, www_authenticate)},
         {"request-id", offsetof(em_http_response, request_id)},
         {"x-exceptiontype", offsetof(em_http_response, exception_type)},
+        {"rate-limit-remaining", offsetof(em_http_response, rate_limit_remaining)},
+        {"rate-limit-reset", offsetof(em_http_response, rate_limit_reset)},
     };
     size_t name_len, i;
     const char *colon, *value, *end;

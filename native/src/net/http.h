@@ -50,6 +50,8 @@ typedef struct em_http_response {
     char *www_authenticate;         /* WWW-Authenticate header value, or NULL */
     char *request_id;               /* request-id header value, or NULL */
     char *exception_type;           /* x-ExceptionType (Exchange's error class), or NULL */
+    char *rate_limit_remaining;     /* Rate-Limit-Remaining (requests left), or NULL */
+    char *rate_limit_reset;         /* Rate-Limit-Reset (seconds until refilled), or NULL */
 } em_http_response;
 
 /* Lets every request use plain http, and connections and the cache take

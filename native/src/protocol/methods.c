@@ -204,6 +204,8 @@ static int do_connect(char **out, em_request *req, yajl_val params, void *app, e
     if (rc == EM_OK)
         rc = opt_int(&s.page_size, params, EM_F_PAGESIZE, 1, EM_PAGESIZE_MAX, err);
     if (rc == EM_OK)
+        rc = opt_int(&s.throttle_limit, params, EM_F_THROTTLELIMIT, 1, EM_EXO_WINDOW_MAX, err);
+    if (rc == EM_OK)
         rc = opt_int(&s.timeout_seconds, params, EM_F_TIMEOUTSECONDS, 1, 86400, err);
     if (rc == EM_OK)
         rc = opt_bool(&s.no_browser, params, EM_F_NOBROWSER, err);
@@ -278,6 +280,7 @@ static int do_invoke(char **out, em_request *req, yajl_val params, void *app, em
     em_exo_call call;
     em_exo_result result;
     em_conn *conn = NULL;
+    long throttle_limit = 0;
     yajl_gen g;
     int rc, st;
 
@@ -303,8 +306,14 @@ static int do_invoke(char **out, em_request *req, yajl_val params, void *app, em
         return rc;
     call.page_size = em_conn_page_size(conn);
     rc = opt_int(&call.page_size, params, EM_F_PAGESIZE, 1, EM_PAGESIZE_MAX, err);
+    if (rc == EM_OK)
+        rc = opt_int(&throttle_limit, params, EM_F_THROTTLELIMIT, 1, EM_EXO_WINDOW_MAX, err);
     if (rc != EM_OK)
         goto release;
+    /* The module keeps this many in flight: the window may grow to it. */
+    call.window = em_conn_window(conn);
+    if (throttle_limit > 0)
+        em_exo_window_set_ceiling(call.window, (int)throttle_limit);
     em_conn_tenant(tenant, sizeof(tenant), conn);
     em_conn_anchor(user, sizeof(user), conn);
     call.connection_uri = em_conn_uri(conn);

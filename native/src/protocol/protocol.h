@@ -104,6 +104,7 @@
 #define EM_PRODUCT_EXCHANGE  "exchange"
 #define EM_PRODUCT_COMPLIANCE "compliance"
 #define EM_F_PAGESIZE        "pageSize"
+#define EM_F_THROTTLELIMIT   "throttleLimit"
 #define EM_F_CONNECTIONID    "connectionId"
 #define EM_F_TENANTID        "tenantId"
 #define EM_F_SIGNINMODE      "signInMode"
