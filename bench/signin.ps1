@@ -7,11 +7,23 @@
 #   roundtrip one process, connected: the helper's `list` round trip
 #             (Get-ExchangeMfaConnection) and a whole Exchange call on a
 #             cached token (Get-OrganizationConfig), from PowerShell
+#   renewal   the token path beside its peer, @azure/msal-node (the copy
+#             tests/peers installs; bench/msal-renewal.mjs), same emulator,
+#             same account, interleaved, -Renewals repetitions:
+#               helper   one helper process, a silent `connect` whose cached
+#                        access token is stale: one refresh_token grant, the
+#                        rotated tokens written to the token cache (file, lock);
+#                        timed at the pipe (request line written, reply line
+#                        read), no PowerShell object work
+#               msal     acquireTokenSilent({ forceRefresh: true }) and
+#                        acquireTokenByRefreshToken, in-memory cache, timed
+#                        in node around the call
 #
-#   pwsh -NoProfile -File bench/signin.ps1 [-Runs 5] [-Calls 200]
+#   pwsh -NoProfile -File bench/signin.ps1 [-Runs 5] [-Calls 200] [-Renewals 20]
 param(
     [int] $Runs = 5,
-    [int] $Calls = 200
+    [int] $Calls = 200,
+    [int] $Renewals = 20
 )
 
 $ErrorActionPreference = 'Stop'
@@ -70,6 +82,80 @@ Import-Module '$manifest'
     Format-Figure 'refresh: Connect-ExchangeMfa in a new pwsh, silent refresh' $refreshed.ConnectMs
     'refresh: sign-in modes {0}; refresh_token grants {1} for {2} runs' -f (($refreshed.Mode | Sort-Object -Unique) -join ','),
         [int]$stats.tokenRequests.refresh_token, $Runs
+
+    # Renewal beside msal-node, tokens still 200 s: every silent connect of
+    # the helper renews. A cache folder of its own, filled by a device sign-in.
+    $env:EXCHANGEMFA_CACHE_DIR = Join-Path $emulator.Dir 'cache-renewal'
+    $helperPath = & (Get-Module ExchangeMfa) { Get-HelperPath }
+    function Start-Redirected([string] $Path, [string[]] $Arguments, [switch] $DropStderr) {
+        $info = [System.Diagnostics.ProcessStartInfo]::new($Path)
+        foreach ($argument in $Arguments) { $info.ArgumentList.Add($argument) }
+        $info.UseShellExecute = $false
+        $info.RedirectStandardInput = $true
+        $info.RedirectStandardOutput = $true
+        $info.RedirectStandardError = [bool]$DropStderr
+        $process = [System.Diagnostics.Process]::Start($info)
+        if ($DropStderr) { $process.BeginErrorReadLine() }   # diagnostics are not measured
+        $process
+    }
+    $helper = Start-Redirected (& (Get-Module ExchangeMfa) { Get-HelperPath }) @() -DropStderr
+    $node = (Get-Command node -CommandType Application)[0].Source
+    $msal = Start-Redirected $node (Join-Path $PSScriptRoot 'msal-renewal.mjs'), $emulator.Url, $emulator.CaFile
+    try {
+        $script:NextId = 0
+        function Invoke-HelperLine([string] $Method, [hashtable] $Params) {
+            # One request as a raw line; the reply line (notifications skipped)
+            # and the milliseconds from writing the request to reading it.
+            $id = ++$script:NextId
+            $line = @{ jsonrpc = '2.0'; id = $id; method = $Method; params = $Params } | ConvertTo-Json -Compress -Depth 5
+            $watch = [System.Diagnostics.Stopwatch]::StartNew()
+            $helper.StandardInput.WriteLine($line)
+            $helper.StandardInput.Flush()
+            do { $reply = $helper.StandardOutput.ReadLine() } until ($null -eq $reply -or ($reply -match '"id":(\d+)[,}]' -and $Matches[1] -eq $id))
+            $ms = $watch.Elapsed.TotalMilliseconds
+            if ($null -eq $reply -or $reply -notmatch '"result"') { throw "helper $Method failed: $reply" }
+            [pscustomobject]@{ Ms = $ms; Reply = $reply }
+        }
+        $null = Invoke-HelperLine initialize @{ protocolVersion = 1 }
+        $connect = @{ mode = 'device'; userPrincipalName = $upn; authority = $emulator.Authority; connectionUri = $emulator.Url }
+        $first = Invoke-HelperLine connect $connect
+        $null = Invoke-HelperLine disconnect @{ connectionId = ($first.Reply | ConvertFrom-Json).result.connectionId }
+        if ($msal.StandardOutput.ReadLine() -ne 'ready') { throw 'msal-renewal.mjs did not sign in' }
+
+        Invoke-EmulatorControl -Path reset | Out-Null
+        $renewal = @{ helper = [System.Collections.Generic.List[double]]::new(); silent = [System.Collections.Generic.List[double]]::new(); refresh = [System.Collections.Generic.List[double]]::new() }
+        $modes = [System.Collections.Generic.List[string]]::new()
+        foreach ($run in 1..$Renewals) {
+            $answer = Invoke-HelperLine connect $connect
+            $result = ($answer.Reply | ConvertFrom-Json).result
+            $modes.Add($result.signInMode)
+            $renewal.helper.Add($answer.Ms)
+            $null = Invoke-HelperLine disconnect @{ connectionId = $result.connectionId }
+            foreach ($kind in 'silent', 'refresh') {
+                $msal.StandardInput.WriteLine($kind)
+                $msal.StandardInput.Flush()
+                $reply = $msal.StandardOutput.ReadLine()
+                if ($reply -notmatch '^[0-9.]+$') { throw "msal-renewal.mjs ${kind}: $reply" }
+                $renewal[$kind].Add([double]::Parse($reply, [cultureinfo]::InvariantCulture))
+            }
+        }
+        $stats = Get-EmulatorStats
+        Format-Figure 'renewal: helper, silent connect with one refresh_token grant (at its pipe)' $renewal.helper
+        Format-Figure 'renewal: msal-node acquireTokenSilent forceRefresh' $renewal.silent
+        Format-Figure 'renewal: msal-node acquireTokenByRefreshToken' $renewal.refresh
+        foreach ($kind in 'silent', 'refresh') {
+            $ratios = for ($i = 0; $i -lt $Renewals; $i++) { $renewal.helper[$i] / $renewal[$kind][$i] }
+            Format-Figure "renewal: ratio helper / msal-node $kind (below 1: the helper is faster)" $ratios 'x'
+        }
+        'renewal: helper sign-in modes {0}; at the emulator, for {2} repetitions of three renewals: refresh_token grants {1}, discovery documents {3}, key sets {4}' -f
+            (($modes | Sort-Object -Unique) -join ','), [int]$stats.tokenRequests.refresh_token, $Renewals, $stats.discoveryRequests, $stats.keysRequests
+    }
+    finally {
+        foreach ($process in $helper, $msal) {
+            $process.StandardInput.Close()
+            if (-not $process.WaitForExit(5000)) { $process.Kill() }
+        }
+    }
     Set-EmulatorConfig @{ tokenLifetime = 3600 }
 
     $connection = Connect-ExchangeMfa -UserPrincipalName $upn -Device @cloud 6>$null
