@@ -4,6 +4,9 @@
 # within a repetition (min/median/max over the repetitions).
 #
 #   bare      pwsh -NoProfile -c exit: the floor every other figure includes
+#   empty     ... + Import-Module of an empty manifest module (a .psd1 and an
+#             empty .psm1, made here): what any script module pays for
+#             Import-Module itself, the floor under `import`
 #   import    ... + Import-Module ExchangeMfa
 #   connect   ... + Connect-ExchangeMfa from a valid cached token (no sign-in
 #             on the network), the whole catalogue of commands available
@@ -11,8 +14,9 @@
 #             command group, then the call)
 #   prefix    ... + Connect -Prefix Contoso (aliases for the whole catalogue)
 #
-# Inside the connect child: Connect-ExchangeMfa alone, and the managed memory
-# the module keeps (GC.GetTotalMemory(true) after minus before the import).
+# Inside the connect child: Import-Module and Connect-ExchangeMfa alone, and
+# the managed memory the module keeps (GC.GetTotalMemory(true) after minus
+# before the import).
 #
 #   pwsh -NoProfile -File bench/connect.ps1 [-Runs 7]
 param(
@@ -39,19 +43,25 @@ $emulator = Start-TestEmulator -Mailboxes 50
 try {
     $upn = 'admin@contoso.onmicrosoft.com'
     $manifest = Join-Path $root 'ExchangeMfa.psd1'
+    $empty = New-Item -ItemType Directory -Path (Join-Path $emulator.Dir 'EmptyModule') -Force
+    Set-Content (Join-Path $empty 'EmptyModule.psm1') ''
+    Set-Content (Join-Path $empty 'EmptyModule.psd1') "@{ RootModule = 'EmptyModule.psm1'; ModuleVersion = '1.0.0'; GUID = '$([guid]::NewGuid())'; FunctionsToExport = @(); CmdletsToExport = @(); VariablesToExport = @(); AliasesToExport = @() }"
     $connectLine = "Connect-ExchangeMfa -UserPrincipalName $upn -ShowBanner:`$false -AzureADAuthorizationEndpointUri '$($emulator.Authority)' -ConnectionUri '$($emulator.Url)' 6>`$null"
     $children = [ordered]@{
         bare    = 'exit'
+        empty   = "Import-Module '$(Join-Path $empty 'EmptyModule.psd1')'"
         import  = "Import-Module '$manifest'"
         connect = @"
 `$env:BROWSER = '/bin/false'
 `$before = [System.GC]::GetTotalMemory(`$true)
-Import-Module '$manifest'
 `$watch = [System.Diagnostics.Stopwatch]::StartNew()
+Import-Module '$manifest'
+`$import = `$watch.Elapsed.TotalMilliseconds
+`$watch.Restart()
 `$c = $connectLine
 `$connect = `$watch.Elapsed.TotalMilliseconds
 `$after = [System.GC]::GetTotalMemory(`$true)
-[pscustomobject]@{ Mode = `$c.SignInMode; ConnectMs = `$connect; RetainedMB = (`$after - `$before) / 1MB } | ConvertTo-Json -Compress
+[pscustomobject]@{ Mode = `$c.SignInMode; ImportMs = `$import; ConnectMs = `$connect; RetainedMB = (`$after - `$before) / 1MB } | ConvertTo-Json -Compress
 "@
         call    = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine; `$null = Get-Mailbox -ResultSize 1 -WarningAction SilentlyContinue"
         prefix  = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine -Prefix Contoso"
@@ -74,11 +84,12 @@ Import-Module '$manifest'
     $count = @(Get-Content (Join-Path $root 'module/Commands/CommandNames.txt')).Count
     "$count catalogue commands; $Runs repetitions, interleaved"
     foreach ($name in $children.Keys) { Format-Figure "$name (new pwsh, from outside)" $results[$name].Ms }
+    Format-Figure 'Import-Module alone (inside the connect child)' $results.connect.Inside.ImportMs
     Format-Figure 'Connect-ExchangeMfa alone (inside the connect child)' $results.connect.Inside.ConnectMs
     Format-Figure 'retained managed memory after Connect' $results.connect.Inside.RetainedMB 'MB'
     "sign-in modes: $(($results.connect.Inside.Mode | Sort-Object -Unique) -join ',')"
     "token requests during the runs: $((($after.PSObject.Properties.Value | Measure-Object -Sum).Sum) - (($before.PSObject.Properties.Value | Measure-Object -Sum).Sum))"
-    foreach ($name in 'import', 'connect', 'call', 'prefix') {
+    foreach ($name in 'empty', 'import', 'connect', 'call', 'prefix') {
         $ratios = for ($i = 0; $i -lt $Runs; $i++) { $results[$name][$i].Ms / $results.bare[$i].Ms }
         $goal = switch ($name) { 'import' { ' (goal <= 1.2)' } 'connect' { ' (goal <= 1.5)' } default { '' } }
         Format-Figure "ratio $name / bare$goal" $ratios 'x'
