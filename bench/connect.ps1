@@ -18,9 +18,14 @@
 # the managed memory the module keeps (GC.GetTotalMemory(true) after minus
 # before the import).
 #
-#   pwsh -NoProfile -File bench/connect.ps1 [-Runs 7]
+# -Baseline <another copy's ExchangeMfa.psd1> (a built checkout of an
+# earlier commit) adds its import and connect children to the same
+# repetitions: a change measured against what it replaced in one run.
+#
+#   pwsh -NoProfile -File bench/connect.ps1 [-Runs 7] [-Baseline path/ExchangeMfa.psd1]
 param(
-    [int] $Runs = 7
+    [int] $Runs = 7,
+    [string] $Baseline
 )
 
 $ErrorActionPreference = 'Stop'
@@ -81,6 +86,11 @@ Import-Module '$manifest'
         call    = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine; `$null = Get-Mailbox -ResultSize 1 -WarningAction SilentlyContinue"
         prefix  = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine -Prefix Contoso"
     }
+    if ($Baseline) {
+        $Baseline = (Resolve-Path -LiteralPath $Baseline).Path
+        $children['import (baseline)'] = "Import-Module '$Baseline'"
+        $children['connect (baseline)'] = "`$env:BROWSER = '/bin/false'; Import-Module '$Baseline'; `$null = $connectLine"
+    }
 
     # A first, interactive-free sign-in fills the cache.
     Import-Module $manifest
@@ -104,14 +114,15 @@ Import-Module '$manifest'
     Format-Figure 'retained managed memory after Connect' $results.connect.Inside.RetainedMB 'MB'
     "sign-in modes: $(($results.connect.Inside.Mode | Sort-Object -Unique) -join ',')"
     "token requests during the runs: $((($after.PSObject.Properties.Value | Measure-Object -Sum).Sum) - (($before.PSObject.Properties.Value | Measure-Object -Sum).Sum))"
-    foreach ($name in 'empty', 'import', 'connect', 'call', 'prefix') {
+    $compared = @($children.Keys | Where-Object { $_ -ne 'bare' })
+    foreach ($name in $compared) {
         $ratios = for ($i = 0; $i -lt $Runs; $i++) { $results[$name][$i].Ms / $results.bare[$i].Ms }
         $goal = switch ($name) { 'import' { ' (goal <= 1.2)' } 'connect' { ' (goal <= 1.5)' } default { '' } }
         Format-Figure "ratio $name / bare$goal" $ratios 'x'
     }
     if ($timeTool) {
         foreach ($name in $children.Keys) { Format-Figure "$name, CPU time of the child (user + system)" $results[$name].CpuMs }
-        foreach ($name in 'empty', 'import', 'connect', 'call', 'prefix') {
+        foreach ($name in $compared) {
             $ratios = for ($i = 0; $i -lt $Runs; $i++) { $results[$name][$i].CpuMs / $results.bare[$i].CpuMs }
             Format-Figure "ratio $name / bare, CPU time" $ratios 'x'
         }
