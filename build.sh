@@ -258,6 +258,9 @@ main() {
         demo) setup; PSModulePath="$TOOLS/modules" "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$ROOT/tests/demo.ps1" ;;
         test) setup; PWSH="$TOOLS/pwsh/pwsh" PESTER_MODULES="$TOOLS/modules" "$ROOT/tests/run.sh" ;;
         bench) setup; install_debian_packages "${BENCH_PACKAGES[@]}"
+            # msal-node, the token path's peer in bench/signin.ps1, as tests/peers pins it.
+            [ -d "$ROOT/tests/peers/node_modules/@azure/msal-node" ] ||
+                npm ci --prefix "$ROOT/tests/peers" --no-audit --no-fund >/dev/null
             for script in "$ROOT"/bench/*.ps1; do
                 say "bench/$(basename "$script")"
                 PSModulePath="$TOOLS/modules" "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$script"
