@@ -7,24 +7,27 @@ Set-StrictMode -Version 1.0
 
 # The functions (module/Private, module/Public) come from one script that
 # build.sh generates from them: one file to read and parse instead of 23,
-# and no Get-ChildItem (docs/decisions.md, "One generated script").
+# and no Get-ChildItem (docs/decisions.md, "Import and Connect time").
 # It sits in module/Bundle, at the depth of the sources, so the paths they
 # build from $PSScriptRoot hold there too. In a clone, sources changed since
 # the last ./build.sh are an error rather than old code run silently; an
-# installed package has the bundle only.
+# installed package has the bundle only. (A script block: its variables
+# stay out of the module's scope.)
 $script:BundlePath = [System.IO.Path]::Combine($PSScriptRoot, 'Bundle', 'ExchangeMfa.ps1')
-$bundleTime = [System.IO.File]::GetLastWriteTimeUtc($script:BundlePath)   # 1601 when missing
-foreach ($folder in 'Private', 'Public') {
-    $folder = [System.IO.Path]::Combine($PSScriptRoot, $folder)
-    if (-not [System.IO.Directory]::Exists($folder)) { continue }
-    # A folder's time changes when a file is added or removed.
-    $newest = [System.IO.Directory]::GetLastWriteTimeUtc($folder)
-    foreach ($file in [System.IO.Directory]::GetFiles($folder, '*.ps1')) {
-        $time = [System.IO.File]::GetLastWriteTimeUtc($file)
-        if ($time -gt $newest) { $newest = $time }
-    }
-    if ($newest -gt $bundleTime) {
-        throw "ExchangeMfa: $folder has changed since module/Bundle/ExchangeMfa.ps1 was generated (or it is missing). Run ./build.sh in the repository."
+& {
+    $bundleTime = [System.IO.File]::GetLastWriteTimeUtc($script:BundlePath)   # 1601 when missing
+    foreach ($name in 'Private', 'Public') {
+        $folder = [System.IO.Path]::Combine($PSScriptRoot, $name)
+        if (-not [System.IO.Directory]::Exists($folder)) { continue }
+        # A folder's time changes when a file is added or removed.
+        $newest = [System.IO.Directory]::GetLastWriteTimeUtc($folder)
+        foreach ($file in [System.IO.Directory]::GetFiles($folder, '*.ps1')) {
+            $time = [System.IO.File]::GetLastWriteTimeUtc($file)
+            if ($time -gt $newest) { $newest = $time }
+        }
+        if ($newest -gt $bundleTime) {
+            throw "ExchangeMfa: $folder has changed since module/Bundle/ExchangeMfa.ps1 was generated (or it is missing). Run ./build.sh in the repository."
+        }
     }
 }
 . $script:BundlePath
@@ -37,12 +40,14 @@ $script:DefaultConnectionId = $null
 # PSModulePath: this process only, taken back out in OnRemove.
 $script:CommandsFolder = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, 'Commands'))
 $script:AddedCommandsFolder = $false
-# String.Split, not -split: the first regular expression of a process costs
-# tens of milliseconds (bench/connect.ps1).
-$modulePaths = "$env:PSModulePath".Split([System.IO.Path]::PathSeparator, [System.StringSplitOptions]::RemoveEmptyEntries)
-if ([System.IO.Directory]::Exists($script:CommandsFolder) -and $modulePaths -notcontains $script:CommandsFolder) {
-    $env:PSModulePath = [string]::Join([System.IO.Path]::PathSeparator, [string[]]($modulePaths + $script:CommandsFolder))
-    $script:AddedCommandsFolder = $true
+& {
+    # String.Split, not -split: the first regular expression of a process
+    # costs tens of milliseconds (docs/decisions.md, "Import and Connect time").
+    $paths = "$env:PSModulePath".Split([System.IO.Path]::PathSeparator, [System.StringSplitOptions]::RemoveEmptyEntries)
+    if ([System.IO.Directory]::Exists($script:CommandsFolder) -and $paths -notcontains $script:CommandsFolder) {
+        $env:PSModulePath = [string]::Join([System.IO.Path]::PathSeparator, [string[]]($paths + $script:CommandsFolder))
+        $script:AddedCommandsFolder = $true
+    }
 }
 
 # A mistyped Exchange name gets the catalogue's closest names; other names

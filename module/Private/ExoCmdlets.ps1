@@ -4,7 +4,7 @@
 # module/Data/PropertySets.json, docs/catalogue.md.
 
 # .NET, not Join-Path: an import that calls no cmdlet loads none of
-# PowerShell's own modules (docs/decisions.md, "One generated script").
+# PowerShell's own modules (docs/decisions.md, "Import and Connect time").
 $script:PropertySetsPath = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', 'Data', 'PropertySets.json'))
 # Get-EXO* name -> entry; loaded on first use.
 $script:PropertySetsByCmdlet = $null

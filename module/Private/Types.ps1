@@ -4,7 +4,7 @@
 # "Values").
 
 # .NET, not Join-Path: an import that calls no cmdlet loads none of
-# PowerShell's own modules (docs/decisions.md, "One generated script").
+# PowerShell's own modules (docs/decisions.md, "Import and Connect time").
 $script:TypesAssembly = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', 'bin', 'ExchangeMfa.Types.dll'))
 $script:TypesLoaded = $false
 
