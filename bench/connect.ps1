@@ -4,6 +4,9 @@
 # within a repetition (min/median/max over the repetitions).
 #
 #   bare      pwsh -NoProfile -c exit: the floor every other figure includes
+#   empty     ... + Import-Module of an empty manifest module (a .psd1 and an
+#             empty .psm1, made here): what any script module pays for
+#             Import-Module itself, the floor under `import`
 #   import    ... + Import-Module ExchangeMfa
 #   connect   ... + Connect-ExchangeMfa from a valid cached token (no sign-in
 #             on the network), the whole catalogue of commands available
@@ -11,12 +14,18 @@
 #             command group, then the call)
 #   prefix    ... + Connect -Prefix Contoso (aliases for the whole catalogue)
 #
-# Inside the connect child: Connect-ExchangeMfa alone, and the managed memory
-# the module keeps (GC.GetTotalMemory(true) after minus before the import).
+# Inside the connect child: Import-Module and Connect-ExchangeMfa alone, and
+# the managed memory the module keeps (GC.GetTotalMemory(true) after minus
+# before the import).
 #
-#   pwsh -NoProfile -File bench/connect.ps1 [-Runs 7]
+# -Baseline <another copy's ExchangeMfa.psd1> (a built checkout of an
+# earlier commit) adds its import and connect children to the same
+# repetitions: a change measured against what it replaced in one run.
+#
+#   pwsh -NoProfile -File bench/connect.ps1 [-Runs 7] [-Baseline path/ExchangeMfa.psd1]
 param(
-    [int] $Runs = 7
+    [int] $Runs = 7,
+    [string] $Baseline
 )
 
 $ErrorActionPreference = 'Stop'
@@ -24,13 +33,28 @@ $root = Split-Path $PSScriptRoot -Parent
 Import-Module (Join-Path $root 'tests/pester/TestSupport.psm1')
 Import-Module (Join-Path $PSScriptRoot 'BenchSupport.psm1')
 
+# GNU time (./build.sh bench installs it): the child's CPU time, user +
+# system, all its threads. Wall time is what the goals name; CPU time moves
+# far less when other work shares the machine, so both are printed.
+$timeTool = Get-Command /usr/bin/time -CommandType Application -ErrorAction Ignore
+$cpuFile = New-TemporaryFile
+
 function Measure-Child([string] $Command) {
-    # Wall time of a new pwsh running $Command, and its last JSON line.
+    # Wall time of a new pwsh running $Command, its CPU time, its last JSON line.
     $watch = [System.Diagnostics.Stopwatch]::StartNew()
-    $output = Invoke-ChildPwsh -Command $Command
+    if ($timeTool) {
+        # Invoke-ChildPwsh's command line, under GNU time.
+        $exe = [Environment]::ProcessPath
+        $prefix = @()
+        if ((Split-Path $exe -Leaf) -in 'dotnet', 'dotnet.exe') { $prefix = @([Environment]::GetCommandLineArgs()[0]) }
+        $encoded = [Convert]::ToBase64String([Text.Encoding]::Unicode.GetBytes($Command))
+        $output = & $timeTool -f '%U %S' -o $cpuFile $exe @prefix -NoProfile -NonInteractive -EncodedCommand $encoded
+    }
+    else { $output = Invoke-ChildPwsh -Command $Command }
     $elapsed = $watch.Elapsed.TotalMilliseconds
+    $cpu = if ($timeTool) { (([System.IO.File]::ReadAllText($cpuFile).Trim() -split ' ') | ForEach-Object { [double]::Parse($_, [cultureinfo]::InvariantCulture) } | Measure-Object -Sum).Sum * 1000 }
     $line = $output | Where-Object { "$_" -like '{*' } | Select-Object -Last 1
-    [pscustomobject]@{ Ms = $elapsed; Inside = if ($line) { $line | ConvertFrom-Json } }
+    [pscustomobject]@{ Ms = $elapsed; CpuMs = $cpu; Inside = if ($line) { $line | ConvertFrom-Json } }
 }
 
 # Start-TestEmulator points EXCHANGEMFA_CACHE_DIR into its own folder; the
@@ -39,22 +63,33 @@ $emulator = Start-TestEmulator -Mailboxes 50
 try {
     $upn = 'admin@contoso.onmicrosoft.com'
     $manifest = Join-Path $root 'ExchangeMfa.psd1'
+    $empty = New-Item -ItemType Directory -Path (Join-Path $emulator.Dir 'EmptyModule') -Force
+    Set-Content (Join-Path $empty 'EmptyModule.psm1') ''
+    Set-Content (Join-Path $empty 'EmptyModule.psd1') "@{ RootModule = 'EmptyModule.psm1'; ModuleVersion = '1.0.0'; GUID = '$([guid]::NewGuid())'; FunctionsToExport = @(); CmdletsToExport = @(); VariablesToExport = @(); AliasesToExport = @() }"
     $connectLine = "Connect-ExchangeMfa -UserPrincipalName $upn -ShowBanner:`$false -AzureADAuthorizationEndpointUri '$($emulator.Authority)' -ConnectionUri '$($emulator.Url)' 6>`$null"
     $children = [ordered]@{
         bare    = 'exit'
+        empty   = "Import-Module '$(Join-Path $empty 'EmptyModule.psd1')'"
         import  = "Import-Module '$manifest'"
         connect = @"
 `$env:BROWSER = '/bin/false'
 `$before = [System.GC]::GetTotalMemory(`$true)
-Import-Module '$manifest'
 `$watch = [System.Diagnostics.Stopwatch]::StartNew()
+Import-Module '$manifest'
+`$import = `$watch.Elapsed.TotalMilliseconds
+`$watch.Restart()
 `$c = $connectLine
 `$connect = `$watch.Elapsed.TotalMilliseconds
 `$after = [System.GC]::GetTotalMemory(`$true)
-[pscustomobject]@{ Mode = `$c.SignInMode; ConnectMs = `$connect; RetainedMB = (`$after - `$before) / 1MB } | ConvertTo-Json -Compress
+[pscustomobject]@{ Mode = `$c.SignInMode; ImportMs = `$import; ConnectMs = `$connect; RetainedMB = (`$after - `$before) / 1MB } | ConvertTo-Json -Compress
 "@
         call    = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine; `$null = Get-Mailbox -ResultSize 1 -WarningAction SilentlyContinue"
         prefix  = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine -Prefix Contoso"
+    }
+    if ($Baseline) {
+        $Baseline = (Resolve-Path -LiteralPath $Baseline).Path
+        $children['import (baseline)'] = "Import-Module '$Baseline'"
+        $children['connect (baseline)'] = "`$env:BROWSER = '/bin/false'; Import-Module '$Baseline'; `$null = $connectLine"
     }
 
     # A first, interactive-free sign-in fills the cache.
@@ -74,16 +109,26 @@ Import-Module '$manifest'
     $count = @(Get-Content (Join-Path $root 'module/Commands/CommandNames.txt')).Count
     "$count catalogue commands; $Runs repetitions, interleaved"
     foreach ($name in $children.Keys) { Format-Figure "$name (new pwsh, from outside)" $results[$name].Ms }
+    Format-Figure 'Import-Module alone (inside the connect child)' $results.connect.Inside.ImportMs
     Format-Figure 'Connect-ExchangeMfa alone (inside the connect child)' $results.connect.Inside.ConnectMs
     Format-Figure 'retained managed memory after Connect' $results.connect.Inside.RetainedMB 'MB'
     "sign-in modes: $(($results.connect.Inside.Mode | Sort-Object -Unique) -join ',')"
     "token requests during the runs: $((($after.PSObject.Properties.Value | Measure-Object -Sum).Sum) - (($before.PSObject.Properties.Value | Measure-Object -Sum).Sum))"
-    foreach ($name in 'import', 'connect', 'call', 'prefix') {
+    $compared = @($children.Keys | Where-Object { $_ -ne 'bare' })
+    foreach ($name in $compared) {
         $ratios = for ($i = 0; $i -lt $Runs; $i++) { $results[$name][$i].Ms / $results.bare[$i].Ms }
         $goal = switch ($name) { 'import' { ' (goal <= 1.2)' } 'connect' { ' (goal <= 1.5)' } default { '' } }
         Format-Figure "ratio $name / bare$goal" $ratios 'x'
     }
+    if ($timeTool) {
+        foreach ($name in $children.Keys) { Format-Figure "$name, CPU time of the child (user + system)" $results[$name].CpuMs }
+        foreach ($name in $compared) {
+            $ratios = for ($i = 0; $i -lt $Runs; $i++) { $results[$name][$i].CpuMs / $results.bare[$i].CpuMs }
+            Format-Figure "ratio $name / bare, CPU time" $ratios 'x'
+        }
+    }
 }
 finally {
+    Remove-Item -LiteralPath $cpuFile -ErrorAction Ignore
     Stop-TestEmulator
 }

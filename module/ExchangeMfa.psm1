@@ -5,12 +5,32 @@
 # so reading an absent property must stay legal (it yields $null).
 Set-StrictMode -Version 1.0
 
-foreach ($folder in 'Private', 'Public') {
-    $files = Get-ChildItem -Path (Join-Path $PSScriptRoot $folder) -Filter '*.ps1' -File -ErrorAction Ignore
-    foreach ($file in $files) {
-        . $file.FullName
+# The functions (module/Private, module/Public) come from one script that
+# build.sh generates from them: one file to read and parse instead of 23,
+# and no Get-ChildItem (docs/decisions.md, "Import and Connect time").
+# It sits in module/Bundle, at the depth of the sources, so the paths they
+# build from $PSScriptRoot hold there too. In a clone, sources changed since
+# the last ./build.sh are an error rather than old code run silently; an
+# installed package has the bundle only. (A script block: its variables
+# stay out of the module's scope.)
+$script:BundlePath = [System.IO.Path]::Combine($PSScriptRoot, 'Bundle', 'ExchangeMfa.ps1')
+& {
+    $bundleTime = [System.IO.File]::GetLastWriteTimeUtc($script:BundlePath)   # 1601 when missing
+    foreach ($name in 'Private', 'Public') {
+        $folder = [System.IO.Path]::Combine($PSScriptRoot, $name)
+        if (-not [System.IO.Directory]::Exists($folder)) { continue }
+        # A folder's time changes when a file is added or removed.
+        $newest = [System.IO.Directory]::GetLastWriteTimeUtc($folder)
+        foreach ($file in [System.IO.Directory]::GetFiles($folder, '*.ps1')) {
+            $time = [System.IO.File]::GetLastWriteTimeUtc($file)
+            if ($time -gt $newest) { $newest = $time }
+        }
+        if ($newest -gt $bundleTime) {
+            throw "ExchangeMfa: $folder has changed since module/Bundle/ExchangeMfa.ps1 was generated (or it is missing). Run ./build.sh in the repository."
+        }
     }
 }
+. $script:BundlePath
 
 # Module state. One helper serves the whole session; see docs/module.md.
 $script:Helper = $null
@@ -18,12 +38,16 @@ $script:DefaultConnectionId = $null
 
 # The proxy commands (module/Commands, made by the build) autoload from
 # PSModulePath: this process only, taken back out in OnRemove.
-$script:CommandsFolder = [System.IO.Path]::GetFullPath((Join-Path $PSScriptRoot 'Commands'))
+$script:CommandsFolder = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, 'Commands'))
 $script:AddedCommandsFolder = $false
-if ([System.IO.Directory]::Exists($script:CommandsFolder) -and
-    ($env:PSModulePath -split [System.IO.Path]::PathSeparator) -notcontains $script:CommandsFolder) {
-    $env:PSModulePath = [string]::Join([System.IO.Path]::PathSeparator, [string[]]@(@($env:PSModulePath -split [System.IO.Path]::PathSeparator | Where-Object { $_ }) + $script:CommandsFolder))
-    $script:AddedCommandsFolder = $true
+& {
+    # String.Split, not -split: the first regular expression of a process
+    # costs tens of milliseconds (docs/decisions.md, "Import and Connect time").
+    $paths = "$env:PSModulePath".Split([System.IO.Path]::PathSeparator, [System.StringSplitOptions]::RemoveEmptyEntries)
+    if ([System.IO.Directory]::Exists($script:CommandsFolder) -and $paths -notcontains $script:CommandsFolder) {
+        $env:PSModulePath = [string]::Join([System.IO.Path]::PathSeparator, [string[]]($paths + $script:CommandsFolder))
+        $script:AddedCommandsFolder = $true
+    }
 }
 
 # A mistyped Exchange name gets the catalogue's closest names; other names

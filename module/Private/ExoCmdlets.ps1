@@ -3,7 +3,9 @@
 # with $select naming the properties Microsoft documents for them:
 # module/Data/PropertySets.json, docs/catalogue.md.
 
-$script:PropertySetsPath = Join-Path $PSScriptRoot '../Data/PropertySets.json'
+# .NET, not Join-Path: an import that calls no cmdlet loads none of
+# PowerShell's own modules (docs/decisions.md, "Import and Connect time").
+$script:PropertySetsPath = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', 'Data', 'PropertySets.json'))
 # Get-EXO* name -> entry; loaded on first use.
 $script:PropertySetsByCmdlet = $null
 

@@ -3,7 +3,9 @@
 # built by build.sh into module/bin/ExchangeMfa.Types.dll (docs/exchange.md,
 # "Values").
 
-$script:TypesAssembly = Join-Path $PSScriptRoot '../bin/ExchangeMfa.Types.dll'
+# .NET, not Join-Path: an import that calls no cmdlet loads none of
+# PowerShell's own modules (docs/decisions.md, "Import and Connect time").
+$script:TypesAssembly = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', 'bin', 'ExchangeMfa.Types.dll'))
 $script:TypesLoaded = $false
 
 # [ExchangeMfa.TypedValues]::Apply($object, $types) converts the members

@@ -7,6 +7,7 @@ BeforeDiscovery {
 }
 
 BeforeAll {
+    Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1')
     $script:manifestPath = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
     $script:commandNames = (Import-PowerShellDataFile $script:manifestPath).FunctionsToExport
     Import-Module $script:manifestPath -Force
@@ -45,6 +46,39 @@ Describe 'Manifest' {
         $types | Should -Contain 'ExchangeMfa.Connection'
         $types | Should -Contain 'ExchangeMfa.ConnectionInformation'
         $types | Should -Contain 'ExchangeMfa.Mailbox'
+    }
+
+    It 'loads its functions from the generated bundle, which holds every source function' {
+        $module = Get-Module ExchangeMfa
+        $bundle = & $module { $script:BundlePath }
+        $bundle | Should -BeLike '*module?Bundle?ExchangeMfa.ps1'
+        $sources = Get-ChildItem (Join-Path $PSScriptRoot '../../module/Private'), (Join-Path $PSScriptRoot '../../module/Public') -Filter *.ps1
+        $defined = foreach ($file in $sources) {
+            [System.Management.Automation.Language.Parser]::ParseFile($file.FullName, [ref]$null, [ref]$null).FindAll(
+                { $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] -and
+                    $null -eq $args[0].Parent.Parent.Parent }, $true).Name
+        }
+        $defined.Count | Should -BeGreaterThan 50
+        foreach ($name in $defined) { & $module { param($n) (Get-Command $n -CommandType Function).ScriptBlock.File } $name | Should -Be $bundle }
+    }
+
+    It 'refuses to import when a source is newer than the bundle, naming ./build.sh' {
+        $copy = Join-Path ([System.IO.Path]::GetTempPath()) "exchangemfa-stale-$PID"
+        try {
+            New-Item -ItemType Directory -Path (Join-Path $copy 'module/Bundle'), (Join-Path $copy 'module/Private') -Force | Out-Null
+            Copy-Item (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') $copy
+            Copy-Item (Join-Path $PSScriptRoot '../../module/ExchangeMfa.psm1'), (Join-Path $PSScriptRoot '../../module/ExchangeMfa.format.ps1xml') (Join-Path $copy 'module')
+            Set-Content (Join-Path $copy 'module/Bundle/ExchangeMfa.ps1') 'function Get-StaleProbe { 1 }'
+            $old = [datetime]::UtcNow.AddMinutes(-5)
+            foreach ($item in Get-ChildItem $copy -Recurse) { $item.LastWriteTimeUtc = $old }
+            # A clone whose sources are older than its bundle imports.
+            $result = Invoke-ChildPwsh "Import-Module '$copy/ExchangeMfa.psd1'; 'imported'"
+            $result | Should -Be 'imported'
+            Set-Content (Join-Path $copy 'module/Private/Changed.ps1') 'function Get-Changed { 2 }'
+            $result = Invoke-ChildPwsh "try { Import-Module '$copy/ExchangeMfa.psd1' -ErrorAction Stop; 'imported' } catch { `$_.Exception.Message }"
+            "$result" | Should -Match 'has changed since module/Bundle/ExchangeMfa.ps1 was generated.*Run ./build.sh'
+        }
+        finally { Remove-Item $copy -Recurse -Force -ErrorAction Ignore }
     }
 
     It 'has the about_ExchangeMfa topic in module/en-US' {
