@@ -8,7 +8,7 @@
     CompanyName          = 'ExchangeMfa'
     Copyright            = '(c) ExchangeMfa contributors. All rights reserved.'
     Description          = 'Exchange Online administration with multi-factor authentication: browser, device code, certificate, managed identity, federated, access token and password sign-in, a shared token cache with silent sign-in and renewal, and streaming Exchange admin REST results, through a small native helper.'
-    PowerShellVersion    = '7.2'
+    PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('module/ExchangeMfa.format.ps1xml')
     FunctionsToExport    = @(

@@ -188,7 +188,11 @@ function Add-ProxyFunctionText {
     [void]$Text.Append(",`n`n        [ValidateRange(1, $script:MaxThrottleLimit)]`n        [int] `$ThrottleLimit`n    )`n")
     [void]$Text.Append("    begin { `$inFlight = [System.Collections.Generic.Queue[object]]::new() }`n")
     [void]$Text.Append("    process { & `$script:InvokeProxy `$PSCmdlet $(ConvertTo-ProxyLiteral $name) `$PSBoundParameters `$MyInvocation.InvocationName `$script:Facts `$inFlight }`n")
-    [void]$Text.Append("    end { & `$script:CompleteProxy `$inFlight }`n}`n")
+    [void]$Text.Append("    end { & `$script:CompleteProxy `$inFlight }`n")
+    # clean runs however the pipeline ends, also when Ctrl+C lands while a
+    # command upstream runs and no block of this one is on the stack: the
+    # requests still in flight are cancelled (after a normal end, none are).
+    [void]$Text.Append("    clean { & `$script:StopProxyWindow `$inFlight }`n}`n")
 }
 
 function Get-ProxyFactsText {
@@ -236,7 +240,8 @@ function Export-ExchangeProxyModule {
         [void]$text.Append("# The shared implementation comes from ExchangeMfa, which put this module on PSModulePath.`n")
         [void]$text.Append("`$exchangeMfa = @(Get-Module ExchangeMfa)[0]`nif (-not `$exchangeMfa) { throw 'Import-Module ExchangeMfa first: $moduleName runs through it.' }`n")
         [void]$text.Append("`$script:InvokeProxy = & `$exchangeMfa { `${function:Invoke-ExchangeProxyCommand} }`n")
-        [void]$text.Append("`$script:CompleteProxy = & `$exchangeMfa { `${function:Complete-ExchangeProxyCommand} }`n`$script:Facts = @{`n")
+        [void]$text.Append("`$script:CompleteProxy = & `$exchangeMfa { `${function:Complete-ExchangeProxyCommand} }`n")
+        [void]$text.Append("`$script:StopProxyWindow = & `$exchangeMfa { `${function:Stop-ExchangeProxyWindow} }`n`$script:Facts = @{`n")
         foreach ($command in $group.Value) { [void]$text.Append((Get-ProxyFactsText -Command $command)) }
         [void]$text.Append("}`n`n")
         foreach ($command in $group.Value) {

@@ -28,7 +28,7 @@ Describe 'Manifest' {
         $data.CmdletsToExport.Count | Should -Be 0
         $data.VariablesToExport.Count | Should -Be 0
         $data.AliasesToExport.Count | Should -Be 0
-        [version]$data.PowerShellVersion | Should -BeGreaterOrEqual ([version]'7.2')
+        [version]$data.PowerShellVersion | Should -BeGreaterOrEqual ([version]'7.4') -Because 'the generated proxies have clean blocks (PowerShell 7.3+)'
         $data.GUID | Should -Match '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
     }
 

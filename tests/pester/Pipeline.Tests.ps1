@@ -216,6 +216,35 @@ Describe 'Requests in flight for pipeline input' {
         }
     }
 
+    It 'cancels the requests in flight on Ctrl+C while a command upstream runs' {
+        # Eight requests out, then the upstream command sleeps: the stop
+        # lands there, and only the proxy's clean block can cancel them.
+        Set-EmulatorConfig @{ pageDelayMs = 5000 }
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript({
+                    param($Manifest, $Parameters)
+                    Import-Module $Manifest
+                    $null = Connect-ExchangeMfa @Parameters
+                    1..30 | ForEach-Object { if ($_ -gt 8) { Start-Sleep -Seconds 30 }; 'user{0:d5}' -f $_ } | Get-MailboxStatistics
+                }).AddArgument((Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')).AddArgument((Get-TestConnectParameters))
+            $run = $ps.BeginInvoke()
+            $deadline = [datetime]::UtcNow.AddSeconds(30)
+            while ((Get-EmulatorStats).exchangeInFlight -lt 8 -and [datetime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+            (Get-EmulatorStats).exchangeInFlight | Should -Be 8
+            $ps.Stop()
+            # Cancelled: the emulator sees the transfers close long before
+            # its 5 s answers would be done.
+            Wait-EmulatorIdle -Seconds 2 | Should -Be 0
+            (Get-EmulatorStats).cmdletRequests.'Get-MailboxStatistics' | Should -Be 8
+        }
+        finally {
+            $ps.Commands.Clear()
+            $null = $ps.AddScript({ Remove-Module ExchangeMfa }).Invoke()
+            $ps.Dispose()
+        }
+    }
+
     It 'a terminating error cancels the requests still in flight' {
         Set-EmulatorConfig @{ pageDelayMs = 300 }
         # Invalid input to the helper (a NUL character) is refused before
