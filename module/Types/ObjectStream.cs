@@ -1,5 +1,5 @@
-// The hot loop of a streaming invoke (issue 12): reads the helper's lines
-// and turns each "object" notification of the request being read into a
+// The hot loop of a streaming invoke (issue 12): turns each "object"
+// notification of the request being read (HelperChannel.Take) into a
 // PSObject written straight to the command's pipeline, in compiled code. A
 // PowerShell statement per object (a function call, a JSON parse through
 // ConvertFromJson, dynamic member lookups) cost more than the object itself.
@@ -14,7 +14,6 @@ using System.IO;
 using System.Management.Automation;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Tasks;
 
 namespace ExchangeMfa
 {
@@ -50,43 +49,6 @@ namespace ExchangeMfa
             Cmdlet.WriteObject(value);
             Written++;
             return true;
-        }
-    }
-
-    public static class HelperLines
-    {
-        // The next helper line that the sink (may be null) did not take.
-        // Waits at most waitMs in all: null when no such line came in time
-        // (the caller checks its deadline, stderr and Ctrl+C, then calls
-        // again), and null as soon as the sink's request has messages
-        // queued in helper.Inbox: a command downstream (Get-Mailbox |
-        // Set-Mailbox) read lines of this request while its object went
-        // down the pipeline, and those come first. End of output throws
-        // EndOfStreamException. At most one read is outstanding:
-        // helper.PendingRead, picked up by the next caller when this one is
-        // stopped.
-        public static string Next(Hashtable helper, ObjectSink sink, int waitMs)
-        {
-            var reader = (TextReader)helper["Reader"];
-            while (true)
-            {
-                var task = helper["PendingRead"] as Task<string>;
-                if (task == null)
-                {
-                    task = reader.ReadLineAsync();
-                    helper["PendingRead"] = task;
-                }
-                if (!task.IsCompleted && !task.Wait(waitMs)) return null;
-                helper["PendingRead"] = null;
-                string line;
-                try { line = task.GetAwaiter().GetResult(); }
-                catch (Exception e) when (e is IOException || e is ObjectDisposedException) { line = null; }
-                if (line == null) throw new EndOfStreamException("the helper's output ended");
-                if (sink == null || !sink.TryWrite(line)) return line;
-                if (helper["Inbox"] is Dictionary<long, Queue<object>> inbox
-                    && inbox.TryGetValue(sink.RequestId, out Queue<object> queued) && queued.Count > 0)
-                    return null;
-            }
         }
     }
 
