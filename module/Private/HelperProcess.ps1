@@ -143,7 +143,7 @@ function Start-HelperProcess {
     # Lines go out whole under the channel's lock; its reader thread sorts
     # the helper's lines by request (module/Types/HelperChannel.cs).
     $process.StandardInput.AutoFlush = $false
-    $channel = [ExchangeMfa.HelperChannel]::new($process.StandardInput, $process.StandardOutput)
+    $channel = [ExchangeMfa.HelperChannel]::new($process.StandardInput, $process.StandardOutput.BaseStream)
 
     # Every runspace's module instance uses this table: thread-safe.
     $helper = [hashtable]::Synchronized(@{

@@ -7,28 +7,31 @@ using System.Collections;
 using System.Collections.Concurrent;
 using System.IO;
 using System.Management.Automation;
+using System.Text;
 using System.Threading;
 
 namespace ExchangeMfa
 {
     // One helper's stdin and stdout. Any thread writes whole lines (under a
-    // lock); one reader thread reads stdout and routes each line by its
-    // request id to that request's queue; the thread running a command takes
-    // its own request's lines (Take) and turns them into objects itself, so
-    // WriteObject stays on the pipeline's thread while the next lines are
-    // read and decoded on the reader's.
+    // lock); one reader thread reads stdout and routes each line, as the
+    // UTF-8 bytes the helper wrote, by its request id to that request's
+    // queue; the thread running a command takes its own request's lines
+    // (Take) and turns them into objects itself, so WriteObject stays on the
+    // pipeline's thread while the next lines are read on the reader's. An
+    // object line goes from those bytes straight to a PSObject (ObjectSink);
+    // only the other lines become strings, for the script.
     public sealed class HelperChannel
     {
         private readonly TextWriter writer;
         private readonly object writeLock = new object();
-        private readonly ConcurrentDictionary<long, BlockingCollection<string>> open =
-            new ConcurrentDictionary<long, BlockingCollection<string>>();
+        private readonly ConcurrentDictionary<long, BlockingCollection<byte[]>> open =
+            new ConcurrentDictionary<long, BlockingCollection<byte[]>>();
         private readonly Thread reader;
         private long lastId;
         private volatile bool ended;
         private int stopping;
 
-        public HelperChannel(TextWriter input, TextReader output)
+        public HelperChannel(TextWriter input, Stream output)
         {
             writer = input;
             reader = new Thread(() => ReadAll(output)) { IsBackground = true, Name = "ExchangeMfa helper reader" };
@@ -47,7 +50,7 @@ namespace ExchangeMfa
         public long Open()
         {
             long id = Interlocked.Increment(ref lastId);
-            var queue = new BlockingCollection<string>(new ConcurrentQueue<string>());
+            var queue = new BlockingCollection<byte[]>(new ConcurrentQueue<byte[]>());
             open[id] = queue;
             // The reader may have ended (and completed every queue) meanwhile.
             if (ended) queue.CompleteAdding();
@@ -64,18 +67,18 @@ namespace ExchangeMfa
         // thread waiting, once the lines read before it are taken.
         public string Take(long id, ObjectSink sink, int waitMs)
         {
-            if (!open.TryGetValue(id, out BlockingCollection<string> queue))
+            if (!open.TryGetValue(id, out BlockingCollection<byte[]> queue))
                 throw new InvalidOperationException($"ExchangeMfa request {id} is not open.");
             int start = Environment.TickCount;
             while (true)
             {
                 int left = Math.Max(0, waitMs - unchecked(Environment.TickCount - start));
-                if (!queue.TryTake(out string line, left))
+                if (!queue.TryTake(out byte[] line, left))
                 {
                     if (queue.IsCompleted) throw new EndOfStreamException("the helper's output ended");
                     return null;
                 }
-                if (sink == null || !sink.TryWrite(line)) return line;
+                if (sink == null || !sink.TryWrite(line)) return Encoding.UTF8.GetString(line);
                 if (left == 0) return null;
             }
         }
@@ -124,60 +127,90 @@ namespace ExchangeMfa
         // Waits until the reader has seen the end of the helper's output.
         public bool WaitForEnd(int waitMs) => reader.Join(waitMs);
 
-        private void ReadAll(TextReader output)
+        private void ReadAll(Stream output)
         {
+            var chunk = new byte[65536];
+            var partial = new MemoryStream();   // a line longer than what one read brought
             try
             {
-                string line;
-                while ((line = output.ReadLine()) != null) Route(line);
+                int read;
+                while ((read = output.Read(chunk, 0, chunk.Length)) > 0)
+                {
+                    int from = 0;
+                    int newline;
+                    while ((newline = Array.IndexOf(chunk, (byte)'\n', from, read - from)) >= 0)
+                    {
+                        byte[] line;
+                        if (partial.Length == 0) line = LineOf(chunk, from, newline - from);
+                        else
+                        {
+                            partial.Write(chunk, from, newline - from);
+                            line = LineOf(partial.GetBuffer(), 0, (int)partial.Length);
+                            partial.SetLength(0);
+                        }
+                        Route(line);
+                        from = newline + 1;
+                    }
+                    partial.Write(chunk, from, read - from);
+                }
             }
             catch (Exception e) when (e is IOException || e is ObjectDisposedException) { }
             finally
             {
                 ended = true;
-                foreach (BlockingCollection<string> queue in open.Values) queue.CompleteAdding();
+                foreach (BlockingCollection<byte[]> queue in open.Values) queue.CompleteAdding();
             }
         }
 
-        private void Route(string line)
+        // A line's bytes without the newline (and a CR before it).
+        private static byte[] LineOf(byte[] bytes, int from, int count)
+        {
+            if (count > 0 && bytes[from + count - 1] == '\r') count--;
+            var line = new byte[count];
+            Buffer.BlockCopy(bytes, from, line, 0, count);
+            return line;
+        }
+
+        private void Route(byte[] line)
         {
             long id = RequestIdOf(line);
             if (id > 0)
             {
-                if (open.TryGetValue(id, out BlockingCollection<string> queue)) queue.Add(line);
+                if (open.TryGetValue(id, out BlockingCollection<byte[]> queue)) queue.Add(line);
                 else Interlocked.Increment(ref dropped);
                 return;
             }
             // No request of ours (an error with id null, a line that is not
             // the protocol's): every waiter gets it and reports it.
-            foreach (BlockingCollection<string> queue in open.Values) queue.Add(line);
+            foreach (BlockingCollection<byte[]> queue in open.Values) queue.Add(line);
         }
 
-        private const string ReplyPrefix = "{\"jsonrpc\":\"2.0\",\"id\":";
-        private const string NotificationPrefix = "{\"jsonrpc\":\"2.0\",\"method\":\"";
-        private const string RequestIdKey = "\",\"params\":{\"requestId\":";
+        private static readonly byte[] ReplyPrefix = Encoding.UTF8.GetBytes("{\"jsonrpc\":\"2.0\",\"id\":");
+        private static readonly byte[] NotificationPrefix = Encoding.UTF8.GetBytes("{\"jsonrpc\":\"2.0\",\"method\":\"");
+        private static readonly byte[] RequestIdKey = Encoding.UTF8.GetBytes("\",\"params\":{\"requestId\":");
 
         // The request a line belongs to, from the fixed layouts the helper
         // writes (docs/protocol.md): a reply's "id", a notification's
         // "requestId". 0 when the line has neither; the thread that takes
         // the line parses it fully.
-        internal static long RequestIdOf(string line)
+        internal static long RequestIdOf(byte[] line)
         {
-            if (line.StartsWith(ReplyPrefix, StringComparison.Ordinal))
-                return NumberAt(line, ReplyPrefix.Length);
-            if (!line.StartsWith(NotificationPrefix, StringComparison.Ordinal)) return 0;
-            int end = line.IndexOf('"', NotificationPrefix.Length);
-            if (end < 0 || string.CompareOrdinal(line, end, RequestIdKey, 0, RequestIdKey.Length) != 0) return 0;
-            return NumberAt(line, end + RequestIdKey.Length);
+            var text = new ReadOnlySpan<byte>(line);
+            if (text.StartsWith(ReplyPrefix)) return NumberAt(text, ReplyPrefix.Length);
+            if (!text.StartsWith(NotificationPrefix)) return 0;
+            int end = text.Slice(NotificationPrefix.Length).IndexOf((byte)'"');
+            if (end < 0) return 0;
+            var rest = text.Slice(NotificationPrefix.Length + end);
+            return rest.StartsWith(RequestIdKey) ? NumberAt(rest, RequestIdKey.Length) : 0;
         }
 
-        private static long NumberAt(string line, int at)
+        private static long NumberAt(ReadOnlySpan<byte> text, int at)
         {
             long value = 0;
             int i = at;
-            for (; i < line.Length && i - at < 18 && line[i] >= '0' && line[i] <= '9'; i++)
-                value = value * 10 + (line[i] - '0');
-            return i > at && i < line.Length && (line[i] == ',' || line[i] == '}') ? value : 0;
+            for (; i < text.Length && i - at < 18 && text[i] >= '0' && text[i] <= '9'; i++)
+                value = value * 10 + (text[i] - '0');
+            return i > at && i < text.Length && (text[i] == ',' || text[i] == '}') ? value : 0;
         }
     }
 

@@ -26,7 +26,8 @@ namespace ExchangeMfa
             Cmdlet = cmdlet;
             RequestId = requestId;
             TypeName = typeName;
-            prefix = "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":" + requestId + ",";
+            prefix = Encoding.UTF8.GetBytes(
+                "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":" + requestId + ",");
         }
 
         public Cmdlet Cmdlet { get; }
@@ -35,14 +36,16 @@ namespace ExchangeMfa
         // Objects written by the compiled path (for tests and benchmarks).
         public long Written { get; private set; }
 
-        private readonly string prefix;
-        private byte[] buffer = new byte[16384];   // the line as UTF-8, reused
+        private readonly byte[] prefix;
+        private byte[] buffer = new byte[16384];   // the params object, reused
 
         // Writes the line's object and answers true, or answers false
-        // (the line is something else, or needs the script's reader).
-        public bool TryWrite(string line)
+        // (the line is something else, or needs the script's reader). The
+        // line is UTF-8 as the helper wrote it (HelperChannel): it is never
+        // decoded to a string and encoded back.
+        public bool TryWrite(byte[] line)
         {
-            if (!line.StartsWith(prefix, StringComparison.Ordinal)) return false;
+            if (!line.AsSpan().StartsWith(prefix)) return false;
             PSObject value = ObjectLine.Read(line, prefix.Length, ref buffer);
             if (value == null) return false;
             value.TypeNames.Insert(0, TypeName);
@@ -50,6 +53,8 @@ namespace ExchangeMfa
             Written++;
             return true;
         }
+
+        public bool TryWrite(string line) => TryWrite(Encoding.UTF8.GetBytes(line));
     }
 
     // The rest of an object line after "...params":{"requestId":N, as
@@ -59,17 +64,17 @@ namespace ExchangeMfa
     // twice, an unexpected layout) answers null: the script reads the line.
     internal static class ObjectLine
     {
-        public static PSObject Read(string line, int start, ref byte[] buffer)
+        public static PSObject Read(byte[] line, int start, ref byte[] buffer)
         {
             string types = null;
             // {"value":...,"types":"..."}: the params object without the
             // line's last brace.
-            if (!line.EndsWith("}}", StringComparison.Ordinal)) return null;
-            int chars = line.Length - start - 1;
-            int needed = Encoding.UTF8.GetMaxByteCount(chars) + 1;
-            if (buffer.Length < needed) buffer = new byte[Math.Max(needed, buffer.Length * 2)];
+            int n = line.Length;
+            if (n < start + 2 || line[n - 1] != '}' || line[n - 2] != '}') return null;
+            int length = n - start;   // '{' + the members
+            if (buffer.Length < length) buffer = new byte[Math.Max(length, buffer.Length * 2)];
             buffer[0] = (byte)'{';
-            int length = 1 + Encoding.UTF8.GetBytes(line, start, chars, buffer, 1);
+            Buffer.BlockCopy(line, start, buffer, 1, length - 1);
             var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(buffer, 0, length), new JsonReaderOptions { MaxDepth = 256 });
             try
             {

@@ -42,7 +42,7 @@ Describe 'Exchange parameter encoding' {
             $stream = [System.IO.MemoryStream]::new()
             $writer = [System.IO.StreamWriter]::new($stream)
             # A channel over memory: nothing to read, the written line kept.
-            $channel = [ExchangeMfa.HelperChannel]::new($writer, [System.IO.StringReader]::new(''))
+            $channel = [ExchangeMfa.HelperChannel]::new($writer, [System.IO.MemoryStream]::new())
             Send-HelperSecretLine -Helper @{ Channel = $channel } -Line $json -Secrets $secrets
             [System.Text.Encoding]::UTF8.GetString($stream.ToArray())
         } $encoded
@@ -144,7 +144,7 @@ Describe 'Request lines sent to the helper' {
                 function Send-Once {
                     [CmdletBinding()] param($p)
                     $writer = [System.IO.StringWriter]::new()
-                    $helper = @{ Channel = [ExchangeMfa.HelperChannel]::new($writer, [System.IO.StringReader]::new('')) }
+                    $helper = @{ Channel = [ExchangeMfa.HelperChannel]::new($writer, [System.IO.MemoryStream]::new()) }
                     [void](Send-HelperRequest -Helper $helper -Method invoke -Params $p -Cmdlet $PSCmdlet)
                     $writer.ToString()
                 }
