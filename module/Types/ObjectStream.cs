@@ -78,41 +78,73 @@ namespace ExchangeMfa
             var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(buffer, 0, length), new JsonReaderOptions { MaxDepth = 256 });
             try
             {
+                var shape = lastShape ??= new Shape();
                 List<PSNoteProperty> members = null;
+                bool sameNames = false;
                 if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
                     if (reader.ValueTextEquals("value"u8))
                     {
                         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
-                        members = ReadMembers(ref reader);
+                        members = ReadMembers(ref reader, shape, out sameNames);
                         if (members == null) return null;
                     }
                     else if (reader.ValueTextEquals("types"u8))
                     {
                         if (!reader.Read() || reader.TokenType != JsonTokenType.String) return null;
-                        types = reader.GetString();
+                        types = shape.TypesBytes != null && reader.ValueTextEquals(shape.TypesBytes) ? shape.Types : reader.GetString();
                     }
                     else
                         return null;
                 }
                 if (members == null || reader.TokenType != JsonTokenType.EndObject || reader.Read()) return null;
-                if (types != null) ApplyTypes(members, types);
+                if (!sameNames)
+                {
+                    if (!Unique(members)) return null;
+                    shape.Remember(members);
+                }
+                if (types != null) ApplyTypes(members, types, shape);
                 return Build(members);
             }
             catch (JsonException) { return null; }
             catch (InvalidOperationException) { return null; }
         }
 
-        // TypedValues.Apply on members not yet in an object: each member's
-        // kind found in a table made once for the types text (the same for
-        // every object of a page), not through PowerShell's member lookup.
-        [ThreadStatic] private static string lastTypes;
-        [ThreadStatic] private static Dictionary<string, string> lastKinds;
-
-        private static void ApplyTypes(List<PSNoteProperty> members, string types)
+        // The top-level members of the last object read on this thread. The
+        // objects of a listing share their names, their order and their
+        // types text: names are matched against it as bytes instead of made
+        // into new strings, and what was worked out once for that shape (no
+        // key twice, each member's type) holds for the next object too.
+        private sealed class Shape
         {
-            if (lastKinds == null || !string.Equals(types, lastTypes, StringComparison.Ordinal))
+            public readonly List<string> Names = new List<string>();
+            public readonly List<byte[]> NameBytes = new List<byte[]>();
+            public string Types;           // the types text Kinds was made for
+            public byte[] TypesBytes;
+            public string[] Kinds;         // each member's kind, by position (null: none)
+
+            public void Remember(List<PSNoteProperty> members)
+            {
+                Names.Clear();
+                NameBytes.Clear();
+                foreach (PSNoteProperty member in members)
+                {
+                    Names.Add(member.Name);
+                    NameBytes.Add(Encoding.UTF8.GetBytes(member.Name));
+                }
+                Kinds = null;
+            }
+        }
+
+        [ThreadStatic] private static Shape lastShape;
+
+        // TypedValues.Apply on members not yet in an object: each member's
+        // kind, by position, found once for the shape and its types text,
+        // not through PowerShell's member lookup.
+        private static void ApplyTypes(List<PSNoteProperty> members, string types, Shape shape)
+        {
+            if (shape.Kinds == null || !ReferenceEquals(types, shape.Types))
             {
                 var kinds = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
                 foreach (string entry in types.Split(','))
@@ -120,46 +152,66 @@ namespace ExchangeMfa
                     int colon = entry.IndexOf(':');
                     if (colon > 0) kinds.TryAdd(entry.Substring(0, colon), entry.Substring(colon + 1));
                 }
-                lastKinds = kinds;
-                lastTypes = types;
+                shape.Kinds = new string[members.Count];
+                for (int i = 0; i < members.Count; i++) kinds.TryGetValue(members[i].Name, out shape.Kinds[i]);
+                shape.Types = types;
+                shape.TypesBytes = Encoding.UTF8.GetBytes(types);
             }
-            foreach (PSNoteProperty member in members)
+            for (int i = 0; i < members.Count; i++)
             {
-                if (member.Value is string text && lastKinds.TryGetValue(member.Name, out string kind))
+                string kind = shape.Kinds[i];
+                if (kind != null && members[i].Value is string text)
                 {
                     object typed = TypedValues.Convert(text, kind);
-                    if (typed != null) member.Value = typed;
+                    if (typed != null) members[i].Value = typed;
                 }
             }
         }
 
-        // null when a key comes twice in any casing (ConvertFrom-Json's own
+        // False when a key comes twice in any casing (ConvertFrom-Json's own
         // error then). Checked here, so PowerShell's check per member (a
         // member lookup through the object's adapter) is skipped.
         [ThreadStatic] private static HashSet<string> names;
 
-        private static PSObject Build(List<PSNoteProperty> members)
+        private static bool Unique(List<PSNoteProperty> members)
         {
             var seen = names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             seen.Clear();
             foreach (PSNoteProperty member in members)
-                if (!seen.Add(member.Name)) return null;
+                if (!seen.Add(member.Name)) return false;
+            return true;
+        }
+
+        private static PSObject Build(List<PSNoteProperty> members)
+        {
             var obj = new PSObject();
             var properties = obj.Properties;
             foreach (PSNoteProperty member in members) properties.Add(member, true);
             return obj;
         }
 
-        private static List<PSNoteProperty> ReadMembers(ref Utf8JsonReader reader)
+        // An object's members; with a shape (the top level), sameNames says
+        // whether they are the shape's names in its order, and the shape's
+        // strings are used for them.
+        private static List<PSNoteProperty> ReadMembers(ref Utf8JsonReader reader, Shape shape, out bool sameNames)
         {
-            var members = new List<PSNoteProperty>();
+            sameNames = shape != null;
+            var members = new List<PSNoteProperty>(shape != null ? shape.Names.Count : 4);
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                string name = reader.GetString();
+                int i = members.Count;
+                string name;
+                if (sameNames && i < shape.Names.Count && reader.ValueTextEquals(shape.NameBytes[i])) name = shape.Names[i];
+                else
+                {
+                    sameNames = false;
+                    name = reader.GetString();
+                }
                 if (!reader.Read()) return null;
                 if (!TryReadValue(ref reader, out object value)) return null;
                 members.Add(new PSNoteProperty(name, value));
             }
+            sameNames = sameNames && members.Count == shape.Names.Count;
             return reader.TokenType == JsonTokenType.EndObject ? members : null;
         }
 
@@ -180,9 +232,10 @@ namespace ExchangeMfa
                 case JsonTokenType.False: value = false; return true;
                 case JsonTokenType.Null: return true;
                 case JsonTokenType.StartObject:
-                    List<PSNoteProperty> members = ReadMembers(ref reader);
-                    value = members == null ? null : Build(members);
-                    return value != null;
+                    List<PSNoteProperty> members = ReadMembers(ref reader, null, out _);
+                    if (members == null || !Unique(members)) return false;
+                    value = Build(members);
+                    return true;
                 case JsonTokenType.StartArray:
                     var items = new ArrayList();
                     while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)
