@@ -37,7 +37,7 @@ function Stop-HelperWithError {
         $Helper.Process.WaitForExit()   # and its stderr is read to the end
     }
     if (-not $Helper.Stopped) { Read-HelperStderr -Helper $Helper }
-    if ([object]::ReferenceEquals($script:Helper, $Helper)) { Stop-HelperProcess }
+    Stop-HelperProcess -Helper $Helper
     $tail = $Helper.Guard.Tail()
     $said = if ($tail.Count) { " It said: $($tail -join ' ')" } else { '' }
     $record = New-ExchangeMfaErrorRecord -Name HelperExited `

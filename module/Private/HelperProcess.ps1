@@ -65,7 +65,7 @@ function Get-HelperProcess {
     if ($helper) {
         if (-not $helper.Process.HasExited) { return $helper }
         $exitCode = $helper.Process.ExitCode
-        Stop-HelperProcess
+        Stop-HelperProcess -Helper $helper
         if (-not $ReplaceExited) {
             $record = New-ExchangeMfaErrorRecord -Name HelperExited `
                 -Message "The ExchangeMfa helper exited (exit code $exitCode); its connections are gone. Run Connect-ExchangeMfa again."
@@ -178,14 +178,17 @@ function Stop-HelperProcess {
     # Ends the helper: a shutdown request, stdin closed, a short wait, a kill
     # as a last resort. Never throws; safe to call when nothing runs, and
     # from several runspaces at once (one of them does the work).
-    $helper = $script:Helper
+    # -Helper: that helper only (one that died), never a newer one another
+    # runspace started meanwhile.
+    param([hashtable] $Helper = $script:Helper)
+    $helper = $Helper
     if (-not $helper) { return }
     if ([ExchangeMfa.SharedState]::Replace('Helper', $helper, $null)) {
         $script:DefaultConnectionId = $null
         $script:DefaultComplianceConnectionId = $null
+        # The connections are gone, and so are the commands bound to them.
+        Remove-ExchangeProxyModule -All
     }
-    # The connections are gone, and so are the commands bound to them.
-    Remove-ExchangeProxyModule -All
     if (-not $helper.Channel.BeginStop()) { return }
     $helper.Stopped = $true
     $process = $helper.Process
