@@ -28,7 +28,7 @@ namespace ExchangeMfa
             new ConcurrentDictionary<long, BlockingCollection<byte[]>>();
         private readonly Thread reader;
         private long lastId;
-        private volatile bool ended;
+        private int ended;      // 1 once stdout ended: set with a full fence (Open reads it after adding)
         private int stopping;
 
         public HelperChannel(TextWriter input, Stream output)
@@ -38,13 +38,6 @@ namespace ExchangeMfa
             reader.Start();
         }
 
-        // Lines read for requests nobody waited for (finished, cancelled).
-        public long Dropped => Interlocked.Read(ref dropped);
-        private long dropped;
-
-        // True once the helper's stdout has ended (it exited or closed it).
-        public bool Ended => ended;
-
         // A new request id with its queue, registered before the request is
         // written so no line of its can be missed.
         public long Open()
@@ -53,7 +46,7 @@ namespace ExchangeMfa
             var queue = new BlockingCollection<byte[]>(new ConcurrentQueue<byte[]>());
             open[id] = queue;
             // The reader may have ended (and completed every queue) meanwhile.
-            if (ended) queue.CompleteAdding();
+            if (Volatile.Read(ref ended) == 1) queue.CompleteAdding();
             return id;
         }
 
@@ -154,10 +147,13 @@ namespace ExchangeMfa
                     partial.Write(chunk, from, read - from);
                 }
             }
-            catch (Exception e) when (e is IOException || e is ObjectDisposedException) { }
+            // The pipe broke or closed; anything else must not take PowerShell
+            // down from a background thread either. Either way the waiters
+            // learn the helper is gone.
+            catch (Exception) { }
             finally
             {
-                ended = true;
+                Interlocked.Exchange(ref ended, 1);
                 foreach (BlockingCollection<byte[]> queue in open.Values) queue.CompleteAdding();
             }
         }
@@ -176,8 +172,8 @@ namespace ExchangeMfa
             long id = RequestIdOf(line);
             if (id > 0)
             {
+                // None open: a request nobody waits for any more; dropped.
                 if (open.TryGetValue(id, out BlockingCollection<byte[]> queue)) queue.Add(line);
-                else Interlocked.Increment(ref dropped);
                 return;
             }
             // No request of ours (an error with id null, a line that is not
