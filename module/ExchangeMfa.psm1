@@ -32,9 +32,24 @@ $script:BundlePath = [System.IO.Path]::Combine($PSScriptRoot, 'Bundle', 'Exchang
 }
 . $script:BundlePath
 
-# Module state. One helper serves the whole session; see docs/module.md.
-$script:Helper = $null
-$script:DefaultConnectionId = $null
+# Module state. One helper serves the whole process, and every instance of
+# the module (one a runspace: ForEach-Object -Parallel, thread jobs) shares
+# it and the default connections through compiled variables; see
+# docs/module.md, "Runspaces".
+Import-ExchangeMfaTypes
+foreach ($shared in @(
+        @{ Name = 'Helper'; Value = $null }
+        @{ Name = 'DefaultConnectionId'; Value = $null }
+        @{ Name = 'DefaultComplianceConnectionId'; Value = $null }
+        @{ Name = 'CompliancePrefixes'; Value = [ExchangeMfa.SharedState]::NewTable() }
+        @{ Name = 'ConnectionNumbers'; Value = [ExchangeMfa.SharedState]::NewTable() })) {
+    $ExecutionContext.SessionState.PSVariable.Set([ExchangeMfa.SharedState]::NewVariable($shared.Name, $shared.Value))
+}
+# The helper this instance started: only its OnRemove ends it.
+$script:StartedHelper = $null
+# A runspace without the module gets it from here when a proxy command
+# autoloads (module/Commands): process-wide, not inherited by child processes.
+[System.AppDomain]::CurrentDomain.SetData('ExchangeMfa.Manifest', (Join-Path (Split-Path $PSScriptRoot -Parent) 'ExchangeMfa.psd1'))
 
 # The proxy commands (module/Commands, made by the build) autoload from
 # PSModulePath: this process only, taken back out in OnRemove.
@@ -72,7 +87,8 @@ $script:CommandNotFoundAction = $ExecutionContext.InvokeCommand.CommandNotFoundA
 # Ending the helper when the module goes away is a courtesy: the helper also
 # exits by itself when its stdin closes, so neither hook is relied upon.
 $ExecutionContext.SessionState.Module.OnRemove = {
-    Stop-HelperProcess
+    # Other runspaces may still use a helper this instance did not start.
+    if ($script:StartedHelper -and [object]::ReferenceEquals($script:StartedHelper, $script:Helper)) { Stop-HelperProcess }
     # The Exchange commands and aliases cannot work without this module.
     Remove-ExchangeProxyModule -All
     Remove-ExchangeProxyGroupModule

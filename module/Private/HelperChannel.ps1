@@ -1,11 +1,14 @@
-# The client side of docs/protocol.md: requests with ids, one reader that
-# demultiplexes helper lines by request id, acks and cancels.
+# The client side of docs/protocol.md: requests with ids, acks and cancels.
 #
-# Only the thread running a command reads stdout. A command waiting for its
-# request reads lines; lines for another request still in flight (an outer
-# Get-Mailbox while Set-Mailbox runs downstream) go into that request's
-# queue; lines for a request nobody waits for any more are dropped. Acks
-# keep each queue to at most two pages.
+# The helper's pipes are an [ExchangeMfa.HelperChannel] (compiled,
+# module/Types/HelperChannel.cs) shared by every runspace of the process:
+# whole lines go out under a lock; one reader thread sorts the helper's
+# lines into a queue per request, by the request id at the start of each
+# line. The thread running a command takes its own request's lines (an
+# outer Get-Mailbox's lines wait in its queue while Set-Mailbox runs
+# downstream), parses them and writes the objects itself. Lines for a
+# request nobody waits for any more are dropped; acks keep each queue to at
+# most two pages.
 
 function Send-HelperLine {
     param(
@@ -14,7 +17,7 @@ function Send-HelperLine {
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
     try {
-        $Helper.Writer.WriteLine($Line)
+        $Helper.Channel.WriteLine($Line)
     }
     catch {
         Stop-HelperWithError -Helper $Helper -Cmdlet $Cmdlet
@@ -34,8 +37,9 @@ function Stop-HelperWithError {
         $Helper.Process.WaitForExit()   # and its stderr is read to the end
     }
     if (-not $Helper.Stopped) { Read-HelperStderr -Helper $Helper }
-    if ([object]::ReferenceEquals($script:Helper, $Helper)) { Stop-HelperProcess }
-    $said = if ($Helper.StderrTail.Count) { " It said: $($Helper.StderrTail -join ' ')" } else { '' }
+    Stop-HelperProcess -Helper $Helper
+    $tail = $Helper.Guard.Tail()
+    $said = if ($tail.Count) { " It said: $($tail -join ' ')" } else { '' }
     $record = New-ExchangeMfaErrorRecord -Name HelperExited `
         -Message "The ExchangeMfa helper exited unexpectedly (exit code $code); its connections are gone. Run Connect-ExchangeMfa again.$said"
     $Cmdlet.ThrowTerminatingError($record)
@@ -50,14 +54,14 @@ function Send-HelperRequest {
         [System.Collections.IDictionary] $Params,
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
-    $id = [long](++$Helper.NextId)
+    $id = $Helper.Channel.Open()
     $request = [ordered]@{ jsonrpc = '2.0'; id = $id; method = $Method }
     # Secret values (SecureString, char[]) stay out of the JSON conversion:
     # placeholders stand in for them, and Send-HelperSecretLine writes them.
     $secrets = [ordered]@{}
     if ($Params) { $request.params = Hide-HelperSecret -Value $Params -Secrets $secrets }
-    $line = ConvertTo-HelperRequestLine -Request $request -Secrets $secrets -Cmdlet $Cmdlet
-    $Helper.Inbox[$id] = [System.Collections.Generic.Queue[object]]::new()
+    try { $line = ConvertTo-HelperRequestLine -Request $request -Secrets $secrets -Cmdlet $Cmdlet }
+    catch { $Helper.Channel.Close($id); throw }
     Write-Debug "ExchangeMfa: request $id $Method"
     if ($secrets.Count -eq 0) {
         Send-HelperLine -Helper $Helper -Line $line -Cmdlet $Cmdlet
@@ -135,26 +139,26 @@ function Send-HelperSecretLine {
         [Parameter(Mandatory)] [string] $Line,
         [Parameter(Mandatory)] [System.Collections.IDictionary] $Secrets
     )
-    $writer = $Helper.Writer
     $pattern = '"(' + (($Secrets.Keys | ForEach-Object { [regex]::Escape($_) }) -join '|') + ')"'
     $parts = [regex]::Split($Line, $pattern)
-    # Split keeps the captured placeholders at the odd positions.
-    for ($i = 0; $i -lt $parts.Count; $i++) {
-        if ($i % 2 -eq 0) { $writer.Write($parts[$i]); continue }
-        $chars = ConvertTo-SecretCharArray $Secrets[$parts[$i]]
-        $escaped = $null
-        try {
+    # The line's parts, the secrets as char arrays: written as one line.
+    $pieces = [System.Collections.Generic.List[object]]::new()
+    $secretChars = [System.Collections.Generic.List[char[]]]::new()
+    try {
+        # Split keeps the captured placeholders at the odd positions.
+        for ($i = 0; $i -lt $parts.Count; $i++) {
+            if ($i % 2 -eq 0) { $pieces.Add($parts[$i]); continue }
+            $chars = ConvertTo-SecretCharArray $Secrets[$parts[$i]]
+            $secretChars.Add($chars)
             $escaped = ConvertTo-JsonEscapedCharArray $chars
-            $writer.Write('"')
-            $writer.Write($escaped)
-            $writer.Write('"')
+            $secretChars.Add($escaped)
+            $pieces.Add('"'); $pieces.Add($escaped); $pieces.Add('"')
         }
-        finally {
-            [array]::Clear($chars, 0, $chars.Length)
-            if ($null -ne $escaped) { [array]::Clear($escaped, 0, $escaped.Length) }
-        }
+        $Helper.Channel.WriteLine($pieces)
     }
-    $writer.WriteLine()
+    finally {
+        foreach ($chars in $secretChars) { [array]::Clear($chars, 0, $chars.Length) }
+    }
 }
 
 function ConvertTo-SecretCharArray {
@@ -197,7 +201,7 @@ function Send-HelperNotification {
         [Parameter(Mandatory)] [hashtable] $Helper,
         [Parameter(Mandatory)] [string] $Line
     )
-    try { $Helper.Writer.WriteLine($Line) } catch { Write-Debug "ExchangeMfa: notification not sent: $($_.Exception.Message)" }
+    try { $Helper.Channel.WriteLine($Line) } catch { Write-Debug "ExchangeMfa: notification not sent: $($_.Exception.Message)" }
 }
 
 function Complete-HelperRequest {
@@ -208,7 +212,7 @@ function Complete-HelperRequest {
         [Parameter(Mandatory)] [long] $Id,
         [switch] $Cancel
     )
-    [void]$Helper.Inbox.Remove($Id)
+    $Helper.Channel.Close($Id)
     if ($Cancel -and -not $Helper.Stopped) {
         Write-Debug "ExchangeMfa: cancel $Id"
         Send-HelperNotification -Helper $Helper -Line "{""jsonrpc"":""2.0"",""method"":""cancel"",""params"":{""id"":$Id}}"
@@ -226,25 +230,20 @@ function Stop-HelperProtocolError {
 
 function Receive-HelperMessage {
     # Returns the next message (reply or notification) for request $Id,
-    # reading and sorting helper lines until one arrives. Waits in short
-    # slices so Ctrl+C and a stopped pipeline are honoured at once.
+    # waiting for the reader thread to queue one. Waits in short slices so
+    # Ctrl+C and a stopped pipeline are honoured at once.
     # Terminating errors: the helper died, broke the protocol, or sent
     # nothing for request $Id within $TimeoutSeconds.
     # $Sink (an [ExchangeMfa.ObjectSink], optional): the request's object
     # lines go straight to its pipeline in compiled code (ObjectStream.cs)
     # and never come back here; this runs once per page, not per object.
     param($Helper, $Id, $TimeoutSeconds, $Cmdlet, $Sink)
-    $queue = $Helper.Inbox[$Id]
-    if ($queue.Count -gt 0) { return $queue.Dequeue() }
-
     $deadline = [datetime]::UtcNow.AddSeconds($TimeoutSeconds)
-    Import-ExchangeMfaTypes
+    $channel = $Helper.Channel
     while ($true) {
         $line = $null
         try {
-            while ($null -eq ($line = [ExchangeMfa.HelperLines]::Next($Helper, $Sink, 100))) {
-                # Lines of this request read by a nested command come first.
-                if ($queue.Count -gt 0) { return $queue.Dequeue() }
+            while ($null -eq ($line = $channel.Take($Id, $Sink, 100))) {
                 Read-HelperStderr -Helper $Helper
                 if ([datetime]::UtcNow -gt $deadline) {
                     $record = New-ExchangeMfaErrorRecord -Name Timeout -TargetObject $Id `
@@ -258,8 +257,10 @@ function Receive-HelperMessage {
 
         # One parse per line: PowerShell's own JSON reader without the cost
         # of a cmdlet call (about 25,000 lines a second against 20,000).
+        # Text that is not JSON at all makes it throw rather than report.
         $parseError = $null
-        $message = [Microsoft.PowerShell.Commands.JsonObject]::ConvertFromJson($line, [ref]$parseError)
+        try { $message = [Microsoft.PowerShell.Commands.JsonObject]::ConvertFromJson($line, [ref]$parseError) }
+        catch { $parseError = $_ }
         if ($parseError -or $message -isnot [System.Management.Automation.PSCustomObject]) {
             Stop-HelperProtocolError -Line $line -Cmdlet $Cmdlet
         }
@@ -274,13 +275,9 @@ function Receive-HelperMessage {
                 -Message "The ExchangeMfa helper could not read a request: $text"
             $Cmdlet.ThrowTerminatingError($record)
         }
-        $other = $null
-        if ($Helper.Inbox.TryGetValue([long]$key, [ref]$other)) {
-            $other.Enqueue($message)
-        }
-        else {
-            Write-Debug "ExchangeMfa: dropped a '$method' line for finished request $key"
-        }
+        # A line the reader could not place by its layout, sent to every
+        # waiter: another request's.
+        Write-Debug "ExchangeMfa: skipped a '$method' line of request $key"
     }
 }
 

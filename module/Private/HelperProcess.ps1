@@ -1,5 +1,7 @@
 # The helper's lifetime: started lazily by Get-HelperProcess, ended by
-# Stop-HelperProcess. One helper serves the whole PowerShell session.
+# Stop-HelperProcess. One helper serves the whole PowerShell process: every
+# runspace's instance of the module shares it ($script:Helper is a
+# SharedVariable, see ExchangeMfa.psm1).
 
 # Seconds to wait for the helper's first answer and for simple requests.
 $script:RequestTimeoutSeconds = 30
@@ -63,7 +65,7 @@ function Get-HelperProcess {
     if ($helper) {
         if (-not $helper.Process.HasExited) { return $helper }
         $exitCode = $helper.Process.ExitCode
-        Stop-HelperProcess
+        Stop-HelperProcess -Helper $helper
         if (-not $ReplaceExited) {
             $record = New-ExchangeMfaErrorRecord -Name HelperExited `
                 -Message "The ExchangeMfa helper exited (exit code $exitCode); its connections are gone. Run Connect-ExchangeMfa again."
@@ -72,7 +74,15 @@ function Get-HelperProcess {
         Write-Verbose "The previous helper exited (exit code $exitCode); starting a new one."
     }
     if ($NoStart) { return $null }
-    Start-HelperProcess -Cmdlet $Cmdlet
+    # One helper for the process: a runspace that finds none starts it while
+    # the others wait, then they all use it.
+    $lock = [ExchangeMfa.SharedState]::StartLock
+    [System.Threading.Monitor]::Enter($lock)
+    try {
+        if ($script:Helper) { return $script:Helper }
+        Start-HelperProcess -Cmdlet $Cmdlet
+    }
+    finally { [System.Threading.Monitor]::Exit($lock) }
 }
 
 function Start-HelperProcess {
@@ -130,24 +140,22 @@ function Start-HelperProcess {
     }
     $process.BeginErrorReadLine()
 
-    $writer = $process.StandardInput
-    $writer.AutoFlush = $true
-    $writer.NewLine = "`n"
+    # Lines go out whole under the channel's lock; its reader thread sorts
+    # the helper's lines by request (module/Types/HelperChannel.cs).
+    $process.StandardInput.AutoFlush = $false
+    $channel = [ExchangeMfa.HelperChannel]::new($process.StandardInput, $process.StandardOutput.BaseStream)
 
-    $helper = @{
-        Process             = $process
-        Writer              = $writer
-        Reader              = $process.StandardOutput
-        PendingRead         = $null
-        NextId              = 0
-        Inbox               = [System.Collections.Generic.Dictionary[long, System.Collections.Generic.Queue[object]]]::new()
-        Guard               = $guard
-        StderrTail          = [System.Collections.Generic.Queue[string]]::new()
-        Path                = $path
-        Stopped             = $false
-        Version             = $null
-    }
+    # Every runspace's module instance uses this table: thread-safe.
+    $helper = [hashtable]::Synchronized(@{
+            Process = $process
+            Channel = $channel
+            Guard   = $guard
+            Path    = $path
+            Stopped = $false
+            Version = $null
+        })
     $script:Helper = $helper
+    $script:StartedHelper = $helper
     Write-Verbose "Started the ExchangeMfa helper '$path' (process $($process.Id))."
 
     $reply = Invoke-HelperRequest -Helper $helper -Method initialize -Cmdlet $Cmdlet -Params ([ordered]@{
@@ -168,31 +176,29 @@ function Start-HelperProcess {
 
 function Stop-HelperProcess {
     # Ends the helper: a shutdown request, stdin closed, a short wait, a kill
-    # as a last resort. Never throws; safe to call when nothing runs.
-    $helper = $script:Helper
+    # as a last resort. Never throws; safe to call when nothing runs, and
+    # from several runspaces at once (one of them does the work).
+    # -Helper: that helper only (one that died), never a newer one another
+    # runspace started meanwhile.
+    param([hashtable] $Helper = $script:Helper)
+    $helper = $Helper
     if (-not $helper) { return }
-    $script:Helper = $null
-    $script:DefaultConnectionId = $null
-    $script:DefaultComplianceConnectionId = $null
-    # The connections are gone, and so are the commands bound to them.
-    Remove-ExchangeProxyModule -All
+    if ([ExchangeMfa.SharedState]::Replace('Helper', $helper, $null)) {
+        $script:DefaultConnectionId = $null
+        $script:DefaultComplianceConnectionId = $null
+        # The connections are gone, and so are the commands bound to them.
+        Remove-ExchangeProxyModule -All
+    }
+    if (-not $helper.Channel.BeginStop()) { return }
     $helper.Stopped = $true
     $process = $helper.Process
     try {
         if (-not $process.HasExited) {
-            $id = ++$helper.NextId
-            $helper.Writer.WriteLine("{""jsonrpc"":""2.0"",""id"":$id,""method"":""shutdown""}")
-            $helper.Writer.Close()
-            # Read (and drop) what the helper still writes, such as the rest of
-            # a cancelled page: a helper blocked on a full pipe cannot exit.
-            $deadline = [datetime]::UtcNow.AddSeconds(5)
-            while (-not $process.HasExited -and [datetime]::UtcNow -lt $deadline) {
-                if ($null -eq $helper.PendingRead) { $helper.PendingRead = $helper.Reader.ReadLineAsync() }
-                if (-not $helper.PendingRead.Wait(100)) { continue }
-                $eof = $null -eq $helper.PendingRead.Result
-                $helper.PendingRead = $null
-                if ($eof) { break }
-            }
+            $helper.Channel.WriteLine("{""jsonrpc"":""2.0"",""id"":$($helper.Channel.Open()),""method"":""shutdown""}")
+            $helper.Channel.CloseInput()
+            # The reader thread drops what the helper still writes, such as
+            # the rest of a cancelled page: a helper blocked on a full pipe
+            # cannot exit.
             if (-not $process.WaitForExit(5000)) {
                 Write-Verbose "The ExchangeMfa helper did not exit in time; killing it."
                 $process.Kill($true)
@@ -204,6 +210,7 @@ function Stop-HelperProcess {
         Write-Debug "Stopping the ExchangeMfa helper: $($_.Exception.Message)"
         try { if (-not $process.HasExited) { $process.Kill($true) } } catch { $null = $_ }
     }
+    [void]$helper.Channel.WaitForEnd(2000)
     Read-HelperStderr -Helper $helper
     $helper.Guard.Dispose()
     $process.Dispose()
@@ -211,13 +218,10 @@ function Stop-HelperProcess {
 
 function Read-HelperStderr {
     # Moves the helper's diagnostics (plain lines, never secrets) to the
-    # verbose stream of whoever is waiting on the helper.
+    # verbose stream of whoever is waiting on the helper. The guard keeps
+    # the last lines for the error when the helper dies.
     param([Parameter(Mandatory)] [hashtable] $Helper)
-    # The last lines are kept for the error when the helper dies (a loader
-    # that cannot find a library says so on stderr).
     foreach ($text in $Helper.Guard.TakeStderr()) {
         Write-Verbose "exchangemfa-helper: $text"
-        $Helper.StderrTail.Enqueue($text)
-        if ($Helper.StderrTail.Count -gt 5) { [void]$Helper.StderrTail.Dequeue() }
     }
 }

@@ -13,6 +13,10 @@ namespace ExchangeMfa
     {
         private readonly Process process;
         private readonly ConcurrentQueue<string> stderr = new ConcurrentQueue<string>();
+        // The last stderr lines, for the error when the helper dies (a loader
+        // that cannot find a library says so there), whoever took them.
+        private readonly Queue<string> tail = new Queue<string>();
+        private const int TailLines = 5;
         private readonly EventHandler onExit;
         private bool disposed;
 
@@ -31,7 +35,18 @@ namespace ExchangeMfa
 
         private void OnErrorData(object sender, DataReceivedEventArgs e)
         {
-            if (e.Data != null) stderr.Enqueue(e.Data);
+            if (e.Data == null) return;
+            stderr.Enqueue(e.Data);
+            lock (tail)
+            {
+                tail.Enqueue(e.Data);
+                if (tail.Count > TailLines) tail.Dequeue();
+            }
+        }
+
+        public string[] Tail()
+        {
+            lock (tail) return tail.ToArray();
         }
 
         // The stderr lines received since the last call, oldest first.

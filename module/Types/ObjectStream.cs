@@ -1,5 +1,5 @@
-// The hot loop of a streaming invoke (issue 12): reads the helper's lines
-// and turns each "object" notification of the request being read into a
+// The hot loop of a streaming invoke (issue 12): turns each "object"
+// notification of the request being read (HelperChannel.Take) into a
 // PSObject written straight to the command's pipeline, in compiled code. A
 // PowerShell statement per object (a function call, a JSON parse through
 // ConvertFromJson, dynamic member lookups) cost more than the object itself.
@@ -14,7 +14,6 @@ using System.IO;
 using System.Management.Automation;
 using System.Text;
 using System.Text.Json;
-using System.Threading.Tasks;
 
 namespace ExchangeMfa
 {
@@ -27,7 +26,8 @@ namespace ExchangeMfa
             Cmdlet = cmdlet;
             RequestId = requestId;
             TypeName = typeName;
-            prefix = "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":" + requestId + ",";
+            prefix = Encoding.UTF8.GetBytes(
+                "{\"jsonrpc\":\"2.0\",\"method\":\"object\",\"params\":{\"requestId\":" + requestId + ",");
         }
 
         public Cmdlet Cmdlet { get; }
@@ -36,14 +36,16 @@ namespace ExchangeMfa
         // Objects written by the compiled path (for tests and benchmarks).
         public long Written { get; private set; }
 
-        private readonly string prefix;
-        private byte[] buffer = new byte[16384];   // the line as UTF-8, reused
+        private readonly byte[] prefix;
+        private byte[] buffer = new byte[16384];   // the params object, reused
 
         // Writes the line's object and answers true, or answers false
-        // (the line is something else, or needs the script's reader).
-        public bool TryWrite(string line)
+        // (the line is something else, or needs the script's reader). The
+        // line is UTF-8 as the helper wrote it (HelperChannel): it is never
+        // decoded to a string and encoded back.
+        public bool TryWrite(byte[] line)
         {
-            if (!line.StartsWith(prefix, StringComparison.Ordinal)) return false;
+            if (!line.AsSpan().StartsWith(prefix)) return false;
             PSObject value = ObjectLine.Read(line, prefix.Length, ref buffer);
             if (value == null) return false;
             value.TypeNames.Insert(0, TypeName);
@@ -51,43 +53,8 @@ namespace ExchangeMfa
             Written++;
             return true;
         }
-    }
 
-    public static class HelperLines
-    {
-        // The next helper line that the sink (may be null) did not take.
-        // Waits at most waitMs in all: null when no such line came in time
-        // (the caller checks its deadline, stderr and Ctrl+C, then calls
-        // again), and null as soon as the sink's request has messages
-        // queued in helper.Inbox: a command downstream (Get-Mailbox |
-        // Set-Mailbox) read lines of this request while its object went
-        // down the pipeline, and those come first. End of output throws
-        // EndOfStreamException. At most one read is outstanding:
-        // helper.PendingRead, picked up by the next caller when this one is
-        // stopped.
-        public static string Next(Hashtable helper, ObjectSink sink, int waitMs)
-        {
-            var reader = (TextReader)helper["Reader"];
-            while (true)
-            {
-                var task = helper["PendingRead"] as Task<string>;
-                if (task == null)
-                {
-                    task = reader.ReadLineAsync();
-                    helper["PendingRead"] = task;
-                }
-                if (!task.IsCompleted && !task.Wait(waitMs)) return null;
-                helper["PendingRead"] = null;
-                string line;
-                try { line = task.GetAwaiter().GetResult(); }
-                catch (Exception e) when (e is IOException || e is ObjectDisposedException) { line = null; }
-                if (line == null) throw new EndOfStreamException("the helper's output ended");
-                if (sink == null || !sink.TryWrite(line)) return line;
-                if (helper["Inbox"] is Dictionary<long, Queue<object>> inbox
-                    && inbox.TryGetValue(sink.RequestId, out Queue<object> queued) && queued.Count > 0)
-                    return null;
-            }
-        }
+        public bool TryWrite(string line) => TryWrite(Encoding.UTF8.GetBytes(line));
     }
 
     // The rest of an object line after "...params":{"requestId":N, as
@@ -97,55 +64,87 @@ namespace ExchangeMfa
     // twice, an unexpected layout) answers null: the script reads the line.
     internal static class ObjectLine
     {
-        public static PSObject Read(string line, int start, ref byte[] buffer)
+        public static PSObject Read(byte[] line, int start, ref byte[] buffer)
         {
             string types = null;
             // {"value":...,"types":"..."}: the params object without the
             // line's last brace.
-            if (!line.EndsWith("}}", StringComparison.Ordinal)) return null;
-            int chars = line.Length - start - 1;
-            int needed = Encoding.UTF8.GetMaxByteCount(chars) + 1;
-            if (buffer.Length < needed) buffer = new byte[Math.Max(needed, buffer.Length * 2)];
+            int n = line.Length;
+            if (n < start + 2 || line[n - 1] != '}' || line[n - 2] != '}') return null;
+            int length = n - start;   // '{' + the members
+            if (buffer.Length < length) buffer = new byte[Math.Max(length, buffer.Length * 2)];
             buffer[0] = (byte)'{';
-            int length = 1 + Encoding.UTF8.GetBytes(line, start, chars, buffer, 1);
+            Buffer.BlockCopy(line, start, buffer, 1, length - 1);
             var reader = new Utf8JsonReader(new ReadOnlySpan<byte>(buffer, 0, length), new JsonReaderOptions { MaxDepth = 256 });
             try
             {
+                var shape = lastShape ??= new Shape();
                 List<PSNoteProperty> members = null;
+                bool sameNames = false;
                 if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
                 while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
                 {
                     if (reader.ValueTextEquals("value"u8))
                     {
                         if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
-                        members = ReadMembers(ref reader);
+                        members = ReadMembers(ref reader, shape, out sameNames);
                         if (members == null) return null;
                     }
                     else if (reader.ValueTextEquals("types"u8))
                     {
                         if (!reader.Read() || reader.TokenType != JsonTokenType.String) return null;
-                        types = reader.GetString();
+                        types = shape.TypesBytes != null && reader.ValueTextEquals(shape.TypesBytes) ? shape.Types : reader.GetString();
                     }
                     else
                         return null;
                 }
                 if (members == null || reader.TokenType != JsonTokenType.EndObject || reader.Read()) return null;
-                if (types != null) ApplyTypes(members, types);
+                if (!sameNames)
+                {
+                    if (!Unique(members)) return null;
+                    shape.Remember(members);
+                }
+                if (types != null) ApplyTypes(members, types, shape);
                 return Build(members);
             }
             catch (JsonException) { return null; }
             catch (InvalidOperationException) { return null; }
         }
 
-        // TypedValues.Apply on members not yet in an object: each member's
-        // kind found in a table made once for the types text (the same for
-        // every object of a page), not through PowerShell's member lookup.
-        [ThreadStatic] private static string lastTypes;
-        [ThreadStatic] private static Dictionary<string, string> lastKinds;
-
-        private static void ApplyTypes(List<PSNoteProperty> members, string types)
+        // The top-level members of the last object read on this thread. The
+        // objects of a listing share their names, their order and their
+        // types text: names are matched against it as bytes instead of made
+        // into new strings, and what was worked out once for that shape (no
+        // key twice, each member's type) holds for the next object too.
+        private sealed class Shape
         {
-            if (lastKinds == null || !string.Equals(types, lastTypes, StringComparison.Ordinal))
+            public readonly List<string> Names = new List<string>();
+            public readonly List<byte[]> NameBytes = new List<byte[]>();
+            public string Types;           // the types text Kinds was made for
+            public byte[] TypesBytes;
+            public string[] Kinds;         // each member's kind, by position (null: none)
+
+            public void Remember(List<PSNoteProperty> members)
+            {
+                Names.Clear();
+                NameBytes.Clear();
+                foreach (PSNoteProperty member in members)
+                {
+                    Names.Add(member.Name);
+                    NameBytes.Add(Encoding.UTF8.GetBytes(member.Name));
+                }
+                Kinds = null;
+            }
+        }
+
+        [ThreadStatic] private static Shape lastShape;
+
+        // TypedValues.Apply on members not yet in an object: each member's
+        // kind, by position, found once for the shape and its types text,
+        // not through PowerShell's member lookup.
+        private static void ApplyTypes(List<PSNoteProperty> members, string types, Shape shape)
+        {
+            if (shape.Kinds == null || !ReferenceEquals(types, shape.Types))
             {
                 var kinds = new Dictionary<string, string>(StringComparer.OrdinalIgnoreCase);
                 foreach (string entry in types.Split(','))
@@ -153,46 +152,66 @@ namespace ExchangeMfa
                     int colon = entry.IndexOf(':');
                     if (colon > 0) kinds.TryAdd(entry.Substring(0, colon), entry.Substring(colon + 1));
                 }
-                lastKinds = kinds;
-                lastTypes = types;
+                shape.Kinds = new string[members.Count];
+                for (int i = 0; i < members.Count; i++) kinds.TryGetValue(members[i].Name, out shape.Kinds[i]);
+                shape.Types = types;
+                shape.TypesBytes = Encoding.UTF8.GetBytes(types);
             }
-            foreach (PSNoteProperty member in members)
+            for (int i = 0; i < members.Count; i++)
             {
-                if (member.Value is string text && lastKinds.TryGetValue(member.Name, out string kind))
+                string kind = shape.Kinds[i];
+                if (kind != null && members[i].Value is string text)
                 {
                     object typed = TypedValues.Convert(text, kind);
-                    if (typed != null) member.Value = typed;
+                    if (typed != null) members[i].Value = typed;
                 }
             }
         }
 
-        // null when a key comes twice in any casing (ConvertFrom-Json's own
+        // False when a key comes twice in any casing (ConvertFrom-Json's own
         // error then). Checked here, so PowerShell's check per member (a
         // member lookup through the object's adapter) is skipped.
         [ThreadStatic] private static HashSet<string> names;
 
-        private static PSObject Build(List<PSNoteProperty> members)
+        private static bool Unique(List<PSNoteProperty> members)
         {
             var seen = names ??= new HashSet<string>(StringComparer.OrdinalIgnoreCase);
             seen.Clear();
             foreach (PSNoteProperty member in members)
-                if (!seen.Add(member.Name)) return null;
+                if (!seen.Add(member.Name)) return false;
+            return true;
+        }
+
+        private static PSObject Build(List<PSNoteProperty> members)
+        {
             var obj = new PSObject();
             var properties = obj.Properties;
             foreach (PSNoteProperty member in members) properties.Add(member, true);
             return obj;
         }
 
-        private static List<PSNoteProperty> ReadMembers(ref Utf8JsonReader reader)
+        // An object's members; with a shape (the top level), sameNames says
+        // whether they are the shape's names in its order, and the shape's
+        // strings are used for them.
+        private static List<PSNoteProperty> ReadMembers(ref Utf8JsonReader reader, Shape shape, out bool sameNames)
         {
-            var members = new List<PSNoteProperty>();
+            sameNames = shape != null;
+            var members = new List<PSNoteProperty>(shape != null ? shape.Names.Count : 4);
             while (reader.Read() && reader.TokenType == JsonTokenType.PropertyName)
             {
-                string name = reader.GetString();
+                int i = members.Count;
+                string name;
+                if (sameNames && i < shape.Names.Count && reader.ValueTextEquals(shape.NameBytes[i])) name = shape.Names[i];
+                else
+                {
+                    sameNames = false;
+                    name = reader.GetString();
+                }
                 if (!reader.Read()) return null;
                 if (!TryReadValue(ref reader, out object value)) return null;
                 members.Add(new PSNoteProperty(name, value));
             }
+            sameNames = sameNames && members.Count == shape.Names.Count;
             return reader.TokenType == JsonTokenType.EndObject ? members : null;
         }
 
@@ -213,9 +232,10 @@ namespace ExchangeMfa
                 case JsonTokenType.False: value = false; return true;
                 case JsonTokenType.Null: return true;
                 case JsonTokenType.StartObject:
-                    List<PSNoteProperty> members = ReadMembers(ref reader);
-                    value = members == null ? null : Build(members);
-                    return value != null;
+                    List<PSNoteProperty> members = ReadMembers(ref reader, null, out _);
+                    if (members == null || !Unique(members)) return false;
+                    value = Build(members);
+                    return true;
                 case JsonTokenType.StartArray:
                     var items = new ArrayList();
                     while (reader.Read() && reader.TokenType != JsonTokenType.EndArray)

@@ -140,9 +140,10 @@ Describe 'Generated commands on one connection' {
                     param($manifest, $connect, $ca)
                     $env:EXCHANGEMFA_CA_FILE = $ca
                     Import-Module $manifest
-                    $null = Connect-ExchangeMfa @connect -CommandName Remove-Mailbox
+                    $connection = Connect-ExchangeMfa @connect -CommandName Remove-Mailbox
                     try { Remove-Mailbox user00001 -ErrorAction Stop; 'not asked' } catch { $_.FullyQualifiedErrorId }
-                    Disconnect-ExchangeMfa -Confirm:$false
+                    # The helper and its connections are the process's: only this one goes.
+                    Disconnect-ExchangeMfa -ConnectionId $connection.ConnectionId -Confirm:$false
                 }).AddArgument((Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')).AddArgument($script:contoso).AddArgument($script:emulator.CaFile)
             $result = @($ps.Invoke())
             $result[-1] | Should -Match 'HostException|PromptNotSupported|NotSupported|Prompt'

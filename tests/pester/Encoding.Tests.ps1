@@ -41,8 +41,9 @@ Describe 'Exchange parameter encoding' {
             $json | Should -Not -Match 'Pa55'
             $stream = [System.IO.MemoryStream]::new()
             $writer = [System.IO.StreamWriter]::new($stream)
-            Send-HelperSecretLine -Helper @{ Writer = $writer } -Line $json -Secrets $secrets
-            $writer.Flush()
+            # A channel over memory: nothing to read, the written line kept.
+            $channel = [ExchangeMfa.HelperChannel]::new($writer, [System.IO.MemoryStream]::new())
+            Send-HelperSecretLine -Helper @{ Channel = $channel } -Line $json -Secrets $secrets
             [System.Text.Encoding]::UTF8.GetString($stream.ToArray())
         } $encoded
         ($line | ConvertFrom-Json).parameters.Password.'@exchangemfa.secureString' | Should -Be 'Pa55-w"0rd!'
@@ -142,9 +143,10 @@ Describe 'Request lines sent to the helper' {
                 param($p)
                 function Send-Once {
                     [CmdletBinding()] param($p)
-                    $helper = @{ NextId = 0; Inbox = @{}; Writer = [System.IO.StringWriter]::new() }
+                    $writer = [System.IO.StringWriter]::new()
+                    $helper = @{ Channel = [ExchangeMfa.HelperChannel]::new($writer, [System.IO.MemoryStream]::new()) }
                     [void](Send-HelperRequest -Helper $helper -Method invoke -Params $p -Cmdlet $PSCmdlet)
-                    $helper.Writer.ToString()
+                    $writer.ToString()
                 }
                 Send-Once $p
             } $Params

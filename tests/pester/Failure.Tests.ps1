@@ -146,3 +146,52 @@ Describe 'Broken answers and a dying helper' {
         @(Get-Mailbox -ResultSize 2).Count | Should -Be 2
     }
 }
+
+Describe 'A helper that breaks the protocol or cannot start' -Skip:$IsWindows {
+    BeforeAll {
+        # The process's helper goes; each test starts a fake one (a shell
+        # script as EXCHANGEMFA_HELPER), and the session connects again after.
+        Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore
+        $script:fakes = [System.IO.Directory]::CreateTempSubdirectory('exchangemfa-fake-').FullName
+        function New-FakeHelper([string] $Name, [string] $Body) {
+            $path = Join-Path $script:fakes $Name
+            [System.IO.File]::WriteAllText($path, "#!/bin/sh`n$Body`n")
+            [System.IO.File]::SetUnixFileMode($path, [System.IO.UnixFileMode]'UserRead, UserWrite, UserExecute')
+            $path
+        }
+    }
+
+    AfterEach {
+        & (Get-Module ExchangeMfa) { Stop-HelperProcess }
+    }
+
+    AfterAll {
+        Remove-Item Env:EXCHANGEMFA_HELPER -ErrorAction Ignore
+        Remove-Item -LiteralPath $script:fakes -Recurse -Force -ErrorAction Ignore
+        $parameters = Get-TestConnectParameters
+        $null = Connect-ExchangeMfa @parameters
+    }
+
+    It 'a line that is not JSON-RPC is a terminating ProtocolViolation' {
+        # Answers initialize (request 1), then anything else with garbage.
+        $env:EXCHANGEMFA_HELPER = New-FakeHelper 'garbage' @'
+read line
+echo '{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":1,"helperVersion":"fake"}}'
+while read line; do echo 'this is not the protocol'; done
+'@
+        $parameters = Get-TestConnectParameters
+        $failure = { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.ProtocolViolation,Connect-ExchangeMfa' -PassThru
+        $failure.Exception.Message | Should -Match 'this is not the protocol'
+    }
+
+    It 'a helper that exits at once: HelperExited with what it said on stderr' {
+        $env:EXCHANGEMFA_HELPER = New-FakeHelper 'dies' @'
+echo 'fake-helper: libexample.so.1: cannot open shared object file' >&2
+exit 3
+'@
+        $parameters = Get-TestConnectParameters
+        $failure = { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.HelperExited,Connect-ExchangeMfa' -PassThru
+        $failure.Exception.Message | Should -Match 'exit code 3'
+        $failure.Exception.Message | Should -Match 'libexample\.so\.1: cannot open shared object file'
+    }
+}

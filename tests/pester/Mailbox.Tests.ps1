@@ -104,21 +104,25 @@ Describe 'Get-Mailbox' {
 
     It 'shows progress only for reads of more than one page' {
         # Progress records are collected by a PowerShell instance of its own
-        # (its own module state and helper).
+        # (a runspace of its own, sharing the process's helper: it ends only
+        # the connection it made).
         $ps = [powershell]::Create()
         try {
             $manifest = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
             $null = $ps.AddScript({
                     param($Manifest, $Parameters)
                     Import-Module $Manifest
-                    $null = Connect-ExchangeMfa @Parameters -PageSize 100
+                    $global:childConnection = Connect-ExchangeMfa @Parameters -PageSize 100
                     Get-Mailbox -ResultSize 60 | Out-Null
                 }).AddArgument($manifest).AddArgument((Get-TestConnectParameters))
             $null = $ps.Invoke()
             $ps.Streams.Error | Should -BeNullOrEmpty
             @($ps.Streams.Progress).Count | Should -Be 0
             $ps.Commands.Clear()
-            $null = $ps.AddScript({ Get-Mailbox -ResultSize 250 | Out-Null; Disconnect-ExchangeMfa -Confirm:$false })
+            $null = $ps.AddScript({
+                    Get-Mailbox -ResultSize 250 -ConnectionId $global:childConnection.ConnectionId | Out-Null
+                    Disconnect-ExchangeMfa -ConnectionId $global:childConnection.ConnectionId -Confirm:$false
+                })
             $null = $ps.Invoke()
             $ps.Streams.Error | Should -BeNullOrEmpty
             $records = @($ps.Streams.Progress | Where-Object { $_.Activity -like 'Get-Mailbox*' })

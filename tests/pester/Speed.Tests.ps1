@@ -86,6 +86,22 @@ Describe 'The compiled object reader' {
         Read-ObjectLine (New-ObjectLine $value) | Should -Be 'script'
     }
 
+    It 'reads a run of objects alike whatever the shape before: names, order and types changing' {
+        # The reader reuses what it worked out for the previous object's
+        # names and types (ObjectStream.cs, Shape): every change must count.
+        $values = @(
+            @('{"A":"1","B":"x"}', 'A:Int32'), @('{"A":"2","B":"y"}', 'A:Int32'), @('{"A":"3","B":"z"}', 'B:Int32')
+            @('{"B":"4","A":"5"}', 'A:Int32'), @('{"A":"6"}', 'A:Int32'), @('{"A":"7","B":"8","C":"9"}', 'A:Int32,C:Int32')
+            @('{"A":"7","B":"8","C":"9"}', $null), @('{"a":"1","B":"2"}', 'A:Int32'), @('{"A":"1","B":"2"}', 'A:Int32')
+        )
+        foreach ($pair in $values) {
+            $line = New-ObjectLine $pair[0] $pair[1]
+            Get-Shape (Read-ObjectLine $line) | Should -BeExactly (Get-Shape (Read-ScriptLine $line)) -Because "$($pair[0]) $($pair[1])"
+        }
+        # A key twice right after an object of the same first names.
+        @(Read-ObjectLine (New-ObjectLine '{"A":1,"B":2}'), (New-ObjectLine '{"A":1,"a":2}'))[1] | Should -Be 'script'
+    }
+
     It 'takes only object lines of its own request' {
         $lines = @(
             (New-ObjectLine '{"A":1}' -RequestId 8)

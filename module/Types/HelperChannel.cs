@@ -1,0 +1,264 @@
+// The helper's pipes and the module's state, shared by every runspace of the
+// process (issue 12, "Parallel runspaces"): ForEach-Object -Parallel, thread
+// jobs and runspaces each get their own instance of the module, and all of
+// them talk to one helper and see one set of connections.
+using System;
+using System.Collections;
+using System.Collections.Concurrent;
+using System.IO;
+using System.Management.Automation;
+using System.Text;
+using System.Threading;
+
+namespace ExchangeMfa
+{
+    // One helper's stdin and stdout. Any thread writes whole lines (under a
+    // lock); one reader thread reads stdout and routes each line, as the
+    // UTF-8 bytes the helper wrote, by its request id to that request's
+    // queue; the thread running a command takes its own request's lines
+    // (Take) and turns them into objects itself, so WriteObject stays on the
+    // pipeline's thread while the next lines are read on the reader's. An
+    // object line goes from those bytes straight to a PSObject (ObjectSink);
+    // only the other lines become strings, for the script.
+    public sealed class HelperChannel
+    {
+        private readonly TextWriter writer;
+        private readonly object writeLock = new object();
+        private readonly ConcurrentDictionary<long, BlockingCollection<byte[]>> open =
+            new ConcurrentDictionary<long, BlockingCollection<byte[]>>();
+        private readonly Thread reader;
+        private long lastId;
+        private int ended;      // 1 once stdout ended: set with a full fence (Open reads it after adding)
+        private int stopping;
+
+        public HelperChannel(TextWriter input, Stream output)
+        {
+            writer = input;
+            reader = new Thread(() => ReadAll(output)) { IsBackground = true, Name = "ExchangeMfa helper reader" };
+            reader.Start();
+        }
+
+        // A new request id with its queue, registered before the request is
+        // written so no line of its can be missed.
+        public long Open()
+        {
+            long id = Interlocked.Increment(ref lastId);
+            var queue = new BlockingCollection<byte[]>(new ConcurrentQueue<byte[]>());
+            open[id] = queue;
+            // The reader may have ended (and completed every queue) meanwhile.
+            if (Volatile.Read(ref ended) == 1) queue.CompleteAdding();
+            return id;
+        }
+
+        // Forgets a request: its later lines are dropped.
+        public void Close(long id) => open.TryRemove(id, out _);
+
+        // The next line of request id that the sink (may be null) did not
+        // take. Waits at most waitMs in all; null when no such line came in
+        // time (the caller checks its deadline, stderr and Ctrl+C, then calls
+        // again). The helper's end throws EndOfStreamException, in every
+        // thread waiting, once the lines read before it are taken.
+        public string Take(long id, ObjectSink sink, int waitMs)
+        {
+            if (!open.TryGetValue(id, out BlockingCollection<byte[]> queue))
+                throw new InvalidOperationException($"ExchangeMfa request {id} is not open.");
+            int start = Environment.TickCount;
+            while (true)
+            {
+                int left = Math.Max(0, waitMs - unchecked(Environment.TickCount - start));
+                if (!queue.TryTake(out byte[] line, left))
+                {
+                    if (queue.IsCompleted) throw new EndOfStreamException("the helper's output ended");
+                    return null;
+                }
+                if (sink == null || !sink.TryWrite(line)) return Encoding.UTF8.GetString(line);
+                if (left == 0) return null;
+            }
+        }
+
+        // Writes one line (no newline in it) to the helper's stdin.
+        public void WriteLine(string line)
+        {
+            lock (writeLock)
+            {
+                writer.Write(line);
+                writer.Write('\n');
+                writer.Flush();
+            }
+        }
+
+        // Writes one line made of parts, strings or char arrays (secrets that
+        // never become a string), with no other line in between.
+        public void WriteLine(IList parts)
+        {
+            lock (writeLock)
+            {
+                foreach (object part in parts)
+                {
+                    object value = part is PSObject wrapped ? wrapped.BaseObject : part;
+                    if (value is char[] chars) writer.Write(chars);
+                    else writer.Write((string)value);
+                }
+                writer.Write('\n');
+                writer.Flush();
+            }
+        }
+
+        // Closes the helper's stdin (it then exits); later writes fail.
+        public void CloseInput()
+        {
+            lock (writeLock)
+            {
+                try { writer.Close(); }
+                catch (IOException) { }   // the helper is already gone
+            }
+        }
+
+        // True for the first caller only: one runspace ends the helper.
+        public bool BeginStop() => Interlocked.Exchange(ref stopping, 1) == 0;
+
+        // Waits until the reader has seen the end of the helper's output.
+        public bool WaitForEnd(int waitMs) => reader.Join(waitMs);
+
+        private void ReadAll(Stream output)
+        {
+            var chunk = new byte[65536];
+            var partial = new MemoryStream();   // a line longer than what one read brought
+            try
+            {
+                int read;
+                while ((read = output.Read(chunk, 0, chunk.Length)) > 0)
+                {
+                    int from = 0;
+                    int newline;
+                    while ((newline = Array.IndexOf(chunk, (byte)'\n', from, read - from)) >= 0)
+                    {
+                        byte[] line;
+                        if (partial.Length == 0) line = LineOf(chunk, from, newline - from);
+                        else
+                        {
+                            partial.Write(chunk, from, newline - from);
+                            line = LineOf(partial.GetBuffer(), 0, (int)partial.Length);
+                            partial.SetLength(0);
+                        }
+                        Route(line);
+                        from = newline + 1;
+                    }
+                    partial.Write(chunk, from, read - from);
+                }
+            }
+            // The pipe broke or closed; anything else must not take PowerShell
+            // down from a background thread either. Either way the waiters
+            // learn the helper is gone.
+            catch (Exception) { }
+            finally
+            {
+                Interlocked.Exchange(ref ended, 1);
+                foreach (BlockingCollection<byte[]> queue in open.Values) queue.CompleteAdding();
+            }
+        }
+
+        // A line's bytes without the newline (and a CR before it).
+        private static byte[] LineOf(byte[] bytes, int from, int count)
+        {
+            if (count > 0 && bytes[from + count - 1] == '\r') count--;
+            var line = new byte[count];
+            Buffer.BlockCopy(bytes, from, line, 0, count);
+            return line;
+        }
+
+        private void Route(byte[] line)
+        {
+            long id = RequestIdOf(line);
+            if (id > 0)
+            {
+                // None open: a request nobody waits for any more; dropped.
+                if (open.TryGetValue(id, out BlockingCollection<byte[]> queue)) queue.Add(line);
+                return;
+            }
+            // No request of ours (an error with id null, a line that is not
+            // the protocol's): every waiter gets it and reports it.
+            foreach (BlockingCollection<byte[]> queue in open.Values) queue.Add(line);
+        }
+
+        private static readonly byte[] ReplyPrefix = Encoding.UTF8.GetBytes("{\"jsonrpc\":\"2.0\",\"id\":");
+        private static readonly byte[] NotificationPrefix = Encoding.UTF8.GetBytes("{\"jsonrpc\":\"2.0\",\"method\":\"");
+        private static readonly byte[] RequestIdKey = Encoding.UTF8.GetBytes("\",\"params\":{\"requestId\":");
+
+        // The request a line belongs to, from the fixed layouts the helper
+        // writes (docs/protocol.md): a reply's "id", a notification's
+        // "requestId". 0 when the line has neither; the thread that takes
+        // the line parses it fully.
+        internal static long RequestIdOf(byte[] line)
+        {
+            var text = new ReadOnlySpan<byte>(line);
+            if (text.StartsWith(ReplyPrefix)) return NumberAt(text, ReplyPrefix.Length);
+            if (!text.StartsWith(NotificationPrefix)) return 0;
+            int end = text.Slice(NotificationPrefix.Length).IndexOf((byte)'"');
+            if (end < 0) return 0;
+            var rest = text.Slice(NotificationPrefix.Length + end);
+            return rest.StartsWith(RequestIdKey) ? NumberAt(rest, RequestIdKey.Length) : 0;
+        }
+
+        private static long NumberAt(ReadOnlySpan<byte> text, int at)
+        {
+            long value = 0;
+            int i = at;
+            for (; i < text.Length && i - at < 18 && text[i] >= '0' && text[i] <= '9'; i++)
+                value = value * 10 + (text[i] - '0');
+            return i > at && i < text.Length && (text[i] == ',' || text[i] == '}') ? value : 0;
+        }
+    }
+
+    // The module's variables that must be the same in every runspace: the
+    // helper and which connections are the defaults. ExchangeMfa.psm1 puts a
+    // SharedVariable in each module instance's scope, so the script reads and
+    // writes $script:Helper as before and every instance sees one value.
+    public static class SharedState
+    {
+        private static readonly ConcurrentDictionary<string, object> values =
+            new ConcurrentDictionary<string, object>(StringComparer.OrdinalIgnoreCase);
+
+        // Held while a helper is started: two runspaces must not start two.
+        public static readonly object StartLock = new object();
+
+        public static PSVariable NewVariable(string name, object initial)
+        {
+            values.TryAdd(name, Unwrap(initial));
+            return new SharedVariable(name);
+        }
+
+        internal static object Get(string name) => values.TryGetValue(name, out object value) ? value : null;
+
+        internal static void Set(string name, object value) => values[name] = Unwrap(value);
+
+        // Sets name to value only while it is still expected (by reference):
+        // of two runspaces ending the same helper, one wins.
+        public static bool Replace(string name, object expected, object value) =>
+            values.TryUpdate(name, Unwrap(value), Unwrap(expected));
+
+        // An empty table for a shared variable, safe for any thread, with
+        // PowerShell's case-insensitive keys.
+        public static Hashtable NewTable() => Hashtable.Synchronized(new Hashtable(StringComparer.OrdinalIgnoreCase));
+
+        // A wrapped .NET object is kept as itself (a [pscustomobject] stays whole).
+        private static object Unwrap(object value) =>
+            value is PSObject wrapped && !(wrapped.BaseObject is PSCustomObject) ? wrapped.BaseObject : value;
+    }
+
+    public sealed class SharedVariable : PSVariable
+    {
+        private readonly bool ready;
+
+        internal SharedVariable(string name) : base(name)
+        {
+            ready = true;
+        }
+
+        public override object Value
+        {
+            get => SharedState.Get(Name);
+            set { if (ready) SharedState.Set(Name, value); }
+        }
+    }
+}
