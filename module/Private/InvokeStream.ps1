@@ -11,25 +11,10 @@ $script:TerminatingInvokeErrors = @(
     'ParseError', 'InvalidRequest', 'MethodNotFound', 'OutOfMemory'
 )
 
-function Invoke-ExchangeMfaStream {
-    # One invoke, start to end: its objects reach the pipeline before this returns.
-    param(
-        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet,
-        [Parameter(Mandatory)] [string] $CmdletName,
-        [System.Collections.IDictionary] $Parameters,
-        [string] $ResultSize,
-        [int] $PageSize,
-        [string] $ConnectionId,
-        [object] $TargetObject,
-        [string] $TypeName,
-        [string[]] $Select
-    )
-    Receive-ExchangeMfaStream (Start-ExchangeMfaStream @PSBoundParameters)
-}
-
 function Start-ExchangeMfaStream {
     # Sends an invoke and returns its stream, for Receive-ExchangeMfaStream
-    # (which ends it) or Stop-ExchangeMfaStream. Several may be in flight
+    # (which ends it) or Stop-ExchangeMfaStream; one invoke start to end is
+    # Receive-ExchangeMfaStream (Start-ExchangeMfaStream ...). Several may be in flight
     # (docs/exchange.md, Pipelines): their lines wait in the helper channel's
     # queues until their turn.
     param(

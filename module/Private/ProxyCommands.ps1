@@ -350,7 +350,7 @@ function Invoke-ExchangeProxyCommand {
         $limit = Get-ExchangeProxyThrottleLimit -Cmdlet $Cmdlet -Bound $Bound -Command $command -ConnectionId $connectionId
     }
     if ($limit -le 1 -and -not $InFlight.Count) {
-        Invoke-ExchangeMfaStream @stream
+        Receive-ExchangeMfaStream (Start-ExchangeMfaStream @stream)
         return
     }
     # The window: drain strictly oldest first (results, warnings and errors
@@ -359,7 +359,7 @@ function Invoke-ExchangeProxyCommand {
     $sent = $false
     try {
         while ($InFlight.Count -ge $limit) { Receive-ExchangeMfaStream $InFlight.Dequeue() }
-        if ($limit -le 1) { Invoke-ExchangeMfaStream @stream }
+        if ($limit -le 1) { Receive-ExchangeMfaStream (Start-ExchangeMfaStream @stream) }
         else { $InFlight.Enqueue((Start-ExchangeMfaStream @stream -ThrottleLimit $limit)) }
         $sent = $true
     }

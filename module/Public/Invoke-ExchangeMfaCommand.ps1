@@ -92,6 +92,6 @@ function Invoke-ExchangeMfaCommand {
     )
     $target = if ($Parameters -and $Parameters.Contains('Identity')) { $Parameters['Identity'] } else { $Name }
     if ((Test-ExchangeCommandChangesState -Name $Name) -and -not $PSCmdlet.ShouldProcess([string]$target, $Name)) { return }
-    Invoke-ExchangeMfaStream -Cmdlet $PSCmdlet -CmdletName $Name -Parameters $Parameters `
-        -ResultSize $ResultSize -PageSize $PageSize -ConnectionId $ConnectionId -TargetObject $target
+    Receive-ExchangeMfaStream (Start-ExchangeMfaStream -Cmdlet $PSCmdlet -CmdletName $Name -Parameters $Parameters `
+            -ResultSize $ResultSize -PageSize $PageSize -ConnectionId $ConnectionId -TargetObject $target)
 }

@@ -21,6 +21,32 @@ BeforeAll {
         while ((Get-EmulatorStats).exchangeInFlight -gt 0 -and [datetime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
         (Get-EmulatorStats).exchangeInFlight
     }
+
+    function Stop-PipelineInFlight {
+        # Runs $Pipeline in a runspace of its own (a new connection), waits
+        # until 8 of its requests are at the emulator, then stops it as
+        # Ctrl+C does.
+        param([Parameter(Mandatory)] [scriptblock] $Pipeline)
+        $ps = [powershell]::Create()
+        try {
+            $null = $ps.AddScript({
+                    param($Manifest, $Parameters, $Pipeline)
+                    Import-Module $Manifest
+                    $null = Connect-ExchangeMfa @Parameters
+                    & ([scriptblock]::Create($Pipeline))
+                }).AddArgument((Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')).AddArgument((Get-TestConnectParameters)).AddArgument("$Pipeline")
+            $null = $ps.BeginInvoke()
+            $deadline = [datetime]::UtcNow.AddSeconds(30)
+            while ((Get-EmulatorStats).exchangeInFlight -lt 8 -and [datetime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
+            (Get-EmulatorStats).exchangeInFlight | Should -Be 8
+            $ps.Stop()
+        }
+        finally {
+            $ps.Commands.Clear()
+            $null = $ps.AddScript({ Remove-Module ExchangeMfa }).Invoke()
+            $ps.Dispose()
+        }
+    }
 }
 
 AfterAll {
@@ -190,59 +216,21 @@ Describe 'Requests in flight for pipeline input' {
     }
 
     It 'cancels every request in flight on Ctrl+C and leaves none running' {
+        # The stop lands in the proxy, waiting for its oldest answer; the
+        # emulator's 1.5 s answers are closed long before they are done.
         Set-EmulatorConfig @{ pageDelayMs = 1500 }
-        $ps = [powershell]::Create()
-        try {
-            $null = $ps.AddScript({
-                    param($Manifest, $Parameters)
-                    Import-Module $Manifest
-                    $null = Connect-ExchangeMfa @Parameters
-                    1..30 | ForEach-Object { 'user{0:d5}' -f $_ } | Get-MailboxStatistics
-                }).AddArgument((Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')).AddArgument((Get-TestConnectParameters))
-            $run = $ps.BeginInvoke()
-            $deadline = [datetime]::UtcNow.AddSeconds(30)
-            while ((Get-EmulatorStats).exchangeInFlight -lt 8 -and [datetime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
-            (Get-EmulatorStats).exchangeInFlight | Should -Be 8
-            $ps.Stop()
-            # The helper aborts the transfers: the emulator sees them close
-            # long before its 1.5 s answers would be done.
-            Wait-EmulatorIdle -Seconds 1 | Should -Be 0
-            (Get-EmulatorStats).cmdletRequests.'Get-MailboxStatistics' | Should -Be 8
-        }
-        finally {
-            $ps.Commands.Clear()
-            $null = $ps.AddScript({ Remove-Module ExchangeMfa }).Invoke()
-            $ps.Dispose()
-        }
+        Stop-PipelineInFlight { 1..30 | ForEach-Object { 'user{0:d5}' -f $_ } | Get-MailboxStatistics }
+        Wait-EmulatorIdle -Seconds 1 | Should -Be 0
+        (Get-EmulatorStats).cmdletRequests.'Get-MailboxStatistics' | Should -Be 8
     }
 
     It 'cancels the requests in flight on Ctrl+C while a command upstream runs' {
         # Eight requests out, then the upstream command sleeps: the stop
         # lands there, and only the proxy's clean block can cancel them.
         Set-EmulatorConfig @{ pageDelayMs = 5000 }
-        $ps = [powershell]::Create()
-        try {
-            $null = $ps.AddScript({
-                    param($Manifest, $Parameters)
-                    Import-Module $Manifest
-                    $null = Connect-ExchangeMfa @Parameters
-                    1..30 | ForEach-Object { if ($_ -gt 8) { Start-Sleep -Seconds 30 }; 'user{0:d5}' -f $_ } | Get-MailboxStatistics
-                }).AddArgument((Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')).AddArgument((Get-TestConnectParameters))
-            $run = $ps.BeginInvoke()
-            $deadline = [datetime]::UtcNow.AddSeconds(30)
-            while ((Get-EmulatorStats).exchangeInFlight -lt 8 -and [datetime]::UtcNow -lt $deadline) { Start-Sleep -Milliseconds 50 }
-            (Get-EmulatorStats).exchangeInFlight | Should -Be 8
-            $ps.Stop()
-            # Cancelled: the emulator sees the transfers close long before
-            # its 5 s answers would be done.
-            Wait-EmulatorIdle -Seconds 2 | Should -Be 0
-            (Get-EmulatorStats).cmdletRequests.'Get-MailboxStatistics' | Should -Be 8
-        }
-        finally {
-            $ps.Commands.Clear()
-            $null = $ps.AddScript({ Remove-Module ExchangeMfa }).Invoke()
-            $ps.Dispose()
-        }
+        Stop-PipelineInFlight { 1..30 | ForEach-Object { if ($_ -gt 8) { Start-Sleep -Seconds 30 }; 'user{0:d5}' -f $_ } | Get-MailboxStatistics }
+        Wait-EmulatorIdle -Seconds 2 | Should -Be 0
+        (Get-EmulatorStats).cmdletRequests.'Get-MailboxStatistics' | Should -Be 8
     }
 
     It 'a terminating error cancels the requests still in flight' {
