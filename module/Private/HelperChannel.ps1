@@ -31,13 +31,20 @@ function Stop-HelperWithError {
         [Parameter(Mandatory)] [hashtable] $Helper,
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
-    $code = 'unknown'
-    if (-not $Helper.Stopped -and $Helper.Process.WaitForExit(2000)) {
-        $code = $Helper.Process.ExitCode
-        $Helper.Process.WaitForExit()   # and its stderr is read to the end
+    try {
+        if (-not $Helper.Stopped -and $Helper.Process.WaitForExit(2000)) {
+            $Helper.ExitCode = $Helper.Process.ExitCode
+            $Helper.Process.WaitForExit()   # and its stderr is read to the end
+        }
     }
-    if (-not $Helper.Stopped) { Read-HelperStderr -Helper $Helper }
+    catch {
+        # Another runspace that saw the same death stopped (and disposed) it
+        # first; it kept the exit code.
+        Write-Debug "ExchangeMfa: the helper's exit code: $($_.Exception.Message)"
+    }
+    Read-HelperStderr -Helper $Helper
     Stop-HelperProcess -Helper $Helper
+    $code = if ($null -ne $Helper.ExitCode) { $Helper.ExitCode } else { 'unknown' }
     $tail = $Helper.Guard.Tail()
     $said = if ($tail.Count) { " It said: $($tail -join ' ')" } else { '' }
     $record = New-ExchangeMfaErrorRecord -Name HelperExited `

@@ -212,6 +212,7 @@ function Stop-HelperProcess {
     }
     [void]$helper.Channel.WaitForEnd(2000)
     Read-HelperStderr -Helper $helper
+    try { if ($process.HasExited) { $helper.ExitCode = $process.ExitCode } } catch { $null = $_ }
     $helper.Guard.Dispose()
     $process.Dispose()
 }

@@ -225,8 +225,10 @@ Describe 'Retries that run out end in a clear error' {
 
     It '-ErrorAction SilentlyContinue: the failed input is reported, the next input runs' {
         Set-ExchangeFault @{ kind = 'forbidden' }
+        # One request at a time: the fault goes to the first request the
+        # emulator sees, which with several in flight need not be user00001's.
         $boxes = @('user00001', 'user00002') | ForEach-Object { [pscustomobject]@{ Identity = $_ } } |
-            Get-Mailbox -ErrorVariable problems -ErrorAction SilentlyContinue
+            Get-Mailbox -ThrottleLimit 1 -ErrorVariable problems -ErrorAction SilentlyContinue
         $boxes.Name | Should -Be 'user00002'
         $problems.Count | Should -Be 1
         $problems[0].FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AccessDenied,Get-Mailbox'
