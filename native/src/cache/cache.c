@@ -319,40 +319,19 @@ void em_cache_unlock(em_cache *cache)
         em_cache_file_unlock(cache->file);
 }
 
-/* The renewal lock is the platform's file lock itself. */
-struct em_cache_renewal {
-    em_file_lock *lock;
-};
-
 int em_cache_renewal_begin(em_cache_renewal **out, em_cache *cache, long wait_ms, em_request *req,
                            em_error *err)
 {
-    em_file_lock *lock = NULL;
-    int rc;
-
     *out = NULL;
     if (cache == NULL)
         return em_error_set(err, EM_EINVAL, "no token cache");
-    rc = em_cache_file_renewal_lock(&lock, cache->file, wait_ms > 0 ? wait_ms : EM_CACHE_RENEWAL_WAIT_MS,
-                                    req, err);
-    if (rc != EM_OK)
-        return rc;
-    *out = malloc(sizeof **out);
-    if (*out == NULL) {
-        em_file_lock_release(&lock);
-        return em_error_set(err, EM_ENOMEM, "out of memory");
-    }
-    (*out)->lock = lock;
-    return EM_OK;
+    return em_cache_file_renewal_lock(out, cache->file, wait_ms > 0 ? wait_ms : EM_CACHE_RENEWAL_WAIT_MS, req,
+                                      err);
 }
 
 void em_cache_renewal_end(em_cache_renewal **renewal)
 {
-    if (renewal == NULL || *renewal == NULL)
-        return;
-    em_file_lock_release(&(*renewal)->lock);
-    free(*renewal);
-    *renewal = NULL;
+    em_file_lock_release(renewal);
 }
 
 /* ---- writing: the edit, generated as a whole new document ---- */

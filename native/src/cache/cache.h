@@ -166,7 +166,7 @@ void em_cache_unlock(em_cache *cache);
  * EM_OK with *out held; EM_ETIMEOUT when another process held it all that
  * time (the caller may renew alone); EM_ECANCELLED; EM_EINVAL when this
  * thread holds the cache lock; EM_EACCESS / EM_EINTERNAL. */
-typedef struct em_cache_renewal em_cache_renewal;
+typedef struct em_file_lock em_cache_renewal;    /* the platform's file lock (platform.h) */
 int em_cache_renewal_begin(em_cache_renewal **out, em_cache *cache, long wait_ms, em_request *req,
                            em_error *err);
 
