@@ -49,7 +49,7 @@ foreach ($shared in @(
 $script:StartedHelper = $null
 # A runspace without the module gets it from here when a proxy command
 # autoloads (module/Commands): process-wide, not inherited by child processes.
-[System.AppDomain]::CurrentDomain.SetData('ExchangeMfa.Manifest', (Join-Path (Split-Path $PSScriptRoot -Parent) 'ExchangeMfa.psd1'))
+[System.AppDomain]::CurrentDomain.SetData('ExchangeMfa.Manifest', [System.IO.Path]::Combine([System.IO.Path]::GetDirectoryName($PSScriptRoot), 'ExchangeMfa.psd1'))
 
 # The proxy commands (module/Commands, made by the build) autoload from
 # PSModulePath: this process only, taken back out in OnRemove.
