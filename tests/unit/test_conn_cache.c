@@ -228,6 +228,13 @@ static int slow_calls(slow_idp *f)
     return n;
 }
 
+/* Waits (20 s at most) until a token request has reached the platform. */
+static void wait_token_call(slow_idp *f)
+{
+    for (int i = 0; i < 400 && slow_calls(f) == 0; i++)
+        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+}
+
 static void slow_release(slow_idp *f)
 {
     pthread_mutex_lock(&f->lock);
@@ -301,15 +308,13 @@ static void test_renewal_frees_cache_lock(void **state)
     pthread_t thread;
     char authority[96];
     em_error err = {0};
-    int i;
 
     (void)state;
     assert_int_equal(em_conn_table_new(&t), EM_OK);
     slow_start(&f, authority, sizeof authority);
     run.c = due_connection(t, authority);
     assert_int_equal(pthread_create(&thread, NULL, renew_in_thread, &run), 0);
-    for (i = 0; i < 400 && slow_calls(&f) == 0; i++)
-        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    wait_token_call(&f);
     assert_int_equal(slow_calls(&f), 1);
     /* The refresh is in flight: the cache lock is free, the renewal lock not. */
     assert_int_equal(em_cache_open(&other, dir, &err), EM_OK);
@@ -390,8 +395,7 @@ static void test_renewal_single_flight(void **state)
     }
     for (i = 0; i < HELPERS; i++)
         assert_int_equal(pthread_create(&threads[i], NULL, renew_in_thread, &runs[i]), 0);
-    for (i = 0; i < 400 && slow_calls(&f) == 0; i++)
-        nanosleep(&(struct timespec){0, 50 * 1000 * 1000}, NULL);
+    wait_token_call(&f);
     slow_release(&f);
     for (i = 0; i < HELPERS; i++) {
         assert_int_equal(pthread_join(threads[i], NULL), 0);
