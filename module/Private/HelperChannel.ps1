@@ -10,20 +10,6 @@
 # request nobody waits for any more are dropped; acks keep each queue to at
 # most two pages.
 
-function Send-HelperLine {
-    param(
-        [Parameter(Mandatory)] [hashtable] $Helper,
-        [Parameter(Mandatory)] [string] $Line,
-        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
-    )
-    try {
-        $Helper.Channel.WriteLine($Line)
-    }
-    catch {
-        Stop-HelperWithError -Helper $Helper -Cmdlet $Cmdlet
-    }
-}
-
 function Stop-HelperWithError {
     # The helper died (EOF, broken pipe): forget it and its connections and
     # stop the command with a clear terminating error.
@@ -55,6 +41,11 @@ function Stop-HelperWithError {
 function Send-HelperRequest {
     # Sends a request and registers its queue; returns its id. The caller
     # must end it with Complete-HelperRequest (in a finally block).
+    # The line is made and written in compiled code (module/Types/
+    # RequestLine.cs): secrets (SecureString, char[]) at any depth become
+    # plain text only in its cleared buffer. A request the helper could not
+    # take as it is (a NUL character, nesting deeper than it reads) is a
+    # terminating InvalidParams error, with nothing sent.
     param(
         [Parameter(Mandatory)] [hashtable] $Helper,
         [Parameter(Mandatory)] [string] $Method,
@@ -62,143 +53,22 @@ function Send-HelperRequest {
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
     $id = $Helper.Channel.Open()
-    $request = [ordered]@{ jsonrpc = '2.0'; id = $id; method = $Method }
-    # Secret values (SecureString, char[]) stay out of the JSON conversion:
-    # placeholders stand in for them, and Send-HelperSecretLine writes them.
-    $secrets = [ordered]@{}
-    if ($Params) { $request.params = Hide-HelperSecret -Value $Params -Secrets $secrets }
-    try { $line = ConvertTo-HelperRequestLine -Request $request -Secrets $secrets -Cmdlet $Cmdlet }
-    catch { $Helper.Channel.Close($id); throw }
-    Write-Debug "ExchangeMfa: request $id $Method"
-    if ($secrets.Count -eq 0) {
-        Send-HelperLine -Helper $Helper -Line $line -Cmdlet $Cmdlet
+    $Cmdlet.WriteDebug("ExchangeMfa: request $id $Method")
+    try {
+        [ExchangeMfa.RequestLine]::Write($Helper.Channel, $id, $Method, $Params)
     }
-    else {
-        try { Send-HelperSecretLine -Helper $Helper -Line $line -Secrets $secrets }
-        catch { Stop-HelperWithError -Helper $Helper -Cmdlet $Cmdlet }
-    }
-    $id
-}
-
-# The helper's nesting limit (EM_JSON_MAX_DEPTH in native/src/json.h):
-# containers in one request line, the request object included.
-$script:HelperJsonMaxDepth = 64
-
-function ConvertTo-HelperRequestLine {
-    # The request as one JSON line. Refused (a terminating InvalidParams
-    # error) rather than sent changed: nesting deeper than the helper reads
-    # (ConvertTo-Json would cut it silently, with a mere warning), and a NUL
-    # character in any string or key (the helper's C strings would end
-    # there: Set-Mailbox "user1`0x" would act on user1).
-    param(
-        [Parameter(Mandatory)] [System.Collections.IDictionary] $Request,
-        [Parameter(Mandatory)] [System.Collections.IDictionary] $Secrets,
-        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
-    )
-    $truncated = $null
-    # -Depth counts the levels below the top object.
-    $line = ConvertTo-Json -InputObject $Request -Compress -Depth ($script:HelperJsonMaxDepth - 1) `
-        -WarningAction SilentlyContinue -WarningVariable truncated
-    $problem = if ($truncated) { "are nested deeper than $script:HelperJsonMaxDepth levels" }
-    elseif ($line -match '(?<!\\)(\\\\)*\\u0000') { 'contain a NUL character (`0)' }
-    foreach ($secret in $Secrets.Values) {
-        $chars = ConvertTo-SecretCharArray $secret
-        try { if ([array]::IndexOf($chars, [char]0) -ge 0) { $problem = 'contain a NUL character (`0) in a secret' } }
-        finally { if ($secret -isnot [char[]]) { [array]::Clear($chars, 0, $chars.Length) } }
-    }
-    if ($problem) {
+    catch [ExchangeMfa.RequestLineException] {
+        $Helper.Channel.Close($id)
         $record = New-ExchangeMfaErrorRecord -Name InvalidParams `
-            -Message "The parameters of $($Request.method) $problem, which the ExchangeMfa helper cannot take as they are; nothing was sent."
+            -Message "The parameters of $Method $($_.Exception.GetBaseException().Message), which the ExchangeMfa helper cannot take as they are; nothing was sent."
         $Cmdlet.ThrowTerminatingError($record)
     }
-    $line
-}
-
-function Hide-HelperSecret {
-    # A copy of $Value in which every secret (SecureString, char[]), at any
-    # depth (an Exchange cmdlet's -Password sits inside invoke's parameters),
-    # is a placeholder string; $Secrets maps each placeholder to its secret.
-    param($Value, [Parameter(Mandatory)] [System.Collections.IDictionary] $Secrets)
-    if ($Value -is [securestring] -or $Value -is [char[]]) {
-        $placeholder = "exchangemfa-secret-$([guid]::NewGuid().ToString('n'))"
-        $Secrets[$placeholder] = $Value
-        return $placeholder
+    catch [System.IO.IOException], [System.ObjectDisposedException] {
+        # The helper is gone (a broken pipe, its stdin closed).
+        $Helper.Channel.Close($id)
+        Stop-HelperWithError -Helper $Helper -Cmdlet $Cmdlet
     }
-    if ($Value -is [System.Collections.IDictionary]) {
-        $copy = [ordered]@{}
-        foreach ($key in $Value.Keys) { $copy[$key] = Hide-HelperSecret -Value $Value[$key] -Secrets $Secrets }
-        return $copy
-    }
-    if ($Value -is [System.Collections.IList]) {
-        return , @(foreach ($item in $Value) { Hide-HelperSecret -Value $item -Secrets $Secrets })
-    }
-    $Value
-}
-
-function Send-HelperSecretLine {
-    # Writes a request line whose placeholders stand for secrets. Each secret
-    # becomes plain characters only here, in a char array that is written
-    # (JSON-escaped) straight to the helper's stdin and cleared at once; a
-    # char[] given by the caller is cleared too. No managed string ever
-    # holds the secret, so it cannot linger in a variable, a log or an error.
-    param(
-        [Parameter(Mandatory)] [hashtable] $Helper,
-        [Parameter(Mandatory)] [string] $Line,
-        [Parameter(Mandatory)] [System.Collections.IDictionary] $Secrets
-    )
-    $pattern = '"(' + (($Secrets.Keys | ForEach-Object { [regex]::Escape($_) }) -join '|') + ')"'
-    $parts = [regex]::Split($Line, $pattern)
-    # The line's parts, the secrets as char arrays: written as one line.
-    $pieces = [System.Collections.Generic.List[object]]::new()
-    $secretChars = [System.Collections.Generic.List[char[]]]::new()
-    try {
-        # Split keeps the captured placeholders at the odd positions.
-        for ($i = 0; $i -lt $parts.Count; $i++) {
-            if ($i % 2 -eq 0) { $pieces.Add($parts[$i]); continue }
-            $chars = ConvertTo-SecretCharArray $Secrets[$parts[$i]]
-            $secretChars.Add($chars)
-            $escaped = ConvertTo-JsonEscapedCharArray $chars
-            $secretChars.Add($escaped)
-            $pieces.Add('"'); $pieces.Add($escaped); $pieces.Add('"')
-        }
-        $Helper.Channel.WriteLine($pieces)
-    }
-    finally {
-        foreach ($chars in $secretChars) { [array]::Clear($chars, 0, $chars.Length) }
-    }
-}
-
-function ConvertTo-SecretCharArray {
-    # SecureString -> a char array the caller clears; a char array as is.
-    param($Secret)
-    if ($Secret -is [char[]]) { return , $Secret }
-    $chars = [char[]]::new($Secret.Length)
-    $pointer = [System.Runtime.InteropServices.Marshal]::SecureStringToGlobalAllocUnicode($Secret)
-    try { [System.Runtime.InteropServices.Marshal]::Copy($pointer, $chars, 0, $chars.Length) }
-    finally { [System.Runtime.InteropServices.Marshal]::ZeroFreeGlobalAllocUnicode($pointer) }
-    , $chars
-}
-
-function ConvertTo-JsonEscapedCharArray {
-    # The JSON string body of $Chars (quotes, backslashes and control
-    # characters escaped), as a new char array the caller clears.
-    param([char[]] $Chars)
-    # Worst case six characters each (\u00XX); the work buffer is cleared.
-    $buffer = [char[]]::new($Chars.Length * 6)
-    $n = 0
-    try {
-        foreach ($c in $Chars) {
-            if ($c -eq [char]'"' -or $c -eq [char]'\') { $buffer[$n++] = [char]'\'; $buffer[$n++] = $c }
-            elseif ([int]$c -lt 0x20) { foreach ($e in ('\u{0:x4}' -f [int]$c).ToCharArray()) { $buffer[$n++] = $e } }
-            else { $buffer[$n++] = $c }
-        }
-        $array = [char[]]::new($n)
-        [array]::Copy($buffer, $array, $n)
-        , $array
-    }
-    finally {
-        [array]::Clear($buffer, 0, $buffer.Length)
-    }
+    $id
 }
 
 function Send-HelperNotification {
@@ -262,13 +132,14 @@ function Receive-HelperMessage {
         catch [System.IO.EndOfStreamException] { $line = $null }
         if ($null -eq $line) { Stop-HelperWithError -Helper $Helper -Cmdlet $Cmdlet }
 
-        # One parse per line: PowerShell's own JSON reader without the cost
-        # of a cmdlet call (about 25,000 lines a second against 20,000).
-        # Text that is not JSON at all makes it throw rather than report.
-        $parseError = $null
-        try { $message = [Microsoft.PowerShell.Commands.JsonObject]::ConvertFromJson($line, [ref]$parseError) }
-        catch { $parseError = $_ }
-        if ($parseError -or $message -isnot [System.Management.Automation.PSCustomObject]) {
+        # One parse per line, in compiled code (module/Types/ObjectStream.cs);
+        # what it leaves to PowerShell (a huge number, a "/Date()/" string)
+        # and text that is not a JSON object go to ConvertFrom-Json.
+        $message = [ExchangeMfa.JsonLine]::Read($line)
+        if ($null -eq $message) {
+            $message = try { ConvertFrom-Json -InputObject $line -ErrorAction Stop } catch { $null }
+        }
+        if ($message -isnot [System.Management.Automation.PSCustomObject]) {
             Stop-HelperProtocolError -Line $line -Cmdlet $Cmdlet
         }
         $method = $message.method

@@ -22,7 +22,9 @@ function Get-HelperPath {
     # packaged copy); otherwise the platform's helper in module/bin/<rid>/.
     if ($env:EXCHANGEMFA_HELPER) { return $env:EXCHANGEMFA_HELPER }
     $name = if ($IsWindows) { 'exchangemfa-helper.exe' } else { 'exchangemfa-helper' }
-    Join-Path (Split-Path $PSScriptRoot -Parent) "bin/$(Get-HelperPlatform)/$name"
+    # .NET, not Join-Path: Connect loads none of PowerShell's own modules
+    # (docs/decisions.md, "Import and Connect time").
+    [System.IO.Path]::Combine([System.IO.Path]::GetDirectoryName($PSScriptRoot), 'bin', (Get-HelperPlatform), $name)
 }
 
 function Set-HelperExecutable {
@@ -41,7 +43,7 @@ function Set-HelperExecutable {
     }
     try {
         [System.IO.File]::SetUnixFileMode($Path, $mode)
-        Write-Verbose "Made the ExchangeMfa helper '$Path' executable (the package does not keep Unix file modes)."
+        $Cmdlet.WriteVerbose("Made the ExchangeMfa helper '$Path' executable (the package does not keep Unix file modes).")
     }
     catch {
         $record = New-ExchangeMfaErrorRecord -Name HelperNotFound -TargetObject $Path `
@@ -89,7 +91,7 @@ function Start-HelperProcess {
     param([Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet)
 
     $path = Get-HelperPath
-    if (-not (Test-Path -LiteralPath $path -PathType Leaf)) {
+    if (-not [System.IO.File]::Exists($path)) {
         $platform = Get-HelperPlatform
         $shipped = @(Get-ChildItem -LiteralPath (Join-Path (Split-Path $PSScriptRoot -Parent) 'bin') -Directory -ErrorAction Ignore |
                 Where-Object { Get-ChildItem -LiteralPath $_.FullName -Filter 'exchangemfa-helper*' } | ForEach-Object Name)
@@ -114,7 +116,6 @@ function Start-HelperProcess {
     $startInfo.RedirectStandardInput = $true
     $startInfo.RedirectStandardOutput = $true
     $startInfo.RedirectStandardError = $true
-    $startInfo.StandardInputEncoding = $utf8
     $startInfo.StandardOutputEncoding = $utf8
     $startInfo.StandardErrorEncoding = $utf8
     # No arguments in protocol version 1; ArgumentList (never a joined
@@ -142,8 +143,7 @@ function Start-HelperProcess {
 
     # Lines go out whole under the channel's lock; its reader thread sorts
     # the helper's lines by request (module/Types/HelperChannel.cs).
-    $process.StandardInput.AutoFlush = $false
-    $channel = [ExchangeMfa.HelperChannel]::new($process.StandardInput, $process.StandardOutput.BaseStream)
+    $channel = [ExchangeMfa.HelperChannel]::new($process.StandardInput.BaseStream, $process.StandardOutput.BaseStream)
 
     # Every runspace's module instance uses this table: thread-safe.
     $helper = [hashtable]::Synchronized(@{
@@ -156,7 +156,7 @@ function Start-HelperProcess {
         })
     $script:Helper = $helper
     $script:StartedHelper = $helper
-    Write-Verbose "Started the ExchangeMfa helper '$path' (process $($process.Id))."
+    $Cmdlet.WriteVerbose("Started the ExchangeMfa helper '$path' (process $($process.Id)).")
 
     $reply = Invoke-HelperRequest -Helper $helper -Method initialize -Cmdlet $Cmdlet -Params ([ordered]@{
             protocolVersion = 1
@@ -170,7 +170,7 @@ function Start-HelperProcess {
         $Cmdlet.ThrowTerminatingError($record)
     }
     $helper.Version = $reply.result.helperVersion
-    Write-Verbose "ExchangeMfa helper $($helper.Version) speaks protocol version 1."
+    $Cmdlet.WriteVerbose("ExchangeMfa helper $($helper.Version) speaks protocol version 1.")
     $helper
 }
 

@@ -18,7 +18,7 @@ function ConvertTo-ExchangeParameterValue {
     # Exchange takes the password itself (New-Mailbox -Password), encrypted
     # with its public key: the helper encrypts what this marks; the helper
     # channel writes the plain text into the request line and nowhere else
-    # (Hide-HelperSecret, docs/exchange.md).
+    # (module/Types/RequestLine.cs, docs/exchange.md).
     if ($Value -is [securestring]) { return [ordered]@{ '@exchangemfa.secureString' = $Value } }
     if ($Value -is [string] -or $Value -is [bool] -or $Value -is [int] -or $Value -is [long] -or
         $Value -is [double] -or $Value -is [decimal]) { return $Value }

@@ -22,7 +22,7 @@ namespace ExchangeMfa
     // only the other lines become strings, for the script.
     public sealed class HelperChannel
     {
-        private readonly TextWriter writer;
+        private readonly Stream input;
         private readonly object writeLock = new object();
         private readonly ConcurrentDictionary<long, BlockingCollection<byte[]>> open =
             new ConcurrentDictionary<long, BlockingCollection<byte[]>>();
@@ -31,9 +31,9 @@ namespace ExchangeMfa
         private int ended;      // 1 once stdout ended: set with a full fence (Open reads it after adding)
         private int stopping;
 
-        public HelperChannel(TextWriter input, Stream output)
+        public HelperChannel(Stream input, Stream output)
         {
-            writer = input;
+            this.input = input;
             reader = new Thread(() => ReadAll(output)) { IsBackground = true, Name = "ExchangeMfa helper reader" };
             reader.Start();
         }
@@ -76,31 +76,17 @@ namespace ExchangeMfa
             }
         }
 
-        // Writes one line (no newline in it) to the helper's stdin.
-        public void WriteLine(string line)
-        {
-            lock (writeLock)
-            {
-                writer.Write(line);
-                writer.Write('\n');
-                writer.Flush();
-            }
-        }
+        // Writes one line (no newline in it) to the helper's stdin. Requests
+        // are written by RequestLine; this is for the protocol's fixed lines.
+        public void WriteLine(string line) => WriteWholeLine(Encoding.UTF8.GetBytes(line + "\n"));
 
-        // Writes one line made of parts, strings or char arrays (secrets that
-        // never become a string), with no other line in between.
-        public void WriteLine(IList parts)
+        // Writes one line of UTF-8 that ends in its newline, at once.
+        internal void WriteWholeLine(ReadOnlySpan<byte> line)
         {
             lock (writeLock)
             {
-                foreach (object part in parts)
-                {
-                    object value = part is PSObject wrapped ? wrapped.BaseObject : part;
-                    if (value is char[] chars) writer.Write(chars);
-                    else writer.Write((string)value);
-                }
-                writer.Write('\n');
-                writer.Flush();
+                input.Write(line);
+                input.Flush();
             }
         }
 
@@ -109,7 +95,7 @@ namespace ExchangeMfa
         {
             lock (writeLock)
             {
-                try { writer.Close(); }
+                try { input.Close(); }
                 catch (IOException) { }   // the helper is already gone
             }
         }

@@ -57,6 +57,30 @@ namespace ExchangeMfa
         public bool TryWrite(string line) => TryWrite(Encoding.UTF8.GetBytes(line));
     }
 
+    // Any other line of the helper's (a reply, a notification) as
+    // ConvertFrom-Json would make it, read the way ObjectLine reads objects:
+    // compiled, and without loading PowerShell's Utility module and its JSON
+    // library, which Connect's replies would otherwise pay for first
+    // (issue 12, "Connect"). Null when this reader would not make exactly
+    // what ConvertFrom-Json makes (a huge integer, a "/Date()/" string, a key
+    // twice) or the line is not one JSON object: the script then asks
+    // ConvertFrom-Json itself.
+    public static class JsonLine
+    {
+        public static PSObject Read(string line)
+        {
+            var reader = new Utf8JsonReader(Encoding.UTF8.GetBytes(line), new JsonReaderOptions { MaxDepth = 256 });
+            try
+            {
+                if (!reader.Read() || reader.TokenType != JsonTokenType.StartObject) return null;
+                if (!ObjectLine.TryReadValue(ref reader, out object value) || reader.Read()) return null;
+                return (PSObject)value;
+            }
+            catch (JsonException) { return null; }
+            catch (ArgumentException) { return null; }   // an empty key: PSNoteProperty refuses it
+        }
+    }
+
     // The rest of an object line after "...params":{"requestId":N, as
     // ConvertFrom-Json would make it: objects are PSCustomObjects, arrays
     // object[], integers Int64, other numbers Double, ISO 8601 date-times
@@ -109,6 +133,7 @@ namespace ExchangeMfa
             }
             catch (JsonException) { return null; }
             catch (InvalidOperationException) { return null; }
+            catch (ArgumentException) { return null; }   // an empty key: PSNoteProperty refuses it
         }
 
         // The top-level members of the last object read on this thread. The
@@ -215,7 +240,7 @@ namespace ExchangeMfa
             return reader.TokenType == JsonTokenType.EndObject ? members : null;
         }
 
-        private static bool TryReadValue(ref Utf8JsonReader reader, out object value)
+        internal static bool TryReadValue(ref Utf8JsonReader reader, out object value)
         {
             value = null;
             switch (reader.TokenType)

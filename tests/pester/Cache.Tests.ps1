@@ -102,6 +102,35 @@ Describe 'Token cache and silent sign-in' {
         [int]$stats.tokenRequests.refresh_token | Should -Be 0 -Because 'the cached access token is still valid'
     }
 
+    It 'connects silently in a new pwsh with nothing loaded ahead, calling no cmdlet of PowerShell''s own modules' {
+        # Connect's requests and replies go through compiled code
+        # (RequestLine.cs, JsonLine): none of them may lean on an assembly
+        # that something else happened to load first. pwsh's JIT profile
+        # (in XDG_CACHE_HOME) loads ahead what the last run used, so the
+        # child gets an empty cache home of its own.
+        $null = New-CacheFolder
+        $null = Connect-ExchangeMfa @script:device
+        Disconnect-ExchangeMfa -Confirm:$false
+        $savedCacheHome = $env:XDG_CACHE_HOME
+        $env:XDG_CACHE_HOME = (New-Item -ItemType Directory -Path (Join-Path $TestDrive "cache-home-$([guid]::NewGuid())")).FullName
+        try {
+            $output = Invoke-ChildPwsh -Command @"
+`$env:BROWSER = '/bin/false'
+Import-Module '$script:manifest'
+`$c = Connect-ExchangeMfa -UserPrincipalName $script:upn -ShowBanner:`$false ``
+    -AzureADAuthorizationEndpointUri '$($script:emulator.Authority)' -ConnectionUri '$($script:emulator.Url)'
+`$modules = [string]::Join(',', (Get-Module).Name)
+[pscustomobject]@{ SignInMode = `$c.SignInMode; Modules = `$modules } | ConvertTo-Json -Compress
+"@ 2>&1
+        }
+        finally { $env:XDG_CACHE_HOME = $savedCacheHome }
+        $json = $output | Where-Object { "$_" -like '{*' } | Select-Object -Last 1
+        $json | Should -Not -BeNullOrEmpty -Because ($output -join "`n")
+        $child = $json | ConvertFrom-Json
+        $child.SignInMode | Should -Be 'Silent'
+        $child.Modules | Should -Be 'ExchangeMfa'
+    }
+
     It '-InMemoryTokenCache writes no cache file' {
         $folder = New-CacheFolder
         (Connect-ExchangeMfa @script:device -InMemoryTokenCache).SignInMode | Should -Be 'DeviceCode'

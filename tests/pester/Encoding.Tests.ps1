@@ -3,6 +3,21 @@
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') -Force
+    # Sends one invoke request into a writer in memory: the line, or the
+    # terminating error.
+    function Send-TestRequest([System.Collections.IDictionary] $Params) {
+        & (Get-Module ExchangeMfa) {
+            param($p)
+            function Send-Once {
+                [CmdletBinding()] param($p)
+                $stream = [System.IO.MemoryStream]::new()
+                $helper = @{ Channel = [ExchangeMfa.HelperChannel]::new($stream, [System.IO.MemoryStream]::new()) }
+                [void](Send-HelperRequest -Helper $helper -Method invoke -Params $p -Cmdlet $PSCmdlet)
+                [System.Text.Encoding]::UTF8.GetString($stream.ToArray())
+            }
+            Send-Once $p
+        } $Params
+    }
 }
 
 AfterAll {
@@ -22,7 +37,7 @@ Describe 'Exchange parameter encoding' {
         @{ name = 'an Exchange object as its Identity'; value = [pscustomobject]@{ Identity = 'user00002'; Name = 'x' }; json = '"user00002"' }
     ) {
         $encoded = & (Get-Module ExchangeMfa) { param($v) ConvertTo-ExchangeParameterSet @{ P = $v } } $value
-        ConvertTo-Json -InputObject $encoded.P -Compress -Depth 5 | Should -Be $json
+        Send-TestRequest @{ parameters = $encoded } | Should -BeExactly "{""jsonrpc"":""2.0"",""id"":1,""method"":""invoke"",""params"":{""parameters"":{""P"":$json}}}`n"
     }
 
     It 'marks a SecureString for the helper to encrypt; its plain text is in the request line only' {
@@ -33,20 +48,8 @@ Describe 'Exchange parameter encoding' {
         $encoded.Password['@exchangemfa.secureString'] | Should -BeOfType [securestring]
         # ... and the line written to the helper carries it, JSON-escaped,
         # at whatever depth it sits.
-        $line = & (Get-Module ExchangeMfa) {
-            param($p)
-            $secrets = [ordered]@{}
-            $params = Hide-HelperSecret -Value ([ordered]@{ cmdlet = 'New-MailUser'; parameters = $p }) -Secrets $secrets
-            $json = ConvertTo-Json -InputObject $params -Compress -Depth 10
-            $json | Should -Not -Match 'Pa55'
-            $stream = [System.IO.MemoryStream]::new()
-            $writer = [System.IO.StreamWriter]::new($stream)
-            # A channel over memory: nothing to read, the written line kept.
-            $channel = [ExchangeMfa.HelperChannel]::new($writer, [System.IO.MemoryStream]::new())
-            Send-HelperSecretLine -Helper @{ Channel = $channel } -Line $json -Secrets $secrets
-            [System.Text.Encoding]::UTF8.GetString($stream.ToArray())
-        } $encoded
-        ($line | ConvertFrom-Json).parameters.Password.'@exchangemfa.secureString' | Should -Be 'Pa55-w"0rd!'
+        $line = Send-TestRequest ([ordered]@{ cmdlet = 'New-MailUser'; parameters = $encoded })
+        ($line | ConvertFrom-Json).params.parameters.Password.'@exchangemfa.secureString' | Should -Be 'Pa55-w"0rd!'
     }
 
     It 'encodes a hashtable as Exchange.GenericHashTable' {
@@ -136,28 +139,13 @@ Describe 'Error records' {
 
 Describe 'Request lines sent to the helper' {
     BeforeAll {
-        # Sends one invoke request into a writer in memory: the line, or the
-        # terminating error.
-        function Send-TestRequest([System.Collections.IDictionary] $Params) {
-            & (Get-Module ExchangeMfa) {
-                param($p)
-                function Send-Once {
-                    [CmdletBinding()] param($p)
-                    $writer = [System.IO.StringWriter]::new()
-                    $helper = @{ Channel = [ExchangeMfa.HelperChannel]::new($writer, [System.IO.MemoryStream]::new()) }
-                    [void](Send-HelperRequest -Helper $helper -Method invoke -Params $p -Cmdlet $PSCmdlet)
-                    $writer.ToString()
-                }
-                Send-Once $p
-            } $Params
-        }
         # n nested objects, the outermost first.
         function New-Nested([int] $Count) {
             $value = 1
             for ($i = 0; $i -lt $Count; $i++) { $value = @{ a = $value } }
             $value
         }
-        $maxDepth = & (Get-Module ExchangeMfa) { $script:HelperJsonMaxDepth }
+        $maxDepth = [ExchangeMfa.RequestLine]::MaxDepth
     }
 
     It 'refuses a NUL character in <where>, sending nothing' -ForEach @(
@@ -168,6 +156,32 @@ Describe 'Request lines sent to the helper' {
         $record = { Send-TestRequest $params } | Should -Throw -PassThru
         $record.FullyQualifiedErrorId | Should -BeLike 'ExchangeMfa.InvalidParams*'
         $record.Exception.Message | Should -BeLike '*NUL character*nothing was sent*'
+    }
+
+    It 'writes <name> as ConvertTo-Json does' -ForEach @(
+        @{ name = 'numbers'; params = [ordered]@{ int = 42; long = 9007199254740993L; negative = -7; double = 1.5; decimal = 2.25d; byte = [byte]255 } }
+        @{ name = 'true, false and null'; params = [ordered]@{ yes = $true; no = $false; nothing = $null } }
+        @{ name = 'nested objects and arrays in order'; params = [ordered]@{ z = 1; a = @(1, 'two', @(3), [ordered]@{ four = 4 }); m = [ordered]@{ inner = [ordered]@{ x = 'y' } } } }
+        @{ name = 'an object''s properties'; params = [ordered]@{ item = [pscustomobject]@{ Name = 'n'; Count = 2 } } }
+        @{ name = 'escapes'; params = [ordered]@{ text = "quote "" backslash \ tab `t newline `n bell `a" } }
+        @{ name = 'text beyond ASCII'; params = [ordered]@{ name = 'Jürgen-Юрий 東京' } }
+        @{ name = 'NaN as its name'; params = [ordered]@{ value = [double]::NaN } }
+    ) {
+        $request = [ordered]@{ jsonrpc = '2.0'; id = 1; method = 'invoke'; params = $params }
+        Send-TestRequest $params | Should -BeExactly ((ConvertTo-Json -InputObject $request -Compress -Depth 10) + "`n")
+    }
+
+    It 'writes a character beyond the Basic Multilingual Plane as a surrogate pair' {
+        # The helper's JSON reader (yajl) decodes the pair to its four UTF-8 bytes.
+        Send-TestRequest @{ name = 'smile 🙂' } | Should -BeLike '*"smile \uD83D\uDE42"*'
+    }
+
+    It 'writes a secret of any length and characters exactly, where it sits' {
+        $text = 'p"a\s' + "`t" + 'ü東' + ('x' * 5000)
+        $line = Send-TestRequest ([ordered]@{ parameters = [ordered]@{ Password = [char[]]$text; Also = @((ConvertTo-SecureString $text -AsPlainText -Force)) } })
+        $sent = ($line | ConvertFrom-Json).params.parameters
+        $sent.Password | Should -BeExactly $text
+        $sent.Also[0] | Should -BeExactly $text
     }
 
     It 'sends the six characters \u0000 typed as text' {

@@ -121,6 +121,31 @@ Describe 'The compiled object reader' {
     }
 }
 
+Describe 'The compiled reader of other lines (replies, notifications)' {
+    It 'makes what ConvertFrom-Json makes: <name>' -ForEach @(
+        @{ name = 'a reply'; line = '{"jsonrpc":"2.0","id":3,"result":{"connectionId":"c1","expiresOn":"2020-01-06T09:07:01Z","scopes":["a","b"],"throttleLimit":8,"ratio":0.5,"none":null,"ok":true}}' }
+        @{ name = 'an error'; line = '{"jsonrpc":"2.0","id":4,"error":{"code":-32000,"message":"x \"y\" \u00e9","data":{"name":"NotFound","target":"日本"}}}' }
+        @{ name = 'a notification'; line = '{"jsonrpc":"2.0","method":"page","params":{"requestId":7,"page":1,"objects":1,"more":false}}' }
+        @{ name = 'nesting'; line = '{"a":[1,[2,[]],{"b":{"c":[true,false]}}],"e":{},"n":-2.5E-3,"l":30000000000}' }
+    ) {
+        $ours = [ExchangeMfa.JsonLine]::Read($line)
+        $ours | Should -Not -BeNullOrEmpty
+        Get-Shape $ours | Should -BeExactly (Get-Shape ($line | ConvertFrom-Json))
+    }
+
+    It 'leaves to ConvertFrom-Json what it would not make alike: <name>' -ForEach @(
+        @{ name = 'a huge integer'; line = '{"id":1,"result":{"big":123456789012345678901234567890}}' }
+        @{ name = 'a /Date()/ string'; line = '{"id":1,"result":{"d":"\/Date(1234567890000)\/"}}' }
+        @{ name = 'a key twice'; line = '{"id":1,"ID":2}' }
+        @{ name = 'an empty key'; line = '{"":1}' }
+        @{ name = 'an array'; line = '[1,2]' }
+        @{ name = 'two values'; line = '{"a":1} {"b":2}' }
+        @{ name = 'text that is not JSON'; line = 'exchangemfa-helper: hello' }
+    ) {
+        [ExchangeMfa.JsonLine]::Read($line) | Should -BeNullOrEmpty
+    }
+}
+
 Describe 'Streaming through the compiled reader' {
     AfterEach { Set-EmulatorConfig @{ fastPages = $false } | Out-Null }
 

@@ -19,7 +19,9 @@ static int teardown_leaks(void **state)
 
 static void test_parse_tree(void **state)
 {
-    const char text[] = "{\"s\":\"caf\\u00e9\",\"i\":-42,\"big\":123456789012345678901234,"
+    /* "e" is a character beyond the BMP as a surrogate pair, the form the
+     * module's request writer (System.Text.Json) uses. */
+    const char text[] = "{\"s\":\"caf\\u00e9\",\"e\":\"\\uD83D\\uDE42\",\"i\":-42,\"big\":123456789012345678901234,"
                         "\"d\":2.5e3,\"t\":true,\"f\":false,\"n\":null,\"a\":[1,[2],{}],\"o\":{\"k\":\"v\"}}";
     yajl_val v = NULL;
     em_error err = {0};
@@ -29,6 +31,7 @@ static void test_parse_tree(void **state)
     assert_int_equal(em_json_parse(&v, text, strlen(text), &err), EM_OK);
     assert_true(em_json_outstanding() > 0);
     assert_string_equal(em_json_get_string(v, "s"), "caf\xc3\xa9");
+    assert_string_equal(em_json_get_string(v, "e"), "\xf0\x9f\x99\x82");
     assert_true(em_json_get_int(&i, v, "i"));
     assert_int_equal(i, -42);
     assert_false(em_json_get_int(&i, v, "big"));    /* too big for an integer */
