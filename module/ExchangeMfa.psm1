@@ -5,30 +5,19 @@
 # so reading an absent property must stay legal (it yields $null).
 Set-StrictMode -Version 1.0
 
+# The compiled parts (module/Types, built by build.sh into module/bin): loaded
+# first, since the import's own work is done there (ModuleSetup.cs).
+$null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($PSScriptRoot, 'bin', 'ExchangeMfa.Types.dll'))
+
 # The functions (module/Private, module/Public) come from one script that
 # build.sh generates from them: one file to read and parse instead of 23,
 # and no Get-ChildItem (docs/decisions.md, "Import and Connect time").
 # It sits in module/Bundle, at the depth of the sources, so the paths they
 # build from $PSScriptRoot hold there too. In a clone, sources changed since
-# the last ./build.sh are an error rather than old code run silently; an
-# installed package has the bundle only. (A script block: its variables
-# stay out of the module's scope.)
+# the last ./build.sh are an error rather than old code run silently.
 $script:BundlePath = [System.IO.Path]::Combine($PSScriptRoot, 'Bundle', 'ExchangeMfa.ps1')
-& {
-    $bundleTime = [System.IO.File]::GetLastWriteTimeUtc($script:BundlePath)   # 1601 when missing
-    foreach ($name in 'Private', 'Public') {
-        $folder = [System.IO.Path]::Combine($PSScriptRoot, $name)
-        if (-not [System.IO.Directory]::Exists($folder)) { continue }
-        # A folder's time changes when a file is added or removed.
-        $newest = [System.IO.Directory]::GetLastWriteTimeUtc($folder)
-        foreach ($file in [System.IO.Directory]::GetFiles($folder, '*.ps1')) {
-            $time = [System.IO.File]::GetLastWriteTimeUtc($file)
-            if ($time -gt $newest) { $newest = $time }
-        }
-        if ($newest -gt $bundleTime) {
-            throw "ExchangeMfa: $folder has changed since module/Bundle/ExchangeMfa.ps1 was generated (or it is missing). Run ./build.sh in the repository."
-        }
-    }
+if ($changed = [ExchangeMfa.ModuleSetup]::FindChangedSources($PSScriptRoot)) {
+    throw "ExchangeMfa: $changed has changed since module/Bundle/ExchangeMfa.ps1 was generated (or it is missing). Run ./build.sh in the repository."
 }
 . $script:BundlePath
 
@@ -36,15 +25,7 @@ $script:BundlePath = [System.IO.Path]::Combine($PSScriptRoot, 'Bundle', 'Exchang
 # the module (one a runspace: ForEach-Object -Parallel, thread jobs) shares
 # it and the default connections through compiled variables; see
 # docs/module.md, "Runspaces".
-Import-ExchangeMfaTypes
-foreach ($shared in @(
-        @{ Name = 'Helper'; Value = $null }
-        @{ Name = 'DefaultConnectionId'; Value = $null }
-        @{ Name = 'DefaultComplianceConnectionId'; Value = $null }
-        @{ Name = 'CompliancePrefixes'; Value = [ExchangeMfa.SharedState]::NewTable() }
-        @{ Name = 'ConnectionNumbers'; Value = [ExchangeMfa.SharedState]::NewTable() })) {
-    $ExecutionContext.SessionState.PSVariable.Set([ExchangeMfa.SharedState]::NewVariable($shared.Name, $shared.Value))
-}
+[ExchangeMfa.SharedState]::Attach($ExecutionContext.SessionState)
 # The helper this instance started: only its OnRemove ends it.
 $script:StartedHelper = $null
 # A runspace without the module gets it from here when a proxy command
@@ -54,16 +35,7 @@ $script:StartedHelper = $null
 # The proxy commands (module/Commands, made by the build) autoload from
 # PSModulePath: this process only, taken back out in OnRemove.
 $script:CommandsFolder = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, 'Commands'))
-$script:AddedCommandsFolder = $false
-& {
-    # String.Split, not -split: the first regular expression of a process
-    # costs tens of milliseconds (docs/decisions.md, "Import and Connect time").
-    $paths = "$env:PSModulePath".Split([System.IO.Path]::PathSeparator, [System.StringSplitOptions]::RemoveEmptyEntries)
-    if ([System.IO.Directory]::Exists($script:CommandsFolder) -and $paths -notcontains $script:CommandsFolder) {
-        $env:PSModulePath = [string]::Join([System.IO.Path]::PathSeparator, [string[]]($paths + $script:CommandsFolder))
-        $script:AddedCommandsFolder = $true
-    }
-}
+$script:AddedCommandsFolder = [ExchangeMfa.ModuleSetup]::AddToModulePath($script:CommandsFolder)
 
 # A mistyped Exchange name gets the catalogue's closest names; other names
 # go on to any handler that was there before.
@@ -92,9 +64,7 @@ $ExecutionContext.SessionState.Module.OnRemove = {
     # The Exchange commands and aliases cannot work without this module.
     Remove-ExchangeProxyModule -All
     Remove-ExchangeProxyGroupModule
-    if ($script:AddedCommandsFolder) {
-        $env:PSModulePath = [string]::Join([System.IO.Path]::PathSeparator, [string[]]@($env:PSModulePath -split [System.IO.Path]::PathSeparator | Where-Object { $_ -and $_ -ne $script:CommandsFolder }))
-    }
+    if ($script:AddedCommandsFolder) { [ExchangeMfa.ModuleSetup]::RemoveFromModulePath($script:CommandsFolder) }
     if ($ExecutionContext.InvokeCommand.CommandNotFoundAction -eq $script:CommandNotFoundAction) {
         $ExecutionContext.InvokeCommand.CommandNotFoundAction = $script:PreviousCommandNotFoundAction
     }

@@ -128,7 +128,6 @@ function Start-HelperProcess {
     # (module/Types/HelperProcess.cs), far cheaper to start than event
     # subscriptions. Read-HelperStderr turns the lines into Write-Verbose on
     # the caller's thread.
-    Import-ExchangeMfaTypes
     $guard = [ExchangeMfa.HelperGuard]::new($process)
     try {
         [void]$process.Start()

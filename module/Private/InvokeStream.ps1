@@ -56,7 +56,6 @@ function Start-ExchangeMfaStream {
     $typeName = $TypeName
     if (-not $typeName) { $typeName = 'ExchangeMfa.' + ($CmdletName -split '-', 2)[-1] }
 
-    Import-ExchangeMfaTypes
     $id = Send-HelperRequest -Helper $target.Helper -Method invoke -Params $params -Cmdlet $Cmdlet
     [pscustomobject]@{
         Helper       = $target.Helper

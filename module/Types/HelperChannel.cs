@@ -197,9 +197,10 @@ namespace ExchangeMfa
     }
 
     // The module's variables that must be the same in every runspace: the
-    // helper and which connections are the defaults. ExchangeMfa.psm1 puts a
-    // SharedVariable in each module instance's scope, so the script reads and
-    // writes $script:Helper as before and every instance sees one value.
+    // helper and which connections are the defaults. Attach puts a
+    // SharedVariable for each in a module instance's scope (ExchangeMfa.psm1),
+    // so the script reads and writes $script:Helper as before and every
+    // instance sees one value.
     public static class SharedState
     {
         private static readonly ConcurrentDictionary<string, object> values =
@@ -208,7 +209,16 @@ namespace ExchangeMfa
         // Held while a helper is started: two runspaces must not start two.
         public static readonly object StartLock = new object();
 
-        public static PSVariable NewVariable(string name, object initial)
+        public static void Attach(SessionState scope)
+        {
+            foreach (string name in new[] { "Helper", "DefaultConnectionId", "DefaultComplianceConnectionId" })
+                scope.PSVariable.Set(NewVariable(name, null));
+            foreach (string name in new[] { "CompliancePrefixes", "ConnectionNumbers" })
+                scope.PSVariable.Set(NewVariable(name, NewTable()));
+        }
+
+        // The first instance's initial value is kept.
+        private static PSVariable NewVariable(string name, object initial)
         {
             values.TryAdd(name, Unwrap(initial));
             return new SharedVariable(name);
@@ -225,7 +235,7 @@ namespace ExchangeMfa
 
         // An empty table for a shared variable, safe for any thread, with
         // PowerShell's case-insensitive keys.
-        public static Hashtable NewTable() => Hashtable.Synchronized(new Hashtable(StringComparer.OrdinalIgnoreCase));
+        private static Hashtable NewTable() => Hashtable.Synchronized(new Hashtable(StringComparer.OrdinalIgnoreCase));
 
         // A wrapped .NET object is kept as itself (a [pscustomobject] stays whole).
         private static object Unwrap(object value) =>

@@ -65,9 +65,10 @@ Describe 'Manifest' {
     It 'refuses to import when a source is newer than the bundle, naming ./build.sh' {
         $copy = Join-Path ([System.IO.Path]::GetTempPath()) "exchangemfa-stale-$PID"
         try {
-            New-Item -ItemType Directory -Path (Join-Path $copy 'module/Bundle'), (Join-Path $copy 'module/Private') -Force | Out-Null
+            New-Item -ItemType Directory -Path (Join-Path $copy 'module/Bundle'), (Join-Path $copy 'module/Private'), (Join-Path $copy 'module/bin') -Force | Out-Null
             Copy-Item (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') $copy
             Copy-Item (Join-Path $PSScriptRoot '../../module/ExchangeMfa.psm1'), (Join-Path $PSScriptRoot '../../module/ExchangeMfa.format.ps1xml') (Join-Path $copy 'module')
+            Copy-Item (Join-Path $PSScriptRoot '../../module/bin/ExchangeMfa.Types.dll') (Join-Path $copy 'module/bin')
             Set-Content (Join-Path $copy 'module/Bundle/ExchangeMfa.ps1') 'function Get-StaleProbe { 1 }'
             $old = [datetime]::UtcNow.AddMinutes(-5)
             foreach ($item in Get-ChildItem $copy -Recurse) { $item.LastWriteTimeUtc = $old }
