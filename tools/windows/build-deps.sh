@@ -146,8 +146,9 @@ build_curl() {
         -DCURL_CA_BUNDLE=none -DCURL_CA_PATH=none -DCURL_BROTLI=OFF -DCURL_ZSTD=OFF \
         -DCURL_ZLIB=ON -DZLIB_INCLUDE_DIR="$zlib/include" -DZLIB_LIBRARY="$zlib/lib/libz.a" \
         -DUSE_LIBIDN2=OFF -DUSE_NGHTTP2=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBPSL=OFF
-    # CMake skips zlib quietly when it cannot use it: here that is an error.
-    grep -q '^#define HAVE_LIBZ 1' "$tree/_build/lib/curl_config.h"
+    # curl's CMake leaves zlib out quietly when it cannot use it: not here.
+    grep -q '^#define HAVE_LIBZ 1' "$tree/_build/lib/curl_config.h" ||
+        { echo "curl's CMake did not take zlib ($zlib)" >&2; return 1; }
     build cmake --build "$tree/_build" -j"$JOBS" >/dev/null
     cmake --install "$tree/_build" >/dev/null
     # curl's CMake writes a .pc without CURL_STATICLIB (so curl.h would ask
@@ -242,7 +243,8 @@ build_curl_linux64() {
         -DCURL_ZLIB=ON -DZLIB_INCLUDE_DIR="$zlib/include" -DZLIB_LIBRARY="$zlib/lib/libz.a" \
         -DCURL_ZSTD=OFF -DUSE_LIBIDN2=OFF -DUSE_NGHTTP2=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBPSL=OFF \
         -DCURL_USE_GSSAPI=OFF -DENABLE_THREADED_RESOLVER=ON
-    grep -q '^#define HAVE_LIBZ 1' "$tree/_build/lib/curl_config.h"   # not skipped quietly
+    grep -q '^#define HAVE_LIBZ 1' "$tree/_build/lib/curl_config.h" ||
+        { echo "curl's CMake did not take zlib ($zlib)" >&2; return 1; }
     build cmake --build "$tree/_build" -j"$JOBS" >/dev/null
     cmake --install "$tree/_build" >/dev/null
     version=$(sed -n 's/^#define LIBCURL_VERSION "\(.*\)"$/\1/p' "$prefix/include/curl/curlver.h")
