@@ -175,9 +175,9 @@ build_proxies() {
 }
 
 # The package's Linux helper: the same sources linked against static
-# OpenSSL, curl, yajl and libmicrohttpd (tools/windows/build-deps.sh linux64,
-# cached in the tools folder), glibc shared; its own build folder, so the dev
-# build's helper in module/bin is left alone. pkg-config sees only those
+# OpenSSL, zlib, curl, yajl and libmicrohttpd (tools/windows/build-deps.sh
+# linux64, cached in the tools folder), glibc shared; its own build folder,
+# so the dev build's helper in module/bin is left alone. pkg-config sees only those
 # libraries, so nothing of the machine's -dev packages is linked.
 build_package_helper() {
     EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh" linux64 >/dev/null

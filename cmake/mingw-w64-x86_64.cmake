@@ -5,9 +5,9 @@
 #
 # EM_WIN64_DEPS is the folder tools/windows/build-deps.sh fills (default:
 # $EXCHANGEMFA_TOOLS/win64, or ~/.cache/exchangemfa/tools/win64). Its
-# pkgconfig/ folder holds the .pc files of the static OpenSSL, libcurl, yajl,
-# libmicrohttpd and cmocka, so pkg_check_modules finds them and nothing of
-# the build machine's own (Linux) libraries.
+# pkgconfig/ folder holds the .pc files of the static OpenSSL, zlib, libcurl,
+# yajl, libmicrohttpd and cmocka, so pkg_check_modules finds them and nothing
+# of the build machine's own (Linux) libraries.
 set(CMAKE_SYSTEM_NAME Windows)
 set(CMAKE_SYSTEM_PROCESSOR x86_64)
 set(EM_MINGW_TRIPLET x86_64-w64-mingw32)

@@ -402,15 +402,27 @@ test('signing key rollover: JWKS gains the new key and new tokens use it', async
   }
 });
 
-test('gzip when asked, and pages arrive in many writes', async () => {
+test('gzip when asked, and pages arrive in many writes; stats count gzip pages and bytes sent', async () => {
   const { access_token: at } = await adminToken();
+  const stats = async () => (await emu.call('GET', '/_emulator/stats')).json;
+  const start = await stats();
   const zipped = await emu.invoke(at, 'Get-Mailbox', { ResultSize: 1000 }, { headers: { 'accept-encoding': 'gzip' } });
   assert.equal(zipped.headers['content-encoding'], 'gzip');
   assert.equal(zipped.json.value.length, 1000);
+  const afterZipped = await stats();
   const plain = await emu.invoke(at, 'Get-Mailbox', { ResultSize: 1000 });
   assert.equal(plain.headers['content-encoding'], undefined);
   assert.equal(plain.headers['transfer-encoding'], 'chunked');
   assert.ok(plain.reads > 5, `reads ${plain.reads}`);
+  const afterPlain = await stats();
+
+  assert.equal(afterZipped.pagesServedGzip - start.pagesServedGzip, 1);
+  assert.equal(afterPlain.pagesServedGzip, afterZipped.pagesServedGzip);
+  const zippedBytes = afterZipped.pageBytesSent - start.pageBytesSent;
+  const plainBytes = afterPlain.pageBytesSent - afterZipped.pageBytesSent;
+  // The plain page's bytes are its JSON text plus headers and chunk framing.
+  assert.ok(plainBytes > Buffer.byteLength(plain.text), `${plainBytes} of ${Buffer.byteLength(plain.text)}`);
+  assert.ok(zippedBytes > 0 && zippedBytes < plainBytes / 4, `gzip ${zippedBytes}, plain ${plainBytes}`);
 });
 
 test('Exchange faults: status, transient, malformed, reset, hang, claims', async () => {

@@ -221,6 +221,7 @@ async function writeCachedPage(emu, req, res, page, key) {
   let text = `{"@odata.context":${JSON.stringify(page.context)},"value":[${values}]`;
   if (page.nextLink) text += `,"@odata.nextLink":${JSON.stringify(page.nextLink)}`;
   text += `,"adminapi.warnings@odata.type":"#Collection(String)","@adminapi.warnings":${JSON.stringify(page.warnings || [])}}`;
+  countBytesSent(emu, res);
   res.writeHead(200, headers);
   res.end(text);
   emu.stats.pagesServed += 1;
@@ -394,6 +395,7 @@ async function writePage(emu, req, res, page) {
     headers['Content-Encoding'] = 'gzip';
     headers.Vary = 'Accept-Encoding';
   }
+  countBytesSent(emu, res);
   res.writeHead(200, headers);
   const out = gzip ? createGzip({ level: 1, flush: zlibConstants.Z_SYNC_FLUSH }) : res;
   if (gzip) out.pipe(res);
@@ -440,6 +442,16 @@ async function writePage(emu, req, res, page) {
   out.end(`${tail}}`);
   emu.stats.pagesServed += 1;
   emu.stats.objectsServed += sent;
+  if (gzip) emu.stats.pagesServedGzip += 1;
+}
+
+// stats.pageBytesSent: what the socket counts (HTTP bytes before TLS) from
+// the answer's status line to its last byte.
+function countBytesSent(emu, res) {
+  const { socket } = res;
+  if (!socket) return;   // the client is gone already
+  const before = socket.bytesWritten;
+  res.once('finish', () => { emu.stats.pageBytesSent += socket.bytesWritten - before; });
 }
 
 // Sends what was written so far, then closes the socket without ending the

@@ -51,6 +51,11 @@ export function emptyStats() {
     exchangeRequests: 0,
     pagesServed: 0,
     objectsServed: 0,
+    // Of those pages: how many went gzip-encoded, and their HTTP bytes as
+    // written to the connection (status line, headers, chunked framing and
+    // body after any gzip; before TLS).
+    pagesServedGzip: 0,
+    pageBytesSent: 0,
     unauthorized: 0,
     faultsFired: 0,
     // Exchange: requests per cmdlet, requests of state-changing cmdlets,

@@ -122,6 +122,10 @@ Disconnect-ExchangeMfa -Confirm:`$false
         $result.Helper | Should -Be (Join-Path $script:moduleBase 'module/bin/linux-x64/exchangemfa-helper')
         $result.Mailboxes | Should -Be 5
         $result.First | Should -Match '@'
+        # The static libcurl has zlib (tools/windows/build-deps.sh): the page came gzip-compressed.
+        $stats = Get-EmulatorStats
+        $stats.pagesServed | Should -BeGreaterThan 0
+        $stats.pagesServedGzip | Should -Be $stats.pagesServed
     }
 
     It 'answers Get-Help for an Exchange command and about_ExchangeMfa from the installed copy' {

@@ -1,10 +1,10 @@
 # The Windows helper (module/bin/win-x64/exchangemfa-helper.exe, built by
 # ./build.sh windows) under Wine, driven by this Linux pwsh through the
-# module's EXCHANGEMFA_HELPER_LAUNCHER (issue 11): device sign-in, silent
-# sign-in from the DPAPI-sealed cache, a stream through token expiry,
-# certificate sign-in, cancel, and the clean exit on stdin EOF. Wine runs
-# in a prefix of its own under build/, with no display. Skipped, saying
-# why, where wine or the Windows helper is missing.
+# module's EXCHANGEMFA_HELPER_LAUNCHER (issue 11): device sign-in (pages
+# gzip-compressed), silent sign-in from the DPAPI-sealed cache, a stream
+# through token expiry, certificate sign-in, cancel, and the clean exit on
+# stdin EOF. Wine runs in a prefix of its own under build/, with no
+# display. Skipped, saying why, where wine or the Windows helper is missing.
 
 BeforeDiscovery {
     $root = (Resolve-Path (Join-Path $PSScriptRoot '../..')).Path
@@ -70,7 +70,7 @@ Describe 'The Windows helper under Wine' -Skip:([bool]$script:skipWindows) {
     BeforeEach { Reset-Emulator }
     AfterEach { Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore }
 
-    It 'signs in with a device code and lists mailboxes' {
+    It 'signs in with a device code and lists mailboxes, from gzip-compressed pages' {
         $device = Get-TestConnectParameters
         $connection = Connect-ExchangeMfa @device
         $connection.SignInMode | Should -Be 'DeviceCode'
@@ -78,6 +78,10 @@ Describe 'The Windows helper under Wine' -Skip:([bool]$script:skipWindows) {
         $mailboxes = @(Get-Mailbox -ResultSize 5)
         $mailboxes.Count | Should -Be 5
         $mailboxes[0].UserPrincipalName | Should -Match '@'
+        # Its libcurl has zlib (tools/windows/build-deps.sh): it asked for gzip.
+        $stats = Get-EmulatorStats
+        $stats.pagesServed | Should -BeGreaterThan 0
+        $stats.pagesServedGzip | Should -Be $stats.pagesServed
     }
 
     It 'signs in silently from the cache in a new helper, and the cache file is sealed with DPAPI' {

@@ -1,7 +1,8 @@
 /* test_http.c - em_http_perform against a local libmicrohttpd server on
  * 127.0.0.1 (plain HTTP: TLS is covered by the emulator runs), and form
  * encoding. Covers streaming, stored bodies and their cap, captured
- * headers, connection reuse, timeouts, refused connections, and
+ * headers, connection reuse, timeouts, refused connections, gzip answers
+ * (asked for and decoded: the static builds link zlib for this), and
  * cancellation through the protocol loop within about 100 ms.
  */
 #include <stdarg.h>
@@ -49,6 +50,14 @@ static char base_url[64];
 static atomic_int connections;
 static char last_body[256];
 static char last_header[256];
+static char last_accept_encoding[256];
+
+/* {"value":["xxx...x"]} with 1,000 x's, gzip-compressed (42 bytes for 1,014). */
+static const unsigned char gzipped_page[] = {
+    0x1f, 0x8b, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x02, 0x03, 0xab, 0x56, 0x2a, 0x4b,
+    0xcc, 0x29, 0x4d, 0x55, 0xb2, 0x8a, 0x56, 0xaa, 0x18, 0x05, 0xa3, 0x60, 0x14, 0x0c,
+    0x7b, 0xa0, 0x14, 0x5b, 0x0b, 0x00, 0x68, 0xc3, 0xcb, 0x55, 0xf6, 0x03, 0x00, 0x00,
+};
 
 typedef struct slow_state {
     int calls;
@@ -119,6 +128,19 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
 
         memset(big, 'b', sizeof(big));
         r = MHD_create_response_from_buffer(sizeof(big), big, MHD_RESPMEM_PERSISTENT);
+    } else if (strcmp(url, "/gzip") == 0) {
+        /* As Exchange: gzip only to a client that asks for it. */
+        static char plain[] = "not compressed";
+
+        h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Accept-Encoding");
+        snprintf(last_accept_encoding, sizeof(last_accept_encoding), "%s", h ? h : "");
+        if (h != NULL && strstr(h, "gzip") != NULL) {
+            r = MHD_create_response_from_buffer(sizeof(gzipped_page), (void *)gzipped_page,
+                                                MHD_RESPMEM_PERSISTENT);
+            MHD_add_response_header(r, "Content-Encoding", "gzip");
+        } else {
+            r = MHD_create_response_from_buffer(strlen(plain), plain, MHD_RESPMEM_PERSISTENT);
+        }
     } else if (strcmp(url, "/missing") == 0) {
         static char body[] = "{\"error\":\"nope\"}";
 
@@ -269,6 +291,39 @@ static void test_streaming_and_cap(void **state)
     assert_int_equal(get(&resp, "/big", &req, &err), EM_EBADRESPONSE);
     assert_non_null(strstr(err.message, "larger than 1000 bytes"));
     em_http_response_free(&resp);
+}
+
+static int keep_body(void *ud, const char *data, size_t len)
+{
+    return em_buf_append(ud, data, len);
+}
+
+/* The helper asks for gzip and hands on the decoded text, stored or streamed. */
+static void test_gzip_asked_for_and_decoded(void **state)
+{
+    char expected[1014 + 1];
+    em_http_request req = {0};
+    em_http_response resp;
+    em_buf streamed = {0};
+    em_error err = {0};
+
+    (void)state;
+    memcpy(expected, "{\"value\":[\"", 11);
+    memset(expected + 11, 'x', 1000);
+    memcpy(expected + 1011, "\"]}", 4);
+    assert_int_equal(get(&resp, "/gzip", NULL, &err), EM_OK);
+    assert_non_null(strstr(last_accept_encoding, "gzip"));
+    assert_int_equal(resp.status, 200);
+    assert_string_equal(resp.body.data, expected);
+    em_http_response_free(&resp);
+
+    req.on_body = keep_body;
+    req.on_body_ud = &streamed;
+    assert_int_equal(get(&resp, "/gzip", &req, &err), EM_OK);
+    assert_int_equal(streamed.len, 1014);
+    assert_memory_equal(streamed.data, expected, 1014);
+    em_http_response_free(&resp);
+    em_buf_free(&streamed);
 }
 
 static void test_connection_reuse(void **state)
@@ -422,6 +477,7 @@ int main(void)
         cmocka_unit_test(test_ca_file_not_regular),
         cmocka_unit_test(test_post_body_and_headers_sent),
         cmocka_unit_test(test_streaming_and_cap),
+        cmocka_unit_test(test_gzip_asked_for_and_decoded),
         cmocka_unit_test(test_connection_reuse),
         cmocka_unit_test(test_timeout_and_refused),
         cmocka_unit_test(test_cancel_in_flight),

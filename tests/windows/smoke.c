@@ -28,8 +28,10 @@ static void check_curl_build(void)
     int https = 0;
     for (const char *const *p = info->protocols; *p; p++)
         https |= strcmp(*p, "https") == 0;
-    printf("libcurl %s, %s\n", info->version, info->ssl_version);
+    printf("libcurl %s, %s, zlib %s\n", info->version, info->ssl_version,
+           info->libz_version ? info->libz_version : "none");
     check((info->features & CURL_VERSION_SSL) && https, "libcurl speaks HTTPS");
+    check(info->features & CURL_VERSION_LIBZ, "libcurl decodes gzip (zlib)");
 
     /* The helper's TLS trust on Windows: the system store through OpenSSL. */
     CURL *curl = curl_easy_init();

@@ -28,11 +28,13 @@ PREFIXES=$TOOLS/$TARGET
 SOURCES=$TOOLS/win64/src   # where the Windows build first put them; linux64 shares them
 HOST=x86_64-w64-mingw32
 JOBS=${EM_JOBS:-2}
-# Debian 12's source versions, in build order (curl needs OpenSSL first).
-# Another version is refused: a new Debian update means editing this list
-# (and docs/windows.md) on purpose.
+# Debian 12's source versions, in build order (curl needs OpenSSL and zlib
+# first). Another version is refused: a new Debian update means editing this
+# list (and docs/windows.md) on purpose. An epoch ("1:") is left out of
+# folder names, as Debian leaves it out of its file names.
 PINS=(
     openssl=3.0.20-1~deb12u2
+    zlib=1:1.2.13.dfsg-1
     curl=7.88.1-10+deb12u15
     yajl=2.1.0-3+deb12u2
     libmicrohttpd=0.9.75-6
@@ -87,7 +89,7 @@ add_deb_src() {
 # Downloads the pinned source package once into win64/src/<pkg>-<version>/
 # and unpacks it (with Debian's patches) into a fresh build folder.
 unpack_source() {
-    local pkg=$1 version=$2 src=$SOURCES/$1-$2 work=$3
+    local pkg=$1 version=$2 src=$SOURCES/$1-${2#*:} work=$3
     if ! ls "$src"/*.dsc >/dev/null 2>&1; then
         say "apt-get source $pkg=$version"
         mkdir -p "$src"
@@ -129,26 +131,44 @@ cmake_cross() {
         -DCMAKE_INSTALL_PREFIX="$prefix" -DBUILD_SHARED_LIBS=OFF "$@" >/dev/null
 }
 
-# HTTP and HTTPS only, against our OpenSSL; no CA path of the build machine
-# is baked in (trust comes from the Windows store and EXCHANGEMFA_CA_FILE).
-# FindOpenSSL names mingw's libraries LIB_EAY/SSL_EAY: given as paths, since
-# the toolchain confines searches to the mingw root.
+# HTTP and HTTPS only, against our OpenSSL, with our zlib (gzip and deflate
+# answers); no CA path of the build machine is baked in (trust comes from the
+# Windows store and EXCHANGEMFA_CA_FILE). FindOpenSSL names mingw's libraries
+# LIB_EAY/SSL_EAY: given as paths, since the toolchain confines searches to
+# the mingw root; zlib's too.
 build_curl() {
-    local tree=$1 prefix=$2 openssl version
+    local tree=$1 prefix=$2 openssl zlib version
     openssl=$(prefix_of openssl)
+    zlib=$(prefix_of zlib)
     cmake_cross "$tree" "$prefix" -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DENABLE_MANUAL=OFF \
         -DHTTP_ONLY=ON -DCURL_USE_OPENSSL=ON -DOPENSSL_USE_STATIC_LIBS=ON -DOPENSSL_INCLUDE_DIR="$openssl/include" \
         -DLIB_EAY="$openssl/lib/libcrypto.a" -DSSL_EAY="$openssl/lib/libssl.a" \
-        -DCURL_CA_BUNDLE=none -DCURL_CA_PATH=none -DCURL_ZLIB=OFF -DCURL_BROTLI=OFF -DCURL_ZSTD=OFF \
+        -DCURL_CA_BUNDLE=none -DCURL_CA_PATH=none -DCURL_BROTLI=OFF -DCURL_ZSTD=OFF \
+        -DCURL_ZLIB=ON -DZLIB_INCLUDE_DIR="$zlib/include" -DZLIB_LIBRARY="$zlib/lib/libz.a" \
         -DUSE_LIBIDN2=OFF -DUSE_NGHTTP2=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBPSL=OFF
+    # curl's CMake leaves zlib out quietly when it cannot use it: not here.
+    grep -q '^#define HAVE_LIBZ 1' "$tree/_build/lib/curl_config.h" ||
+        { echo "curl's CMake did not take zlib ($zlib)" >&2; return 1; }
     build cmake --build "$tree/_build" -j"$JOBS" >/dev/null
     cmake --install "$tree/_build" >/dev/null
     # curl's CMake writes a .pc without CURL_STATICLIB (so curl.h would ask
     # for a DLL) and with the compiler's own libraries in it: ours instead.
     version=$(sed -n 's/^#define LIBCURL_VERSION "\(.*\)"$/\1/p' "$prefix/include/curl/curlver.h")
-    write_pc "$prefix" libcurl "$version" "Requires.private: libssl libcrypto" \
+    write_pc "$prefix" libcurl "$version" "Requires.private: libssl libcrypto zlib" \
         "Libs: -L\${libdir} -lcurl" "Libs.private: -lws2_32 -lwinmm -ladvapi32 -lcrypt32 -lbcrypt" \
         "Cflags: -I\${includedir} -DCURL_STATICLIB"
+}
+
+# The static library, its headers and zlib.pc (the same recipe for both
+# targets: zlib's configure takes mingw as CHOST). Debian's source has no
+# win32/ folder, so no Makefile.gcc.
+build_zlib() {
+    local tree=$1 prefix=$2 chost=
+    [ "$TARGET" = win64 ] && chost=$HOST
+    (cd "$tree" &&
+        CHOST=$chost build ./configure --static --prefix="$prefix" >/dev/null &&
+        build make -j"$JOBS" libz.a >/dev/null &&
+        make install >/dev/null)
 }
 
 # Only the static library and headers; yajl's tools and tests are not needed.
@@ -210,20 +230,25 @@ build_openssl_linux64() {
         make install_dev >/dev/null)
 }
 
-# HTTP and HTTPS only; no CA file of the build machine baked in: OpenSSL's
+# HTTP and HTTPS only, with our zlib (given as paths, so the machine's
+# libz.so is not taken); no CA file of the build machine baked in: OpenSSL's
 # default verify paths (CURL_CA_FALLBACK) find the target machine's store.
 build_curl_linux64() {
-    local tree=$1 prefix=$2 openssl version
+    local tree=$1 prefix=$2 openssl zlib version
     openssl=$(prefix_of openssl)
+    zlib=$(prefix_of zlib)
     cmake_cross "$tree" "$prefix" -DBUILD_CURL_EXE=OFF -DBUILD_TESTING=OFF -DENABLE_MANUAL=OFF \
         -DHTTP_ONLY=ON -DCURL_USE_OPENSSL=ON -DOPENSSL_USE_STATIC_LIBS=ON -DOPENSSL_ROOT_DIR="$openssl" \
-        -DCURL_CA_BUNDLE=none -DCURL_CA_PATH=none -DCURL_CA_FALLBACK=ON -DCURL_ZLIB=OFF -DCURL_BROTLI=OFF \
+        -DCURL_CA_BUNDLE=none -DCURL_CA_PATH=none -DCURL_CA_FALLBACK=ON -DCURL_BROTLI=OFF \
+        -DCURL_ZLIB=ON -DZLIB_INCLUDE_DIR="$zlib/include" -DZLIB_LIBRARY="$zlib/lib/libz.a" \
         -DCURL_ZSTD=OFF -DUSE_LIBIDN2=OFF -DUSE_NGHTTP2=OFF -DCURL_USE_LIBSSH2=OFF -DCURL_USE_LIBPSL=OFF \
         -DCURL_USE_GSSAPI=OFF -DENABLE_THREADED_RESOLVER=ON
+    grep -q '^#define HAVE_LIBZ 1' "$tree/_build/lib/curl_config.h" ||
+        { echo "curl's CMake did not take zlib ($zlib)" >&2; return 1; }
     build cmake --build "$tree/_build" -j"$JOBS" >/dev/null
     cmake --install "$tree/_build" >/dev/null
     version=$(sed -n 's/^#define LIBCURL_VERSION "\(.*\)"$/\1/p' "$prefix/include/curl/curlver.h")
-    write_pc "$prefix" libcurl "$version" "Requires.private: libssl libcrypto" \
+    write_pc "$prefix" libcurl "$version" "Requires.private: libssl libcrypto zlib" \
         "Libs: -L\${libdir} -lcurl" "Libs.private: -pthread" "Cflags: -I\${includedir} -DCURL_STATICLIB"
 }
 
@@ -254,9 +279,10 @@ write_pc() {
 # --- driver ---
 
 prefix_of() {
-    local pin
+    local pin version
     for pin in "${PINS[@]}"; do
-        [ "${pin%%=*}" = "$1" ] && { echo "$PREFIXES/$1-${pin#*=}"; return 0; }
+        version=${pin#*=}
+        [ "${pin%%=*}" = "$1" ] && { echo "$PREFIXES/$1-${version#*:}"; return 0; }
     done
     die "no pin for $1"
 }
@@ -267,7 +293,7 @@ recipe_of() {
 }
 
 build_package() {
-    local pkg=$1 version=$2 prefix work=$PREFIXES/build/$1-$2 recipe_fn recipe start
+    local pkg=$1 version=$2 prefix work=$PREFIXES/build/$1-${2#*:} recipe_fn recipe start
     prefix=$(prefix_of "$pkg")
     recipe_fn=$(recipe_of "$pkg")
     recipe=$(declare -f "$recipe_fn" | sha256sum | cut -d' ' -f1)
