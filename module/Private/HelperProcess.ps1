@@ -102,43 +102,18 @@ function Start-HelperProcess {
     }
     Set-HelperExecutable -Path $path -Cmdlet $Cmdlet
 
-    $utf8 = [System.Text.UTF8Encoding]::new($false)
-    $startInfo = [System.Diagnostics.ProcessStartInfo]::new($path)
-    # EXCHANGEMFA_HELPER_LAUNCHER runs the helper through another program,
-    # for tests: `wine` starts the Windows helper from Linux. Its only
-    # argument is the helper's path; secrets still go over the pipe only.
-    if ($env:EXCHANGEMFA_HELPER_LAUNCHER) {
-        $startInfo = [System.Diagnostics.ProcessStartInfo]::new($env:EXCHANGEMFA_HELPER_LAUNCHER)
-        $startInfo.ArgumentList.Add($path)
-    }
-    $startInfo.UseShellExecute = $false
-    $startInfo.CreateNoWindow = $true
-    $startInfo.RedirectStandardInput = $true
-    $startInfo.RedirectStandardOutput = $true
-    $startInfo.RedirectStandardError = $true
-    $startInfo.StandardOutputEncoding = $utf8
-    $startInfo.StandardErrorEncoding = $utf8
-    # No arguments in protocol version 1; ArgumentList (never a joined
-    # string) is where they will go. Secrets never travel in argv.
-
-    $process = [System.Diagnostics.Process]::new()
-    $process.StartInfo = $startInfo
-
-    # stderr lines and the helper's end when PowerShell exits: compiled
-    # (module/Types/HelperProcess.cs), far cheaper to start than event
-    # subscriptions. Read-HelperStderr turns the lines into Write-Verbose on
-    # the caller's thread.
-    $guard = [ExchangeMfa.HelperGuard]::new($process)
-    try {
-        [void]$process.Start()
-    }
+    # The process, its stderr lines and its end when PowerShell exits:
+    # compiled (module/Types/HelperProcess.cs), far cheaper to start than
+    # event subscriptions. Read-HelperStderr turns the lines into
+    # Write-Verbose on the caller's thread. EXCHANGEMFA_HELPER_LAUNCHER runs
+    # the helper through another program, for tests (`wine`).
+    try { $guard = [ExchangeMfa.HelperGuard]::Start($path, $env:EXCHANGEMFA_HELPER_LAUNCHER) }
     catch {
-        $guard.Dispose()
         $record = New-ExchangeMfaErrorRecord -Name HelperNotFound -TargetObject $path `
-            -Message "The ExchangeMfa helper at '$path' could not be started: $($_.Exception.Message)"
+            -Message "The ExchangeMfa helper at '$path' could not be started: $($_.Exception.GetBaseException().Message)"
         $Cmdlet.ThrowTerminatingError($record)
     }
-    $process.BeginErrorReadLine()
+    $process = $guard.Process
 
     # Lines go out whole under the channel's lock; its reader thread sorts
     # the helper's lines by request (module/Types/HelperChannel.cs).

@@ -1,11 +1,12 @@
-// The helper process's two background duties (issue 12), in compiled code
-// instead of PowerShell's event subscriptions: the first Register-ObjectEvent
-// in a process cost 256-477 ms of Connect, and finding the PowerShell.Exiting
-// subscriber again another 70-100 ms.
+// The helper process's start and its two background duties (issue 12), in
+// compiled code: the first Register-ObjectEvent in a process cost 256-477 ms
+// of Connect, finding the PowerShell.Exiting subscriber again another
+// 70-100 ms, and setting up the process from script tens more.
 using System;
 using System.Collections.Concurrent;
 using System.Collections.Generic;
 using System.Diagnostics;
+using System.Text;
 
 namespace ExchangeMfa
 {
@@ -20,8 +21,41 @@ namespace ExchangeMfa
         private readonly EventHandler onExit;
         private bool disposed;
 
-        // Call before process.Start(); then process.BeginErrorReadLine().
-        public HelperGuard(Process process)
+        // Starts the helper at path with its three pipes, or throws (the
+        // file cannot be run). launcher (may be null) runs it through
+        // another program, for tests: `wine` starts the Windows helper from
+        // Linux, with the helper's path as its only argument. The helper
+        // takes no arguments in protocol version 1; ArgumentList (never a
+        // joined string) is where they will go. Secrets never travel in argv.
+        public static HelperGuard Start(string path, string launcher)
+        {
+            var utf8 = new UTF8Encoding(false);
+            var startInfo = new ProcessStartInfo(string.IsNullOrEmpty(launcher) ? path : launcher)
+            {
+                UseShellExecute = false,
+                CreateNoWindow = true,
+                RedirectStandardInput = true,
+                RedirectStandardOutput = true,
+                RedirectStandardError = true,
+                StandardOutputEncoding = utf8,
+                StandardErrorEncoding = utf8,
+            };
+            if (!string.IsNullOrEmpty(launcher)) startInfo.ArgumentList.Add(path);
+            var guard = new HelperGuard(new Process { StartInfo = startInfo });
+            try { guard.Process.Start(); }
+            catch
+            {
+                guard.Dispose();
+                guard.Process.Dispose();
+                throw;
+            }
+            guard.Process.BeginErrorReadLine();
+            return guard;
+        }
+
+        public Process Process => process;
+
+        private HelperGuard(Process process)
         {
             this.process = process;
             // .NET reads stderr on a thread-pool thread; the lines wait here
