@@ -79,7 +79,7 @@ function New-ConnectParameters {
     # while writing the line to the helper.
     param(
         [Parameter(Mandatory)] [string] $ParameterSetName,
-        [Parameter(Mandatory)] [hashtable] $Bound,
+        [Parameter(Mandatory)] [System.Collections.IDictionary] $Bound,
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
     $environment = if ($Bound.ContainsKey('ExchangeEnvironmentName')) { $Bound.ExchangeEnvironmentName } else { 'O365Default' }
