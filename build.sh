@@ -174,6 +174,18 @@ build_proxies() {
     done
 }
 
+# CMake keeps what pkg-config said when a build folder was first
+# configured: one configured before the cached libraries changed (zlib
+# added, say) would link against the old list. Its cache goes when a .pc
+# file of the libraries is newer than it.
+forget_stale_configuration() {
+    local build=$1 pkgconfig=$2
+    [ -f "$build/CMakeCache.txt" ] || return 0
+    if [ -n "$(find "$pkgconfig" -name '*.pc' -newer "$build/CMakeCache.txt" -print -quit)" ]; then
+        rm -f "$build/CMakeCache.txt"
+    fi
+}
+
 # The package's Linux helper: the same sources linked against static
 # OpenSSL, zlib, curl, yajl and libmicrohttpd (tools/windows/build-deps.sh
 # linux64, cached in the tools folder), glibc shared; its own build folder,
@@ -183,6 +195,7 @@ build_package_helper() {
     EXCHANGEMFA_TOOLS="$TOOLS" "$ROOT/tools/windows/build-deps.sh" linux64 >/dev/null
     say "building the package's Linux helper against the static libraries"
     local build="$ROOT/build/package-linux-x64"
+    forget_stale_configuration "$build" "$TOOLS/linux64/pkgconfig"
     export PKG_CONFIG_LIBDIR="$TOOLS/linux64/pkgconfig" PKG_CONFIG_PATH=
     nice -n 19 cmake -S "$ROOT" -B "$build" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DEM_MODULE_COPY=OFF \
         -DPKG_CONFIG_ARGN=--static >/dev/null
@@ -213,6 +226,7 @@ setup() {
 # against the cached libraries (./build.sh windows-deps), statically linked.
 build_windows_helper() {
     say "cross-building the Windows helper and unit tests"
+    forget_stale_configuration "$ROOT/build/win64" "$TOOLS/win64/pkgconfig"
     nice -n 19 cmake -S "$ROOT" -B "$ROOT/build/win64" -DCMAKE_BUILD_TYPE=Release \
         -DCMAKE_TOOLCHAIN_FILE="$ROOT/cmake/mingw-w64-x86_64.cmake" -DEM_WIN64_DEPS="$TOOLS/win64" >/dev/null
     nice -n 19 cmake --build "$ROOT/build/win64" --parallel 2 >/dev/null
