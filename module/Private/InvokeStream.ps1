@@ -126,7 +126,7 @@ function Receive-ExchangeMfaStream {
                     $Cmdlet.WriteError($record)
                 }
                 else {
-                    Write-Verbose "$($Stream.CmdletName): $($message.result.objects) objects in $($message.result.pages) pages."
+                    $Cmdlet.WriteVerbose("$($Stream.CmdletName): $($message.result.objects) objects in $($message.result.pages) pages.")
                 }
                 return
             }

@@ -102,7 +102,7 @@ Describe 'Token cache and silent sign-in' {
         [int]$stats.tokenRequests.refresh_token | Should -Be 0 -Because 'the cached access token is still valid'
     }
 
-    It 'connects silently in a new pwsh with nothing loaded ahead, calling no cmdlet of PowerShell''s own modules' {
+    It 'connects silently and reads in a new pwsh with nothing loaded ahead, calling no cmdlet of PowerShell''s own modules' {
         # Connect's requests and replies go through compiled code
         # (RequestLine.cs, JsonLine): none of them may lean on an assembly
         # that something else happened to load first. pwsh's JIT profile
@@ -120,7 +120,9 @@ Import-Module '$script:manifest'
 `$c = Connect-ExchangeMfa -UserPrincipalName $script:upn -ShowBanner:`$false ``
     -AzureADAuthorizationEndpointUri '$($script:emulator.Authority)' -ConnectionUri '$($script:emulator.Url)'
 `$modules = [string]::Join(',', (Get-Module).Name)
-[pscustomobject]@{ SignInMode = `$c.SignInMode; Modules = `$modules } | ConvertTo-Json -Compress
+`$n = @(Get-Mailbox -ResultSize 2 -WarningAction SilentlyContinue).Count
+`$afterCall = [string]::Join(',', (Get-Module).Name)
+[pscustomobject]@{ SignInMode = `$c.SignInMode; Modules = `$modules; Mailboxes = `$n; AfterCall = `$afterCall } | ConvertTo-Json -Compress
 "@ 2>&1
         }
         finally { $env:XDG_CACHE_HOME = $savedCacheHome }
@@ -129,6 +131,9 @@ Import-Module '$script:manifest'
         $child = $json | ConvertFrom-Json
         $child.SignInMode | Should -Be 'Silent'
         $child.Modules | Should -Be 'ExchangeMfa'
+        # The first Exchange command autoloads its command group, nothing else.
+        $child.Mailboxes | Should -Be 2
+        $child.AfterCall | Should -Be 'ExchangeMfa,ExchangeMfa.Commands.Mailbox'
     }
 
     It '-InMemoryTokenCache writes no cache file' {
