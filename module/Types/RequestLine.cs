@@ -196,6 +196,8 @@ namespace ExchangeMfa
             }
         }
 
+        private const string HexDigits = "0123456789abcdef";
+
         // The secret as a JSON string written raw: Utf8JsonWriter would
         // escape it in pooled buffers that are not cleared.
         private static void WriteSecret(Utf8JsonWriter json, char[] secret)
@@ -213,7 +215,9 @@ namespace ExchangeMfa
                     if (c == '"' || c == '\\') { escaped[n++] = '\\'; escaped[n++] = c; }
                     else if (c < 0x20)
                     {
-                        foreach (char e in "\\u" + ((int)c).ToString("x4", CultureInfo.InvariantCulture)) escaped[n++] = e;
+                        // \u00XX written digit by digit: no string is made of it.
+                        escaped[n++] = '\\'; escaped[n++] = 'u'; escaped[n++] = '0'; escaped[n++] = '0';
+                        escaped[n++] = HexDigits[c >> 4]; escaped[n++] = HexDigits[c & 0xF];
                     }
                     else escaped[n++] = c;
                 }
