@@ -65,8 +65,7 @@ function Resolve-ExchangeCommandName {
     )
     $names = Get-ExchangeCommandNameList
     if (-not $names) {
-        $Cmdlet.ThrowTerminatingError((New-ExchangeMfaErrorRecord -Name UnknownCommandName -TargetObject $script:CommandsPath `
-                    -Message "The proxy commands are not built ($script:CommandsPath/CommandNames.txt is missing): run ./build.sh."))
+        $Cmdlet.ThrowTerminatingError([ExchangeMfa.ErrorRecords]::Create('UnknownCommandName', "The proxy commands are not built ($script:CommandsPath/CommandNames.txt is missing): run ./build.sh.", $script:CommandsPath))
     }
     if (-not $Name) {
         if (-not $Product) { return $names }
@@ -74,8 +73,7 @@ function Resolve-ExchangeCommandName {
     }
     $unknown = @(foreach ($item in $Name) { if (-not $script:CommandNameSet.ContainsKey($item)) { $item } })
     if ($unknown) {
-        $record = New-ExchangeMfaErrorRecord -Name UnknownCommandName -TargetObject $unknown `
-            -Message "The catalogue has no command named $($unknown -join ', '). Use Invoke-ExchangeMfaCommand for cmdlets outside the catalogue."
+        $record = [ExchangeMfa.ErrorRecords]::Create('UnknownCommandName', "The catalogue has no command named $($unknown -join ', '). Use Invoke-ExchangeMfaCommand for cmdlets outside the catalogue.", $unknown)
         $Cmdlet.ThrowTerminatingError($record)
     }
     # Canonical names, each once, in the order given.

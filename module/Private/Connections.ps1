@@ -1,21 +1,10 @@
-# Session objects and the default connections. The helper owns the
-# connections (and their tokens); the module only remembers which one is
-# the default for Exchange commands ($script:DefaultConnectionId, set in
-# ExchangeMfa.psm1) and which one for Security & Compliance commands.
-
-# The default Security & Compliance connection (Connect-IPPSSession).
-$script:DefaultComplianceConnectionId = $null
-
-# S&C connection id -> its -Prefix ('' for none).
-$script:CompliancePrefixes = @{}
-
-function Register-ComplianceConnection {
-    # A new S&C connection becomes the default one unless it has a prefix
-    # and a default exists, as Connect-ExchangeMfa does for Exchange.
-    param([Parameter(Mandatory)] [string] $ConnectionId, [string] $Prefix)
-    $script:CompliancePrefixes[$ConnectionId] = [string]$Prefix
-    if (-not $Prefix -or -not $script:DefaultComplianceConnectionId) { $script:DefaultComplianceConnectionId = $ConnectionId }
-}
+# Connection objects and the default connections after a disconnect. The
+# defaults themselves ($script:DefaultConnectionId and
+# $script:DefaultComplianceConnectionId), $script:CompliancePrefixes (S&C
+# connection id -> its -Prefix) and $script:ConnectionNumbers are shared by
+# every runspace (SharedState, module/Types/HelperChannel.cs); the
+# ExchangeMfa.Connection object and the registration of a new connection are
+# compiled (module/Types/Connections.cs, SignIn.cs).
 
 function Unregister-Connection {
     # Forgets a closed connection; a new default is picked among the
@@ -30,8 +19,8 @@ function Update-DefaultConnection {
     # After a disconnect: the newest remaining connection of each product
     # becomes its default when it has none.
     param([object[]] $Sessions)
-    $exchange = @($Sessions | Where-Object { (Get-SessionProduct -Session $_) -eq 'ExchangeOnline' })
-    $compliance = @($Sessions | Where-Object { (Get-SessionProduct -Session $_) -eq 'SecurityCompliance' })
+    $exchange = @($Sessions | Where-Object { [ExchangeMfa.Connections]::ProductOf($_) -eq 'ExchangeOnline' })
+    $compliance = @($Sessions | Where-Object { [ExchangeMfa.Connections]::ProductOf($_) -eq 'SecurityCompliance' })
     if (-not $script:DefaultConnectionId -and $exchange.Count) { $script:DefaultConnectionId = [string]$exchange[-1].connectionId }
     if (-not $script:DefaultComplianceConnectionId -and $compliance.Count) {
         $script:DefaultComplianceConnectionId = [string]$compliance[-1].connectionId
@@ -40,57 +29,7 @@ function Update-DefaultConnection {
 
 # connection id -> Get-ConnectionInformation's Id (1, 2, ...): numbered in
 # the order this session first saw them, never reused, like Microsoft's.
-$script:ConnectionNumbers = @{}
-
-# The helper's product field -> the module's name for it.
-$script:ProductNames = @{ exchange = 'ExchangeOnline'; compliance = 'SecurityCompliance' }
-
-function Get-SessionProduct {
-    # A helper session's product; sessions of helpers without the field are Exchange's.
-    param([Parameter(Mandatory)] [object] $Session)
-    if ([string]$Session.product -eq 'compliance') { 'SecurityCompliance' } else { 'ExchangeOnline' }
-}
-
-function Test-DefaultConnection {
-    param([string] $ConnectionId)
-    $ConnectionId -and ($ConnectionId -eq $script:DefaultConnectionId -or $ConnectionId -eq $script:DefaultComplianceConnectionId)
-}
-
-function ConvertTo-UtcDateTime {
-    # The JSON reader already turns ISO 8601 strings into DateTime; accept
-    # a string too.
-    param($Value)
-    if ($null -eq $Value -or '' -eq $Value) { return $null }
-    if ($Value -is [datetime]) { return $Value.ToUniversalTime() }
-    [datetime]::Parse([string]$Value, [System.Globalization.CultureInfo]::InvariantCulture,
-        [System.Globalization.DateTimeStyles]'AdjustToUniversal, AssumeUniversal')
-}
-
-function ConvertTo-ExchangeMfaConnection {
-    # A helper session object -> ExchangeMfa.Connection. Only the fields the
-    # protocol documents are copied, so nothing else can leak through.
-    param([Parameter(Mandatory)] [object] $Session)
-    [pscustomobject]@{
-        PSTypeName                      = 'ExchangeMfa.Connection'
-        ConnectionId                    = [string]$Session.connectionId
-        State                           = [string]$Session.state
-        UserPrincipalName               = [string]$Session.userPrincipalName
-        TenantId                        = [string]$Session.tenantId
-        Organization                    = [string]$Session.organization
-        Environment                     = [string]$Session.environment
-        ConnectionUri                   = [string]$Session.connectionUri
-        AzureADAuthorizationEndpointUri = [string]$Session.authority
-        AppId                           = [string]$Session.appId
-        SignInMode                      = [string]$Session.signInMode
-        TokenExpiresUtc                 = ConvertTo-UtcDateTime $Session.tokenExpiresUtc
-        PageSize                        = $Session.pageSize
-        ThrottleLimit                   = $Session.throttleLimit
-        Product                         = Get-SessionProduct -Session $Session
-        IsDefault                       = Test-DefaultConnection -ConnectionId ([string]$Session.connectionId)
-        # '' = the unprefixed commands; $null = no commands (a prefix moved on).
-        ModulePrefix                    = Get-ExchangeProxyPrefix -ConnectionId ([string]$Session.connectionId)
-    }
-}
+# ($script:ConnectionNumbers, shared by every runspace.)
 
 function Get-TokenStatus {
     # The helper's tokenStatus when it sends one (docs/protocol.md), else
@@ -110,9 +49,9 @@ function ConvertTo-ConnectionInformation {
         $script:ConnectionNumbers[$id] = $script:ConnectionNumbers.Count + 1
     }
     $number = $script:ConnectionNumbers[$id]
-    $isEop = (Get-SessionProduct -Session $Session) -eq 'SecurityCompliance'
+    $isEop = [ExchangeMfa.Connections]::ProductOf($Session) -eq 'SecurityCompliance'
     $prefix = if ($isEop) { $script:CompliancePrefixes[$id] } else { Get-ExchangeProxyPrefix -ConnectionId $id }
-    $expires = ConvertTo-UtcDateTime $Session.tokenExpiresUtc
+    $expires = [ExchangeMfa.Connections]::ToUtc($Session.tokenExpiresUtc)
     [pscustomobject]@{
         PSTypeName                      = 'ExchangeMfa.ConnectionInformation'
         ConnectionId                    = $id
@@ -133,22 +72,9 @@ function ConvertTo-ConnectionInformation {
         PageSize                        = $Session.pageSize
         TenantID                        = [string]$Session.tenantId
         TokenStatus                     = Get-TokenStatus -Session $Session -ExpiresUtc $expires
-        ConnectionUsedForInbuiltCmdlets = Test-DefaultConnection -ConnectionId $id
+        ConnectionUsedForInbuiltCmdlets = [ExchangeMfa.Connections]::IsDefault($id)
         IsEopSession                    = $isEop
     }
-}
-
-function Get-HelperConnectionList {
-    # The helper's `list`: current sessions in the order opened.
-    param(
-        [Parameter(Mandatory)] [hashtable] $Helper,
-        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
-    )
-    $reply = Invoke-HelperRequest -Helper $Helper -Method list -Cmdlet $Cmdlet
-    if ($reply.error) {
-        $Cmdlet.ThrowTerminatingError((ConvertTo-ExchangeMfaErrorRecord -HelperError $reply.error))
-    }
-    @($reply.result.connections)
 }
 
 function Resolve-ExchangeMfaTarget {
@@ -158,12 +84,11 @@ function Resolve-ExchangeMfaTarget {
         [string] $ConnectionId,
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
-    $helper = Get-HelperProcess -Cmdlet $Cmdlet -NoStart
+    $helper = [ExchangeMfa.Helper]::Get($Cmdlet, $true, $false)
     if (-not $ConnectionId) { $ConnectionId = $script:DefaultConnectionId }
     if (-not $helper -or -not $ConnectionId) {
-        $record = New-ExchangeMfaErrorRecord -Name NotConnected `
-            -Message 'There is no connection to Exchange Online. Run Connect-ExchangeMfa -Device first.'
-        $Cmdlet.ThrowTerminatingError($record)
+        $Cmdlet.ThrowTerminatingError([ExchangeMfa.ErrorRecords]::Create('NotConnected',
+                'There is no connection to Exchange Online. Run Connect-ExchangeMfa -Device first.'))
     }
     [pscustomobject]@{ Helper = $helper; ConnectionId = $ConnectionId }
 }

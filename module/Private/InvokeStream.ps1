@@ -56,7 +56,7 @@ function Start-ExchangeMfaStream {
     $typeName = $TypeName
     if (-not $typeName) { $typeName = 'ExchangeMfa.' + ($CmdletName -split '-', 2)[-1] }
 
-    $id = Send-HelperRequest -Helper $target.Helper -Method invoke -Params $params -Cmdlet $Cmdlet
+    $id = $target.Helper.Send('invoke', $params, $Cmdlet)
     [pscustomobject]@{
         Helper       = $target.Helper
         Id           = $id
@@ -71,7 +71,7 @@ function Start-ExchangeMfaStream {
 function Stop-ExchangeMfaStream {
     # A stream that will not be read: the helper stops it at once.
     param([Parameter(Mandatory)] $Stream)
-    Complete-HelperRequest -Helper $Stream.Helper -Id $Stream.Id -Cancel
+    $Stream.Helper.Complete($Stream.Id, $true)
 }
 
 function Receive-ExchangeMfaStream {
@@ -93,7 +93,7 @@ function Receive-ExchangeMfaStream {
     $timeout = $script:InvokeIdleTimeoutSeconds
     try {
         while ($true) {
-            $message = Receive-HelperMessage $helper $id $timeout $Cmdlet $sink
+            $message = $helper.Receive($id, $timeout, $Cmdlet, $sink)
             $method = $message.method
             if ('object' -eq $method) {
                 $value = $message.params.value
@@ -108,7 +108,7 @@ function Receive-ExchangeMfaStream {
                 # The page's objects went down the pipeline: the helper may
                 # fetch the page after next.
                 $page = $message.params
-                Send-HelperNotification -Helper $helper -Line "{""jsonrpc"":""2.0"",""method"":""ack"",""params"":{""id"":$id,""page"":$($page.page)}}"
+                $helper.Notify("{""jsonrpc"":""2.0"",""method"":""ack"",""params"":{""id"":$id,""page"":$($page.page)}}")
                 if ($page.more -or $progressShown) {
                     $progressShown = $true
                     Write-Progress -Id $progressId -Activity $activity -Status "$($page.objects) objects, $($page.page) pages"
@@ -120,7 +120,7 @@ function Receive-ExchangeMfaStream {
             elseif ($null -eq $method) {
                 $answered = $true
                 if ($message.error) {
-                    $record = ConvertTo-ExchangeMfaErrorRecord -HelperError $message.error -TargetObject $Stream.TargetObject
+                    $record = [ExchangeMfa.ErrorRecords]::FromHelper($message.error, $Stream.TargetObject)
                     $name = [string]$message.error.data.name
                     if ($script:TerminatingInvokeErrors -contains $name) { $Cmdlet.ThrowTerminatingError($record) }
                     $Cmdlet.WriteError($record)
@@ -135,8 +135,8 @@ function Receive-ExchangeMfaStream {
     finally {
         # Runs when the pipeline is stopped too (Ctrl+C, Select-Object -First):
         # the helper stops paging at once.
-        Complete-HelperRequest -Helper $helper -Id $id -Cancel:(-not $answered)
+        $helper.Complete($id, -not $answered)
         if ($progressShown) { Write-Progress -Id $progressId -Activity $activity -Completed }
-        Read-HelperStderr -Helper $helper
+        $helper.ReadStderr($Cmdlet)
     }
 }

@@ -401,49 +401,22 @@ function Connect-ExchangeMfa {
         [ValidateSet('ExchangeOnline', 'SecurityCompliance')]
         [string] $Product = 'ExchangeOnline'
     )
-    $compliance = $Product -eq 'SecurityCompliance'
-
-    # A -CommandName typo fails before anybody signs in.
+    # The functions behind -Prefix and -CommandName are parsed only when
+    # they are used (ExchangeMfa.psm1). A -CommandName typo fails before
+    # anybody signs in.
+    if ($Prefix -or $CommandName) { Import-ExchangeMfaRuntime }
     if ($CommandName) { $null = Resolve-ExchangeCommandName -Name $CommandName -Cmdlet $PSCmdlet }
 
-    # On unless -ShowBanner:$false, like Connect-ExchangeOnline.
-    if (-not $PSBoundParameters.ContainsKey('ShowBanner') -or $ShowBanner) {
-        Write-ExchangeMfaBanner
-    }
+    # The sign-in and the default connections: compiled (module/Types/SignIn.cs),
+    # so a Connect from a cached token runs no other script.
+    $session = [ExchangeMfa.SignIn]::Connect($PSCmdlet, $PSBoundParameters)
 
-    $params = New-ConnectParameters -ParameterSetName $PSCmdlet.ParameterSetName -Bound $PSBoundParameters -Cmdlet $PSCmdlet
-    $target = if ($params.userPrincipalName) { $params.userPrincipalName } elseif ($AppId) { $AppId } else { $Organization }
-    try {
-        $helper = Get-HelperProcess -Cmdlet $PSCmdlet -ReplaceExited
-        $reply = Invoke-HelperConnect -Helper $helper -Params $params -Cmdlet $PSCmdlet
+    if ($Prefix -or $CommandName) {
+        # Not $organization: PowerShell names are case-insensitive, and the
+        # validated -Organization parameter refuses an empty value.
+        $urlTenant = if ($DelegatedOrganization) { $DelegatedOrganization } else { [string]$session.organization }
+        Import-ExchangeProxyModule -ConnectionId ([string]$session.connectionId) -Prefix $Prefix -CommandName $CommandName `
+            -Organization $urlTenant -Product $Product -Cmdlet $PSCmdlet
     }
-    finally {
-        # The request is written (or never will be): clear the exported
-        # certificate, dispose of its one-time password, drop the references.
-        if ($PSCmdlet.ParameterSetName -eq 'Certificate') {
-            [array]::Clear($params.certificateData, 0, $params.certificateData.Length)
-            $params.certificatePassword.Dispose()
-        }
-        $params = $null
-    }
-
-    if ($reply.error) {
-        $record = ConvertTo-ExchangeMfaErrorRecord -HelperError $reply.error -TargetObject $target
-        if ($PSCmdlet.ParameterSetName -eq 'Interactive') { Set-BrowserSignInAdvice -Record $record }
-        # A failed first sign-in leaves nothing for the helper to keep.
-        if ((Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet).Count -eq 0) { Stop-HelperProcess }
-        $PSCmdlet.ThrowTerminatingError($record)
-    }
-
-    $connectionId = [string]$reply.result.connectionId
-    if ($reply.result.throttleLimit) { $script:ConnectionThrottleLimits[$connectionId] = [int]$reply.result.throttleLimit }
-    # The commands route by product to the default connection of theirs.
-    if ($compliance) { Register-ComplianceConnection -ConnectionId $connectionId -Prefix $Prefix }
-    elseif (-not $Prefix -or -not $script:DefaultConnectionId) { $script:DefaultConnectionId = $connectionId }
-    # Not $organization: PowerShell names are case-insensitive, and the
-    # validated -Organization parameter refuses an empty value.
-    $urlTenant = if ($DelegatedOrganization) { $DelegatedOrganization } else { [string]$reply.result.organization }
-    Import-ExchangeProxyModule -ConnectionId $connectionId -Prefix $Prefix -CommandName $CommandName `
-        -Organization $urlTenant -Product $Product -Cmdlet $PSCmdlet
-    ConvertTo-ExchangeMfaConnection -Session $reply.result
+    [ExchangeMfa.Connections]::ToConnection($session, [string]$Prefix)
 }

@@ -245,6 +245,7 @@ function Connect-ExchangeOnline {
         [string] $UserPrincipalName,
         [switch] $UseRPSSession
     )
+    Import-ExchangeMfaRuntime
     $connect = ConvertTo-ExchangeMfaConnectParameters -Bound $PSBoundParameters -Cmdlet $PSCmdlet
     $null = Connect-ExchangeMfa @connect
 }

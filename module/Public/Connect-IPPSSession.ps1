@@ -186,6 +186,7 @@ function Connect-IPPSSession {
         [string] $UserPrincipalName,
         [switch] $UseRPSSession
     )
+    Import-ExchangeMfaRuntime
     $connect = ConvertTo-ExchangeMfaConnectParameters -Bound $PSBoundParameters -Cmdlet $PSCmdlet
     $null = Connect-ExchangeMfa @connect -Product SecurityCompliance
 }

@@ -71,12 +71,12 @@ function Disconnect-ExchangeMfa {
 
         [switch] $ForgetCache
     )
+    begin { Import-ExchangeMfaRuntime }
     process {
-        $helper = Get-HelperProcess -Cmdlet $PSCmdlet -NoStart
+        $helper = [ExchangeMfa.Helper]::Get($PSCmdlet, $true, $false)
         if (-not $helper) {
             foreach ($wanted in $ConnectionId) {
-                $PSCmdlet.WriteError((New-ExchangeMfaErrorRecord -Name ConnectionNotFound -TargetObject $wanted `
-                            -Message "There is no open connection with id '$wanted'."))
+                $PSCmdlet.WriteError([ExchangeMfa.ErrorRecords]::Create('ConnectionNotFound', "There is no open connection with id '$wanted'.", $wanted))
             }
             return
         }
@@ -84,15 +84,15 @@ function Disconnect-ExchangeMfa {
             $ConnectionId
         }
         else {
-            @(Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet | ForEach-Object { [string]$_.connectionId })
+            @($helper.List($PSCmdlet) | ForEach-Object { [string]$_.connectionId })
         }
         foreach ($id in $targets) {
             if (-not $PSCmdlet.ShouldProcess($id, 'Disconnect from Exchange Online')) { continue }
             $params = [ordered]@{ connectionId = $id }
             if ($ForgetCache) { $params.forgetCache = $true }
-            $reply = Invoke-HelperRequest -Helper $helper -Method disconnect -Params $params -Cmdlet $PSCmdlet
+            $reply = $helper.Invoke('disconnect', $params, $PSCmdlet)
             if ($reply.error) {
-                $PSCmdlet.WriteError((ConvertTo-ExchangeMfaErrorRecord -HelperError $reply.error -TargetObject $id))
+                $PSCmdlet.WriteError([ExchangeMfa.ErrorRecords]::FromHelper($reply.error, $id))
                 continue
             }
             Write-Verbose "Disconnected $id."
@@ -103,10 +103,10 @@ function Disconnect-ExchangeMfa {
     end {
         $helper = $script:Helper
         if (-not $helper -or $helper.Process.HasExited) { return }
-        $left = @(Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet)
+        $left = $helper.List($PSCmdlet)
         if ($left.Count -eq 0) {
             Write-Verbose 'No connection is left; stopping the ExchangeMfa helper.'
-            Stop-HelperProcess
+            [ExchangeMfa.Helper]::Stop($helper, $PSCmdlet)
         }
         else {
             Update-DefaultConnection -Sessions $left

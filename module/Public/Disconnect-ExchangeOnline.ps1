@@ -60,6 +60,7 @@ function Disconnect-ExchangeOnline {
         [string[]] $ModulePrefix
     )
     begin {
+        Import-ExchangeMfaRuntime
         $ids = [System.Collections.Generic.List[string]]::new()
     }
     process {
@@ -68,8 +69,7 @@ function Disconnect-ExchangeOnline {
             foreach ($prefix in $ModulePrefix) {
                 $matched = @($connections | Where-Object { $_.ModulePrefix -and $_.ModulePrefix -eq $prefix })
                 if ($matched.Count -eq 0) {
-                    $PSCmdlet.WriteError((New-ExchangeMfaErrorRecord -Name ConnectionNotFound -TargetObject $prefix `
-                                -Message "There is no open connection with the prefix '$prefix'."))
+                    $PSCmdlet.WriteError([ExchangeMfa.ErrorRecords]::Create('ConnectionNotFound', "There is no open connection with the prefix '$prefix'.", $prefix))
                 }
                 foreach ($connection in $matched) { $ids.Add($connection.ConnectionId) }
             }

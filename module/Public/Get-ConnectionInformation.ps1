@@ -62,9 +62,10 @@ function Get-ConnectionInformation {
         [ValidateNotNullOrEmpty()]
         [string[]] $ModulePrefix
     )
-    $helper = Get-HelperProcess -Cmdlet $PSCmdlet -NoStart
+    Import-ExchangeMfaRuntime
+    $helper = [ExchangeMfa.Helper]::Get($PSCmdlet, $true, $false)
     if (-not $helper) { return }
-    foreach ($session in Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet) {
+    foreach ($session in $helper.List($PSCmdlet)) {
         $information = ConvertTo-ConnectionInformation -Session $session
         $wanted = switch ($PSCmdlet.ParameterSetName) {
             'ConnectionId' { $information.ConnectionId -in $ConnectionId }

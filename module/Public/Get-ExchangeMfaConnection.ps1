@@ -47,22 +47,22 @@ function Get-ExchangeMfaConnection {
         [ValidateNotNullOrEmpty()]
         [string[]] $ConnectionId
     )
+    begin { Import-ExchangeMfaRuntime }
     process {
-        $helper = Get-HelperProcess -Cmdlet $PSCmdlet -NoStart
-        $sessions = if ($helper) { Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet } else { @() }
+        $helper = [ExchangeMfa.Helper]::Get($PSCmdlet, $true, $false)
+        $sessions = if ($helper) { $helper.List($PSCmdlet) } else { @() }
         if (-not $ConnectionId) {
-            foreach ($session in $sessions) { ConvertTo-ExchangeMfaConnection -Session $session }
+            foreach ($session in $sessions) { [ExchangeMfa.Connections]::ToConnection($session, (Get-ExchangeProxyPrefix -ConnectionId ([string]$session.connectionId))) }
             return
         }
         foreach ($wanted in $ConnectionId) {
             $found = @($sessions | Where-Object { $_.connectionId -eq $wanted })
             if ($found.Count -eq 0) {
-                $record = New-ExchangeMfaErrorRecord -Name ConnectionNotFound -TargetObject $wanted `
-                    -Message "There is no open connection with id '$wanted'."
+                $record = [ExchangeMfa.ErrorRecords]::Create('ConnectionNotFound', "There is no open connection with id '$wanted'.", $wanted)
                 $PSCmdlet.WriteError($record)
                 continue
             }
-            foreach ($session in $found) { ConvertTo-ExchangeMfaConnection -Session $session }
+            foreach ($session in $found) { [ExchangeMfa.Connections]::ToConnection($session, (Get-ExchangeProxyPrefix -ConnectionId ([string]$session.connectionId))) }
         }
     }
 }

@@ -64,11 +64,11 @@ function Install-ExchangeMfaCompatibility {
         [ValidateNotNullOrEmpty()]
         [string] $Path
     )
+    Import-ExchangeMfaRuntime
     $root = if ($PSCmdlet.ParameterSetName -eq 'Path') { $PSCmdlet.GetUnresolvedProviderPathFromPSPath($Path) } else { Get-UserModuleRoot -Scope $Scope }
     $real = @(Find-RealExchangeOnlineManagement -ExtraRoot $root)
     if ($real.Count -gt 0) {
-        $record = New-ExchangeMfaErrorRecord -Name RealModulePresent -TargetObject $real[0] `
-            -Message "Microsoft's ExchangeOnlineManagement is installed ($($real[0])); the compatibility module is not needed and would only get in its way. Nothing was written."
+        $record = [ExchangeMfa.ErrorRecords]::Create('RealModulePresent', "Microsoft's ExchangeOnlineManagement is installed ($($real[0])); the compatibility module is not needed and would only get in its way. Nothing was written.", $real[0])
         $PSCmdlet.ThrowTerminatingError($record)
     }
     $folder = Join-Path $root "$script:CompatibilityModuleName/$script:CompatibilityModuleVersion"

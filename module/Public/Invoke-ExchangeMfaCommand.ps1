@@ -90,6 +90,7 @@ function Invoke-ExchangeMfaCommand {
         [ValidateRange(1, 1000)]
         [int] $PageSize
     )
+    Import-ExchangeMfaRuntime
     $target = if ($Parameters -and $Parameters.Contains('Identity')) { $Parameters['Identity'] } else { $Name }
     if ((Test-ExchangeCommandChangesState -Name $Name) -and -not $PSCmdlet.ShouldProcess([string]$target, $Name)) { return }
     Receive-ExchangeMfaStream (Start-ExchangeMfaStream -Cmdlet $PSCmdlet -CmdletName $Name -Parameters $Parameters `

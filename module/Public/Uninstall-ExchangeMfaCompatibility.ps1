@@ -50,6 +50,7 @@ function Uninstall-ExchangeMfaCompatibility {
         [ValidateNotNullOrEmpty()]
         [string] $Path
     )
+    Import-ExchangeMfaRuntime
     $root = if ($PSCmdlet.ParameterSetName -eq 'Path') { $PSCmdlet.GetUnresolvedProviderPathFromPSPath($Path) } else { Get-UserModuleRoot -Scope $Scope }
     $name = $script:CompatibilityModuleName
     foreach ($found in Get-ExchangeOnlineManagementManifest -Root $root | Where-Object IsCompatibility) {

@@ -7,6 +7,8 @@ using System.Collections;
 using System.Collections.Concurrent;
 using System.IO;
 using System.Management.Automation;
+using System.Management.Automation.Runspaces;
+using System.Runtime.CompilerServices;
 using System.Text;
 using System.Threading;
 
@@ -209,12 +211,54 @@ namespace ExchangeMfa
         // Held while a helper is started: two runspaces must not start two.
         public static readonly object StartLock = new object();
 
+        // Each runspace's instance of the module (its script scope) and the
+        // helper it started, if any: only that instance's removal ends it.
+        private sealed class Instance
+        {
+            public SessionState Scope;
+            public Helper Started;
+        }
+        private static readonly ConditionalWeakTable<Runspace, Instance> instances = new ConditionalWeakTable<Runspace, Instance>();
+
+        private static Instance ThisInstance
+        {
+            get
+            {
+                Runspace runspace = Runspace.DefaultRunspace;
+                return runspace != null && instances.TryGetValue(runspace, out Instance instance) ? instance : null;
+            }
+        }
+
         public static void Attach(SessionState scope)
         {
+            if (Runspace.DefaultRunspace != null) instances.AddOrUpdate(Runspace.DefaultRunspace, new Instance { Scope = scope });
             foreach (string name in new[] { "Helper", "DefaultConnectionId", "DefaultComplianceConnectionId" })
                 scope.PSVariable.Set(NewVariable(name, null));
-            foreach (string name in new[] { "CompliancePrefixes", "ConnectionNumbers" })
+            foreach (string name in new[] { "CompliancePrefixes", "ConnectionNumbers", "ConnectionThrottleLimits" })
                 scope.PSVariable.Set(NewVariable(name, NewTable()));
+        }
+
+        internal static void NoteStarted(Helper helper)
+        {
+            Instance instance = ThisInstance;
+            if (instance != null) instance.Started = helper;
+        }
+
+        // True when this runspace's instance started the helper still in use.
+        public static bool StartedCurrentHelper()
+        {
+            Instance instance = ThisInstance;
+            return instance?.Started != null && ReferenceEquals(instance.Started, Get("Helper"));
+        }
+
+        // The helper is gone: this runspace's commands bound to its
+        // connections (Connect -Prefix aliases) go with it. Script, since the
+        // aliases are this instance's modules; a rare path.
+        internal static void ForgetConnectionCommands()
+        {
+            Instance instance = ThisInstance;
+            if (instance == null) return;
+            instance.Scope.InvokeCommand.InvokeScript(instance.Scope, ScriptBlock.Create("if ($script:RuntimeLoaded) { Remove-ExchangeProxyModule -All }"));
         }
 
         // The first instance's initial value is kept.

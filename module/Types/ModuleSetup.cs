@@ -13,8 +13,9 @@ namespace ExchangeMfa
     {
         // In a clone, module/Private or module/Public when one of them (a file
         // in it, or the folder itself, whose time changes when a file is added
-        // or removed) is newer than the generated bundle, or the bundle is
-        // missing; null otherwise. An installed package has the bundle only.
+        // or removed) is newer than the generated bundles (build.sh writes the
+        // runtime's first), or they are missing; null otherwise. An installed
+        // package has the bundles only.
         public static string FindChangedSources(string moduleFolder)
         {
             DateTime bundleTime = File.GetLastWriteTimeUtc(Path.Combine(moduleFolder, "Bundle", "ExchangeMfa.ps1"));   // 1601 when missing

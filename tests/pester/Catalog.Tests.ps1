@@ -21,10 +21,11 @@ BeforeAll {
         & (Get-Module ExchangeMfa) {
             [CmdletBinding()]
             param($Id, $Prefix, $Names)
+            Import-ExchangeMfaRuntime
             Import-ExchangeProxyModule -ConnectionId $Id -Prefix $Prefix -CommandName $Names -Organization 'contoso.test' -Cmdlet $PSCmdlet
         } $Id $Prefix $CommandName
     }
-    function Remove-TestProxy { & (Get-Module ExchangeMfa) { Remove-ExchangeProxyModule -All } }
+    function Remove-TestProxy { & (Get-Module ExchangeMfa) { Import-ExchangeMfaRuntime; Remove-ExchangeProxyModule -All } }
     function Get-LoadedGroup { Get-Module 'ExchangeMfa.Commands.*' | ForEach-Object Name }
 }
 
@@ -200,7 +201,7 @@ Describe 'Which connection a proxy uses' {
     BeforeAll {
         # Module state set by hand: no helper is asked for anything here.
         function Resolve-TestConnection([string] $Name, [string] $InvocationName, [string[]] $Products) {
-            & (Get-Module ExchangeMfa) { param($n, $i, $p) Resolve-ExchangeProxyConnectionId -Name $n -InvocationName $i -Products $p } $Name $InvocationName $Products
+            & (Get-Module ExchangeMfa) { param($n, $i, $p) Import-ExchangeMfaRuntime; Resolve-ExchangeProxyConnectionId -Name $n -InvocationName $i -Products $p } $Name $InvocationName $Products
         }
         function Set-TestDefault([string] $Online, [string] $Compliance) {
             & (Get-Module ExchangeMfa) { param($o, $c) $script:DefaultConnectionId = $o; $script:DefaultComplianceConnectionId = $c } $Online $Compliance
@@ -279,7 +280,7 @@ Describe 'A name that does not exist' {
     }
 
     It 'costs little to look up' {
-        $elapsed = Measure-Command { & (Get-Module ExchangeMfa) { Get-ExchangeCommandSuggestion -Name Get-MailboxStatistic } }
+        $elapsed = Measure-Command { & (Get-Module ExchangeMfa) { Import-ExchangeMfaRuntime; Get-ExchangeCommandSuggestion -Name Get-MailboxStatistic } }
         Write-Host ("typo suggestion over {0} names: {1:N0} ms" -f $script:catalog.commands.Count, $elapsed.TotalMilliseconds)
         $elapsed.TotalSeconds | Should -BeLessThan 2
     }

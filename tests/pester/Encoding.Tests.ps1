@@ -11,8 +11,8 @@ BeforeAll {
             function Send-Once {
                 [CmdletBinding()] param($p)
                 $stream = [System.IO.MemoryStream]::new()
-                $helper = @{ Channel = [ExchangeMfa.HelperChannel]::new($stream, [System.IO.MemoryStream]::new()) }
-                [void](Send-HelperRequest -Helper $helper -Method invoke -Params $p -Cmdlet $PSCmdlet)
+                $channel = [ExchangeMfa.HelperChannel]::new($stream, [System.IO.MemoryStream]::new())
+                [ExchangeMfa.Helper]::Write($channel, $channel.Open(), 'invoke', $p, $PSCmdlet)
                 [System.Text.Encoding]::UTF8.GetString($stream.ToArray())
             }
             Send-Once $p
@@ -36,13 +36,13 @@ Describe 'Exchange parameter encoding' {
         @{ name = 'a string array as an array'; value = @('UserMailbox', 'SharedMailbox'); json = '["UserMailbox","SharedMailbox"]' }
         @{ name = 'an Exchange object as its Identity'; value = [pscustomobject]@{ Identity = 'user00002'; Name = 'x' }; json = '"user00002"' }
     ) {
-        $encoded = & (Get-Module ExchangeMfa) { param($v) ConvertTo-ExchangeParameterSet @{ P = $v } } $value
+        $encoded = & (Get-Module ExchangeMfa) { param($v) Import-ExchangeMfaRuntime; ConvertTo-ExchangeParameterSet @{ P = $v } } $value
         Send-TestRequest @{ parameters = $encoded } | Should -BeExactly "{""jsonrpc"":""2.0"",""id"":1,""method"":""invoke"",""params"":{""parameters"":{""P"":$json}}}`n"
     }
 
     It 'marks a SecureString for the helper to encrypt; its plain text is in the request line only' {
         $secret = ConvertTo-SecureString 'Pa55-w"0rd!' -AsPlainText -Force
-        $encoded = & (Get-Module ExchangeMfa) { param($v) ConvertTo-ExchangeParameterSet @{ Password = $v } } $secret
+        $encoded = & (Get-Module ExchangeMfa) { param($v) Import-ExchangeMfaRuntime; ConvertTo-ExchangeParameterSet @{ Password = $v } } $secret
         # No managed string holds it while the request is built; it is marked
         # for the helper, which encrypts it with Exchange's public key ...
         $encoded.Password['@exchangemfa.secureString'] | Should -BeOfType [securestring]
@@ -53,13 +53,13 @@ Describe 'Exchange parameter encoding' {
     }
 
     It 'encodes a hashtable as Exchange.GenericHashTable' {
-        $encoded = & (Get-Module ExchangeMfa) { ConvertTo-ExchangeParameterSet @{ EmailAddresses = [ordered]@{ Add = 'a@b' } } }
+        $encoded = & (Get-Module ExchangeMfa) { Import-ExchangeMfaRuntime; ConvertTo-ExchangeParameterSet @{ EmailAddresses = [ordered]@{ Add = 'a@b' } } }
         ConvertTo-Json -InputObject $encoded -Compress -Depth 5 |
             Should -Be '{"EmailAddresses":{"@odata.type":"#Exchange.GenericHashTable","Add":"a@b"}}'
     }
 
     It 'flags an array of hashtables as a collection' {
-        $encoded = & (Get-Module ExchangeMfa) { ConvertTo-ExchangeParameterSet @{ Rules = @(@{ A = 1 }, @{ B = 2 }) } }
+        $encoded = & (Get-Module ExchangeMfa) { Import-ExchangeMfaRuntime; ConvertTo-ExchangeParameterSet @{ Rules = @(@{ A = 1 }, @{ B = 2 }) } }
         $encoded['Rules@odata.type'] | Should -Be '#Collection(Exchange.GenericHashTable)'
         $encoded.Rules.Count | Should -Be 2
         $encoded.Rules[0]['@odata.type'] | Should -Be '#Exchange.GenericHashTable'
@@ -87,7 +87,7 @@ Describe 'Error records' {
     ) {
         $helperError = [pscustomobject]@{ code = -32000; message = 'It failed.'
             data = [pscustomobject]@{ name = $name; httpStatus = 429; retryAfter = 7 } }
-        $record = & (Get-Module ExchangeMfa) { param($e) ConvertTo-ExchangeMfaErrorRecord -HelperError $e -TargetObject 'box1' } $helperError
+        $record = [ExchangeMfa.ErrorRecords]::FromHelper($helperError, 'box1')
         $record.FullyQualifiedErrorId | Should -Be "ExchangeMfa.$name"
         $record.CategoryInfo.Category | Should -Be $category
         $record.TargetObject | Should -Be 'box1'
@@ -97,7 +97,7 @@ Describe 'Error records' {
 
     It 'recommends -Device for MfaRequired' {
         $helperError = [pscustomobject]@{ code = -32000; message = 'MFA needed.'; data = [pscustomobject]@{ name = 'MfaRequired' } }
-        $record = & (Get-Module ExchangeMfa) { param($e) ConvertTo-ExchangeMfaErrorRecord -HelperError $e } $helperError
+        $record = [ExchangeMfa.ErrorRecords]::FromHelper($helperError)
         $record.ErrorDetails.RecommendedAction | Should -Match 'Connect-ExchangeMfa -Device'
     }
 
@@ -116,7 +116,7 @@ Describe 'Error records' {
     ) {
         $helperError = [pscustomobject]@{ code = -32000; message = 'Exchange said no.'
             data = [pscustomobject]@{ name = 'ExchangeError'; httpStatus = 400; serverCode = 'BadRequest'; exceptionType = $class } }
-        $record = & (Get-Module ExchangeMfa) { param($e) ConvertTo-ExchangeMfaErrorRecord -HelperError $e -TargetObject 'box1' } $helperError
+        $record = [ExchangeMfa.ErrorRecords]::FromHelper($helperError, 'box1')
         $record.FullyQualifiedErrorId | Should -Be "ExchangeMfa.$name"
         $record.CategoryInfo.Category | Should -Be $category
         $record.ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
@@ -126,13 +126,13 @@ Describe 'Error records' {
     It 'falls back to serverCode when the helper sends no exceptionType' {
         $helperError = [pscustomobject]@{ code = -32000; message = 'x'
             data = [pscustomobject]@{ name = 'ExchangeError'; serverCode = 'ManagementObjectAmbiguousException' } }
-        $record = & (Get-Module ExchangeMfa) { param($e) ConvertTo-ExchangeMfaErrorRecord -HelperError $e } $helperError
+        $record = [ExchangeMfa.ErrorRecords]::FromHelper($helperError)
         $record.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.Ambiguous'
     }
 
     It 'uses the helper target when it names one' {
         $helperError = [pscustomobject]@{ code = -32000; message = 'x'; data = [pscustomobject]@{ name = 'NotFound'; target = 'fromHelper' } }
-        $record = & (Get-Module ExchangeMfa) { param($e) ConvertTo-ExchangeMfaErrorRecord -HelperError $e -TargetObject 'mine' } $helperError
+        $record = [ExchangeMfa.ErrorRecords]::FromHelper($helperError, 'mine')
         $record.TargetObject | Should -Be 'fromHelper'
     }
 }

@@ -5,7 +5,7 @@
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') -Force
     function Resolve-Exo([string] $Name, [System.Collections.IDictionary] $Parameters) {
-        & (Get-Module ExchangeMfa) { param($n, $p) Resolve-ExoInvocation -CmdletName $n -Parameters $p } $Name $Parameters
+        & (Get-Module ExchangeMfa) { param($n, $p) Import-ExchangeMfaRuntime; Resolve-ExoInvocation -CmdletName $n -Parameters $p } $Name $Parameters
     }
     $sets = (Get-Content -Raw (Join-Path $PSScriptRoot '../../module/Data/PropertySets.json') | ConvertFrom-Json -AsHashtable).cmdlets
 }

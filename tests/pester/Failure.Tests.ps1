@@ -162,7 +162,7 @@ Describe 'A helper that breaks the protocol or cannot start' -Skip:$IsWindows {
     }
 
     AfterEach {
-        & (Get-Module ExchangeMfa) { Stop-HelperProcess }
+        [ExchangeMfa.Helper]::Stop([ExchangeMfa.Helper]::Current, $null)
     }
 
     AfterAll {

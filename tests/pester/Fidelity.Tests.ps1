@@ -153,10 +153,9 @@ Describe 'Sessions' {
         }
         # The helper's own list entry (state, tokenStatus) for a connection.
         function Get-ListedSession([string] $Id) {
-            & (Get-Module ExchangeMfa) {
-                param($Id)
-                $helper = Get-HelperProcess -Cmdlet $PSCmdlet -NoStart
-                @(Get-HelperConnectionList -Helper $helper -Cmdlet $PSCmdlet) | Where-Object connectionId -EQ $Id
+            & {
+                [CmdletBinding()] param($Id)
+                [ExchangeMfa.Helper]::Current.List($PSCmdlet) | Where-Object connectionId -EQ $Id
             } $Id
         }
     }

@@ -48,18 +48,37 @@ Describe 'Manifest' {
         $types | Should -Contain 'ExchangeMfa.Mailbox'
     }
 
-    It 'loads its functions from the generated bundle, which holds every source function' {
-        $module = Get-Module ExchangeMfa
-        $bundle = & $module { $script:BundlePath }
-        $bundle | Should -BeLike '*module?Bundle?ExchangeMfa.ps1'
-        $sources = Get-ChildItem (Join-Path $PSScriptRoot '../../module/Private'), (Join-Path $PSScriptRoot '../../module/Public') -Filter *.ps1
-        $defined = foreach ($file in $sources) {
-            [System.Management.Automation.Language.Parser]::ParseFile($file.FullName, [ref]$null, [ref]$null).FindAll(
-                { $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] -and
-                    $null -eq $args[0].Parent.Parent.Parent }, $true).Name
+    It 'loads its functions from the generated bundles: the commands at import, the rest on first need' {
+        # A new pwsh, so that no earlier test has needed the runtime.
+        $manifest = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
+        $result = Invoke-ChildPwsh -Command @"
+`$module = Import-Module '$manifest' -PassThru
+`$defined = { Test-Path function:Invoke-ExchangeProxyCommand }
+`$atImport = & `$module `$defined
+`$null = Get-ExchangeMfaConnection
+@{ Bundle = & `$module { `$script:BundlePath }; Runtime = & `$module { `$script:RuntimePath }; AtImport = `$atImport
+   AtUse = & `$module `$defined } | ConvertTo-Json -Compress
+"@ | Select-Object -Last 1 | ConvertFrom-Json
+        $result.Bundle | Should -BeLike '*module?Bundle?ExchangeMfa.ps1'
+        $result.Runtime | Should -BeLike '*module?Bundle?ExchangeMfa.Runtime.ps1'
+        function Get-DefinedFunction([string] $Folder) {
+            foreach ($file in Get-ChildItem (Join-Path $PSScriptRoot "../../module/$Folder") -Filter *.ps1) {
+                [System.Management.Automation.Language.Parser]::ParseFile($file.FullName, [ref]$null, [ref]$null).FindAll(
+                    { $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] -and
+                        $null -eq $args[0].Parent.Parent.Parent }, $true).Name
+            }
         }
-        $defined.Count | Should -BeGreaterThan 50
-        foreach ($name in $defined) { & $module { param($n) (Get-Command $n -CommandType Function).ScriptBlock.File } $name | Should -Be $bundle }
+        $public = @(Get-DefinedFunction Public)
+        $private = @(Get-DefinedFunction Private)
+        $private.Count | Should -BeGreaterThan 30
+        # At import the commands only; the functions behind them come with
+        # the first command that needs them.
+        $result.AtImport | Should -BeFalse
+        $result.AtUse | Should -BeTrue
+        $module = Get-Module ExchangeMfa
+        & $module { Import-ExchangeMfaRuntime }
+        foreach ($name in $public) { & $module { param($n) (Get-Command $n -CommandType Function).ScriptBlock.File } $name | Should -Be $result.Bundle }
+        foreach ($name in $private) { & $module { param($n) (Get-Command $n -CommandType Function).ScriptBlock.File } $name | Should -Be $result.Runtime }
     }
 
     It 'refuses to import when a source is newer than the bundle, naming ./build.sh' {
@@ -77,7 +96,7 @@ Describe 'Manifest' {
             $result | Should -Be 'imported'
             Set-Content (Join-Path $copy 'module/Private/Changed.ps1') 'function Get-Changed { 2 }'
             $result = Invoke-ChildPwsh "try { Import-Module '$copy/ExchangeMfa.psd1' -ErrorAction Stop; 'imported' } catch { `$_.Exception.Message }"
-            "$result" | Should -Match 'has changed since module/Bundle/ExchangeMfa.ps1 was generated.*Run ./build.sh'
+            "$result" | Should -Match 'has changed since module/Bundle was generated.*Run ./build.sh'
         }
         finally { Remove-Item $copy -Recurse -Force -ErrorAction Ignore }
     }

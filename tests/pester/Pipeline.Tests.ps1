@@ -113,6 +113,7 @@ Describe 'Requests in flight for pipeline input' {
         # An interactive prompt cannot run here: the module's decision is
         # checked with a command whose $ConfirmPreference is High.
         $limits = & (Get-Module ExchangeMfa) {
+            Import-ExchangeMfaRuntime
             $cmdlet = [pscustomobject]@{}
             $cmdlet | Add-Member -MemberType ScriptMethod -Name GetVariableValue -Value { param($Name, $Default) 'High' }
             $medium = @{ ChangesState = $true; ConfirmImpact = 'Medium' }

@@ -216,7 +216,7 @@ Describe 'Browser sign-in (the default)' {
 
     It 'waits 120 seconds by default' {
         (Get-Command Connect-ExchangeMfa).Parameters.BrowserTimeoutSeconds.ParameterSets.Keys | Should -Be @('Interactive')
-        & (Get-Module ExchangeMfa) { $script:InteractiveTimeoutSeconds } | Should -Be 120
+        [ExchangeMfa.SignIn]::InteractiveTimeoutSeconds | Should -Be 120
         (Get-Help Connect-ExchangeMfa -Parameter BrowserTimeoutSeconds | Out-String) | Should -Match 'default 120'
     }
 }

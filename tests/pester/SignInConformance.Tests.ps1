@@ -146,11 +146,12 @@ Describe 'Sign-in against <Name>' -ForEach $targets {
         $env:BROWSER = $browser
         Import-Module (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') -Force
         # A broken browser fails within seconds, not the 5 minute default.
-        & (Get-Module ExchangeMfa) { if ($null -ne $script:InteractiveTimeoutSeconds) { $script:InteractiveTimeoutSeconds = 20 } }
+        [ExchangeMfa.SignIn]::InteractiveTimeoutSeconds = 20
     }
 
     AfterAll {
         if (Get-Module ExchangeMfa) {
+            [ExchangeMfa.SignIn]::InteractiveTimeoutSeconds = 120
             Disconnect-ExchangeMfa -Confirm:$false -ErrorAction Ignore
             Remove-Module ExchangeMfa
         }
