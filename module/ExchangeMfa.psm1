@@ -1,30 +1,28 @@
-# ExchangeMfa root module. Import does no work beyond defining functions: the
-# helper process starts on first use (see Private/HelperProcess.ps1).
+# ExchangeMfa root module: its own code. build.sh writes the root module the
+# manifest names, module/Bundle/ExchangeMfa.psm1, as this file followed by
+# the commands (module/Public/*.ps1): one script to read and parse at import
+# (docs/decisions.md, "The work in compiled code, the faces in script"). So
+# $PSScriptRoot is module/Bundle here. Import does no work beyond defining
+# functions: the helper starts on first use (module/Types/Helper.cs).
 
 # Version 1: catches unset variables; helper messages have optional fields,
 # so reading an absent property must stay legal (it yields $null).
 Set-StrictMode -Version 1.0
 
 # The compiled parts (module/Types, built by build.sh into module/bin): loaded
-# first, since the import's own work is done there (ModuleSetup.cs).
-$null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($PSScriptRoot, 'bin', 'ExchangeMfa.Types.dll'))
+# first, since the import's own work is done there in one call
+# (ModuleSetup.cs): the check that the generated scripts are current, the
+# variables every runspace shares (docs/module.md, "Runspaces"), and
+# module/Commands on this process's PSModulePath, from where the proxy
+# commands autoload. It sets $script:RuntimePath, $script:RuntimeLoaded,
+# $script:CommandsFolder and $script:AddedCommandsFolder.
+$null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($PSScriptRoot, '..', 'bin', 'ExchangeMfa.Types.dll'))
+if ($problem = [ExchangeMfa.ModuleSetup]::Initialize($ExecutionContext.SessionState, $PSScriptRoot)) { throw $problem }
 
-# The functions come from two scripts that build.sh generates (module/Bundle,
-# at the depth of the sources, so the paths they build from $PSScriptRoot
-# hold there too): the commands (module/Public), parsed here, and the
-# functions behind them (module/Private), parsed by Import-ExchangeMfaRuntime
-# when a command first needs them. Import and a Connect from a cached token,
-# whose work is compiled, parse none of those (docs/decisions.md, "The work
-# in compiled code, the faces in script"). In a clone, sources changed since
-# the last ./build.sh are an error rather than old code run silently.
-$script:BundlePath = [System.IO.Path]::Combine($PSScriptRoot, 'Bundle', 'ExchangeMfa.ps1')
-$script:RuntimePath = [System.IO.Path]::Combine($PSScriptRoot, 'Bundle', 'ExchangeMfa.Runtime.ps1')
-if ($changed = [ExchangeMfa.ModuleSetup]::FindChangedSources($PSScriptRoot)) {
-    throw "ExchangeMfa: $changed has changed since module/Bundle was generated (or it is missing). Run ./build.sh in the repository."
-}
-. $script:BundlePath
-
-$script:RuntimeLoaded = $false
+# The functions behind the commands (module/Private, generated into
+# module/Bundle/ExchangeMfa.Runtime.ps1): parsed when a command first needs
+# them. Import and a Connect from a cached token, whose work is compiled,
+# parse none of them.
 function Import-ExchangeMfaRuntime {
     # The generator defines the functions as script:<name>, so they land in
     # the module's scope from inside this function.
@@ -32,20 +30,6 @@ function Import-ExchangeMfaRuntime {
     . $script:RuntimePath
     $script:RuntimeLoaded = $true
 }
-
-# Module state. One helper serves the whole process, and every instance of
-# the module (one a runspace: ForEach-Object -Parallel, thread jobs) shares
-# it and the default connections through compiled variables; see
-# docs/module.md, "Runspaces".
-[ExchangeMfa.SharedState]::Attach($ExecutionContext.SessionState)
-# A runspace without the module gets it from here when a proxy command
-# autoloads (module/Commands): process-wide, not inherited by child processes.
-[System.AppDomain]::CurrentDomain.SetData('ExchangeMfa.Manifest', [System.IO.Path]::Combine([System.IO.Path]::GetDirectoryName($PSScriptRoot), 'ExchangeMfa.psd1'))
-
-# The proxy commands (module/Commands, made by the build) autoload from
-# PSModulePath: this process only, taken back out in OnRemove.
-$script:CommandsFolder = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, 'Commands'))
-$script:AddedCommandsFolder = [ExchangeMfa.ModuleSetup]::AddToModulePath($script:CommandsFolder)
 
 # A mistyped Exchange name gets the catalogue's closest names; other names
 # go on to any handler that was there before.
@@ -85,3 +69,5 @@ $ExecutionContext.SessionState.Module.OnRemove = {
         $ExecutionContext.InvokeCommand.CommandNotFoundAction = $script:PreviousCommandNotFoundAction
     }
 }
+
+# The commands follow (module/Public/*.ps1, appended by build.sh).

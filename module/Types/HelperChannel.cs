@@ -229,7 +229,7 @@ namespace ExchangeMfa
             }
         }
 
-        public static void Attach(SessionState scope)
+        internal static void Attach(SessionState scope)
         {
             if (Runspace.DefaultRunspace != null) instances.AddOrUpdate(Runspace.DefaultRunspace, new Instance { Scope = scope });
             foreach (string name in new[] { "Helper", "DefaultConnectionId", "DefaultComplianceConnectionId" })

@@ -1,24 +1,51 @@
 // What ExchangeMfa.psm1 does at import besides defining its functions, in
-// compiled code: in a fresh PowerShell the first use of each script
-// construct (a -split, a -notcontains, an array +, a loop over files) costs
-// 5-25 ms, which made up a third of Import-Module (issue 12, "Connect";
-// docs/decisions.md, "Import and Connect time").
+// one compiled call: in a fresh PowerShell the first use of each script
+// construct (a -split, a -notcontains, an array +, a loop over files, a
+// .NET method) costs milliseconds, which made up a third of Import-Module
+// (issue 12; docs/decisions.md, "Import and Connect time").
 using System;
 using System.IO;
 using System.Linq;
+using System.Management.Automation;
 
 namespace ExchangeMfa
 {
     public static class ModuleSetup
     {
-        // In a clone, module/Private or module/Public when one of them (a file
-        // in it, or the folder itself, whose time changes when a file is added
-        // or removed) is newer than the generated bundles (build.sh writes the
-        // runtime's first), or they are missing; null otherwise. An installed
-        // package has the bundles only.
+        // The import's work (ExchangeMfa.psm1), given the module's scope and
+        // the generated root module's folder (module/Bundle). Returns why the
+        // module cannot be imported, or null.
+        public static string Initialize(SessionState scope, string bundleFolder)
+        {
+            string moduleFolder = Path.GetDirectoryName(Path.GetFullPath(bundleFolder));
+            string changed = FindChangedSources(moduleFolder);
+            if (changed != null)
+                return $"ExchangeMfa: {changed} has changed since module/Bundle was generated (or it is missing). Run ./build.sh in the repository.";
+            scope.PSVariable.Set("RuntimePath", Path.Combine(moduleFolder, "Bundle", "ExchangeMfa.Runtime.ps1"));
+            scope.PSVariable.Set("RuntimeLoaded", false);
+            SharedState.Attach(scope);
+            // A runspace without the module gets it from here when a proxy
+            // command autoloads (module/Commands): process-wide, not
+            // inherited by child processes.
+            AppDomain.CurrentDomain.SetData("ExchangeMfa.Manifest", Path.Combine(Path.GetDirectoryName(moduleFolder), "ExchangeMfa.psd1"));
+            // The proxy commands autoload from PSModulePath: this process
+            // only, taken back out when the module is removed.
+            string commands = Path.Combine(moduleFolder, "Commands");
+            scope.PSVariable.Set("CommandsFolder", commands);
+            scope.PSVariable.Set("AddedCommandsFolder", AddToModulePath(commands));
+            return null;
+        }
+
+        // In a clone, the source (module/ExchangeMfa.psm1, module/Private,
+        // module/Public) that is newer than the generated scripts: a file, or
+        // a folder, whose time changes when a file is added or removed. The
+        // runtime script is compared, which build.sh writes first. Null when
+        // all are current; an installed package has the generated scripts only.
         public static string FindChangedSources(string moduleFolder)
         {
-            DateTime bundleTime = File.GetLastWriteTimeUtc(Path.Combine(moduleFolder, "Bundle", "ExchangeMfa.ps1"));   // 1601 when missing
+            DateTime generated = File.GetLastWriteTimeUtc(Path.Combine(moduleFolder, "Bundle", "ExchangeMfa.Runtime.ps1"));   // 1601 when missing
+            string rootSource = Path.Combine(moduleFolder, "ExchangeMfa.psm1");
+            if (File.Exists(rootSource) && File.GetLastWriteTimeUtc(rootSource) > generated) return rootSource;
             foreach (string name in new[] { "Private", "Public" })
             {
                 string folder = Path.Combine(moduleFolder, name);
@@ -29,7 +56,7 @@ namespace ExchangeMfa
                     DateTime time = File.GetLastWriteTimeUtc(file);
                     if (time > newest) newest = time;
                 }
-                if (newest > bundleTime) return folder;
+                if (newest > generated) return folder;
             }
             return null;
         }

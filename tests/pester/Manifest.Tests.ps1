@@ -48,7 +48,7 @@ Describe 'Manifest' {
         $types | Should -Contain 'ExchangeMfa.Mailbox'
     }
 
-    It 'loads its functions from the generated bundles: the commands at import, the rest on first need' {
+    It 'loads its functions from the generated scripts: the commands with the root module, the rest on first need' {
         # A new pwsh, so that no earlier test has needed the runtime.
         $manifest = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
         $result = Invoke-ChildPwsh -Command @"
@@ -56,10 +56,10 @@ Describe 'Manifest' {
 `$defined = { Test-Path function:Invoke-ExchangeProxyCommand }
 `$atImport = & `$module `$defined
 `$null = Get-ExchangeMfaConnection
-@{ Bundle = & `$module { `$script:BundlePath }; Runtime = & `$module { `$script:RuntimePath }; AtImport = `$atImport
+@{ Root = `$module.Path; Runtime = & `$module { `$script:RuntimePath }; AtImport = `$atImport
    AtUse = & `$module `$defined } | ConvertTo-Json -Compress
 "@ | Select-Object -Last 1 | ConvertFrom-Json
-        $result.Bundle | Should -BeLike '*module?Bundle?ExchangeMfa.ps1'
+        $result.Root | Should -BeLike '*module?Bundle?ExchangeMfa.psm1'
         $result.Runtime | Should -BeLike '*module?Bundle?ExchangeMfa.Runtime.ps1'
         function Get-DefinedFunction([string] $Folder) {
             foreach ($file in Get-ChildItem (Join-Path $PSScriptRoot "../../module/$Folder") -Filter *.ps1) {
@@ -77,7 +77,7 @@ Describe 'Manifest' {
         $result.AtUse | Should -BeTrue
         $module = Get-Module ExchangeMfa
         & $module { Import-ExchangeMfaRuntime }
-        foreach ($name in $public) { & $module { param($n) (Get-Command $n -CommandType Function).ScriptBlock.File } $name | Should -Be $result.Bundle }
+        foreach ($name in $public) { & $module { param($n) (Get-Command $n -CommandType Function).ScriptBlock.File } $name | Should -Be $result.Root }
         foreach ($name in $private) { & $module { param($n) (Get-Command $n -CommandType Function).ScriptBlock.File } $name | Should -Be $result.Runtime }
     }
 
@@ -86,9 +86,9 @@ Describe 'Manifest' {
         try {
             New-Item -ItemType Directory -Path (Join-Path $copy 'module/Bundle'), (Join-Path $copy 'module/Private'), (Join-Path $copy 'module/bin') -Force | Out-Null
             Copy-Item (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') $copy
-            Copy-Item (Join-Path $PSScriptRoot '../../module/ExchangeMfa.psm1'), (Join-Path $PSScriptRoot '../../module/ExchangeMfa.format.ps1xml') (Join-Path $copy 'module')
+            Copy-Item (Join-Path $PSScriptRoot '../../module/ExchangeMfa.format.ps1xml') (Join-Path $copy 'module')
+            Copy-Item (Join-Path $PSScriptRoot '../../module/Bundle/*') (Join-Path $copy 'module/Bundle')
             Copy-Item (Join-Path $PSScriptRoot '../../module/bin/ExchangeMfa.Types.dll') (Join-Path $copy 'module/bin')
-            Set-Content (Join-Path $copy 'module/Bundle/ExchangeMfa.ps1') 'function Get-StaleProbe { 1 }'
             $old = [datetime]::UtcNow.AddMinutes(-5)
             foreach ($item in Get-ChildItem $copy -Recurse) { $item.LastWriteTimeUtc = $old }
             # A clone whose sources are older than its bundle imports.

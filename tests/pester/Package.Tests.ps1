@@ -75,7 +75,7 @@ AfterAll {
 Describe 'The package' {
     It 'installs into the fresh module path with the manifest, help, commands, types and helpers' {
         $script:installed.Location | Should -Be $script:modulePath
-        foreach ($file in 'ExchangeMfa.psd1', 'en-US/about_ExchangeMfa.help.txt', 'module/ExchangeMfa.psm1', 'module/Bundle/ExchangeMfa.ps1', 'module/Bundle/ExchangeMfa.Runtime.ps1',
+        foreach ($file in 'ExchangeMfa.psd1', 'en-US/about_ExchangeMfa.help.txt', 'module/Bundle/ExchangeMfa.psm1', 'module/Bundle/ExchangeMfa.Runtime.ps1',
             'module/Commands/CommandNames.txt', 'module/bin/ExchangeMfa.Types.dll', 'module/bin/linux-x64/exchangemfa-helper') {
             Join-Path $script:moduleBase $file | Should -Exist
         }
