@@ -77,22 +77,6 @@ function ConvertTo-ConnectionInformation {
     }
 }
 
-function Resolve-ExchangeMfaTarget {
-    # The helper and connection id an Exchange command uses: -ConnectionId
-    # when given (the helper checks it), else the default connection.
-    param(
-        [string] $ConnectionId,
-        [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
-    )
-    $helper = [ExchangeMfa.Helper]::Get($Cmdlet, $true, $false)
-    if (-not $ConnectionId) { $ConnectionId = $script:DefaultConnectionId }
-    if (-not $helper -or -not $ConnectionId) {
-        $Cmdlet.ThrowTerminatingError([ExchangeMfa.ErrorRecords]::Create('NotConnected',
-                'There is no connection to Exchange Online. Run Connect-ExchangeMfa -Device first.'))
-    }
-    [pscustomobject]@{ Helper = $helper; ConnectionId = $ConnectionId }
-}
-
 # Microsoft's Connect-ExchangeOnline / Connect-IPPSSession parameters that
 # Connect-ExchangeMfa takes under the same name and meaning.
 $script:DropInConnectParameters = @(

@@ -331,26 +331,26 @@ function Invoke-ExchangeProxyCommand {
         if ($command.Products -contains 'SecurityCompliance') { $connect = (@($connect) + 'Connect-IPPSSession' | Where-Object { $_ }) -join ', or ' }
         $Cmdlet.ThrowTerminatingError([ExchangeMfa.ErrorRecords]::Create('NotConnected', "$Name needs a connection: run $connect first.", $Name))
     }
-    $stream = @{
-        Cmdlet = $Cmdlet; CmdletName = $Name; Parameters = $parameters; ResultSize = $resultSize
-        ConnectionId = $connectionId; TargetObject = $target; TypeName = $command.OutputType
-    }
+    $cmdletName = $Name
+    $select = $null
     if ($command.Client -eq 'exo') {
         # Get-EXO*: the underlying cmdlet with $select (module/Private/ExoCmdlets.ps1).
         try { $exo = Resolve-ExoInvocation -CmdletName $Name -Parameters $parameters }
         catch [System.ArgumentException] {
             $Cmdlet.ThrowTerminatingError([ExchangeMfa.ErrorRecords]::Create('InvalidParameter', $_.Exception.Message, $Name))
         }
-        $stream.CmdletName = $exo.CmdletName
-        $stream.Parameters = $exo.Parameters
-        $stream.Select = $exo.Select
+        $cmdletName = $exo.CmdletName
+        $parameters = $exo.Parameters
+        $select = $exo.Select
     }
     $limit = 1
     if ($null -ne $InFlight -and $Cmdlet.MyInvocation.ExpectingInput) {
         $limit = Get-ExchangeProxyThrottleLimit -Cmdlet $Cmdlet -Bound $Bound -Command $command -ConnectionId $connectionId
     }
+    # The invoke and its objects: compiled (module/Types/ExchangeStream.cs).
+    $stream = [ExchangeMfa.ExchangeStream]
     if ($limit -le 1 -and -not $InFlight.Count) {
-        Receive-ExchangeMfaStream (Start-ExchangeMfaStream @stream)
+        $stream::Start($Cmdlet, $cmdletName, $parameters, $resultSize, 0, $connectionId, $target, $command.OutputType, $select, 0).Receive()
         return
     }
     # The window: drain strictly oldest first (results, warnings and errors
@@ -358,9 +358,10 @@ function Invoke-ExchangeProxyCommand {
     # kept small by acks), then send this one.
     $sent = $false
     try {
-        while ($InFlight.Count -ge $limit) { Receive-ExchangeMfaStream $InFlight.Dequeue() }
-        if ($limit -le 1) { Receive-ExchangeMfaStream (Start-ExchangeMfaStream @stream) }
-        else { $InFlight.Enqueue((Start-ExchangeMfaStream @stream -ThrottleLimit $limit)) }
+        while ($InFlight.Count -ge $limit) { $InFlight.Dequeue().Receive() }
+        $started = $stream::Start($Cmdlet, $cmdletName, $parameters, $resultSize, 0, $connectionId, $target, $command.OutputType, $select, $(if ($limit -gt 1) { $limit } else { 0 }))
+        if ($limit -le 1) { $started.Receive() }
+        else { $InFlight.Enqueue($started) }
         $sent = $true
     }
     finally {
@@ -375,7 +376,7 @@ function Complete-ExchangeProxyCommand {
     param($InFlight)
     $drained = $false
     try {
-        while ($InFlight.Count) { Receive-ExchangeMfaStream $InFlight.Dequeue() }
+        while ($InFlight.Count) { $InFlight.Dequeue().Receive() }
         $drained = $true
     }
     finally {
@@ -386,7 +387,7 @@ function Complete-ExchangeProxyCommand {
 function Stop-ExchangeProxyWindow {
     # Cancels every stream of a window that will not be read.
     param($InFlight)
-    while ($InFlight.Count) { Stop-ExchangeMfaStream $InFlight.Dequeue() }
+    while ($InFlight.Count) { $InFlight.Dequeue().Stop() }
 }
 
 function Get-ExchangeProxyThrottleLimit {

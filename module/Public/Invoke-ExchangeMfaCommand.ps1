@@ -93,6 +93,6 @@ function Invoke-ExchangeMfaCommand {
     Import-ExchangeMfaRuntime
     $target = if ($Parameters -and $Parameters.Contains('Identity')) { $Parameters['Identity'] } else { $Name }
     if ((Test-ExchangeCommandChangesState -Name $Name) -and -not $PSCmdlet.ShouldProcess([string]$target, $Name)) { return }
-    Receive-ExchangeMfaStream (Start-ExchangeMfaStream -Cmdlet $PSCmdlet -CmdletName $Name -Parameters $Parameters `
-            -ResultSize $ResultSize -PageSize $PageSize -ConnectionId $ConnectionId -TargetObject $target)
+    # The invoke and its objects: compiled (module/Types/ExchangeStream.cs).
+    [ExchangeMfa.ExchangeStream]::Start($PSCmdlet, $Name, $Parameters, $ResultSize, $PageSize, $ConnectionId, $target, $null, $null, 0).Receive()
 }

@@ -36,13 +36,13 @@ Describe 'Exchange parameter encoding' {
         @{ name = 'a string array as an array'; value = @('UserMailbox', 'SharedMailbox'); json = '["UserMailbox","SharedMailbox"]' }
         @{ name = 'an Exchange object as its Identity'; value = [pscustomobject]@{ Identity = 'user00002'; Name = 'x' }; json = '"user00002"' }
     ) {
-        $encoded = & (Get-Module ExchangeMfa) { param($v) Import-ExchangeMfaRuntime; ConvertTo-ExchangeParameterSet @{ P = $v } } $value
+        $encoded = [ExchangeMfa.ExchangeParameters]::Encode(@{ P = $value })
         Send-TestRequest @{ parameters = $encoded } | Should -BeExactly "{""jsonrpc"":""2.0"",""id"":1,""method"":""invoke"",""params"":{""parameters"":{""P"":$json}}}`n"
     }
 
     It 'marks a SecureString for the helper to encrypt; its plain text is in the request line only' {
         $secret = ConvertTo-SecureString 'Pa55-w"0rd!' -AsPlainText -Force
-        $encoded = & (Get-Module ExchangeMfa) { param($v) Import-ExchangeMfaRuntime; ConvertTo-ExchangeParameterSet @{ Password = $v } } $secret
+        $encoded = [ExchangeMfa.ExchangeParameters]::Encode(@{ Password = $secret })
         # No managed string holds it while the request is built; it is marked
         # for the helper, which encrypts it with Exchange's public key ...
         $encoded.Password['@exchangemfa.secureString'] | Should -BeOfType [securestring]
@@ -53,13 +53,13 @@ Describe 'Exchange parameter encoding' {
     }
 
     It 'encodes a hashtable as Exchange.GenericHashTable' {
-        $encoded = & (Get-Module ExchangeMfa) { Import-ExchangeMfaRuntime; ConvertTo-ExchangeParameterSet @{ EmailAddresses = [ordered]@{ Add = 'a@b' } } }
+        $encoded = [ExchangeMfa.ExchangeParameters]::Encode(@{ EmailAddresses = [ordered]@{ Add = 'a@b' } })
         ConvertTo-Json -InputObject $encoded -Compress -Depth 5 |
             Should -Be '{"EmailAddresses":{"@odata.type":"#Exchange.GenericHashTable","Add":"a@b"}}'
     }
 
     It 'flags an array of hashtables as a collection' {
-        $encoded = & (Get-Module ExchangeMfa) { Import-ExchangeMfaRuntime; ConvertTo-ExchangeParameterSet @{ Rules = @(@{ A = 1 }, @{ B = 2 }) } }
+        $encoded = [ExchangeMfa.ExchangeParameters]::Encode(@{ Rules = @(@{ A = 1 }, @{ B = 2 }) })
         $encoded['Rules@odata.type'] | Should -Be '#Collection(Exchange.GenericHashTable)'
         $encoded.Rules.Count | Should -Be 2
         $encoded.Rules[0]['@odata.type'] | Should -Be '#Exchange.GenericHashTable'
