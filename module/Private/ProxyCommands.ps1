@@ -6,7 +6,8 @@
 # first use, on tab completion and on Get-Help; Connect imports nothing.
 # Each function is a real param block (binding, validation, -WhatIf/-Confirm,
 # completion and help are PowerShell's own) and one call to
-# Invoke-ExchangeProxyCommand, the single implementation they all share.
+# [ExchangeMfa.ExchangeProxy]::Invoke, the single implementation they all share
+# (module/Types/ExchangeProxy.cs).
 # docs/exchange.md has the details.
 
 # prefix -> @{ Prefix; ConnectionId; Module; CommandNames }: the aliases
@@ -21,17 +22,10 @@ $script:ProxyParameterTypes = @{
     'unlimited' = 'string'; 'enum' = 'string'; 'object' = 'object'; 'object[]' = 'object[]'
 }
 
-# Parameters of a proxy that are PowerShell's or the module's, never Exchange's.
-$script:ProxyLocalParameters = [System.Collections.Generic.HashSet[string]]::new(
-    [string[]]([System.Management.Automation.PSCmdlet]::CommonParameters +
-        [System.Management.Automation.PSCmdlet]::OptionalCommonParameters + 'ConnectionId' + 'ThrottleLimit'),
-    [System.StringComparer]::OrdinalIgnoreCase)
-
 $script:ResultSizePattern = '^(Unlimited|[1-9][0-9]{0,9})$'
 
-# Requests a proxy keeps in flight for pipeline input when neither
-# -ThrottleLimit nor the connection says (docs/exchange.md, Pipelines).
-$script:DefaultThrottleLimit = 8
+# The most requests a proxy keeps in flight for pipeline input
+# (-ThrottleLimit; the default is ExchangeProxy.DefaultThrottleLimit).
 $script:MaxThrottleLimit = 64
 # $script:ConnectionThrottleLimits: connection id -> its ThrottleLimit
 # setting (Connect -ThrottleLimit), shared by every runspace (SharedState).
@@ -117,10 +111,11 @@ function Add-ProxyFunctionText {
     [void]$Text.Append("function $name {`n    <#`n    .SYNOPSIS`n    $(ConvertTo-ProxyHelpText $Command.synopsis)`n`n    .DESCRIPTION`n    Runs $name on $where through ExchangeMfa ($connect first).`n`n")
     # PowerShell names are case-insensitive: a name the docs spell twice
     # (PolicyScopeGroupID, PolicyScopeGroupId) is one parameter, the first.
-    $seen = [System.Collections.Generic.HashSet[string]]::new($script:ProxyLocalParameters, [System.StringComparer]::OrdinalIgnoreCase)
+    $local = [ExchangeMfa.ExchangeProxy]::LocalParameters
+    $seen = [System.Collections.Generic.HashSet[string]]::new($local, [System.StringComparer]::OrdinalIgnoreCase)
     $parameters = @(foreach ($parameter in $Command.parameters) {
             if ($seen.Add([string]$parameter.name)) { $parameter }
-            elseif (-not $script:ProxyLocalParameters.Contains([string]$parameter.name)) { Write-Warning "$name`: the catalogue repeats -$($parameter.name); the first one is used." }
+            elseif ($local -notcontains [string]$parameter.name) { Write-Warning "$name`: the catalogue repeats -$($parameter.name); the first one is used." }
         })
     foreach ($parameter in $parameters) {
         $facts = [System.Collections.Generic.List[string]]::new()
@@ -182,21 +177,21 @@ function Add-ProxyFunctionText {
     }
     [void]$Text.Append("        [ValidateNotNullOrEmpty()]`n        [string] `$ConnectionId")
     if (-not $pipelined) {
-        [void]$Text.Append("`n    )`n    process { & `$script:InvokeProxy `$PSCmdlet $(ConvertTo-ProxyLiteral $name) `$PSBoundParameters `$MyInvocation.InvocationName `$script:Facts }`n}`n")
+        [void]$Text.Append("`n    )`n    process { [ExchangeMfa.ExchangeProxy]::Invoke(`$PSCmdlet, $(ConvertTo-ProxyLiteral $name), `$PSBoundParameters, `$MyInvocation.InvocationName, `$script:Facts, `$null) }`n}`n")
         return
     }
     [void]$Text.Append(",`n`n        [ValidateRange(1, $script:MaxThrottleLimit)]`n        [int] `$ThrottleLimit`n    )`n")
     [void]$Text.Append("    begin { `$inFlight = [System.Collections.Generic.Queue[object]]::new() }`n")
-    [void]$Text.Append("    process { & `$script:InvokeProxy `$PSCmdlet $(ConvertTo-ProxyLiteral $name) `$PSBoundParameters `$MyInvocation.InvocationName `$script:Facts `$inFlight }`n")
-    [void]$Text.Append("    end { & `$script:CompleteProxy `$inFlight }`n")
+    [void]$Text.Append("    process { [ExchangeMfa.ExchangeProxy]::Invoke(`$PSCmdlet, $(ConvertTo-ProxyLiteral $name), `$PSBoundParameters, `$MyInvocation.InvocationName, `$script:Facts, `$inFlight) }`n")
+    [void]$Text.Append("    end { [ExchangeMfa.ExchangeProxy]::Complete(`$inFlight) }`n")
     # clean runs however the pipeline ends, also when Ctrl+C lands while a
     # command upstream runs and no block of this one is on the stack: the
     # requests still in flight are cancelled (after a normal end, none are).
-    [void]$Text.Append("    clean { & `$script:StopProxyWindow `$inFlight }`n}`n")
+    [void]$Text.Append("    clean { [ExchangeMfa.ExchangeProxy]::StopWindow(`$inFlight) }`n}`n")
 }
 
 function Get-ProxyFactsText {
-    # The few facts Invoke-ExchangeProxyCommand needs, as a literal table
+    # The few facts ExchangeProxy.Invoke needs, as a literal table
     # entry: reading them here costs nothing at the first call, where
     # parsing the multi-MB catalogue would.
     param([Parameter(Mandatory)] [object] $Command)
@@ -239,9 +234,6 @@ function Export-ExchangeProxyModule {
         [void]$text.Append("# Generated by tools/proxies/Build-ProxyModules.ps1 from module/Data/ExchangeCommands.json: do not edit.`n")
         [void]$text.Append("# The shared implementation comes from ExchangeMfa, which put this module on PSModulePath.`n")
         [void]$text.Append("`$exchangeMfa = @(Get-Module ExchangeMfa)[0]`nif (-not `$exchangeMfa -and (`$manifest = [AppDomain]::CurrentDomain.GetData('ExchangeMfa.Manifest'))) { `$exchangeMfa = Import-Module `$manifest -Global -PassThru }`nif (-not `$exchangeMfa) { throw 'Import-Module ExchangeMfa first: $moduleName runs through it.' }`n")
-        # The functions behind the commands are parsed on first use (ExchangeMfa.psm1).
-        [void]$text.Append("`$script:InvokeProxy, `$script:CompleteProxy, `$script:StopProxyWindow = & `$exchangeMfa {`n")
-        [void]$text.Append("    Import-ExchangeMfaRuntime; `${function:Invoke-ExchangeProxyCommand}; `${function:Complete-ExchangeProxyCommand}; `${function:Stop-ExchangeProxyWindow}`n}`n")
         [void]$text.Append("`$script:Facts = @{`n")
         foreach ($command in $group.Value) { [void]$text.Append((Get-ProxyFactsText -Command $command)) }
         [void]$text.Append("}`n`n")
@@ -268,152 +260,6 @@ function Export-ExchangeProxyModule {
 
 # ---------------------------------------------------------------------------
 # Run time.
-
-function Get-ExchangeDefaultConnectionId {
-    # The default connection of a product the command has. A command of
-    # both products uses Exchange Online's when there is one.
-    param([string[]] $Products)
-    if ($Products -contains 'ExchangeOnline' -and $script:DefaultConnectionId) { return $script:DefaultConnectionId }
-    if ($Products -contains 'SecurityCompliance' -and $script:DefaultComplianceConnectionId) { return $script:DefaultComplianceConnectionId }
-    $null
-}
-
-function Resolve-ExchangeProxyConnectionId {
-    # The connection of a proxy call made without -ConnectionId: called as
-    # Verb-<Prefix>Noun (an alias made by Connect -Prefix) -> that prefix's
-    # connection, else the default connection of one of its products.
-    param([string] $Name, [string] $InvocationName, [string[]] $Products)
-    if ($script:ProxyPrefixes.Count -and $InvocationName -and $InvocationName -ne $Name) {
-        $called = ($InvocationName -split '\\')[-1]
-        $verb, $noun = $Name -split '-', 2
-        if ($called.StartsWith("$verb-", [System.StringComparison]::OrdinalIgnoreCase) -and
-            $called.EndsWith($noun, [System.StringComparison]::OrdinalIgnoreCase)) {
-            $prefix = $called.Substring($verb.Length + 1, $called.Length - $verb.Length - 1 - $noun.Length)
-            $entry = $script:ProxyPrefixes[$prefix]
-            if ($prefix -and $entry) { return $entry.ConnectionId }
-        }
-    }
-    Get-ExchangeDefaultConnectionId -Products $Products
-}
-
-function Invoke-ExchangeProxyCommand {
-    # The one implementation behind every proxy: bound parameters -> invoke.
-    # Positional and untyped on purpose: it runs once per pipeline input.
-    # $Facts is the calling group's table (Get-ProxyFactsText). $InFlight:
-    # the queue of streams a proxy taking pipeline input keeps in flight
-    # (oldest first; $null for the others); its end block drains it.
-    param($Cmdlet, $Name, $Bound, $InvocationName, $Facts, $InFlight)
-    $command = $Facts[$Name]
-    $parameters = [ordered]@{}
-    foreach ($key in $Bound.Keys) {
-        if (-not $script:ProxyLocalParameters.Contains($key)) { $parameters[$key] = $Bound[$key] }
-    }
-    # ResultSize goes to the helper too (it stops after that many objects);
-    # a default the user did not type is not in $PSBoundParameters.
-    $resultSize = $null
-    if ($command.ResultSize) {
-        if ($parameters.Contains($command.ResultSize)) {
-            $resultSize = [string]$parameters[$command.ResultSize]
-            $parameters.Remove($command.ResultSize)
-        }
-        else { $resultSize = $command.ResultSizeDefault }
-    }
-    $target = $Name
-    foreach ($field in 'Identity', 'Name', 'DisplayName', 'Mailbox', 'MessageTraceId') {
-        if ($parameters.Contains($field)) { $target = $parameters[$field]; break }
-    }
-    if ($command.ChangesState -and -not $Cmdlet.ShouldProcess([string]$target, $Name)) { return }
-    $connectionId = if ($Bound.ContainsKey('ConnectionId')) { $Bound['ConnectionId'] } else {
-        Resolve-ExchangeProxyConnectionId -Name $Name -InvocationName $InvocationName -Products $command.Products
-    }
-    if (-not $connectionId) {
-        $connect = if ($command.Products -contains 'ExchangeOnline') { 'Connect-ExchangeOnline or Connect-ExchangeMfa' }
-        if ($command.Products -contains 'SecurityCompliance') { $connect = (@($connect) + 'Connect-IPPSSession' | Where-Object { $_ }) -join ', or ' }
-        $Cmdlet.ThrowTerminatingError([ExchangeMfa.ErrorRecords]::Create('NotConnected', "$Name needs a connection: run $connect first.", $Name))
-    }
-    $cmdletName = $Name
-    $select = $null
-    if ($command.Client -eq 'exo') {
-        # Get-EXO*: the underlying cmdlet with $select (module/Private/ExoCmdlets.ps1).
-        try { $exo = Resolve-ExoInvocation -CmdletName $Name -Parameters $parameters }
-        catch [System.ArgumentException] {
-            $Cmdlet.ThrowTerminatingError([ExchangeMfa.ErrorRecords]::Create('InvalidParameter', $_.Exception.Message, $Name))
-        }
-        $cmdletName = $exo.CmdletName
-        $parameters = $exo.Parameters
-        $select = $exo.Select
-    }
-    $limit = 1
-    if ($null -ne $InFlight -and $Cmdlet.MyInvocation.ExpectingInput) {
-        $limit = Get-ExchangeProxyThrottleLimit -Cmdlet $Cmdlet -Bound $Bound -Command $command -ConnectionId $connectionId
-    }
-    # The invoke and its objects: compiled (module/Types/ExchangeStream.cs).
-    $stream = [ExchangeMfa.ExchangeStream]
-    if ($limit -le 1 -and -not $InFlight.Count) {
-        $stream::Start($Cmdlet, $cmdletName, $parameters, $resultSize, 0, $connectionId, $target, $command.OutputType, $select, 0).Receive()
-        return
-    }
-    # The window: drain strictly oldest first (results, warnings and errors
-    # come out in input order; later requests' lines wait in their queues,
-    # kept small by acks), then send this one.
-    $sent = $false
-    try {
-        while ($InFlight.Count -ge $limit) { $InFlight.Dequeue().Receive() }
-        $started = $stream::Start($Cmdlet, $cmdletName, $parameters, $resultSize, 0, $connectionId, $target, $command.OutputType, $select, $(if ($limit -gt 1) { $limit } else { 0 }))
-        if ($limit -le 1) { $started.Receive() }
-        else { $InFlight.Enqueue($started) }
-        $sent = $true
-    }
-    finally {
-        # A terminating error, Ctrl+C, Select-Object -First: nothing more
-        # will be read, so the helper stops every request still in flight.
-        if (-not $sent) { Stop-ExchangeProxyWindow $InFlight }
-    }
-}
-
-function Complete-ExchangeProxyCommand {
-    # A windowed proxy's end block: the requests still in flight, oldest first.
-    param($InFlight)
-    $drained = $false
-    try {
-        while ($InFlight.Count) { $InFlight.Dequeue().Receive() }
-        $drained = $true
-    }
-    finally {
-        if (-not $drained) { Stop-ExchangeProxyWindow $InFlight }
-    }
-}
-
-function Stop-ExchangeProxyWindow {
-    # Cancels every stream of a window that will not be read.
-    param($InFlight)
-    while ($InFlight.Count) { $InFlight.Dequeue().Stop() }
-}
-
-function Get-ExchangeProxyThrottleLimit {
-    # Requests in flight for one pipeline input: -ThrottleLimit, else the
-    # connection's setting, else 8; 1 while -Confirm may ask the user, so
-    # answers and results do not interleave.
-    param($Cmdlet, $Bound, $Command, $ConnectionId)
-    $limit = $script:DefaultThrottleLimit
-    if ($Bound.ContainsKey('ThrottleLimit')) { $limit = $Bound['ThrottleLimit'] }
-    elseif ($script:ConnectionThrottleLimits.ContainsKey($ConnectionId)) { $limit = $script:ConnectionThrottleLimits[$ConnectionId] }
-    if ($limit -gt 1 -and $Command.ChangesState -and (Test-ExchangeProxyConfirmPrompt -Cmdlet $Cmdlet -Bound $Bound -ConfirmImpact $Command.ConfirmImpact)) {
-        $limit = 1
-    }
-    $limit
-}
-
-function Test-ExchangeProxyConfirmPrompt {
-    # Whether ShouldProcess may ask the user: -Confirm, or an impact at or
-    # above $ConfirmPreference (-WhatIf asks nothing and sends nothing).
-    param($Cmdlet, $Bound, [string] $ConfirmImpact)
-    if ($Bound.ContainsKey('Confirm')) { return [bool]$Bound['Confirm'] }
-    if ($Bound.ContainsKey('WhatIf') -and $Bound['WhatIf']) { return $false }
-    $preference = [System.Management.Automation.ConfirmImpact]$Cmdlet.GetVariableValue('ConfirmPreference', 'High')
-    if (-not $ConfirmImpact) { $ConfirmImpact = 'Medium' }
-    $preference -ne 'None' -and [System.Management.Automation.ConfirmImpact]$ConfirmImpact -ge $preference
-}
 
 function Import-ExchangeProxyModule {
     # Connect's part: unprefixed, nothing to do (every command autoloads)

@@ -251,6 +251,10 @@ namespace ExchangeMfa
             return instance?.Started != null && ReferenceEquals(instance.Started, Get("Helper"));
         }
 
+        // A variable of this runspace's instance of the module ("script:Name"),
+        // or null.
+        internal static object InstanceValue(string name) => ThisInstance?.Scope.PSVariable.GetValue(name);
+
         // The helper is gone: this runspace's commands bound to its
         // connections (Connect -Prefix aliases) go with it. Script, since the
         // aliases are this instance's modules; a rare path.

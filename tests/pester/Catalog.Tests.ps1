@@ -201,7 +201,7 @@ Describe 'Which connection a proxy uses' {
     BeforeAll {
         # Module state set by hand: no helper is asked for anything here.
         function Resolve-TestConnection([string] $Name, [string] $InvocationName, [string[]] $Products) {
-            & (Get-Module ExchangeMfa) { param($n, $i, $p) Import-ExchangeMfaRuntime; Resolve-ExchangeProxyConnectionId -Name $n -InvocationName $i -Products $p } $Name $InvocationName $Products
+            [ExchangeMfa.ExchangeProxy]::ResolveConnectionId($Name, $InvocationName, $Products)
         }
         function Set-TestDefault([string] $Online, [string] $Compliance) {
             & (Get-Module ExchangeMfa) { param($o, $c) $script:DefaultConnectionId = $o; $script:DefaultComplianceConnectionId = $c } $Online $Compliance

@@ -1,11 +1,11 @@
-# Resolve-ExoInvocation: a Get-EXO* call -> the underlying InvokeCommand
+# ExoCmdlets.Resolve (module/Types/ExchangeProxy.cs): a Get-EXO* call -> the underlying InvokeCommand
 # cmdlet, its parameters and $select (module/Data/PropertySets.json; the
 # rules are Microsoft's: docs/catalogue.md). A pure function: no helper.
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') -Force
     function Resolve-Exo([string] $Name, [System.Collections.IDictionary] $Parameters) {
-        & (Get-Module ExchangeMfa) { param($n, $p) Import-ExchangeMfaRuntime; Resolve-ExoInvocation -CmdletName $n -Parameters $p } $Name $Parameters
+        [ExchangeMfa.ExoCmdlets]::Resolve($Name, $Parameters)
     }
     $sets = (Get-Content -Raw (Join-Path $PSScriptRoot '../../module/Data/PropertySets.json') | ConvertFrom-Json -AsHashtable).cmdlets
 }
@@ -14,7 +14,7 @@ AfterAll {
     Remove-Module ExchangeMfa -ErrorAction Ignore
 }
 
-Describe 'Resolve-ExoInvocation' {
+Describe 'ExoCmdlets.Resolve' {
     It 'returns $null for <_>, which is not a Get-EXO* cmdlet' -ForEach 'Get-Mailbox', 'Set-Mailbox', 'Get-EXOSomethingElse' {
         Resolve-Exo $_ ([ordered]@{ Identity = 'x' }) | Should -BeNullOrEmpty
     }

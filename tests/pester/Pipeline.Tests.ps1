@@ -112,10 +112,7 @@ Describe 'Requests in flight for pipeline input' {
     It 'keeps one request in flight while -Confirm may ask, the window otherwise' {
         # An interactive prompt cannot run here: the module's decision is
         # checked with a command whose $ConfirmPreference is High.
-        $limits = & (Get-Module ExchangeMfa) {
-            Import-ExchangeMfaRuntime
-            $cmdlet = [pscustomobject]@{}
-            $cmdlet | Add-Member -MemberType ScriptMethod -Name GetVariableValue -Value { param($Name, $Default) 'High' }
+        $limits = & {
             $medium = @{ ChangesState = $true; ConfirmImpact = 'Medium' }
             $high = @{ ChangesState = $true; ConfirmImpact = 'High' }
             foreach ($case in @(
@@ -126,7 +123,7 @@ Describe 'Requests in flight for pipeline input' {
                     @{ Bound = @{ WhatIf = [switch]$true }; Command = $high }
                     @{ Bound = @{ Confirm = [switch]$true; ThrottleLimit = 4 }; Command = @{ ChangesState = $false } }
                 )) {
-                Get-ExchangeProxyThrottleLimit -Cmdlet $cmdlet -Bound $case.Bound -Command $case.Command -ConnectionId 'none'
+                [ExchangeMfa.ExchangeProxy]::ThrottleLimit($case.Bound, $case.Command, 'none', 'High')
             }
         }
         $limits | Should -Be @(1, 8, 1, 8, 8, 4)

@@ -11,6 +11,8 @@ param(
 $ErrorActionPreference = 'Stop'
 Set-StrictMode -Version 1.0
 $root = Join-Path $PSScriptRoot '../..'
+# The generator, and the compiled types it shares with the module (built first).
+$null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::GetFullPath((Join-Path $root 'module/bin/ExchangeMfa.Types.dll')))
 . (Join-Path $root 'module/Private/ProxyCommands.ps1')
 $version = (Import-PowerShellDataFile (Join-Path $root 'ExchangeMfa.psd1')).ModuleVersion
 
