@@ -58,12 +58,11 @@ $script:CommandNotFoundAction = $ExecutionContext.InvokeCommand.CommandNotFoundA
 $ExecutionContext.SessionState.Module.OnRemove = {
     # Other runspaces may still use a helper this instance did not start.
     if ([ExchangeMfa.SharedState]::StartedCurrentHelper()) { [ExchangeMfa.Helper]::Stop($script:Helper, $null) }
-    # The Exchange commands and aliases cannot work without this module
-    # (without its runtime, none were used).
-    if ($script:RuntimeLoaded) {
-        Remove-ExchangeProxyModule -All
-        Remove-ExchangeProxyGroupModule
-    }
+    # The Exchange commands and aliases cannot work without this module. The
+    # aliases exist only once the runtime is loaded (Connect -Prefix); the
+    # commands' group modules load without it.
+    if ($script:RuntimeLoaded) { Remove-ExchangeProxyModule -All }
+    Get-Module -Name 'ExchangeMfa.Commands.*' | Remove-Module -Force -ErrorAction Ignore
     if ($script:AddedCommandsFolder) { [ExchangeMfa.ModuleSetup]::RemoveFromModulePath($script:CommandsFolder) }
     if ($ExecutionContext.InvokeCommand.CommandNotFoundAction -eq $script:CommandNotFoundAction) {
         $ExecutionContext.InvokeCommand.CommandNotFoundAction = $script:PreviousCommandNotFoundAction

@@ -332,7 +332,8 @@ function Remove-ExchangeProxyPrefix {
 
 function Remove-ExchangeProxyModule {
     # Forgets a closed connection: its prefix's aliases and its
-    # ThrottleLimit go away. -All: every connection's.
+    # ThrottleLimit go away. -All: every prefix's aliases of this runspace
+    # (the module is removed, or the helper ended).
     param(
         [string] $ConnectionId,
         [switch] $All
@@ -340,13 +341,9 @@ function Remove-ExchangeProxyModule {
     foreach ($entry in @($script:ProxyPrefixes.Values)) {
         if ($All -or $entry.ConnectionId -eq $ConnectionId) { Remove-ExchangeProxyPrefix -Prefix $entry.Prefix }
     }
-    if ($All) { $script:ConnectionThrottleLimits.Clear() }
-    elseif ($ConnectionId) { $script:ConnectionThrottleLimits.Remove($ConnectionId) }
-}
-
-function Remove-ExchangeProxyGroupModule {
-    # The loaded group modules: they cannot work without this module.
-    Get-Module -Name 'ExchangeMfa.Commands.*' | Remove-Module -Force -ErrorAction Ignore
+    # The setting is shared by every runspace: only a closed connection's
+    # goes (the helper's end clears them all: Helper.Stop).
+    if ($ConnectionId) { $script:ConnectionThrottleLimits.Remove($ConnectionId) }
 }
 
 function Get-ProxyModuleName {

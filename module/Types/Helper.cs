@@ -201,6 +201,7 @@ namespace ExchangeMfa
             {
                 SharedState.Set("DefaultConnectionId", null);
                 SharedState.Set("DefaultComplianceConnectionId", null);
+                Connections.ThrottleLimits.Clear();
                 // The connections are gone, and so are the commands bound to them.
                 SharedState.ForgetConnectionCommands();
             }

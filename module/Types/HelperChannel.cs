@@ -21,7 +21,7 @@ namespace ExchangeMfa
     // (Take) and turns them into objects itself, so WriteObject stays on the
     // pipeline's thread while the next lines are read on the reader's. An
     // object line goes from those bytes straight to a PSObject (ObjectSink);
-    // only the other lines become strings, for the script.
+    // only the other lines become strings, for Helper.Receive.
     public sealed class HelperChannel
     {
         private readonly Stream input;
@@ -200,9 +200,10 @@ namespace ExchangeMfa
 
     // The module's variables that must be the same in every runspace: the
     // helper and which connections are the defaults. Attach puts a
-    // SharedVariable for each in a module instance's scope (ExchangeMfa.psm1),
-    // so the script reads and writes $script:Helper as before and every
-    // instance sees one value.
+    // SharedVariable for each in a module instance's scope (at import,
+    // ModuleSetup.Initialize), so the script reads and writes $script:Helper
+    // as before, the compiled parts read them here, and every instance sees
+    // one value.
     public static class SharedState
     {
         private static readonly ConcurrentDictionary<string, object> values =

@@ -107,7 +107,7 @@ namespace ExchangeMfa
             }
         }
 
-        // Stop-HelperProcess ended the helper itself: nothing left to guard.
+        // Helper.Stop ended the helper itself: nothing left to guard.
         public void Dispose()
         {
             if (disposed) return;

@@ -5,7 +5,7 @@
 // ConvertFromJson, dynamic member lookups) cost more than the object itself.
 // Every other line (replies, pages, warnings, lines of other requests, an
 // object this reader does not convert exactly like ConvertFrom-Json) goes
-// back to the script, which handles it as before (HelperChannel.ps1).
+// back to the reader of replies (Helper.Receive).
 // Built with TypedValues.cs by build.sh into module/bin/ExchangeMfa.Types.dll.
 using System;
 using System.Collections;
@@ -63,7 +63,7 @@ namespace ExchangeMfa
     // library, which Connect's replies would otherwise pay for first
     // (issue 12, "Connect"). Null when this reader would not make exactly
     // what ConvertFrom-Json makes (a huge integer, a "/Date()/" string, a key
-    // twice) or the line is not one JSON object: the script then asks
+    // twice) or the line is not one JSON object: Helper.Receive then asks
     // ConvertFrom-Json itself.
     public static class JsonLine
     {

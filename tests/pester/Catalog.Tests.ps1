@@ -290,6 +290,14 @@ Describe 'Remove-Module ExchangeMfa' {
     It 'leaves nothing behind: no PSModulePath entry, group module, alias or handler' {
         Remove-Module ExchangeMfa -Force
         $before = $ExecutionContext.InvokeCommand.CommandNotFoundAction
+        # A group loaded without the module's runtime goes too.
+        Import-Module (Join-Path $script:root 'ExchangeMfa.psd1') -Force
+        $null = Get-Help Get-Mailbox
+        & (Get-Module ExchangeMfa) { $script:RuntimeLoaded } | Should -BeFalse
+        Get-LoadedGroup | Should -Not -BeNullOrEmpty
+        Remove-Module ExchangeMfa -Force
+        Get-Module 'ExchangeMfa*' | Should -BeNullOrEmpty
+        # And with it: the prefix aliases too.
         Import-Module (Join-Path $script:root 'ExchangeMfa.psd1') -Force
         $null = Get-Help Get-Mailbox
         Import-TestProxy -Prefix Contoso -CommandName Get-Mailbox
