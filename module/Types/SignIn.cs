@@ -119,7 +119,7 @@ namespace ExchangeMfa
             PSObject session = PSObject.AsPSObject(Json.Field(reply, "result"));
             string connectionId = Json.Text(session, "connectionId");
             object throttleLimit = Json.Field(session, "throttleLimit");
-            if (throttleLimit != null) Connections.ThrottleLimits[connectionId] = LanguagePrimitives.ConvertTo<int>(throttleLimit);
+            if (LanguagePrimitives.IsTrue(throttleLimit)) Connections.ThrottleLimits[connectionId] = LanguagePrimitives.ConvertTo<int>(throttleLimit);
             // The commands route by product to the default connection of theirs.
             string prefix = bound["Prefix"] as string ?? "";
             if ((bound["Product"] as string) == "SecurityCompliance")
