@@ -145,6 +145,8 @@ build_module() {
     mkdir -p "$ROOT/module/Bundle"
     write_bundle "$ROOT/module/Bundle/ExchangeMfa.Runtime.ps1" 's/^function \([A-Za-z]\)/function script:\1/' "$ROOT"/module/Private/*.ps1
     write_bundle "$ROOT/module/Bundle/ExchangeMfa.psm1" '' "$ROOT/module/ExchangeMfa.psm1" "$ROOT"/module/Public/*.ps1
+    # Nothing else: the package ships the folder as it is.
+    find "$ROOT/module/Bundle" -type f ! -name ExchangeMfa.psm1 ! -name ExchangeMfa.Runtime.ps1 -delete
 }
 
 write_bundle() {

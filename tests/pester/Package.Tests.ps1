@@ -79,6 +79,9 @@ Describe 'The package' {
             'module/Commands/CommandNames.txt', 'module/bin/ExchangeMfa.Types.dll', 'module/bin/linux-x64/exchangemfa-helper') {
             Join-Path $script:moduleBase $file | Should -Exist
         }
+        # The generated scripts and nothing else: no sources, no leftovers of older builds.
+        @(Get-ChildItem (Join-Path $script:moduleBase 'module/Bundle')).Name | Sort-Object | Should -Be @('ExchangeMfa.psm1', 'ExchangeMfa.Runtime.ps1')
+        Join-Path $script:moduleBase 'module/ExchangeMfa.psm1' | Should -Not -Exist
     }
 
     It 'ships the win-x64 helper, a Windows executable' {
