@@ -75,8 +75,6 @@ namespace ExchangeMfa
         // terminating HelperExited error (its connections are gone), or with
         // replaceExited (Connect) replaced silently. noStart: null instead of
         // starting one (nothing is connected).
-        public static Helper Get(PSCmdlet cmdlet) => Get(cmdlet, false, false);
-
         public static Helper Get(PSCmdlet cmdlet, bool noStart, bool replaceExited)
         {
             Helper helper = Current;
