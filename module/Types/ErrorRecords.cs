@@ -189,24 +189,4 @@ namespace ExchangeMfa
             return Create(name, message, target, data);
         }
     }
-
-    // Reading the objects JsonLine (or ConvertFrom-Json) made of a helper line.
-    public static class Json
-    {
-        // A property's value; null when o is null or has no such property.
-        public static object Field(object o, string name)
-        {
-            if (o == null) return null;
-            PSObject wrapped = o as PSObject ?? PSObject.AsPSObject(o);
-            object value = wrapped.Properties[name]?.Value;
-            return value is PSObject inner && !(inner.BaseObject is PSCustomObject) ? inner.BaseObject : value;
-        }
-
-        // A property's value as PowerShell's [string] makes it ('' for null).
-        public static string Text(object o, string name)
-        {
-            object value = Field(o, name);
-            return value == null ? "" : LanguagePrimitives.ConvertTo<string>(value);
-        }
-    }
 }

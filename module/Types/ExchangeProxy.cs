@@ -316,7 +316,7 @@ namespace ExchangeMfa
         // A parameter value as PowerShell would enumerate it into strings.
         private static IEnumerable<string> Strings(object value)
         {
-            if (value is PSObject wrapped) value = wrapped.BaseObject;
+            value = Json.Unwrap(value);
             if (value is IEnumerable items && !(value is string))
             {
                 foreach (object item in items) yield return LanguagePrimitives.ConvertTo<string>(item);

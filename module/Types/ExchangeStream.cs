@@ -198,8 +198,7 @@ namespace ExchangeMfa
         public static object EncodeValue(object value)
         {
             if (value == null) return null;
-            // Unwrap a PSObject, except a PSCustomObject (its base object is empty).
-            if (value is PSObject wrapped && !(wrapped.BaseObject is PSCustomObject)) value = wrapped.BaseObject;
+            value = Json.Unwrap(value);
             switch (value)
             {
                 case SwitchParameter flag: return flag.IsPresent;

@@ -269,26 +269,23 @@ namespace ExchangeMfa
         // The first instance's initial value is kept.
         private static PSVariable NewVariable(string name, object initial)
         {
-            values.TryAdd(name, Unwrap(initial));
+            values.TryAdd(name, Json.Unwrap(initial));
             return new SharedVariable(name);
         }
 
         internal static object Get(string name) => values.TryGetValue(name, out object value) ? value : null;
 
-        internal static void Set(string name, object value) => values[name] = Unwrap(value);
+        internal static void Set(string name, object value) => values[name] = Json.Unwrap(value);
 
         // Sets name to value only while it is still expected (by reference):
         // of two runspaces ending the same helper, one wins.
         public static bool Replace(string name, object expected, object value) =>
-            values.TryUpdate(name, Unwrap(value), Unwrap(expected));
+            values.TryUpdate(name, Json.Unwrap(value), Json.Unwrap(expected));
 
         // An empty table for a shared variable, safe for any thread, with
         // PowerShell's case-insensitive keys.
         private static Hashtable NewTable() => Hashtable.Synchronized(new Hashtable(StringComparer.OrdinalIgnoreCase));
 
-        // A wrapped .NET object is kept as itself (a [pscustomobject] stays whole).
-        private static object Unwrap(object value) =>
-            value is PSObject wrapped && !(wrapped.BaseObject is PSCustomObject) ? wrapped.BaseObject : value;
     }
 
     public sealed class SharedVariable : PSVariable

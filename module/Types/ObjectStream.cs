@@ -57,6 +57,30 @@ namespace ExchangeMfa
         public bool TryWrite(string line) => TryWrite(Encoding.UTF8.GetBytes(line));
     }
 
+    // Reading the objects JsonLine (or ConvertFrom-Json) made of a helper line.
+    public static class Json
+    {
+        // A property's value; null when o is null or has no such property.
+        public static object Field(object o, string name)
+        {
+            if (o == null) return null;
+            PSObject wrapped = o as PSObject ?? PSObject.AsPSObject(o);
+            return Unwrap(wrapped.Properties[name]?.Value);
+        }
+
+        // A property's value as PowerShell's [string] makes it ('' for null).
+        public static string Text(object o, string name)
+        {
+            object value = Field(o, name);
+            return value == null ? "" : LanguagePrimitives.ConvertTo<string>(value);
+        }
+
+        // A wrapped .NET object as itself; a PSCustomObject (whose base object
+        // is an empty placeholder) stays the PSObject that holds its properties.
+        public static object Unwrap(object value) =>
+            value is PSObject wrapped && !(wrapped.BaseObject is PSCustomObject) ? wrapped.BaseObject : value;
+    }
+
     // Any other line of the helper's (a reply, a notification) as
     // ConvertFrom-Json would make it, read the way ObjectLine reads objects:
     // compiled, and without loading PowerShell's Utility module and its JSON

@@ -68,16 +68,12 @@ namespace ExchangeMfa
 
         private static void WriteValue(Utf8JsonWriter json, object value, int depth)
         {
-            if (value is PSObject wrapped)
+            value = Json.Unwrap(value);
+            if (value is PSObject custom)
             {
-                if (!(wrapped.BaseObject is PSCustomObject))
-                {
-                    WriteValue(json, wrapped.BaseObject, depth);
-                    return;
-                }
                 CheckDepth(depth);
                 json.WriteStartObject();
-                foreach (PSPropertyInfo property in wrapped.Properties)
+                foreach (PSPropertyInfo property in custom.Properties)
                 {
                     json.WritePropertyName(Checked(property.Name));
                     WriteValue(json, property.Value, depth + 1);

@@ -86,7 +86,7 @@ namespace ExchangeMfa
         {
             string set = cmdlet.ParameterSetName;
             // On unless -ShowBanner:$false, like Connect-ExchangeOnline.
-            if (!bound.Contains("ShowBanner") || Switch(bound, "ShowBanner")) WriteBanner(cmdlet);
+            if (!bound.Contains("ShowBanner") || LanguagePrimitives.IsTrue(bound["ShowBanner"])) WriteBanner(cmdlet);
 
             OrderedDictionary parameters = NewConnectParameters(set, bound, cmdlet);
             object target = parameters["userPrincipalName"] ?? bound["AppId"] ?? bound["Organization"];
@@ -129,9 +129,6 @@ namespace ExchangeMfa
             return session;
         }
 
-        private static bool Switch(IDictionary bound, string name) =>
-            bound[name] is SwitchParameter value ? value.IsPresent : bound[name] is bool flag && flag;
-
         // Connect-ExchangeMfa's bound parameters -> the `connect` params.
         // Secrets stay SecureString or char[]: RequestLine makes them plain
         // only while writing the line to the helper.
@@ -151,13 +148,13 @@ namespace ExchangeMfa
             {
                 if (parameters.Contains(field)) parameters[field] = cmdlet.GetUnresolvedProviderPathFromPSPath((string)parameters[field]);
             }
-            if (Switch(bound, "InMemoryTokenCache")) parameters["tokenCache"] = "memory";
+            if (LanguagePrimitives.IsTrue(bound["InMemoryTokenCache"])) parameters["tokenCache"] = "memory";
             if ((bound["Product"] as string) == "SecurityCompliance") parameters["product"] = "compliance";
 
             switch (set)
             {
                 case "Interactive":
-                    parameters["noBrowser"] = Switch(bound, "NoBrowser");
+                    parameters["noBrowser"] = LanguagePrimitives.IsTrue(bound["NoBrowser"]);
                     parameters["timeoutSeconds"] = bound.Contains("BrowserTimeoutSeconds") ? bound["BrowserTimeoutSeconds"] : InteractiveTimeoutSeconds;
                     if (bound.Contains("RedirectUri")) parameters["redirectUri"] = bound["RedirectUri"];
                     break;
