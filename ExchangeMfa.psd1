@@ -1,7 +1,8 @@
 # Module manifest for ExchangeMfa: the module's face. Export lists are explicit
 # so PowerShell's command discovery never has to load the module to learn them.
 @{
-    RootModule           = 'module/Bundle/ExchangeMfa.psm1'
+    RootModule           = 'module/ExchangeMfa.psm1'
+    NestedModules        = @('module/bin/ExchangeMfa.Types.dll')
     ModuleVersion        = '0.1.0'
     GUID                 = '4f0b6f9e-5d2a-4c7e-9a41-3e8d2b1c7a65'
     Author               = 'ExchangeMfa contributors'
@@ -11,21 +12,19 @@
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
     FormatsToProcess     = @('module/ExchangeMfa.format.ps1xml')
-    FunctionsToExport    = @(
+    FunctionsToExport    = @()
+    CmdletsToExport      = @(
         'Connect-ExchangeMfa'
         'Disconnect-ExchangeMfa'
         'Get-ExchangeMfaConnection'
         'Invoke-ExchangeMfaCommand'
-        # Microsoft's names (ExchangeOnlineManagement), for scripts written for it.
         'Connect-ExchangeOnline'
         'Connect-IPPSSession'
         'Disconnect-ExchangeOnline'
         'Get-ConnectionInformation'
-        # The opt-in ExchangeOnlineManagement compatibility module.
         'Install-ExchangeMfaCompatibility'
         'Uninstall-ExchangeMfaCompatibility'
     )
-    CmdletsToExport      = @()
     VariablesToExport    = @()
     AliasesToExport      = @()
     PrivateData          = @{

@@ -117,7 +117,7 @@ build_helper() {
 # optimized, into module/bin; rebuilt when a source is newer.
 build_types() {
     local dll="$ROOT/module/bin/ExchangeMfa.Types.dll" src
-    for src in "$ROOT"/module/Types/*.cs "$ROOT/tools/types/ExchangeMfa.Types.csproj"; do
+    for src in "$ROOT"/module/Types/*.cs "$ROOT"/module/Types/Commands/*.cs "$ROOT/tools/types/ExchangeMfa.Types.csproj"; do
         [ "$dll" -nt "$src" ] && continue
         say "building the module's types"
         rm -f "$dll"
@@ -130,23 +130,17 @@ build_types() {
     done
 }
 
-# The module's script in two generated files (docs/decisions.md, "The work
-# in compiled code, the faces in script"): the root module the manifest
-# names, module/Bundle/ExchangeMfa.psm1, is module/ExchangeMfa.psm1 followed
-# by the commands (module/Public/*.ps1), parsed at import;
-# module/Bundle/ExchangeMfa.Runtime.ps1 holds the functions behind them
-# (module/Private/*.ps1), parsed when a command first needs them, with
-# `function Name` made `function script:Name` so that they land in the
-# module's scope. Made on every build: it takes milliseconds, and a removed
-# source goes too. Each is written beside and renamed, so a pwsh importing
-# meanwhile reads a whole file; the runtime first, since the module compares
-# the sources' times with it.
+# The module's script functions (module/Private/*.ps1) in one generated file,
+# module/Bundle/ExchangeMfa.Runtime.ps1 (docs/decisions.md, "Compiled
+# commands"), parsed when a command first needs them, with `function Name`
+# made `function script:Name` so that they land in the module's scope. Made
+# on every build: it takes milliseconds, and a removed source goes too. It is
+# written beside and renamed, so a pwsh importing meanwhile reads a whole file.
 build_module() {
     mkdir -p "$ROOT/module/Bundle"
     write_bundle "$ROOT/module/Bundle/ExchangeMfa.Runtime.ps1" 's/^function \([A-Za-z]\)/function script:\1/' "$ROOT"/module/Private/*.ps1
-    write_bundle "$ROOT/module/Bundle/ExchangeMfa.psm1" '' "$ROOT/module/ExchangeMfa.psm1" "$ROOT"/module/Public/*.ps1
     # Nothing else: the package ships the folder as it is.
-    find "$ROOT/module/Bundle" -type f ! -name ExchangeMfa.psm1 ! -name ExchangeMfa.Runtime.ps1 -delete
+    find "$ROOT/module/Bundle" -type f ! -name ExchangeMfa.Runtime.ps1 -delete
 }
 
 write_bundle() {
@@ -234,6 +228,21 @@ setup() {
     build_types
     build_module
     build_proxies
+    build_help
+}
+
+# The commands' help: compiled cmdlets read MAML, made from docs/commands/*.md
+# and the commands' own parameter metadata (docs/decisions.md, "Compiled
+# commands"); rebuilt when a source is newer.
+build_help() {
+    local xml="$ROOT/module/en-US/ExchangeMfa.Types.dll-Help.xml" src
+    for src in "$ROOT"/docs/commands/*.md "$ROOT/module/bin/ExchangeMfa.Types.dll" "$ROOT/tools/help/Build-CommandHelp.ps1"; do
+        [ "$xml" -nt "$src" ] && continue
+        say "building the commands' help"
+        "$TOOLS/pwsh/pwsh" -NoProfile -NoLogo -File "$ROOT/tools/help/Build-CommandHelp.ps1" \
+            -Manifest "$ROOT/ExchangeMfa.psd1" -Source "$ROOT/docs/commands" -OutFile "$xml"
+        return 0
+    done
 }
 
 # The Windows x64 helper and the unit tests, cross-built with mingw-w64

@@ -1,28 +1,26 @@
-# ExchangeMfa root module: its own code. build.sh writes the root module the
-# manifest names, module/Bundle/ExchangeMfa.psm1, as this file followed by
-# the commands (module/Public/*.ps1): one script to read and parse at import
-# (docs/decisions.md, "The work in compiled code, the faces in script"). So
-# $PSScriptRoot is module/Bundle here. Import does no work beyond defining
-# functions: the helper starts on first use (module/Types/Helper.cs).
+# ExchangeMfa root module: the module's script scope. The commands are
+# compiled cmdlets (module/Types/Commands, the nested module
+# ExchangeMfa.Types.dll, loaded before this file runs); the rare work that is
+# script (module/Private) is parsed on first need, into this scope
+# (docs/decisions.md, "Compiled commands"). Import does no other work: the
+# helper starts on first use (module/Types/Helper.cs).
 
 # Version 1: catches unset variables; helper messages have optional fields,
 # so reading an absent property must stay legal (it yields $null).
 Set-StrictMode -Version 1.0
 
-# The compiled parts (module/Types, built by build.sh into module/bin): loaded
-# first, since the import's own work is done there in one call
-# (ModuleSetup.cs): the check that the generated scripts are current, the
-# variables every runspace shares (docs/module.md, "Runspaces"), and
-# module/Commands on this process's PSModulePath, from where the proxy
-# commands autoload. It sets $script:RuntimePath, $script:RuntimeLoaded,
-# $script:CommandsFolder and $script:AddedCommandsFolder.
-$null = [System.Reflection.Assembly]::LoadFrom([System.IO.Path]::Combine($PSScriptRoot, '..', 'bin', 'ExchangeMfa.Types.dll'))
+# The import's own work, in one compiled call (ModuleSetup.cs): the check
+# that the generated runtime script is current, the variables every runspace
+# shares (docs/module.md, "Runspaces"), and module/Commands on this process's
+# PSModulePath, from where the proxy commands autoload. It sets
+# $script:RuntimePath, $script:RuntimeLoaded, $script:CommandsFolder and
+# $script:AddedCommandsFolder.
 if ($problem = [ExchangeMfa.ModuleSetup]::Initialize($ExecutionContext.SessionState, $PSScriptRoot)) { throw $problem }
 
-# The functions behind the commands (module/Private, generated into
+# The script functions (module/Private, generated into
 # module/Bundle/ExchangeMfa.Runtime.ps1): parsed when a command first needs
-# them. Import and a Connect from a cached token, whose work is compiled,
-# parse none of them.
+# them (ModuleScope.cs). Import, a Connect from a cached token and every
+# Exchange command parse none of them.
 function Import-ExchangeMfaRuntime {
     # The generator defines the functions as script:<name>, so they land in
     # the module's scope from inside this function.
@@ -69,4 +67,3 @@ $ExecutionContext.SessionState.Module.OnRemove = {
     }
 }
 
-# The commands follow (module/Public/*.ps1, appended by build.sh).

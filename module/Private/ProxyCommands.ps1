@@ -293,7 +293,7 @@ function Import-ExchangeProxyModule {
     }
     $text = "# Made by Connect-ExchangeMfa -Prefix $Prefix ($Organization): aliases Verb-$($Prefix)Noun -> Verb-Noun.`n" +
         "param([string] `$Rows)`nConvertFrom-Csv -InputObject `$Rows | Set-Alias`nExport-ModuleMember -Alias *`n"
-    $module = Import-ProxyModuleText -Name (Get-ProxyModuleName -Prefix $Prefix) -Text $text -ArgumentList $rows.ToString()
+    $module = Import-ProxyModuleText -Name ([ExchangeMfa.Connections]::ModuleNameOf($Prefix)) -Text $text -ArgumentList $rows.ToString()
     $script:ProxyPrefixes[$Prefix] = [pscustomobject]@{
         Prefix       = $Prefix
         ConnectionId = $ConnectionId
@@ -331,9 +331,9 @@ function Remove-ExchangeProxyPrefix {
 }
 
 function Remove-ExchangeProxyModule {
-    # Forgets a closed connection: its prefix's aliases and its
-    # ThrottleLimit go away. -All: every prefix's aliases of this runspace
-    # (the module is removed, or the helper ended).
+    # A closed connection's prefix's aliases go away (Disconnect-ExchangeMfa
+    # forgets the rest: Connections.Forget). -All: every prefix's aliases of
+    # this runspace (the module is removed, or the helper ended).
     param(
         [string] $ConnectionId,
         [switch] $All
@@ -341,25 +341,6 @@ function Remove-ExchangeProxyModule {
     foreach ($entry in @($script:ProxyPrefixes.Values)) {
         if ($All -or $entry.ConnectionId -eq $ConnectionId) { Remove-ExchangeProxyPrefix -Prefix $entry.Prefix }
     }
-    # The setting is shared by every runspace: only a closed connection's
-    # goes (the helper's end clears them all: Helper.Stop).
-    if ($ConnectionId) { $script:ConnectionThrottleLimits.Remove($ConnectionId) }
-}
-
-function Get-ProxyModuleName {
-    # The module holding a prefix's aliases; without a prefix the commands
-    # are the autoloaded ExchangeMfa.Commands.<Group> family.
-    param([string] $Prefix)
-    if ($Prefix) { "ExchangeMfa.Prefix.$Prefix" } else { 'ExchangeMfa.Commands' }
-}
-
-function Get-ExchangeProxyPrefix {
-    # The prefix of a connection's aliases ('' when it has none).
-    param([string] $ConnectionId)
-    foreach ($entry in $script:ProxyPrefixes.Values) {
-        if ($entry.ConnectionId -eq $ConnectionId) { return $entry.Prefix }
-    }
-    ''
 }
 
 # ---------------------------------------------------------------------------

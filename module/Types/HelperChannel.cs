@@ -256,14 +256,15 @@ namespace ExchangeMfa
         // or null.
         internal static object InstanceValue(string name) => ThisInstance?.Scope.PSVariable.GetValue(name);
 
+        // This runspace's instance of the module: its script scope, or null.
+        internal static SessionState InstanceScope => ThisInstance?.Scope;
+
         // The helper is gone: this runspace's commands bound to its
         // connections (Connect -Prefix aliases) go with it. Script, since the
         // aliases are this instance's modules; a rare path.
         internal static void ForgetConnectionCommands()
         {
-            Instance instance = ThisInstance;
-            if (instance == null) return;
-            instance.Scope.InvokeCommand.InvokeScript(instance.Scope, ScriptBlock.Create("if ($script:RuntimeLoaded) { Remove-ExchangeProxyModule -All }"));
+            if (ModuleScope.RuntimeLoaded) ModuleScope.Call("Remove-ExchangeProxyModule", new Hashtable { ["All"] = true });
         }
 
         // The first instance's initial value is kept.

@@ -13,11 +13,10 @@ namespace ExchangeMfa
     public static class ModuleSetup
     {
         // The import's work (ExchangeMfa.psm1), given the module's scope and
-        // the generated root module's folder (module/Bundle). Returns why the
-        // module cannot be imported, or null.
-        public static string Initialize(SessionState scope, string bundleFolder)
+        // its folder (module). Returns why the module cannot be imported, or null.
+        public static string Initialize(SessionState scope, string folder)
         {
-            string moduleFolder = Path.GetDirectoryName(Path.GetFullPath(bundleFolder));
+            string moduleFolder = Path.GetFullPath(folder);
             string changed = FindChangedSources(moduleFolder);
             if (changed != null)
                 return $"ExchangeMfa: {changed} has changed since module/Bundle was generated (or it is missing). Run ./build.sh in the repository.";
@@ -36,29 +35,22 @@ namespace ExchangeMfa
             return null;
         }
 
-        // In a clone, the source (module/ExchangeMfa.psm1, module/Private,
-        // module/Public) that is newer than the generated scripts: a file, or
-        // a folder, whose time changes when a file is added or removed. The
-        // runtime script is compared, which build.sh writes first. Null when
-        // all are current; an installed package has the generated scripts only.
+        // In a clone, module/Private when it is newer than the runtime script
+        // generated from it: a file, or the folder, whose time changes when a
+        // file is added or removed. Null when current; an installed package
+        // has the generated script only.
         public static string FindChangedSources(string moduleFolder)
         {
+            string folder = Path.Combine(moduleFolder, "Private");
+            if (!Directory.Exists(folder)) return null;
             DateTime generated = File.GetLastWriteTimeUtc(Path.Combine(moduleFolder, "Bundle", "ExchangeMfa.Runtime.ps1"));   // 1601 when missing
-            string rootSource = Path.Combine(moduleFolder, "ExchangeMfa.psm1");
-            if (File.Exists(rootSource) && File.GetLastWriteTimeUtc(rootSource) > generated) return rootSource;
-            foreach (string name in new[] { "Private", "Public" })
+            DateTime newest = Directory.GetLastWriteTimeUtc(folder);
+            foreach (string file in Directory.EnumerateFiles(folder, "*.ps1"))
             {
-                string folder = Path.Combine(moduleFolder, name);
-                if (!Directory.Exists(folder)) continue;
-                DateTime newest = Directory.GetLastWriteTimeUtc(folder);
-                foreach (string file in Directory.EnumerateFiles(folder, "*.ps1"))
-                {
-                    DateTime time = File.GetLastWriteTimeUtc(file);
-                    if (time > newest) newest = time;
-                }
-                if (newest > generated) return folder;
+                DateTime time = File.GetLastWriteTimeUtc(file);
+                if (time > newest) newest = time;
             }
-            return null;
+            return newest > generated ? folder : null;
         }
 
         // Adds folder to this process's PSModulePath, where PowerShell finds

@@ -137,7 +137,7 @@ Describe 'Disconnect-ExchangeMfa' {
         # The proxy commands stay (they are the module's, loaded on use) but
         # have no connection left.
         { Get-Mailbox -ErrorAction Stop } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Get-Mailbox'
-        { Invoke-ExchangeMfaCommand Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Invoke-ExchangeMfaCommand'
+        { Invoke-ExchangeMfaCommand Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,ExchangeMfa.InvokeExchangeMfaCommandCommand'
     }
 
     It 'reports an unknown -ConnectionId without closing the others' {

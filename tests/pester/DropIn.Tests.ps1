@@ -296,7 +296,7 @@ Describe 'Disconnect-ExchangeOnline' {
         $command.Parameters.ConnectionId.ParameterType | Should -Be ([string[]])
         $command.Parameters.ConnectionId.Attributes.Where({ $_ -is [Parameter] }).ValueFromPipelineByPropertyName | Should -BeTrue
         $command.Parameters.ModulePrefix.ParameterType | Should -Be ([string[]])
-        $binding = $command.ScriptBlock.Attributes | Where-Object { $_ -is [System.Management.Automation.CmdletBindingAttribute] }
+        $binding = $command.ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)
         $binding.ConfirmImpact | Should -Be 'High'
     }
 
@@ -427,7 +427,7 @@ Import-Module ExchangeOnlineManagement
         New-Item -ItemType Directory -Path $real -Force | Out-Null
         Set-Content (Join-Path $real 'ExchangeOnlineManagement.psd1') "@{ RootModule = 'ExchangeOnlineManagement.psm1'; ModuleVersion = '3.5.0'; FunctionsToExport = @('Connect-ExchangeOnline') }"
         Set-Content (Join-Path $real 'ExchangeOnlineManagement.psm1') "function Connect-ExchangeOnline { 'the real one' }"
-        { Install-ExchangeMfaCompatibility -Path $script:realRoot } | Should -Throw -ErrorId 'ExchangeMfa.RealModulePresent,Install-ExchangeMfaCompatibility'
+        { Install-ExchangeMfaCompatibility -Path $script:realRoot } | Should -Throw -ErrorId 'ExchangeMfa.RealModulePresent,ExchangeMfa.InstallExchangeMfaCompatibilityCommand'
         (Get-ChildItem (Join-Path $script:realRoot 'ExchangeOnlineManagement')).Name | Should -Be @('3.5.0')
     }
 

@@ -27,7 +27,7 @@ Describe 'Failed sign-ins' {
             # The terminating error ends Connect; the runspace keeps it in its error stream.
             $null = $background.PowerShell.EndInvoke($background.Handle)
             $failure = $background.PowerShell.Streams.Error | Select-Object -First 1
-            $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthorizationDeclined,Connect-ExchangeMfa'
+            $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthorizationDeclined,ExchangeMfa.ConnectExchangeMfaCommand'
             [string]$failure.CategoryInfo.Category | Should -Be 'AuthenticationError'
         }
         finally { Stop-BackgroundConnect -Background $background }
@@ -37,7 +37,7 @@ Describe 'Failed sign-ins' {
         Set-EmulatorConfig @{ autoApprove = ''; deviceExpires = 2 }
         $parameters = Get-TestConnectParameters
         $clock = [System.Diagnostics.Stopwatch]::StartNew()
-        { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.DeviceCodeExpired,Connect-ExchangeMfa'
+        { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.DeviceCodeExpired,ExchangeMfa.ConnectExchangeMfaCommand'
         $clock.Elapsed.TotalSeconds | Should -BeLessThan 20
         $Error[0].CategoryInfo.Category | Should -Be 'OperationTimeout'
     }
@@ -45,7 +45,7 @@ Describe 'Failed sign-ins' {
     It 'a disabled account is a terminating AccountDisabled' {
         Set-EmulatorConfig @{ autoApprove = 'disabled@contoso.onmicrosoft.com' }
         $parameters = Get-TestConnectParameters -UserPrincipalName disabled@contoso.onmicrosoft.com
-        { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.AccountDisabled,Connect-ExchangeMfa'
+        { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.AccountDisabled,ExchangeMfa.ConnectExchangeMfaCommand'
         $Error[0].CategoryInfo.Category | Should -Be 'AuthenticationError'
         $Error[0].ErrorDetails.RecommendedAction | Should -Not -BeNullOrEmpty
     }
@@ -57,7 +57,7 @@ Describe 'Failed sign-ins' {
         $parameters = Get-TestConnectParameters
         $parameters.AzureADAuthorizationEndpointUri = $script:emulator.Authority -replace '/organizations$', '/nosuch.onmicrosoft.com'
         { Connect-ExchangeMfa @parameters -Organization nosuch.onmicrosoft.com } |
-            Should -Throw -ErrorId 'ExchangeMfa.ConfigurationError,Connect-ExchangeMfa'
+            Should -Throw -ErrorId 'ExchangeMfa.ConfigurationError,ExchangeMfa.ConnectExchangeMfaCommand'
         $Error[0].CategoryInfo.Category | Should -Be 'InvalidArgument'
         $Error[0].Exception.Message | Should -Not -BeNullOrEmpty
     }
@@ -65,7 +65,7 @@ Describe 'Failed sign-ins' {
     It 'an unknown application id is a terminating ConfigurationError' {
         $parameters = Get-TestConnectParameters
         { Connect-ExchangeMfa @parameters -AppId 11111111-2222-3333-4444-555555555555 } |
-            Should -Throw -ErrorId 'ExchangeMfa.ConfigurationError,Connect-ExchangeMfa'
+            Should -Throw -ErrorId 'ExchangeMfa.ConfigurationError,ExchangeMfa.ConnectExchangeMfaCommand'
     }
 
     It 'a failed first sign-in leaves no helper running' {
@@ -122,7 +122,7 @@ Describe 'Broken answers and a dying helper' {
         # The state is gone: the commands (the module's own, loaded on use)
         # and the invoker say "not connected".
         { Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Get-Mailbox'
-        { Invoke-ExchangeMfaCommand Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,Invoke-ExchangeMfaCommand'
+        { Invoke-ExchangeMfaCommand Get-Mailbox -ResultSize 1 } | Should -Throw -ErrorId 'ExchangeMfa.NotConnected,ExchangeMfa.InvokeExchangeMfaCommandCommand'
         $parameters = Get-TestConnectParameters
         $null = Connect-ExchangeMfa @parameters
         Get-TestHelperProcessId | Should -Not -Be $first
@@ -180,7 +180,7 @@ echo '{"jsonrpc":"2.0","id":1,"result":{"protocolVersion":1,"helperVersion":"fak
 while read line; do echo 'this is not the protocol'; done
 '@
         $parameters = Get-TestConnectParameters
-        $failure = { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.ProtocolViolation,Connect-ExchangeMfa' -PassThru
+        $failure = { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.ProtocolViolation,ExchangeMfa.ConnectExchangeMfaCommand' -PassThru
         $failure.Exception.Message | Should -Match 'this is not the protocol'
     }
 
@@ -190,7 +190,7 @@ echo 'fake-helper: libexample.so.1: cannot open shared object file' >&2
 exit 3
 '@
         $parameters = Get-TestConnectParameters
-        $failure = { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.HelperExited,Connect-ExchangeMfa' -PassThru
+        $failure = { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.HelperExited,ExchangeMfa.ConnectExchangeMfaCommand' -PassThru
         $failure.Exception.Message | Should -Match 'exit code 3'
         $failure.Exception.Message | Should -Match 'libexample\.so\.1: cannot open shared object file'
     }

@@ -165,7 +165,7 @@ Describe 'Sessions' {
     It '-Device refuses a code approved by another account than -UserPrincipalName, naming both' {
         Set-EmulatorConfig @{ autoApprove = 'user@contoso.onmicrosoft.com' }
         $failure = Get-Failure { Connect-ExchangeMfa @script:common -Device -UserPrincipalName $script:admin -InMemoryTokenCache }
-        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthenticationFailed,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthenticationFailed,ExchangeMfa.ConnectExchangeMfaCommand'
         $failure.Exception.Message | Should -Match 'user@contoso\.onmicrosoft\.com signed in, not admin@contoso\.onmicrosoft\.com'
     }
 
@@ -175,7 +175,7 @@ Describe 'Sessions' {
         Disconnect-ExchangeMfa -Confirm:$false
         $wrong = [pscredential]::new('user@contoso.onmicrosoft.com', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
         $failure = Get-Failure { Connect-ExchangeMfa @script:common -Credential $wrong }
-        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthenticationFailed,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthenticationFailed,ExchangeMfa.ConnectExchangeMfaCommand'
     }
 
     It 'uses a cached account only for the tenant -Organization names' {

@@ -200,6 +200,6 @@ Describe 'Invoke-ExchangeMfaCommand' {
 
     It 'reports a bad -ConnectionId as a terminating ConnectionNotFound' {
         { Invoke-ExchangeMfaCommand Get-Mailbox -ConnectionId 'no-such-id' -ResultSize 1 } |
-            Should -Throw -ErrorId 'ExchangeMfa.ConnectionNotFound,Invoke-ExchangeMfaCommand'
+            Should -Throw -ErrorId 'ExchangeMfa.ConnectionNotFound,ExchangeMfa.InvokeExchangeMfaCommandCommand'
     }
 }

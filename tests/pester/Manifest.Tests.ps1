@@ -3,13 +3,13 @@
 
 BeforeDiscovery {
     $manifestPath = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
-    $script:commandNames = (Import-PowerShellDataFile $manifestPath).FunctionsToExport
+    $script:commandNames = (Import-PowerShellDataFile $manifestPath).CmdletsToExport
 }
 
 BeforeAll {
     Import-Module (Join-Path $PSScriptRoot 'TestSupport.psm1')
     $script:manifestPath = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
-    $script:commandNames = (Import-PowerShellDataFile $script:manifestPath).FunctionsToExport
+    $script:commandNames = (Import-PowerShellDataFile $script:manifestPath).CmdletsToExport
     Import-Module $script:manifestPath -Force
     $script:common = [System.Management.Automation.PSCmdlet]::CommonParameters +
         [System.Management.Automation.PSCmdlet]::OptionalCommonParameters
@@ -24,16 +24,17 @@ Describe 'Manifest' {
         $manifest = Test-ModuleManifest -Path $script:manifestPath
         $manifest.Version | Should -Be ([version]'0.1.0')
         $data = Import-PowerShellDataFile $script:manifestPath
-        $data.FunctionsToExport | Should -Not -Contain '*'
-        $data.CmdletsToExport.Count | Should -Be 0
+        $data.CmdletsToExport | Should -Not -Contain '*'
+        $data.FunctionsToExport.Count | Should -Be 0
         $data.VariablesToExport.Count | Should -Be 0
         $data.AliasesToExport.Count | Should -Be 0
         [version]$data.PowerShellVersion | Should -BeGreaterOrEqual ([version]'7.4') -Because 'the generated proxies have clean blocks (PowerShell 7.3+)'
         $data.GUID | Should -Match '^[0-9a-f]{8}-([0-9a-f]{4}-){3}[0-9a-f]{12}$'
     }
 
-    It 'exports exactly the listed functions' {
-        $exported = (Get-Module ExchangeMfa).ExportedFunctions.Keys | Sort-Object
+    It 'exports exactly the listed cmdlets, compiled' {
+        (Get-Module ExchangeMfa).ExportedFunctions.Count | Should -Be 0
+        $exported = (Get-Module ExchangeMfa).ExportedCmdlets.Keys | Sort-Object
         $exported | Should -Be ($script:commandNames | Sort-Object)
     }
 
@@ -48,36 +49,37 @@ Describe 'Manifest' {
         $types | Should -Contain 'ExchangeMfa.Mailbox'
     }
 
-    It 'loads its functions from the generated scripts: the commands with the root module, the rest on first need' {
+    It 'has compiled commands; its script functions load on first need, not for connections' {
         # A new pwsh, so that no earlier test has needed the runtime.
         $manifest = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
         $result = Invoke-ChildPwsh -Command @"
 `$module = Import-Module '$manifest' -PassThru
 `$defined = { Test-Path function:Import-ExchangeProxyModule }
 `$atImport = & `$module `$defined
-`$null = Get-ExchangeMfaConnection
+`$null = Get-ExchangeMfaConnection; `$null = Get-ConnectionInformation; Disconnect-ExchangeMfa -Confirm:`$false
+`$afterConnections = & `$module `$defined
+try { Connect-ExchangeMfa -Device -CommandName Get-Mailboxx } catch { }
 @{ Root = `$module.Path; Runtime = & `$module { `$script:RuntimePath }; AtImport = `$atImport
-   AtUse = & `$module `$defined } | ConvertTo-Json -Compress
+   AfterConnections = `$afterConnections; AtUse = & `$module `$defined
+   Assemblies = @(`$module.ExportedCmdlets.Values | ForEach-Object { `$_.ImplementingType.Assembly.Location } | Select-Object -Unique) } | ConvertTo-Json -Compress
 "@ | Select-Object -Last 1 | ConvertFrom-Json
-        $result.Root | Should -BeLike '*module?Bundle?ExchangeMfa.psm1'
+        $result.Root | Should -BeLike '*module?ExchangeMfa.psm1'
         $result.Runtime | Should -BeLike '*module?Bundle?ExchangeMfa.Runtime.ps1'
-        function Get-DefinedFunction([string] $Folder) {
-            foreach ($file in Get-ChildItem (Join-Path $PSScriptRoot "../../module/$Folder") -Filter *.ps1) {
+        $result.Assemblies | Should -HaveCount 1
+        $result.Assemblies[0] | Should -BeLike '*module?bin?ExchangeMfa.Types.dll'
+        $private = @(foreach ($file in Get-ChildItem (Join-Path $PSScriptRoot '../../module/Private') -Filter *.ps1) {
                 [System.Management.Automation.Language.Parser]::ParseFile($file.FullName, [ref]$null, [ref]$null).FindAll(
                     { $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] -and
                         $null -eq $args[0].Parent.Parent.Parent }, $true).Name
-            }
-        }
-        $public = @(Get-DefinedFunction Public)
-        $private = @(Get-DefinedFunction Private)
-        $private.Count | Should -BeGreaterThan 20
-        # At import the commands only; the functions behind them come with
-        # the first command that needs them.
+            })
+        $private.Count | Should -BeGreaterThan 15
+        # Not at import, nor for listing and closing connections; with the
+        # first command that needs them.
         $result.AtImport | Should -BeFalse
+        $result.AfterConnections | Should -BeFalse
         $result.AtUse | Should -BeTrue
         $module = Get-Module ExchangeMfa
         & $module { Import-ExchangeMfaRuntime }
-        foreach ($name in $public) { & $module { param($n) (Get-Command $n -CommandType Function).ScriptBlock.File } $name | Should -Be $result.Root }
         foreach ($name in $private) { & $module { param($n) (Get-Command $n -CommandType Function).ScriptBlock.File } $name | Should -Be $result.Runtime }
     }
 
@@ -86,7 +88,7 @@ Describe 'Manifest' {
         try {
             New-Item -ItemType Directory -Path (Join-Path $copy 'module/Bundle'), (Join-Path $copy 'module/Private'), (Join-Path $copy 'module/bin') -Force | Out-Null
             Copy-Item (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') $copy
-            Copy-Item (Join-Path $PSScriptRoot '../../module/ExchangeMfa.format.ps1xml') (Join-Path $copy 'module')
+            Copy-Item (Join-Path $PSScriptRoot '../../module/ExchangeMfa.format.ps1xml'), (Join-Path $PSScriptRoot '../../module/ExchangeMfa.psm1') (Join-Path $copy 'module')
             Copy-Item (Join-Path $PSScriptRoot '../../module/Bundle/*') (Join-Path $copy 'module/Bundle')
             Copy-Item (Join-Path $PSScriptRoot '../../module/bin/ExchangeMfa.Types.dll') (Join-Path $copy 'module/bin')
             $old = [datetime]::UtcNow.AddMinutes(-5)
@@ -139,8 +141,10 @@ Describe 'Help for <_>' -ForEach $script:commandNames {
         }
     }
 
-    It 'describes every parameter' {
-        $names = $script:command.Parameters.Keys | Where-Object { $_ -notin $script:common }
+    It 'describes every parameter it shows' {
+        $names = $script:command.Parameters.Values |
+            Where-Object { $_.Name -notin $script:common -and -not ($_.Attributes.Where({ $_ -is [Parameter] }).DontShow -contains $true) } |
+            ForEach-Object Name
         foreach ($name in $names) {
             $parameterHelp = $script:help.Parameters.Parameter | Where-Object Name -eq $name
             ($parameterHelp.Description | Out-String).Trim() | Should -Not -BeNullOrEmpty -Because "-$name needs help"
@@ -150,7 +154,7 @@ Describe 'Help for <_>' -ForEach $script:commandNames {
     It 'names its output type and links' {
         $script:command.OutputType.Name | Should -Not -BeNullOrEmpty
         @($script:help.relatedLinks.navigationLink).Count | Should -BeGreaterOrEqual 2
-        $script:command.CmdletBinding | Should -BeTrue
+        $script:command.CommandType | Should -Be 'Cmdlet'
     }
 }
 
@@ -180,19 +184,19 @@ Describe 'Parameter contract' {
         $range = $parameters.PageSize.Attributes | Where-Object { $_ -is [System.Management.Automation.ValidateRangeAttribute] }
         $range.MinRange | Should -Be 1
         $range.MaxRange | Should -Be 1000
-        { Connect-ExchangeMfa -Device -PageSize 1001 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Connect-ExchangeMfa'
+        { Connect-ExchangeMfa -Device -PageSize 1001 } | Should -Throw -ErrorId 'ParameterArgumentValidationError,ExchangeMfa.ConnectExchangeMfaCommand'
         $parameters.CommandName.ParameterType | Should -Be ([string[]])
     }
 
     It 'Connect-ExchangeMfa -Prefix takes letters and digits, EXO is reserved' {
-        { Connect-ExchangeMfa -Device -Prefix 'Con-toso' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Connect-ExchangeMfa'
-        { Connect-ExchangeMfa -Device -Prefix 'exo' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,Connect-ExchangeMfa'
+        { Connect-ExchangeMfa -Device -Prefix 'Con-toso' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,ExchangeMfa.ConnectExchangeMfaCommand'
+        { Connect-ExchangeMfa -Device -Prefix 'exo' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,ExchangeMfa.ConnectExchangeMfaCommand'
         & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
     }
 
     It 'Connect-ExchangeMfa -CommandName rejects a name outside the catalogue before signing in' {
         { Connect-ExchangeMfa -Device -CommandName Get-Mailbox, Get-Mailboxx } |
-            Should -Throw -ErrorId 'ExchangeMfa.UnknownCommandName,Connect-ExchangeMfa' -ExpectedMessage '*Get-Mailboxx*'
+            Should -Throw -ErrorId 'ExchangeMfa.UnknownCommandName,ExchangeMfa.ConnectExchangeMfaCommand' -ExpectedMessage '*Get-Mailboxx*'
         & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
     }
 
@@ -233,11 +237,11 @@ Describe 'Parameter contract' {
     }
 
     It 'Connect-ExchangeMfa refuses to mix sign-in modes before starting anything' {
-        { Connect-ExchangeMfa -Device -NoBrowser } | Should -Throw -ErrorId 'AmbiguousParameterSet,Connect-ExchangeMfa'
+        { Connect-ExchangeMfa -Device -NoBrowser } | Should -Throw -ErrorId 'AmbiguousParameterSet,ExchangeMfa.ConnectExchangeMfaCommand'
         { Connect-ExchangeMfa -ManagedIdentity -AccessToken x -Organization contoso.onmicrosoft.com } |
-            Should -Throw -ErrorId 'AmbiguousParameterSet,Connect-ExchangeMfa'
+            Should -Throw -ErrorId 'AmbiguousParameterSet,ExchangeMfa.ConnectExchangeMfaCommand'
         { Connect-ExchangeMfa -AppId x -Organization y -CertificateFilePath a -CertificateThumbprint b } |
-            Should -Throw -ErrorId 'AmbiguousParameterSet,Connect-ExchangeMfa'
+            Should -Throw -ErrorId 'AmbiguousParameterSet,ExchangeMfa.ConnectExchangeMfaCommand'
         & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
     }
 
@@ -248,7 +252,7 @@ Describe 'Parameter contract' {
         (Get-OwnParameter Disconnect-ExchangeOnline).Name | Sort-Object | Should -Be @('ConnectionId', 'ModulePrefix')
         foreach ($name in 'Install-ExchangeMfaCompatibility', 'Uninstall-ExchangeMfaCompatibility') {
             (Get-OwnParameter $name).Name | Sort-Object | Should -Be @('Path', 'Scope')
-            $binding = (Get-Command $name).ScriptBlock.Attributes | Where-Object { $_ -is [System.Management.Automation.CmdletBindingAttribute] }
+            $binding = (Get-Command $name).ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)
             $binding.SupportsShouldProcess | Should -BeTrue
         }
     }
@@ -263,7 +267,7 @@ Describe 'Parameter contract' {
         $command.Parameters.ForgetCache.SwitchParameter | Should -BeTrue
         $command.Parameters.ConnectionId.ParameterType | Should -Be ([string[]])
         $command.Parameters.ConnectionId.Attributes.Where({ $_ -is [Parameter] }).ValueFromPipelineByPropertyName | Should -BeTrue
-        $binding = $command.ScriptBlock.Attributes | Where-Object { $_ -is [System.Management.Automation.CmdletBindingAttribute] }
+        $binding = $command.ImplementingType.GetCustomAttributes([System.Management.Automation.CmdletAttribute], $false)
         $binding.SupportsShouldProcess | Should -BeTrue
         $binding.ConfirmImpact | Should -Be 'High'
     }

@@ -75,13 +75,13 @@ AfterAll {
 Describe 'The package' {
     It 'installs into the fresh module path with the manifest, help, commands, types and helpers' {
         $script:installed.Location | Should -Be $script:modulePath
-        foreach ($file in 'ExchangeMfa.psd1', 'en-US/about_ExchangeMfa.help.txt', 'module/Bundle/ExchangeMfa.psm1', 'module/Bundle/ExchangeMfa.Runtime.ps1',
+        foreach ($file in 'ExchangeMfa.psd1', 'en-US/about_ExchangeMfa.help.txt', 'en-US/ExchangeMfa.Types.dll-Help.xml', 'module/ExchangeMfa.psm1', 'module/Bundle/ExchangeMfa.Runtime.ps1',
             'module/Commands/CommandNames.txt', 'module/bin/ExchangeMfa.Types.dll', 'module/bin/linux-x64/exchangemfa-helper') {
             Join-Path $script:moduleBase $file | Should -Exist
         }
-        # The generated scripts and nothing else: no sources, no leftovers of older builds.
-        @(Get-ChildItem (Join-Path $script:moduleBase 'module/Bundle')).Name | Sort-Object | Should -Be @('ExchangeMfa.psm1', 'ExchangeMfa.Runtime.ps1')
-        Join-Path $script:moduleBase 'module/ExchangeMfa.psm1' | Should -Not -Exist
+        # The generated runtime and nothing else: no sources, no leftovers of older builds.
+        @(Get-ChildItem (Join-Path $script:moduleBase 'module/Bundle')).Name | Should -Be @('ExchangeMfa.Runtime.ps1')
+        Join-Path $script:moduleBase 'module/Private' | Should -Not -Exist
     }
 
     It 'ships the win-x64 helper, a Windows executable' {
@@ -152,7 +152,7 @@ try { Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -Devi
 catch { `$id = `$_.FullyQualifiedErrorId; `$message = `$_.Exception.Message }
 @{ Id = `$id; Message = `$message } | ConvertTo-Json -Compress
 "@
-        $result.Id | Should -Be 'ExchangeMfa.HelperNotFound,Connect-ExchangeMfa'
+        $result.Id | Should -Be 'ExchangeMfa.HelperNotFound,ExchangeMfa.ConnectExchangeMfaCommand'
         $result.Message | Should -Match 'helper for linux-x64 was not found'
         $result.Message | Should -Match 'build one for linux-x64 from source'
     }
@@ -175,7 +175,7 @@ Describe 'A helper that cannot start' {
     It 'reports what the loader said in ExchangeMfa.HelperExited' {
         $env:EXCHANGEMFA_HELPER = $script:loader
         $parameters = Get-TestConnectParameters
-        $failure = { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.HelperExited,Connect-ExchangeMfa' -PassThru
+        $failure = { Connect-ExchangeMfa @parameters } | Should -Throw -ErrorId 'ExchangeMfa.HelperExited,ExchangeMfa.ConnectExchangeMfaCommand' -PassThru
         $failure.Exception.Message | Should -Match 'exit code 127'
         $failure.Exception.Message | Should -Match 'libyajl\.so\.2: cannot open shared object file'
     }

@@ -188,7 +188,7 @@ Describe 'Browser sign-in (the default)' {
         Remove-Item "$script:browser.log" -ErrorAction Ignore
         foreach ($uri in 'https://localhost', 'http://example.com/', 'http://0.0.0.0:8400') {
             Get-ErrorId { Connect-ExchangeMfa @script:interactive -RedirectUri $uri } |
-                Should -Be 'ExchangeMfa.InvalidParams,Connect-ExchangeMfa'
+                Should -Be 'ExchangeMfa.InvalidParams,ExchangeMfa.ConnectExchangeMfaCommand'
         }
         Test-Path "$script:browser.log" | Should -BeFalse
     }
@@ -200,7 +200,7 @@ Describe 'Browser sign-in (the default)' {
         $failure = $null
         try { Connect-ExchangeMfa @script:interactive -RedirectUri 'http://127.0.0.1' -BrowserTimeoutSeconds 3 -InformationVariable script:timeoutInfo }
         catch { $failure = $_ }
-        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.Timeout,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.Timeout,ExchangeMfa.ConnectExchangeMfaCommand'
         ([datetime]::UtcNow - $started).TotalSeconds | Should -BeLessThan 30
         $failure.Exception.Message | Should -Match 'within 3 seconds'
         $failure.Exception.Message | Should -Match 'AADSTS50011'
@@ -245,7 +245,7 @@ Describe 'Password (-Credential, -InlineCredential)' {
     It 'says plainly to use -Device when the account needs MFA' {
         $failure = $null
         try { Connect-ExchangeMfa @script:common -Credential $script:adminCredential -InMemoryTokenCache } catch { $failure = $_ }
-        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.MfaRequired,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.MfaRequired,ExchangeMfa.ConnectExchangeMfaCommand'
         $failure.Exception.Message | Should -Match '-Device'
         $failure.ErrorDetails.RecommendedAction | Should -Match '-Device'
         "$failure" | Should -Not -Match ([regex]::Escape($script:password))
@@ -254,7 +254,7 @@ Describe 'Password (-Credential, -InlineCredential)' {
     It 'refuses a wrong password' {
         $wrong = [pscredential]::new('user@contoso.onmicrosoft.com', (ConvertTo-SecureString 'wrong' -AsPlainText -Force))
         Get-ErrorId { Connect-ExchangeMfa @script:common -Credential $wrong -InMemoryTokenCache } |
-            Should -Be 'ExchangeMfa.AuthenticationFailed,Connect-ExchangeMfa'
+            Should -Be 'ExchangeMfa.AuthenticationFailed,ExchangeMfa.ConnectExchangeMfaCommand'
     }
 
     It '-InlineCredential asks for the password in the console' {
@@ -331,7 +331,7 @@ Describe 'Certificate (app-only)' {
         $wrong = ConvertTo-SecureString 'not-it' -AsPlainText -Force
         $failure = $null
         try { Connect-ExchangeMfa @script:appOnly -CertificateFilePath $script:pfx -CertificatePassword $wrong } catch { $failure = $_ }
-        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthenticationFailed,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.AuthenticationFailed,ExchangeMfa.ConnectExchangeMfaCommand'
         $failure.Exception.Message | Should -Match 'password'
         [int](Get-EmulatorStats).tokenRequests.client_credentials | Should -Be 0
     }
@@ -344,7 +344,7 @@ Describe 'Certificate (app-only)' {
 
     It 'refuses an X509Certificate2 without its private key before starting a sign-in' {
         $public = [System.Security.Cryptography.X509Certificates.X509Certificate2]::new($script:certificate.RawData)
-        Get-ErrorId { Connect-ExchangeMfa @script:appOnly -Certificate $public } | Should -Be 'ExchangeMfa.InvalidParams,Connect-ExchangeMfa'
+        Get-ErrorId { Connect-ExchangeMfa @script:appOnly -Certificate $public } | Should -Be 'ExchangeMfa.InvalidParams,ExchangeMfa.ConnectExchangeMfaCommand'
         [int](Get-EmulatorStats).tokenRequests.client_credentials | Should -Be 0
     }
 
@@ -358,7 +358,7 @@ Describe 'Certificate (app-only)' {
         $env:EXCHANGEMFA_CERTIFICATE_DIR = $script:certDir
         $failure = $null
         try { Connect-ExchangeMfa @script:appOnly -CertificateThumbprint ('AB' * 20) } catch { $failure = $_ }
-        $failure.FullyQualifiedErrorId | Should -BeLike 'ExchangeMfa.*,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -BeLike 'ExchangeMfa.*,ExchangeMfa.ConnectExchangeMfaCommand'
         $failure.Exception.Message | Should -Match '(?i)thumbprint'
         [int](Get-EmulatorStats).tokenRequests.client_credentials | Should -Be 0
     }
@@ -366,14 +366,14 @@ Describe 'Certificate (app-only)' {
     It 'refuses an expired certificate before sending anything' {
         $failure = $null
         try { Connect-ExchangeMfa @script:appOnly -CertificateFilePath $script:expiredPem } catch { $failure = $_ }
-        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.InvalidParams,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.InvalidParams,ExchangeMfa.ConnectExchangeMfaCommand'
         $failure.Exception.Message | Should -Match 'expired'
         [int](Get-EmulatorStats).tokenRequests.client_credentials | Should -Be 0
     }
 
     It 'reports a certificate the app does not know as a configuration error' {
         Get-ErrorId { Connect-ExchangeMfa @script:appOnly -CertificateFilePath $script:strangerPem } |
-            Should -Be 'ExchangeMfa.ConfigurationError,Connect-ExchangeMfa'
+            Should -Be 'ExchangeMfa.ConfigurationError,ExchangeMfa.ConnectExchangeMfaCommand'
         (Get-EmulatorStats).tokenRequests.client_credentials | Should -Be 1
     }
 
@@ -411,7 +411,7 @@ Describe 'Managed identity' {
         $env:IDENTITY_ENDPOINT = $script:emulator.IdentityEndpoint
         $env:IDENTITY_HEADER = $script:emulator.IdentityHeader
         Get-ErrorId { Connect-ExchangeMfa -ManagedIdentity -ManagedIdentityAccountId ([guid]::NewGuid()) -Organization $script:emulator.Domain -ShowBanner:$false -ConnectionUri $script:emulator.Url } |
-            Should -Be 'ExchangeMfa.ConfigurationError,Connect-ExchangeMfa'
+            Should -Be 'ExchangeMfa.ConfigurationError,ExchangeMfa.ConnectExchangeMfaCommand'
     }
 
     It 'needs -Organization' {
@@ -452,7 +452,7 @@ Describe 'Federated token (workload identity)' {
         # Same file content: the emulator has seen that jti (AADSTS700023).
         $failure = $null
         try { Connect-ExchangeMfa -FederatedToken -ShowBanner:$false -ConnectionUri $script:emulator.Url } catch { $failure = $_ }
-        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.ConfigurationError,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.ConfigurationError,ExchangeMfa.ConnectExchangeMfaCommand'
         $failure.Exception.Data['ExchangeMfa.aadsts'] | Should -Be 700023
         Set-Content -Path $script:tokenFile -Value (New-TestClientAssertion) -NoNewline
         (Connect-ExchangeMfa -FederatedToken -ShowBanner:$false -ConnectionUri $script:emulator.Url).SignInMode | Should -Be 'Federated'
@@ -464,7 +464,7 @@ Describe 'Federated token (workload identity)' {
         Set-Content -Path $script:tokenFile -Value (New-TestClientAssertion -AgeSeconds 3600) -NoNewline
         $failure = $null
         try { Connect-ExchangeMfa -FederatedToken -ShowBanner:$false -ConnectionUri $script:emulator.Url } catch { $failure = $_ }
-        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.ConfigurationError,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.ConfigurationError,ExchangeMfa.ConnectExchangeMfaCommand'
         $failure.Exception.Data['ExchangeMfa.aadsts'] | Should -Be 700024
         $failure.Exception.Message | Should -Match '(?i)assertion.*valid time range'
         "$failure" | Should -Not -Match $script:jwt
@@ -476,7 +476,7 @@ Describe 'Federated token (workload identity)' {
         Remove-Item Env:AZURE_FEDERATED_TOKEN_FILE
         $failure = $null
         try { Connect-ExchangeMfa -FederatedToken -ShowBanner:$false -ConnectionUri $script:emulator.Url } catch { $failure = $_ }
-        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.ConfigurationError,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.ConfigurationError,ExchangeMfa.ConnectExchangeMfaCommand'
         $failure.Exception.Message | Should -Match 'AZURE_FEDERATED_TOKEN_FILE'
     }
 }
@@ -502,7 +502,7 @@ Describe '-AccessToken' {
         Start-Sleep -Seconds 2
         $failure = $null
         try { Connect-ExchangeMfa -AccessToken $token -Organization $script:emulator.Domain -ShowBanner:$false -ConnectionUri $script:emulator.Url } catch { $failure = $_ }
-        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.InvalidToken,Connect-ExchangeMfa'
+        $failure.FullyQualifiedErrorId | Should -Be 'ExchangeMfa.InvalidToken,ExchangeMfa.ConnectExchangeMfaCommand'
         $failure.Exception.Message | Should -Match 'expired'
         "$failure" | Should -Not -Match $script:jwt
     }
@@ -510,6 +510,6 @@ Describe '-AccessToken' {
     It 'refuses a token for another audience' {
         $token = Get-TestAppAccessToken -Scope 'https://graph.microsoft.com/.default'
         Get-ErrorId { Connect-ExchangeMfa -AccessToken $token -Organization $script:emulator.Domain -ShowBanner:$false -ConnectionUri $script:emulator.Url } |
-            Should -Be 'ExchangeMfa.InvalidToken,Connect-ExchangeMfa'
+            Should -Be 'ExchangeMfa.InvalidToken,ExchangeMfa.ConnectExchangeMfaCommand'
     }
 }

@@ -17,7 +17,7 @@ $root = Split-Path (Split-Path $PSScriptRoot -Parent) -Parent
 $stage = Join-Path $OutputPath 'ExchangeMfa'
 $repository = Join-Path $OutputPath 'repo'
 
-foreach ($needed in 'module/bin/ExchangeMfa.Types.dll', 'module/Commands/CommandNames.txt', 'module/Bundle/ExchangeMfa.psm1', 'module/Bundle/ExchangeMfa.Runtime.ps1') {
+foreach ($needed in 'module/bin/ExchangeMfa.Types.dll', 'module/Commands/CommandNames.txt', 'module/Bundle/ExchangeMfa.Runtime.ps1', 'module/en-US/ExchangeMfa.Types.dll-Help.xml') {
     if (-not (Test-Path -LiteralPath (Join-Path $root $needed))) { throw "Build-Package: $needed is missing; run ./build.sh first." }
 }
 
@@ -30,9 +30,9 @@ Copy-Item -LiteralPath (Join-Path $root 'ExchangeMfa.psd1') -Destination $stage
 # en-US/ is a link to module/en-US in the repository: the package holds a copy.
 $help = New-Item -ItemType Directory -Path (Join-Path $stage 'en-US')
 Copy-Item -Path (Join-Path $root 'module/en-US/*') -Destination $help
-# The script travels as the generated files (module/Bundle): the sources
-# they are made of (ExchangeMfa.psm1, Private, Public) stay in the repository.
-Get-ChildItem -LiteralPath (Join-Path $root 'module') -Exclude 'bin', 'Commands.new', 'Private', 'Public', 'ExchangeMfa.psm1' |
+# The runtime script travels as the generated file (module/Bundle): its
+# sources (Private) stay in the repository.
+Get-ChildItem -LiteralPath (Join-Path $root 'module') -Exclude 'bin', 'Commands.new', 'Private' |
     Copy-Item -Destination (Join-Path $stage 'module') -Recurse
 Copy-Item -LiteralPath (Join-Path $root 'module/bin/ExchangeMfa.Types.dll') -Destination $bin
 
