@@ -1,8 +1,7 @@
 # Module manifest for ExchangeMfa: the module's face. Export lists are explicit
 # so PowerShell's command discovery never has to load the module to learn them.
 @{
-    RootModule           = 'module/ExchangeMfa.psm1'
-    NestedModules        = @('module/bin/ExchangeMfa.Types.dll')
+    RootModule           = 'module/bin/ExchangeMfa.Types.dll'
     ModuleVersion        = '0.1.0'
     GUID                 = '4f0b6f9e-5d2a-4c7e-9a41-3e8d2b1c7a65'
     Author               = 'ExchangeMfa contributors'

@@ -57,7 +57,7 @@ $ErrorActionPreference = 'Stop'
 Import-Module "$Root/ExchangeMfa.psd1"
 $null = Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -Device -ShowBanner:$false `
     -InMemoryTokenCache -AzureADAuthorizationEndpointUri $Authority -ConnectionUri $Url 6>$null
-$helperId = & (Get-Module ExchangeMfa) { $script:Helper.Process.Id }
+$helperId = [ExchangeMfa.Helper]::Current.Process.Id
 $clock = [System.Diagnostics.Stopwatch]::StartNew()
 $count = (Get-Mailbox -ResultSize $ResultSize | Measure-Object).Count
 $seconds = $clock.Elapsed.TotalSeconds

@@ -101,7 +101,7 @@ Import-Module '$manifest'
         if ($CacheDir) { $process.BeginErrorReadLine() }   # the helper's diagnostics are not measured
         $process
     }
-    $helperPath = & (Get-Module ExchangeMfa) { Get-HelperPath }
+    $helperPath = [ExchangeMfa.Helper]::FindPath()
     $caches = [ordered]@{ disk = Join-Path $emulator.Dir 'cache-renewal' }
     if (Test-Path -LiteralPath /dev/shm -PathType Container) { $caches.tmpfs = Join-Path /dev/shm "exchangemfa-bench-$PID" }
     $helpers = [ordered]@{}

@@ -5,9 +5,7 @@
 # (Connect -CommandName or -Prefix, a typo suggestion, whether
 # Invoke-ExchangeMfaCommand must ask first): never at import, never the JSON.
 
-# .NET, not Join-Path: an import that calls no cmdlet loads none of
-# PowerShell's own modules (docs/decisions.md, "Import and Connect time").
-$script:CommandsPath = [System.IO.Path]::GetFullPath([System.IO.Path]::Combine($PSScriptRoot, '..', 'Commands'))
+$script:CommandsPath = [ExchangeMfa.ModuleSetup]::CommandsFolder
 # Proxy names (sorted), name -> canonical spelling, name -> products, and the
 # names of the commands that change state; read once.
 $script:CommandNameList = $null

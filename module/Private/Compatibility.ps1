@@ -88,7 +88,7 @@ function New-CompatibilityModuleText {
 `$exchangeMfa = '$quoted'
 if (-not (Test-Path -LiteralPath `$exchangeMfa)) { `$exchangeMfa = 'ExchangeMfa' }
 `$module = Import-Module `$exchangeMfa -Global -PassThru -ErrorAction Stop
-`$real = @(& `$module { Import-ExchangeMfaRuntime; Find-RealExchangeOnlineManagement })
+`$real = @([ExchangeMfa.ModuleScope]::Call('Find-RealExchangeOnlineManagement', @{}))
 if (`$real.Count -gt 0) {
     Write-Warning "Microsoft's ExchangeOnlineManagement is installed (`$(`$real[0])); importing it instead of ExchangeMfa's compatibility module. Run Uninstall-ExchangeMfaCompatibility to remove the compatibility module."
     Import-Module `$real[0] -Global

@@ -180,7 +180,7 @@ namespace ExchangeMfa
         public static string ResolveConnectionId(string name, string invocationName, string[] products)
         {
             if (!string.IsNullOrEmpty(invocationName) && !string.Equals(invocationName, name, StringComparison.OrdinalIgnoreCase) &&
-                SharedState.InstanceValue("script:ProxyPrefixes") is IDictionary prefixes && prefixes.Count > 0)
+                ModuleScope.Variable("ProxyPrefixes") is IDictionary prefixes && prefixes.Count > 0)
             {
                 string called = invocationName.Substring(invocationName.LastIndexOf('\\') + 1);
                 int dash = name.IndexOf('-');

@@ -198,30 +198,39 @@ namespace ExchangeMfa
         }
     }
 
-    // The module's variables that must be the same in every runspace: the
-    // helper and which connections are the defaults. Attach puts a
-    // SharedVariable for each in a module instance's scope (at import,
-    // ModuleSetup.Initialize), so the script reads and writes $script:Helper
-    // as before, the compiled parts read them here, and every instance sees
-    // one value.
+    // The module's state that must be the same in every runspace: the helper,
+    // which connections are the defaults, the connections' settings. And each
+    // runspace's own instance of the module: what its import did and the
+    // runtime script it loaded.
     public static class SharedState
     {
         private static readonly ConcurrentDictionary<string, object> values =
-            new ConcurrentDictionary<string, object>(StringComparer.OrdinalIgnoreCase);
+            new ConcurrentDictionary<string, object>(StringComparer.OrdinalIgnoreCase)
+            {
+                // connection id -> its -Prefix, Get-ConnectionInformation's Id, its ThrottleLimit.
+                ["CompliancePrefixes"] = NewTable(),
+                ["ConnectionNumbers"] = NewTable(),
+                ["ConnectionThrottleLimits"] = NewTable(),
+            };
 
         // Held while a helper is started: two runspaces must not start two.
         public static readonly object StartLock = new object();
 
-        // Each runspace's instance of the module (its script scope) and the
-        // helper it started, if any: only that instance's removal ends it.
-        private sealed class Instance
+        // A runspace's instance of the module (ModuleSetup): the helper it
+        // started, if any (only that instance's removal ends it), the runtime
+        // script's scope once loaded (ModuleScope), and what the import
+        // changed that its removal takes back.
+        internal sealed class Instance
         {
-            public SessionState Scope;
             public Helper Started;
+            public SessionState Runtime;
+            public bool AddedCommandsFolder;
+            public EventHandler<CommandLookupEventArgs> PreviousCommandNotFound;
+            public EventHandler<CommandLookupEventArgs> CommandNotFound;
         }
         private static readonly ConditionalWeakTable<Runspace, Instance> instances = new ConditionalWeakTable<Runspace, Instance>();
 
-        private static Instance ThisInstance
+        internal static Instance ThisInstance
         {
             get
             {
@@ -230,13 +239,16 @@ namespace ExchangeMfa
             }
         }
 
-        internal static void Attach(SessionState scope)
+        internal static Instance Register()
         {
-            if (Runspace.DefaultRunspace != null) instances.AddOrUpdate(Runspace.DefaultRunspace, new Instance { Scope = scope });
-            foreach (string name in new[] { "Helper", "DefaultConnectionId", "DefaultComplianceConnectionId" })
-                scope.PSVariable.Set(NewVariable(name, null));
-            foreach (string name in new[] { "CompliancePrefixes", "ConnectionNumbers", "ConnectionThrottleLimits" })
-                scope.PSVariable.Set(NewVariable(name, NewTable()));
+            var instance = new Instance();
+            if (Runspace.DefaultRunspace != null) instances.AddOrUpdate(Runspace.DefaultRunspace, instance);
+            return instance;
+        }
+
+        internal static void Unregister()
+        {
+            if (Runspace.DefaultRunspace != null) instances.Remove(Runspace.DefaultRunspace);
         }
 
         internal static void NoteStarted(Helper helper)
@@ -252,26 +264,12 @@ namespace ExchangeMfa
             return instance?.Started != null && ReferenceEquals(instance.Started, Get("Helper"));
         }
 
-        // A variable of this runspace's instance of the module ("script:Name"),
-        // or null.
-        internal static object InstanceValue(string name) => ThisInstance?.Scope.PSVariable.GetValue(name);
-
-        // This runspace's instance of the module: its script scope, or null.
-        internal static SessionState InstanceScope => ThisInstance?.Scope;
-
         // The helper is gone: this runspace's commands bound to its
         // connections (Connect -Prefix aliases) go with it. Script, since the
         // aliases are this instance's modules; a rare path.
         internal static void ForgetConnectionCommands()
         {
             if (ModuleScope.RuntimeLoaded) ModuleScope.Call("Remove-ExchangeProxyModule", new Hashtable { ["All"] = true });
-        }
-
-        // The first instance's initial value is kept.
-        private static PSVariable NewVariable(string name, object initial)
-        {
-            values.TryAdd(name, Json.Unwrap(initial));
-            return new SharedVariable(name);
         }
 
         internal static object Get(string name) => values.TryGetValue(name, out object value) ? value : null;
@@ -283,25 +281,8 @@ namespace ExchangeMfa
         public static bool Replace(string name, object expected, object value) =>
             values.TryUpdate(name, Json.Unwrap(value), Json.Unwrap(expected));
 
-        // An empty table for a shared variable, safe for any thread, with
-        // PowerShell's case-insensitive keys.
+        // An empty table, safe for any thread, with PowerShell's
+        // case-insensitive keys.
         private static Hashtable NewTable() => Hashtable.Synchronized(new Hashtable(StringComparer.OrdinalIgnoreCase));
-
-    }
-
-    public sealed class SharedVariable : PSVariable
-    {
-        private readonly bool ready;
-
-        internal SharedVariable(string name) : base(name)
-        {
-            ready = true;
-        }
-
-        public override object Value
-        {
-            get => SharedState.Get(Name);
-            set { if (ready) SharedState.Set(Name, value); }
-        }
     }
 }

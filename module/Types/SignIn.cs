@@ -180,11 +180,12 @@ namespace ExchangeMfa
 
         // Read-Host itself: its prompt, and its clear error in a pwsh started
         // with -NonInteractive. A rare path, so script is fine here; in the
-        // module's scope, where a test may mock it.
+        // caller's scope, where a test may mock it.
         private static object ReadHost(PSCmdlet cmdlet, string prompt, bool secure)
         {
-            Collection<PSObject> typed = ModuleScope.Run(
-                secure ? "Read-Host -Prompt $args[0] -AsSecureString" : "Read-Host -Prompt $args[0]", prompt);
+            Collection<PSObject> typed = cmdlet.InvokeCommand.InvokeScript(
+                secure ? "Read-Host -Prompt $args[0] -AsSecureString" : "Read-Host -Prompt $args[0]",
+                false, PipelineResultTypes.None, null, prompt);
             return typed.Count > 0 ? typed[0].BaseObject : null;
         }
 

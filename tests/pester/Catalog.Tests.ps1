@@ -17,15 +17,14 @@ BeforeAll {
 
     # Makes prefix aliases as Connect does, for a connection id that does
     # not exist: what runs before the helper is asked can be tested alone.
-    function Import-TestProxy([string] $Prefix, [string[]] $CommandName, [string] $Id = $script:fakeId) {
-        & (Get-Module ExchangeMfa) {
-            [CmdletBinding()]
-            param($Id, $Prefix, $Names)
-            Import-ExchangeMfaRuntime
-            Import-ExchangeProxyModule -ConnectionId $Id -Prefix $Prefix -CommandName $Names -Organization 'contoso.test' -Cmdlet $PSCmdlet
-        } $Id $Prefix $CommandName
+    # Its errors are this function's, as Connect's are Connect's.
+    function Import-TestProxy {
+        [CmdletBinding()]
+        param([string] $Prefix, [string[]] $CommandName, [string] $Id = $script:fakeId)
+        $null = [ExchangeMfa.ModuleScope]::Call('Import-ExchangeProxyModule', @{
+                ConnectionId = $Id; Prefix = $Prefix; CommandName = $CommandName; Organization = 'contoso.test'; Cmdlet = $PSCmdlet })
     }
-    function Remove-TestProxy { & (Get-Module ExchangeMfa) { Import-ExchangeMfaRuntime; Remove-ExchangeProxyModule -All } }
+    function Remove-TestProxy { $null = [ExchangeMfa.ModuleScope]::Call('Remove-ExchangeProxyModule', @{ All = $true }) }
     function Get-LoadedGroup { Get-Module 'ExchangeMfa.Commands.*' | ForEach-Object Name }
 }
 
@@ -204,7 +203,7 @@ Describe 'Which connection a proxy uses' {
             [ExchangeMfa.ExchangeProxy]::ResolveConnectionId($Name, $InvocationName, $Products)
         }
         function Set-TestDefault([string] $Online, [string] $Compliance) {
-            & (Get-Module ExchangeMfa) { param($o, $c) $script:DefaultConnectionId = $o; $script:DefaultComplianceConnectionId = $c } $Online $Compliance
+            [ExchangeMfa.Connections]::DefaultId = $Online; [ExchangeMfa.Connections]::DefaultComplianceId = $Compliance
         }
     }
     AfterAll { Set-TestDefault $null $null; Remove-TestProxy }
@@ -255,7 +254,7 @@ Describe 'Prefixes and -CommandName' {
 
     It 'keeps several prefixes side by side and removes one without the other' {
         Get-Command Get-ContosoMailbox, Get-FabrikamMailbox | Should -HaveCount 2
-        & (Get-Module ExchangeMfa) { Remove-ExchangeProxyModule -ConnectionId 'no-such-connection' }
+        $null = [ExchangeMfa.ModuleScope]::Call('Remove-ExchangeProxyModule', @{ ConnectionId = 'no-such-connection' })
         Get-Command Get-FabrikamMailbox | Should -HaveCount 1
         Remove-TestProxy
         Get-Command Get-ContosoMailbox, Get-FabrikamMailbox -ErrorAction Ignore | Should -BeNullOrEmpty
@@ -264,7 +263,7 @@ Describe 'Prefixes and -CommandName' {
 
     It 'an unknown -CommandName is ExchangeMfa.UnknownCommandName' {
         { Import-TestProxy -Prefix Contoso -CommandName Get-Mailbox, Get-Mailboxx } |
-            Should -Throw -ErrorId 'ExchangeMfa.UnknownCommandName' -ExpectedMessage '*Get-Mailboxx*'
+            Should -Throw -ErrorId 'ExchangeMfa.UnknownCommandName,Import-TestProxy' -ExpectedMessage '*Get-Mailboxx*'
     }
 }
 
@@ -280,7 +279,7 @@ Describe 'A name that does not exist' {
     }
 
     It 'costs little to look up' {
-        $elapsed = Measure-Command { & (Get-Module ExchangeMfa) { Import-ExchangeMfaRuntime; Get-ExchangeCommandSuggestion -Name Get-MailboxStatistic } }
+        $elapsed = Measure-Command { [ExchangeMfa.ModuleScope]::Call('Get-ExchangeCommandSuggestion', @{ Name = 'Get-MailboxStatistic' }) }
         Write-Host ("typo suggestion over {0} names: {1:N0} ms" -f $script:catalog.commands.Count, $elapsed.TotalMilliseconds)
         $elapsed.TotalSeconds | Should -BeLessThan 2
     }
@@ -293,7 +292,7 @@ Describe 'Remove-Module ExchangeMfa' {
         # A group loaded without the module's runtime goes too.
         Import-Module (Join-Path $script:root 'ExchangeMfa.psd1') -Force
         $null = Get-Help Get-Mailbox
-        & (Get-Module ExchangeMfa) { $script:RuntimeLoaded } | Should -BeFalse
+        [ExchangeMfa.ModuleScope]::RuntimeLoaded | Should -BeFalse
         Get-LoadedGroup | Should -Not -BeNullOrEmpty
         Remove-Module ExchangeMfa -Force
         Get-Module 'ExchangeMfa*' | Should -BeNullOrEmpty

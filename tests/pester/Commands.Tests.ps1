@@ -12,21 +12,21 @@ BeforeAll {
 
     # What Connect costs for the proxies (the sign-in itself excluded):
     # time and managed memory, without and with a prefix.
-    function Measure-ProxyImport([string] $Prefix) {
-        & (Get-Module ExchangeMfa) {
-            [CmdletBinding()]
-            param($Prefix)
-            Import-ExchangeMfaRuntime
+    function Measure-ProxyImport {
+        [CmdletBinding()]
+        param([string] $Prefix)
+        [ExchangeMfa.ModuleScope]::Invoke({
+            param($Prefix, $Cmdlet)
             Remove-ExchangeProxyModule -All
             [System.GC]::Collect(); [System.GC]::WaitForPendingFinalizers()
             $before = [System.GC]::GetTotalMemory($true)
             $watch = [System.Diagnostics.Stopwatch]::StartNew()
-            Import-ExchangeProxyModule -ConnectionId 'measure' -Prefix $Prefix -Organization 'contoso.test' -Cmdlet $PSCmdlet
+            Import-ExchangeProxyModule -ConnectionId 'measure' -Prefix $Prefix -Organization 'contoso.test' -Cmdlet $Cmdlet
             $watch.Stop()
             $after = [System.GC]::GetTotalMemory($true)
             [pscustomobject]@{ Milliseconds = $watch.ElapsedMilliseconds; Bytes = $after - $before }
             Remove-ExchangeProxyModule -All
-        } $Prefix
+        }, @($Prefix, $PSCmdlet))
     }
 }
 
@@ -42,7 +42,7 @@ Describe 'Connect makes the commands' {
         $null = Measure-ProxyImport -Prefix Warm   # warm-up: the name list, first alias module
         $plain = Measure-ProxyImport
         $prefixed = Measure-ProxyImport -Prefix Contoso
-        $count = & (Get-Module ExchangeMfa) { Import-ExchangeMfaRuntime; (Get-ExchangeCommandNameList).Count }
+        $count = [ExchangeMfa.ModuleScope]::Call('Get-ExchangeCommandNameList', @{}).Count
         Write-Host ("Proxy figures: unprefixed {0} ms, {1:N2} MB; -Prefix ({2} aliases) {3} ms, {4:N2} MB" -f
             $plain.Milliseconds, ($plain.Bytes / 1MB), $count, $prefixed.Milliseconds, ($prefixed.Bytes / 1MB))
         $plain.Milliseconds | Should -BeLessThan 200

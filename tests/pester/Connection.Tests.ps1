@@ -95,7 +95,7 @@ Describe 'Connect-ExchangeMfa -Device' {
     }
 
     It 'runs a helper that leaves no memory image: no core file, not dumpable (Linux)' -Skip:(-not $IsLinux) {
-        $helperId = & (Get-Module ExchangeMfa) { $script:Helper.Process.Id }
+        $helperId = [ExchangeMfa.Helper]::Current.Process.Id
         # Soft and hard core size 0: no core file, and it cannot be raised again.
         (Get-Content "/proc/$helperId/limits") -match '^Max core file size\s+0\s+0\s' | Should -Not -BeNullOrEmpty
         # Not dumpable: the kernel gives its /proc files to root (visible
@@ -194,7 +194,7 @@ Describe 'PowerShell exiting' {
             param($Manifest, $Parameters)
             Import-Module $Manifest
             $null = Connect-ExchangeMfa @Parameters 6>$null
-            & (Get-Module ExchangeMfa) { $script:Helper.Process.Id }
+            [ExchangeMfa.Helper]::Current.Process.Id
         }
         $parameters = Get-TestConnectParameters
         $helperId = Invoke-ChildPwsh -Command ("& { $script } '$(Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')' " +

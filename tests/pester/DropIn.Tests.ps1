@@ -147,7 +147,7 @@ Describe 'Connect-ExchangeOnline parameters' {
 
         # Dry binding: Connect-ExchangeMfa (its parameter sets included) is
         # mocked, so nothing signs in; what it receives is checked.
-        Mock -ModuleName ExchangeMfa Connect-ExchangeMfa { [pscustomobject]@{ Bound = $PSBoundParameters } }
+        Mock Connect-ExchangeMfa { [pscustomobject]@{ Bound = $PSBoundParameters } }
         $sample = $script:samples[$Name]
         $call = @{ $Name = $sample.Value }
         if ($sample.With) { $call += $sample.With }
@@ -155,23 +155,23 @@ Describe 'Connect-ExchangeOnline parameters' {
         $output | Should -BeNullOrEmpty -Because 'Connect-ExchangeOnline returns nothing'
         # The filter runs in the module's scope: the test's values go in as text.
         $filter = [scriptblock]::Create("`$PesterBoundParameters.ContainsKey('$Name') -eq `$$Forwarded -and -not `$PesterBoundParameters.ContainsKey('Product')")
-        Should -Invoke -ModuleName ExchangeMfa Connect-ExchangeMfa -Times 1 -Exactly -ParameterFilter $filter
+        Should -Invoke Connect-ExchangeMfa -Times 1 -Exactly -ParameterFilter $filter
     }
 
     It 'ignores empty values like Microsoft''s module, and says so for meaningless parameters' {
-        Mock -ModuleName ExchangeMfa Connect-ExchangeMfa { }
+        Mock Connect-ExchangeMfa { }
         Connect-ExchangeOnline -Device -Organization '' -LogDirectoryPath /tmp/x -Verbose 4>&1 |
             Out-String | Should -Match 'LogDirectoryPath has no meaning for ExchangeMfa'
-        Should -Invoke -ModuleName ExchangeMfa Connect-ExchangeMfa -Times 1 -Exactly -ParameterFilter {
+        Should -Invoke Connect-ExchangeMfa -Times 1 -Exactly -ParameterFilter {
             -not $PesterBoundParameters.ContainsKey("Organization") -and $Device
         }
     }
 
     It '-UseRPSSession warns that Remote PowerShell is retired and connects over REST' {
-        Mock -ModuleName ExchangeMfa Connect-ExchangeMfa { }
+        Mock Connect-ExchangeMfa { }
         Connect-ExchangeOnline -Device -UseRPSSession -WarningVariable warnings -WarningAction SilentlyContinue
         "$warnings" | Should -Match 'Remote PowerShell \(RPS\) is retired'
-        Should -Invoke -ModuleName ExchangeMfa Connect-ExchangeMfa -Times 1 -Exactly
+        Should -Invoke Connect-ExchangeMfa -Times 1 -Exactly
         Connect-ExchangeOnline -Device -UseRPSSession:$false -WarningVariable quiet
         $quiet | Should -BeNullOrEmpty
     }
@@ -179,9 +179,9 @@ Describe 'Connect-ExchangeOnline parameters' {
     It 'Connect-IPPSSession takes Microsoft''s parameters (and -Device), and asks for the S&C product' -TestCases @(@{ Reference = $script:ippsParameters }) {
         $own = (Get-Command Connect-IPPSSession).Parameters.Keys | Where-Object { $_ -notin $script:common }
         $own | Sort-Object | Should -Be ($Reference | Sort-Object)
-        Mock -ModuleName ExchangeMfa Connect-ExchangeMfa { }
+        Mock Connect-ExchangeMfa { }
         Connect-IPPSSession -Device -EnableSearchOnlySession -PSSessionOption ([System.Management.Automation.Remoting.PSSessionOption]::new()) | Should -BeNullOrEmpty
-        Should -Invoke -ModuleName ExchangeMfa Connect-ExchangeMfa -Times 1 -Exactly -ParameterFilter {
+        Should -Invoke Connect-ExchangeMfa -Times 1 -Exactly -ParameterFilter {
             $Product -eq 'SecurityCompliance' -and $Device -and -not $PesterBoundParameters.ContainsKey("EnableSearchOnlySession")
         }
     }
@@ -351,8 +351,8 @@ Describe 'Connect-IPPSSession beside Connect-ExchangeOnline' {
     }
 
     It 'keeps both defaults: Exchange commands still go to Exchange' {
-        & (Get-Module ExchangeMfa) { $script:DefaultComplianceConnectionId } | Should -Be $script:sccId
-        & (Get-Module ExchangeMfa) { $script:DefaultConnectionId } | Should -Be $script:exchange.ConnectionId
+        [ExchangeMfa.Connections]::DefaultComplianceId | Should -Be $script:sccId
+        [ExchangeMfa.Connections]::DefaultId | Should -Be $script:exchange.ConnectionId
         @(Get-Mailbox -ResultSize 2).Count | Should -Be 2
     }
 
@@ -374,8 +374,8 @@ Describe 'Connect-IPPSSession beside Connect-ExchangeOnline' {
 
     It 'closing the S&C connection clears its default only' {
         Disconnect-ExchangeOnline -ConnectionId $script:sccId -Confirm:$false
-        & (Get-Module ExchangeMfa) { $script:DefaultComplianceConnectionId } | Should -BeNullOrEmpty
-        & (Get-Module ExchangeMfa) { $script:DefaultConnectionId } | Should -Be $script:exchange.ConnectionId
+        [ExchangeMfa.Connections]::DefaultComplianceId | Should -BeNullOrEmpty
+        [ExchangeMfa.Connections]::DefaultId | Should -Be $script:exchange.ConnectionId
     }
 }
 

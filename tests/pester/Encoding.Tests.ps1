@@ -6,7 +6,7 @@ BeforeAll {
     # Sends one invoke request into a writer in memory: the line, or the
     # terminating error.
     function Send-TestRequest([System.Collections.IDictionary] $Params) {
-        & (Get-Module ExchangeMfa) {
+        & {
             param($p)
             function Send-Once {
                 [CmdletBinding()] param($p)

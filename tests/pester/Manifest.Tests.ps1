@@ -39,7 +39,7 @@ Describe 'Manifest' {
     }
 
     It 'starts no process at import' {
-        & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
+        [ExchangeMfa.Helper]::Current | Should -BeNullOrEmpty
     }
 
     It 'ships format data for the connection, connection information and mailbox types' {
@@ -49,38 +49,38 @@ Describe 'Manifest' {
         $types | Should -Contain 'ExchangeMfa.Mailbox'
     }
 
-    It 'has compiled commands; its script functions load on first need, not for connections' {
+    It 'is a binary module; its script functions load on first need, out of sight, not for connections' {
         # A new pwsh, so that no earlier test has needed the runtime.
         $manifest = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
         $result = Invoke-ChildPwsh -Command @"
 `$module = Import-Module '$manifest' -PassThru
-`$defined = { Test-Path function:Import-ExchangeProxyModule }
-`$atImport = & `$module `$defined
+`$atImport = [ExchangeMfa.ModuleScope]::RuntimeLoaded
 `$null = Get-ExchangeMfaConnection; `$null = Get-ConnectionInformation; Disconnect-ExchangeMfa -Confirm:`$false
-`$afterConnections = & `$module `$defined
+`$afterConnections = [ExchangeMfa.ModuleScope]::RuntimeLoaded
 try { Connect-ExchangeMfa -Device -CommandName Get-Mailboxx } catch { }
-@{ Root = `$module.Path; Runtime = & `$module { `$script:RuntimePath }; AtImport = `$atImport
-   AfterConnections = `$afterConnections; AtUse = & `$module `$defined
-   Assemblies = @(`$module.ExportedCmdlets.Values | ForEach-Object { `$_.ImplementingType.Assembly.Location } | Select-Object -Unique) } | ConvertTo-Json -Compress
+@{ Path = `$module.Path; Type = [string]`$module.ModuleType; AtImport = `$atImport; AfterConnections = `$afterConnections
+   AtUse = [ExchangeMfa.ModuleScope]::RuntimeLoaded; Visible = [bool](Get-Command Import-ExchangeProxyModule -ErrorAction Ignore)
+   Modules = @(Get-Module | ForEach-Object Name) } | ConvertTo-Json -Compress
 "@ | Select-Object -Last 1 | ConvertFrom-Json
-        $result.Root | Should -BeLike '*module?ExchangeMfa.psm1'
-        $result.Runtime | Should -BeLike '*module?Bundle?ExchangeMfa.Runtime.ps1'
-        $result.Assemblies | Should -HaveCount 1
-        $result.Assemblies[0] | Should -BeLike '*module?bin?ExchangeMfa.Types.dll'
+        $result.Type | Should -Be 'Binary'
+        $result.Path | Should -BeLike '*module?bin?ExchangeMfa.Types.dll'
+        # Not at import, nor for listing and closing connections; with the
+        # first command that needs them, in a scope no command list shows.
+        $result.AtImport | Should -BeFalse
+        $result.AfterConnections | Should -BeFalse
+        $result.AtUse | Should -BeTrue
+        $result.Visible | Should -BeFalse
+        $result.Modules | Should -Not -Contain 'ExchangeMfa.Runtime'
         $private = @(foreach ($file in Get-ChildItem (Join-Path $PSScriptRoot '../../module/Private') -Filter *.ps1) {
                 [System.Management.Automation.Language.Parser]::ParseFile($file.FullName, [ref]$null, [ref]$null).FindAll(
                     { $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] -and
                         $null -eq $args[0].Parent.Parent.Parent }, $true).Name
             })
         $private.Count | Should -BeGreaterThan 15
-        # Not at import, nor for listing and closing connections; with the
-        # first command that needs them.
-        $result.AtImport | Should -BeFalse
-        $result.AfterConnections | Should -BeFalse
-        $result.AtUse | Should -BeTrue
-        $module = Get-Module ExchangeMfa
-        & $module { Import-ExchangeMfaRuntime }
-        foreach ($name in $private) { & $module { param($n) (Get-Command $n -CommandType Function).ScriptBlock.File } $name | Should -Be $result.Runtime }
+        foreach ($name in $private) {
+            [ExchangeMfa.ModuleScope]::Invoke({ param($n) (Get-Command $n -CommandType Function).ScriptBlock.File }, $name) |
+                Should -Be ([ExchangeMfa.ModuleSetup]::RuntimePath)
+        }
     }
 
     It 'refuses to import when a source is newer than the bundle, naming ./build.sh' {
@@ -88,7 +88,7 @@ try { Connect-ExchangeMfa -Device -CommandName Get-Mailboxx } catch { }
         try {
             New-Item -ItemType Directory -Path (Join-Path $copy 'module/Bundle'), (Join-Path $copy 'module/Private'), (Join-Path $copy 'module/bin') -Force | Out-Null
             Copy-Item (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') $copy
-            Copy-Item (Join-Path $PSScriptRoot '../../module/ExchangeMfa.format.ps1xml'), (Join-Path $PSScriptRoot '../../module/ExchangeMfa.psm1') (Join-Path $copy 'module')
+            Copy-Item (Join-Path $PSScriptRoot '../../module/ExchangeMfa.format.ps1xml') (Join-Path $copy 'module')
             Copy-Item (Join-Path $PSScriptRoot '../../module/Bundle/*') (Join-Path $copy 'module/Bundle')
             Copy-Item (Join-Path $PSScriptRoot '../../module/bin/ExchangeMfa.Types.dll') (Join-Path $copy 'module/bin')
             $old = [datetime]::UtcNow.AddMinutes(-5)
@@ -191,13 +191,13 @@ Describe 'Parameter contract' {
     It 'Connect-ExchangeMfa -Prefix takes letters and digits, EXO is reserved' {
         { Connect-ExchangeMfa -Device -Prefix 'Con-toso' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,ExchangeMfa.ConnectExchangeMfaCommand'
         { Connect-ExchangeMfa -Device -Prefix 'exo' } | Should -Throw -ErrorId 'ParameterArgumentValidationError,ExchangeMfa.ConnectExchangeMfaCommand'
-        & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
+        [ExchangeMfa.Helper]::Current | Should -BeNullOrEmpty
     }
 
     It 'Connect-ExchangeMfa -CommandName rejects a name outside the catalogue before signing in' {
         { Connect-ExchangeMfa -Device -CommandName Get-Mailbox, Get-Mailboxx } |
             Should -Throw -ErrorId 'ExchangeMfa.UnknownCommandName,ExchangeMfa.ConnectExchangeMfaCommand' -ExpectedMessage '*Get-Mailboxx*'
-        & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
+        [ExchangeMfa.Helper]::Current | Should -BeNullOrEmpty
     }
 
     It 'Connect-ExchangeMfa has one parameter set per sign-in mode, the browser by default' {
@@ -242,7 +242,7 @@ Describe 'Parameter contract' {
             Should -Throw -ErrorId 'AmbiguousParameterSet,ExchangeMfa.ConnectExchangeMfaCommand'
         { Connect-ExchangeMfa -AppId x -Organization y -CertificateFilePath a -CertificateThumbprint b } |
             Should -Throw -ErrorId 'AmbiguousParameterSet,ExchangeMfa.ConnectExchangeMfaCommand'
-        & (Get-Module ExchangeMfa) { $script:Helper } | Should -BeNullOrEmpty
+        [ExchangeMfa.Helper]::Current | Should -BeNullOrEmpty
     }
 
     It 'Microsoft''s names take Microsoft''s parameters (DropIn.Tests.ps1 checks each one)' {

@@ -75,7 +75,7 @@ AfterAll {
 Describe 'The package' {
     It 'installs into the fresh module path with the manifest, help, commands, types and helpers' {
         $script:installed.Location | Should -Be $script:modulePath
-        foreach ($file in 'ExchangeMfa.psd1', 'en-US/about_ExchangeMfa.help.txt', 'en-US/ExchangeMfa.Types.dll-Help.xml', 'module/ExchangeMfa.psm1', 'module/Bundle/ExchangeMfa.Runtime.ps1',
+        foreach ($file in 'ExchangeMfa.psd1', 'en-US/about_ExchangeMfa.help.txt', 'en-US/ExchangeMfa.Types.dll-Help.xml', 'module/Bundle/ExchangeMfa.Runtime.ps1',
             'module/Commands/CommandNames.txt', 'module/bin/ExchangeMfa.Types.dll', 'module/bin/linux-x64/exchangemfa-helper') {
             Join-Path $script:moduleBase $file | Should -Exist
         }
@@ -112,7 +112,7 @@ Import-Module ExchangeMfa
 `$module = Get-Module ExchangeMfa
 `$null = Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -Device -ShowBanner:`$false ``
     -AzureADAuthorizationEndpointUri '$($script:emulator.Authority)' -ConnectionUri '$($script:emulator.Url)'
-`$helper = & `$module { `$script:Helper.Path }
+`$helper = [ExchangeMfa.Helper]::Current.Path
 `$mailboxes = @(Get-Mailbox -ResultSize 5)
 Disconnect-ExchangeMfa -Confirm:`$false
 @{ Compilers = `$compilers; ModuleBase = `$module.ModuleBase; Helper = `$helper

@@ -41,7 +41,7 @@ Describe 'ForEach-Object -Parallel' {
                 Guids    = @($boxes.Guid | Sort-Object -Unique).Count
                 Typed    = @($boxes | Where-Object { $_.PSObject.TypeNames[0] -ne 'ExchangeMfa.Mailbox' }).Count -eq 0
                 Modules  = @(Get-Module ExchangeMfa).Count
-                HelperId = & (Get-Module ExchangeMfa) { $script:Helper.Process.Id }
+                HelperId = [ExchangeMfa.Helper]::Current.Process.Id
             }
         }
         $results.Count | Should -Be 4
@@ -104,7 +104,7 @@ Describe 'Thread jobs and runspaces' {
             $null = $ps.AddScript({
                     param($Manifest)
                     Import-Module $Manifest
-                    & (Get-Module ExchangeMfa) { $script:Helper.Process.Id }
+                    [ExchangeMfa.Helper]::Current.Process.Id
                     @(Get-ConnectionInformation).Count
                 }).AddArgument($script:manifest)
             $answer = @($ps.Invoke())

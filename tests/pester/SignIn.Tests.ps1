@@ -258,10 +258,10 @@ Describe 'Password (-Credential, -InlineCredential)' {
     }
 
     It '-InlineCredential asks for the password in the console' {
-        Mock -ModuleName ExchangeMfa Read-Host { ConvertTo-SecureString 'P@ssw0rd!' -AsPlainText -Force } -ParameterFilter { $AsSecureString }
+        Mock Read-Host { ConvertTo-SecureString 'P@ssw0rd!' -AsPlainText -Force } -ParameterFilter { $AsSecureString }
         $connection = Connect-ExchangeMfa @script:common -UserPrincipalName user@contoso.onmicrosoft.com -InlineCredential -InMemoryTokenCache
         $connection.SignInMode | Should -Be 'Password'
-        Should -Invoke -ModuleName ExchangeMfa Read-Host -Times 1 -Exactly -ParameterFilter { $AsSecureString }
+        Should -Invoke Read-Host -Times 1 -Exactly -ParameterFilter { $AsSecureString }
     }
 }
 

@@ -205,9 +205,9 @@ function Invoke-ChildPwsh {
 
 function Get-TestHelperProcessId {
     # The running helper's process id, read from the module's state.
-    $module = Get-Module ExchangeMfa
-    if (-not $module) { return $null }
-    & $module { if ($script:Helper) { $script:Helper.Process.Id } }
+    if (-not (Get-Module ExchangeMfa)) { return $null }
+    $helper = [ExchangeMfa.Helper]::Current
+    if ($helper) { $helper.Process.Id }
 }
 
 function ConvertTo-Base64Url([byte[]] $Bytes) {

@@ -49,7 +49,7 @@ BeforeAll {
     }
 
     function Get-HelperPathInUse {
-        & (Get-Module ExchangeMfa) { if ($script:Helper) { $script:Helper.Path } }
+        if ([ExchangeMfa.Helper]::Current) { [ExchangeMfa.Helper]::Current.Path }
     }
 }
 

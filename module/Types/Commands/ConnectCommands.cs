@@ -231,8 +231,8 @@ namespace ExchangeMfa
         // Empty values count as not given (Microsoft's module accepts them);
         // the parameters that mean nothing here are reported on the verbose
         // stream; -UseRPSSession gets a warning (REST is used). Then
-        // Connect-ExchangeMfa binds them, in the module's scope: its
-        // parameter sets decide the sign-in, as for a direct call.
+        // Connect-ExchangeMfa binds them: its parameter sets decide the
+        // sign-in, as for a direct call.
         protected override void EndProcessing()
         {
             var connect = new Hashtable(StringComparer.OrdinalIgnoreCase);
@@ -257,10 +257,12 @@ namespace ExchangeMfa
             if (Product != "ExchangeOnline") connect["Product"] = Product;
             try
             {
-                // Its information (the banner, a device code) is this command's,
+                // In the caller's scope, as a script calls a command. Its
+                // information (the banner, a device code) is this command's,
                 // as it comes: -InformationVariable and 6> work as for Microsoft's.
-                ModuleScope.Run("param($Connect, $Cmdlet) Connect-ExchangeMfa @Connect 6>&1 | " +
-                    "ForEach-Object { if ($_ -is [System.Management.Automation.InformationRecord]) { $Cmdlet.WriteInformation($_) } }", connect, this);
+                InvokeCommand.InvokeScript(false, ScriptBlock.Create("param($Connect, $Cmdlet) Connect-ExchangeMfa @Connect 6>&1 | " +
+                    "ForEach-Object { if ($_ -is [System.Management.Automation.InformationRecord]) { $Cmdlet.WriteInformation($_) } }"),
+                    null, connect, this);
             }
             catch (RuntimeException e) when (e.ErrorRecord != null)
             {
