@@ -6,7 +6,11 @@
 #   bare      pwsh -NoProfile -c exit: the floor every other figure includes
 #   empty     ... + Import-Module of an empty manifest module (a .psd1 and an
 #             empty .psm1, made here): what any script module pays for
-#             Import-Module itself, the floor under `import`
+#             Import-Module itself
+#   binary    ... + Import-Module of a minimal binary module (a .psd1 and a
+#             DLL with one empty cmdlet, compiled here with Add-Type): what
+#             any binary module pays, the floor under `import` (ExchangeMfa
+#             is one: docs/decisions.md, "Compiled commands")
 #   import    ... + Import-Module ExchangeMfa
 #   connect   ... + Connect-ExchangeMfa from a valid cached token (no sign-in
 #             on the network), the whole catalogue of commands available
@@ -71,10 +75,17 @@ try {
     $empty = New-Item -ItemType Directory -Path (Join-Path $emulator.Dir 'EmptyModule') -Force
     Set-Content (Join-Path $empty 'EmptyModule.psm1') ''
     Set-Content (Join-Path $empty 'EmptyModule.psd1') "@{ RootModule = 'EmptyModule.psm1'; ModuleVersion = '1.0.0'; GUID = '$([guid]::NewGuid())'; FunctionsToExport = @(); CmdletsToExport = @(); VariablesToExport = @(); AliasesToExport = @() }"
+    $binary = New-Item -ItemType Directory -Path (Join-Path $emulator.Dir 'BinaryModule') -Force
+    Add-Type -OutputAssembly (Join-Path $binary 'BinaryModule.dll') -TypeDefinition @'
+[System.Management.Automation.Cmdlet("Get", "BenchNothing")]
+public sealed class GetBenchNothingCommand : System.Management.Automation.PSCmdlet { }
+'@
+    Set-Content (Join-Path $binary 'BinaryModule.psd1') "@{ RootModule = 'BinaryModule.dll'; ModuleVersion = '1.0.0'; GUID = '$([guid]::NewGuid())'; FunctionsToExport = @(); CmdletsToExport = @('Get-BenchNothing'); VariablesToExport = @(); AliasesToExport = @() }"
     $connectLine = "Connect-ExchangeMfa -UserPrincipalName $upn -ShowBanner:`$false -AzureADAuthorizationEndpointUri '$($emulator.Authority)' -ConnectionUri '$($emulator.Url)' 6>`$null"
     $children = [ordered]@{
         bare    = 'exit'
         empty   = "Import-Module '$(Join-Path $empty 'EmptyModule.psd1')'"
+        binary  = "Import-Module '$(Join-Path $binary 'BinaryModule.psd1')'"
         import  = "Import-Module '$manifest'"
         connect = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine"
         call    = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine; `$null = Get-Mailbox -ResultSize 1 -WarningAction SilentlyContinue"
