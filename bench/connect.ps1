@@ -24,7 +24,7 @@
 #             figures) makes it slower than `connect`: no ratio is taken.
 #
 # -Baseline <another copy's ExchangeMfa.psd1> (a built checkout of an
-# earlier commit) adds its import and connect children to the same
+# earlier commit) adds its import, connect and call children to the same
 # repetitions: a change measured against what it replaced in one run.
 #
 #   pwsh -NoProfile -File bench/connect.ps1 [-Runs 7] [-Baseline path/ExchangeMfa.psd1]
@@ -107,6 +107,7 @@ Import-Module '$manifest'
         $Baseline = (Resolve-Path -LiteralPath $Baseline).Path
         $children['import (baseline)'] = "Import-Module '$Baseline'"
         $children['connect (baseline)'] = "`$env:BROWSER = '/bin/false'; Import-Module '$Baseline'; `$null = $connectLine"
+        $children['call (baseline)'] = "`$env:BROWSER = '/bin/false'; Import-Module '$Baseline'; `$null = $connectLine; `$null = Get-Mailbox -ResultSize 1 -WarningAction SilentlyContinue"
     }
 
     # A first, interactive-free sign-in fills the cache.

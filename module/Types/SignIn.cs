@@ -1,10 +1,9 @@
-// The work of Connect-ExchangeMfa (its face, with the parameters and the
-// help, is module/Public/Connect-ExchangeMfa.ps1): the parameter set -> the
-// helper's `connect` params (docs/protocol.md, "Sign-in modes"), the wait for
-// the answer with the notifications a sign-in sends on the way, and the
-// default connections. Compiled, so that a Connect from a cached token runs
-// no script beyond its face (docs/decisions.md, "The work in compiled code,
-// the faces in script").
+// The work of Connect-ExchangeMfa (its parameters are
+// Commands/ConnectCommands.cs, its help docs/commands/Connect-ExchangeMfa.md):
+// the parameter set -> the helper's `connect` params (docs/protocol.md,
+// "Sign-in modes"), the wait for the answer with the notifications a sign-in
+// sends on the way, and the default connections. Compiled, so that a Connect
+// from a cached token runs no script (docs/decisions.md, "Compiled commands").
 using System;
 using System.Collections;
 using System.Collections.ObjectModel;
