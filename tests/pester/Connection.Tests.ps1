@@ -85,6 +85,8 @@ Describe 'Connect-ExchangeMfa -Device' {
         $listed[0].PSObject.TypeNames[0] | Should -Be 'ExchangeMfa.Connection'
         $listed[0].ConnectionId | Should -Be $script:connection.ConnectionId
         (Get-ExchangeMfaConnection -ConnectionId $script:connection.ConnectionId).ConnectionId | Should -Be $script:connection.ConnectionId
+        # Ids compare as PowerShell compares strings: a pasted upper-case id is found.
+        (Get-ExchangeMfaConnection -ConnectionId $script:connection.ConnectionId.ToUpperInvariant()).ConnectionId | Should -Be $script:connection.ConnectionId
     }
 
     It 'reports an unknown -ConnectionId as a non-terminating error' {

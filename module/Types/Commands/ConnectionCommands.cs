@@ -29,7 +29,7 @@ namespace ExchangeMfa
             }
             foreach (string wanted in ConnectionId)
             {
-                object[] found = sessions.Where(session => Json.Text(session, "connectionId") == wanted).ToArray();
+                object[] found = sessions.Where(session => string.Equals(Json.Text(session, "connectionId"), wanted, StringComparison.OrdinalIgnoreCase)).ToArray();
                 if (found.Length == 0) WriteError(ConnectionNotFound(wanted));
                 foreach (object session in found) WriteObject(Connections.ToConnection(session, Connections.PrefixOf(session)));
             }
