@@ -1,8 +1,8 @@
 # Proxy commands for the Exchange cmdlets of the catalogue. They are made at
 # BUILD time (tools/proxies/Build-ProxyModules.ps1 calls Export-ExchangeProxyModule
 # below) into module/Commands: small modules, one a noun family, each with a
-# manifest listing its functions. ExchangeMfa.psm1 puts that folder on the
-# process's PSModulePath, so PowerShell's own autoloading loads a family on
+# manifest listing its functions. The import (ModuleSetup.cs) puts that folder
+# on the process's PSModulePath, so PowerShell's own autoloading loads a family on
 # first use, on tab completion and on Get-Help; Connect imports nothing.
 # Each function is a real param block (binding, validation, -WhatIf/-Confirm,
 # completion and help are PowerShell's own) and one call to
@@ -27,8 +27,6 @@ $script:ResultSizePattern = '^(Unlimited|[1-9][0-9]{0,9})$'
 # The most requests a proxy keeps in flight for pipeline input
 # (-ThrottleLimit; the default is ExchangeProxy.DefaultThrottleLimit).
 $script:MaxThrottleLimit = 64
-# $script:ConnectionThrottleLimits: connection id -> its ThrottleLimit
-# setting (Connect -ThrottleLimit), shared by every runspace (SharedState).
 $script:ProductDisplayNames = @{ ExchangeOnline = 'Exchange Online'; SecurityCompliance = 'Security & Compliance' }
 
 # ---------------------------------------------------------------------------
@@ -262,10 +260,10 @@ function Export-ExchangeProxyModule {
 # Run time.
 
 function Import-ExchangeProxyModule {
-    # Connect's part: unprefixed, nothing to do (every command autoloads)
-    # beyond checking -CommandName. With -Prefix: one small module of
-    # aliases Verb-<Prefix>Noun -> Verb-Noun, imported globally; the proxy
-    # sees the alias in $MyInvocation.InvocationName and uses this connection.
+    # Connect -Prefix's part (unprefixed, every command autoloads): one small
+    # module of aliases Verb-<Prefix>Noun -> Verb-Noun for the -CommandName
+    # commands or all of the product's, imported globally; the proxy sees
+    # the alias in $MyInvocation.InvocationName and uses this connection.
     param(
         [Parameter(Mandatory)] [string] $ConnectionId,
         [string] $Prefix,
@@ -274,9 +272,8 @@ function Import-ExchangeProxyModule {
         [ValidateSet('ExchangeOnline', 'SecurityCompliance')] [string] $Product = 'ExchangeOnline',
         [Parameter(Mandatory)] [System.Management.Automation.PSCmdlet] $Cmdlet
     )
-    if (-not $Prefix -and -not $CommandName) { return }
-    $names = Resolve-ExchangeCommandName -Name $CommandName -Product $Product -Cmdlet $Cmdlet
     if (-not $Prefix) { return }
+    $names = [ExchangeMfa.CommandCatalog]::Resolve($CommandName, $Product, $Cmdlet)
     # A prefix names one connection: the new one takes it over.
     Remove-ExchangeProxyPrefix -Prefix $Prefix
     # One Set-Alias for all of them, fed Name,Value rows from a CSV: a
@@ -341,71 +338,4 @@ function Remove-ExchangeProxyModule {
     foreach ($entry in @($script:ProxyPrefixes.Values)) {
         if ($All -or $entry.ConnectionId -eq $ConnectionId) { Remove-ExchangeProxyPrefix -Prefix $entry.Prefix }
     }
-}
-
-# ---------------------------------------------------------------------------
-# A name nobody has: suggest the catalogue's closest commands.
-
-function Get-ExchangeCommandSuggestion {
-    # Up to 3 catalogue names close to a Verb-Noun name that does not exist:
-    # a noun within a small edit distance of a catalogue noun, or sharing
-    # its first 6 letters with one. Names far from every catalogue noun give
-    # nothing. Each distinct noun is compared once, and only when the
-    # lengths allow it.
-    param([string] $Name)
-    if ($Name -notmatch '^([A-Za-z]+)-([A-Za-z0-9]+)$') { return }
-    $verb, $noun = $Matches[1], $Matches[2]
-    $names = Get-ExchangeCommandNameList
-    if (-not $names) { return }
-    $limit = [Math]::Max(1, [Math]::Floor($noun.Length / 4))
-    $start = if ($noun.Length -ge 6) { $noun.Substring(0, 6) }
-    $nounScores = [System.Collections.Generic.Dictionary[string, int]]::new([System.StringComparer]::OrdinalIgnoreCase)
-    $scored = foreach ($candidate in $names) {
-        $candidateVerb, $candidateNoun = $candidate -split '-', 2
-        $score = 0
-        if (-not $nounScores.TryGetValue($candidateNoun, [ref]$score)) {
-            $score = 99
-            if ([Math]::Abs($noun.Length - $candidateNoun.Length) -le $limit) {
-                $distance = Measure-EditDistance $noun $candidateNoun
-                if ($distance -le $limit) { $score = $distance }
-            }
-            # Same start, different length: Get-MailboxWidget -> Get-MailboxFolder...
-            if ($score -eq 99 -and $start -and $candidateNoun.StartsWith($start, [System.StringComparison]::OrdinalIgnoreCase)) { $score = 10 }
-            $nounScores[$candidateNoun] = $score
-        }
-        if ($score -eq 99) { continue }
-        if ($candidateVerb -ne $verb) { $score++ }
-        [pscustomobject]@{ Name = $candidate; Score = $score }
-    }
-    @($scored | Sort-Object Score, Name | Select-Object -First 3 -ExpandProperty Name)
-}
-
-function Measure-EditDistance {
-    # Levenshtein distance, case-insensitive.
-    param([string] $Left, [string] $Right)
-    $Left = $Left.ToUpperInvariant(); $Right = $Right.ToUpperInvariant()
-    $previous = [int[]](0..$Right.Length)
-    for ($i = 1; $i -le $Left.Length; $i++) {
-        $current = [int[]]::new($Right.Length + 1)
-        $current[0] = $i
-        for ($j = 1; $j -le $Right.Length; $j++) {
-            $cost = if ($Left[$i - 1] -eq $Right[$j - 1]) { 0 } else { 1 }
-            $current[$j] = [Math]::Min([Math]::Min($previous[$j] + 1, $current[$j - 1] + 1), $previous[$j - 1] + $cost)
-        }
-        $previous = $current
-    }
-    $previous[$Right.Length]
-}
-
-function Invoke-ExchangeCommandNotFound {
-    # CommandNotFoundAction: for an Exchange-like name, supply a command
-    # that fails with the closest catalogue names and the generic invoker.
-    param([string] $Name, [System.Management.Automation.CommandLookupEventArgs] $EventArgs)
-    $suggestions = Get-ExchangeCommandSuggestion -Name $Name
-    if (-not $suggestions) { return }
-    $message = "The term '$Name' is not an ExchangeMfa command. Did you mean $([string]::Join(', ', [string[]]$suggestions))? " +
-        "For an Exchange cmdlet the catalogue lacks, run: Invoke-ExchangeMfaCommand -Name $Name -Parameters @{...}"
-    $record = [ExchangeMfa.ErrorRecords]::Create('CommandNotFound', $message, $Name)
-    $EventArgs.CommandScriptBlock = { throw $record }.GetNewClosure()
-    $EventArgs.StopSearch = $true
 }

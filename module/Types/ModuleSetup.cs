@@ -73,8 +73,8 @@ namespace ExchangeMfa
         private static CommandInvocationIntrinsics Commands() =>
             ((EngineIntrinsics)new PSModuleInfo(true).SessionState.PSVariable.GetValue("ExecutionContext")).InvokeCommand;
 
-        // A mistyped Exchange name gets the catalogue's closest names (script,
-        // module/Private); other names go on to any handler that was there before.
+        // A mistyped Exchange name gets the catalogue's closest names; other
+        // names go on to any handler that was there before.
         private static void OnCommandNotFound(SharedState.Instance instance, object sender, CommandLookupEventArgs e)
         {
             if (instance.PreviousCommandNotFound != null)
@@ -82,13 +82,11 @@ namespace ExchangeMfa
                 instance.PreviousCommandNotFound(sender, e);
                 if (e.StopSearch || e.CommandScriptBlock != null || e.Command != null) return;
             }
-            // A name missing inside the handler must not call the handler again.
-            if (lookingUp) return;
-            lookingUp = true;
-            try { ModuleScope.Call("Invoke-ExchangeCommandNotFound", new System.Collections.Hashtable { ["Name"] = e.CommandName, ["EventArgs"] = e }); }
-            finally { lookingUp = false; }
+            ScriptBlock failing = CommandCatalog.NotFoundCommand(e.CommandName);
+            if (failing == null) return;
+            e.CommandScriptBlock = failing;
+            e.StopSearch = true;
         }
-        [ThreadStatic] private static bool lookingUp;
 
         // In a clone, module/Private when it is newer than the runtime script
         // generated from it: a file, or the folder, whose time changes when a

@@ -49,23 +49,28 @@ Describe 'Manifest' {
         $types | Should -Contain 'ExchangeMfa.Mailbox'
     }
 
-    It 'is a binary module; its script functions load on first need, out of sight, not for connections' {
+    It 'is a binary module; its script functions load on first need, out of sight, not for connections or the catalogue' {
         # A new pwsh, so that no earlier test has needed the runtime.
         $manifest = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
         $result = Invoke-ChildPwsh -Command @"
 `$module = Import-Module '$manifest' -PassThru
 `$atImport = [ExchangeMfa.ModuleScope]::RuntimeLoaded
 `$null = Get-ExchangeMfaConnection; `$null = Get-ConnectionInformation; Disconnect-ExchangeMfa -Confirm:`$false
-`$afterConnections = [ExchangeMfa.ModuleScope]::RuntimeLoaded
 try { Connect-ExchangeMfa -Device -CommandName Get-Mailboxx } catch { }
+try { Get-Mailboxx } catch { }
+try { Invoke-ExchangeMfaCommand Get-Mailbox } catch { }
+`$afterConnections = [ExchangeMfa.ModuleScope]::RuntimeLoaded
+`$null = Install-ExchangeMfaCompatibility -Path ([System.IO.Path]::GetTempPath()) -WhatIf
 @{ Path = `$module.Path; Type = [string]`$module.ModuleType; AtImport = `$atImport; AfterConnections = `$afterConnections
    AtUse = [ExchangeMfa.ModuleScope]::RuntimeLoaded; Visible = [bool](Get-Command Import-ExchangeProxyModule -ErrorAction Ignore)
    Modules = @(Get-Module | ForEach-Object Name) } | ConvertTo-Json -Compress
 "@ | Select-Object -Last 1 | ConvertFrom-Json
         $result.Type | Should -Be 'Binary'
         $result.Path | Should -BeLike '*module?bin?ExchangeMfa.Types.dll'
-        # Not at import, nor for listing and closing connections; with the
-        # first command that needs them, in a scope no command list shows.
+        # Not at import, nor for listing and closing connections, checking
+        # -CommandName, a typo or the generic invoker; with the first command
+        # that needs them (the compatibility module), in a scope no command
+        # list shows.
         $result.AtImport | Should -BeFalse
         $result.AfterConnections | Should -BeFalse
         $result.AtUse | Should -BeTrue
@@ -76,7 +81,7 @@ try { Connect-ExchangeMfa -Device -CommandName Get-Mailboxx } catch { }
                     { $args[0] -is [System.Management.Automation.Language.FunctionDefinitionAst] -and
                         $null -eq $args[0].Parent.Parent.Parent }, $true).Name
             })
-        $private.Count | Should -BeGreaterThan 15
+        $private.Count | Should -BeGreaterThan 10
         foreach ($name in $private) {
             [ExchangeMfa.ModuleScope]::Invoke({ param($n) (Get-Command $n -CommandType Function).ScriptBlock.File }, $name) |
                 Should -Be ([ExchangeMfa.ModuleSetup]::RuntimePath)

@@ -159,13 +159,11 @@ namespace ExchangeMfa
 
         protected override void EndProcessing()
         {
-            // The functions behind -Prefix and -CommandName are script, parsed
-            // only when used. A -CommandName typo fails before anybody signs in.
-            bool proxies = !string.IsNullOrEmpty(Prefix) || CommandName != null;
-            if (CommandName != null)
-                ModuleScope.Call("Resolve-ExchangeCommandName", new Hashtable { ["Name"] = CommandName, ["Cmdlet"] = this });
+            // A -CommandName typo fails before anybody signs in. The -Prefix
+            // aliases are script, loaded only when used.
+            if (CommandName != null) CommandCatalog.Resolve(CommandName, null, this);
             PSObject session = SignIn.Connect(this, MyInvocation.BoundParameters);
-            if (proxies)
+            if (!string.IsNullOrEmpty(Prefix))
             {
                 string urlTenant = !string.IsNullOrEmpty(DelegatedOrganization) ? DelegatedOrganization : Json.Text(session, "organization");
                 ModuleScope.Call("Import-ExchangeProxyModule", new Hashtable

@@ -38,8 +38,7 @@ namespace ExchangeMfa
         protected override void EndProcessing()
         {
             object target = Parameters != null && Parameters.Contains("Identity") ? Parameters["Identity"] : Name;
-            bool changesState = LanguagePrimitives.IsTrue(ModuleScope.Call("Test-ExchangeCommandChangesState", new Hashtable { ["Name"] = Name })[0]);
-            if (changesState && !ShouldProcess(LanguagePrimitives.ConvertTo<string>(target), Name)) return;
+            if (CommandCatalog.ChangesState(Name) && !ShouldProcess(LanguagePrimitives.ConvertTo<string>(target), Name)) return;
             ExchangeStream.Start(this, Name, Parameters, ResultSize, PageSize, ConnectionId, target, null, null, 0).Receive();
         }
     }
