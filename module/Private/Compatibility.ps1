@@ -4,9 +4,9 @@
 # #Requires -Modules). Install-/Uninstall-ExchangeMfaCompatibility write and
 # remove it; docs/module.md ("Compatibility module") has the rules.
 
-$script:CompatibilityModuleName = 'ExchangeOnlineManagement'
-# Scripts may ask for a minimum version of Microsoft's module (3.x since 2022).
-$script:CompatibilityModuleVersion = '3.9.2'
+# Name and version: the commands' (module/Types/Commands/ModuleCommands.cs).
+$script:CompatibilityModuleName = [ExchangeMfa.CompatibilityCommand]::ModuleName
+$script:CompatibilityModuleVersion = [ExchangeMfa.CompatibilityCommand]::ModuleVersion
 # The manifest key that marks the module as ExchangeMfa's, not Microsoft's.
 $script:CompatibilityMarker = 'ExchangeMfaCompatibility'
 

@@ -461,4 +461,14 @@ Connect-ExchangeOnline
         Uninstall-ExchangeMfaCompatibility -Path $script:realRoot -Confirm:$false
         Test-Path (Join-Path $script:realRoot 'ExchangeOnlineManagement/3.5.0/ExchangeOnlineManagement.psm1') | Should -BeTrue
     }
+
+    It 'uninstalls from a new session, where nothing else has run yet' {
+        $fresh = Join-Path $script:emulator.Dir 'modules-fresh'
+        $null = Install-ExchangeMfaCompatibility -Path $fresh
+        $manifest = Join-Path $PSScriptRoot '../../ExchangeMfa.psd1'
+        $output = Invoke-ChildPwsh -Command "Import-Module '$manifest'; Uninstall-ExchangeMfaCompatibility -Path '$fresh' -Confirm:`$false; 'done'" 2>&1 |
+            ForEach-Object { "$_" }
+        $output | Should -Be 'done'
+        Test-Path (Join-Path $fresh 'ExchangeOnlineManagement') | Should -BeFalse
+    }
 }

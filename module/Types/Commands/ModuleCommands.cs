@@ -59,7 +59,12 @@ namespace ExchangeMfa
             ? GetUnresolvedProviderPathFromPSPath(Path)
             : (string)ModuleScope.Call("Get-UserModuleRoot", new Hashtable { ["Scope"] = Scope })[0].BaseObject;
 
-        protected static string ModuleName => (string)ModuleScope.Variable("CompatibilityModuleName");
+        // The module's name, and the version scripts that ask for a minimum
+        // of Microsoft's module (3.x since 2022) find. Here, not in the
+        // runtime script (which reads them), since the commands need them
+        // whether the runtime is loaded yet or not.
+        public const string ModuleName = "ExchangeOnlineManagement";
+        public const string ModuleVersion = "3.9.2";
     }
 
     [Cmdlet(VerbsLifecycle.Install, "ExchangeMfaCompatibility", SupportsShouldProcess = true, DefaultParameterSetName = "Scope")]
@@ -73,7 +78,7 @@ namespace ExchangeMfa
             if (real.Count > 0)
                 ThrowTerminatingError(ErrorRecords.Create("RealModulePresent",
                     $"Microsoft's ExchangeOnlineManagement is installed ({real[0]}); the compatibility module is not needed and would only get in its way. Nothing was written.", real[0].BaseObject));
-            string folder = System.IO.Path.Combine(root, ModuleName, (string)ModuleScope.Variable("CompatibilityModuleVersion"));
+            string folder = System.IO.Path.Combine(root, ModuleName, ModuleVersion);
             if (!ShouldProcess(folder, "Install the ExchangeMfa compatibility module ExchangeOnlineManagement")) return;
             string exchangeMfa = System.IO.Path.Combine(MyInvocation.MyCommand.Module.ModuleBase, "ExchangeMfa.psd1");
             PSObject text = ModuleScope.Call("New-CompatibilityModuleText", new Hashtable { ["ExchangeMfaManifest"] = exchangeMfa })[0];
