@@ -130,15 +130,21 @@ namespace ExchangeMfa
             foreach (object session in helper.List(cmdlet))
             {
                 PSObject information = Connections.ToConnectionInformation(session);
-                string id = Json.Text(information, "ConnectionId"), prefix = Json.Text(information, "ModulePrefix");
                 bool wanted = set switch
                 {
-                    "ConnectionId" => ids.Contains(id, StringComparer.OrdinalIgnoreCase),
-                    "ModulePrefix" => prefix.Length > 0 && prefixes.Contains(prefix, StringComparer.OrdinalIgnoreCase),
+                    "ConnectionId" => ids.Contains(Json.Text(information, "ConnectionId"), StringComparer.OrdinalIgnoreCase),
+                    "ModulePrefix" => HasPrefix(information, prefixes),
                     _ => true,
                 };
                 if (wanted) yield return information;
             }
+        }
+
+        // Whether a connection's commands have one of these prefixes (none never matches).
+        internal static bool HasPrefix(PSObject information, params string[] prefixes)
+        {
+            string prefix = Json.Text(information, "ModulePrefix");
+            return prefix.Length > 0 && prefixes.Contains(prefix, StringComparer.OrdinalIgnoreCase);
         }
     }
 
@@ -164,7 +170,7 @@ namespace ExchangeMfa
                 PSObject[] connections = GetConnectionInformationCommand.Find(this, "Default", null, null).ToArray();
                 foreach (string prefix in ModulePrefix)
                 {
-                    string[] matched = connections.Where(c => Json.Text(c, "ModulePrefix") is string p && p.Length > 0 && p.Equals(prefix, StringComparison.OrdinalIgnoreCase))
+                    string[] matched = connections.Where(c => GetConnectionInformationCommand.HasPrefix(c, prefix))
                         .Select(c => Json.Text(c, "ConnectionId")).ToArray();
                     if (matched.Length == 0)
                         WriteError(ErrorRecords.Create("ConnectionNotFound", $"There is no open connection with the prefix '{prefix}'.", prefix));
