@@ -10,7 +10,6 @@
     Description          = 'Exchange Online administration with multi-factor authentication: browser, device code, certificate, managed identity, federated, access token and password sign-in, a shared token cache with silent sign-in and renewal, and streaming Exchange admin REST results, through a small native helper.'
     PowerShellVersion    = '7.4'
     CompatiblePSEditions = @('Core')
-    FormatsToProcess     = @('module/ExchangeMfa.format.ps1xml')
     FunctionsToExport    = @()
     CmdletsToExport      = @(
         'Connect-ExchangeMfa'

@@ -74,8 +74,9 @@ namespace ExchangeMfa
         // The running helper, started when needed. A helper that died is a
         // terminating HelperExited error (its connections are gone), or with
         // replaceExited (Connect) replaced silently. noStart: null instead of
-        // starting one (nothing is connected).
-        public static Helper Get(PSCmdlet cmdlet, bool noStart, bool replaceExited)
+        // starting one (nothing is connected). whileStarting (may be null):
+        // work for this thread while a new helper process starts up.
+        public static Helper Get(PSCmdlet cmdlet, bool noStart, bool replaceExited, Action whileStarting = null)
         {
             Helper helper = Current;
             if (helper != null)
@@ -95,11 +96,11 @@ namespace ExchangeMfa
             // it while the others wait, then they all use it.
             lock (SharedState.StartLock)
             {
-                return Current ?? Start(cmdlet);
+                return Current ?? Start(cmdlet, whileStarting);
             }
         }
 
-        private static Helper Start(PSCmdlet cmdlet)
+        private static Helper Start(PSCmdlet cmdlet, Action whileStarting)
         {
             string path = FindPath();
             if (!File.Exists(path))
@@ -134,6 +135,7 @@ namespace ExchangeMfa
             SharedState.Set("Helper", helper);
             SharedState.NoteStarted(helper);
             cmdlet.WriteVerbose($"Started the ExchangeMfa helper '{path}' (process {helper.Process.Id}).");
+            whileStarting?.Invoke();
 
             PSObject reply = helper.Invoke("initialize", new System.Collections.Specialized.OrderedDictionary
             {

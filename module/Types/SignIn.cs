@@ -89,11 +89,15 @@ namespace ExchangeMfa
 
             OrderedDictionary parameters = NewConnectParameters(set, bound, cmdlet);
             object target = parameters["userPrincipalName"] ?? bound["AppId"] ?? bound["Organization"];
+            // The module's views, unless -SkipLoadingFormatData: while a new
+            // helper starts (on another core), else before the connection
+            // is written.
+            Action loadViews = LanguagePrimitives.IsTrue(bound["SkipLoadingFormatData"]) ? null : ModuleSetup.LoadFormatData;
             Helper helper;
             PSObject reply;
             try
             {
-                helper = Helper.Get(cmdlet, false, true);
+                helper = Helper.Get(cmdlet, false, true, loadViews);
                 reply = InvokeConnect(helper, parameters, cmdlet);
             }
             finally
@@ -115,6 +119,7 @@ namespace ExchangeMfa
                 cmdlet.ThrowTerminatingError(record);
             }
 
+            loadViews?.Invoke();
             PSObject session = PSObject.AsPSObject(Json.Field(reply, "result"));
             string connectionId = Json.Text(session, "connectionId");
             object throttleLimit = Json.Field(session, "throttleLimit");

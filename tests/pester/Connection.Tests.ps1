@@ -190,6 +190,39 @@ Describe 'Two connections at once' {
     }
 }
 
+Describe 'Views' {
+    It 'loads its views with the first Connect without -SkipLoadingFormatData, not at import, and once' {
+        $script = {
+            param($Manifest, $Parameters)
+            function Get-FormatCount { [runspace]::DefaultRunspace.InitialSessionState.Formats.Count }
+            Import-Module $Manifest
+            $atImport = Get-FormatCount
+            $null = Connect-ExchangeMfa @Parameters -SkipLoadingFormatData 6>$null
+            $afterSkip = Get-FormatCount
+            $connection = Connect-ExchangeMfa @Parameters 6>$null
+            $afterConnect = Get-FormatCount
+            $utility = [bool](Get-Module Microsoft.PowerShell.Utility)
+            $null = Connect-ExchangeMfa @Parameters 6>$null
+            @{ Skipped = $afterSkip - $atImport; Added = $afterConnect - $afterSkip; Again = (Get-FormatCount) - $afterConnect
+               Utility = $utility; Table = $connection | Format-Table | Out-String } | ConvertTo-Json -Compress
+        }
+        $parameters = Get-TestConnectParameters
+        $result = Invoke-ChildPwsh -Command ("& { $script } '$(Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')' " +
+            "@{ UserPrincipalName = '$($parameters.UserPrincipalName)'; Device = `$true; ShowBanner = `$false; " +
+            "AzureADAuthorizationEndpointUri = '$($parameters.AzureADAuthorizationEndpointUri)'; ConnectionUri = '$($parameters.ConnectionUri)' }") |
+            Select-Object -Last 1 | ConvertFrom-Json
+        $result.Skipped | Should -Be 0
+        $result.Added | Should -Be 1
+        $result.Again | Should -Be 0
+        # Update-FormatData by type: its module is not imported for it.
+        $result.Utility | Should -BeFalse
+        # The module's table view (in 73 columns, no ConnectionId), not
+        # PowerShell's default table of the first properties.
+        $result.Table | Should -Match 'UserPrincipalName\s+SignInMode\s+TokenExpiresUtc\s+State'
+        $result.Table | Should -Not -Match 'ConnectionId'
+    }
+}
+
 Describe 'PowerShell exiting' {
     It 'leaves no helper behind when PowerShell exits without disconnecting' {
         $script = {

@@ -44,7 +44,7 @@ BeforeDiscovery {
         @{ Name = 'ShowProgress'; Type = 'bool'; Forwarded = $false }
         @{ Name = 'SigningCertificate'; Type = 'System.Security.Cryptography.X509Certificates.X509Certificate2'; Forwarded = $false }
         @{ Name = 'SkipLoadingCmdletHelp'; Type = 'switch'; Forwarded = $false }
-        @{ Name = 'SkipLoadingFormatData'; Type = 'switch'; Forwarded = $false }
+        @{ Name = 'SkipLoadingFormatData'; Type = 'switch'; Forwarded = $true }
         @{ Name = 'TrackPerformance'; Type = 'bool'; Forwarded = $false }
         @{ Name = 'UseMultithreading'; Type = 'bool'; Forwarded = $false }
         @{ Name = 'UserPrincipalName'; Type = 'string'; Forwarded = $true }

@@ -42,8 +42,12 @@ Describe 'Manifest' {
         [ExchangeMfa.Helper]::Current | Should -BeNullOrEmpty
     }
 
-    It 'ships format data for the connection, connection information and mailbox types' {
-        $types = (Get-FormatData -TypeName 'ExchangeMfa.*').TypeNames
+    It 'ships views for the connection, connection information and mailbox types' {
+        # Loaded with the first connection (Connection.Tests), not by the manifest.
+        $data = Import-PowerShellDataFile $script:manifestPath
+        $data.Keys | Should -Not -Contain 'FormatsToProcess'
+        $views = ([xml](Get-Content -Raw ([ExchangeMfa.ModuleSetup]::FormatPath))).Configuration.ViewDefinitions.View
+        $types = $views.ViewSelectedBy.TypeName
         $types | Should -Contain 'ExchangeMfa.Connection'
         $types | Should -Contain 'ExchangeMfa.ConnectionInformation'
         $types | Should -Contain 'ExchangeMfa.Mailbox'
@@ -176,7 +180,7 @@ Describe 'Parameter contract' {
                 'CertificateFilePath', 'CertificateKeyFilePath', 'CertificatePassword', 'CertificateThumbprint',
                 'CommandName', 'ConnectionUri', 'Credential', 'DelegatedOrganization', 'Device', 'ExchangeEnvironmentName',
                 'FederatedToken', 'InlineCredential', 'InMemoryTokenCache', 'ManagedIdentity', 'ManagedIdentityAccountId',
-                'NoBrowser', 'Organization', 'PageSize', 'Prefix', 'Product', 'RedirectUri', 'Resource', 'ShowBanner',
+                'NoBrowser', 'Organization', 'PageSize', 'Prefix', 'Product', 'RedirectUri', 'Resource', 'ShowBanner', 'SkipLoadingFormatData',
                 'ThrottleLimit', 'UserPrincipalName') | Sort-Object)
         # -Product is Connect-IPPSSession's way in, hidden from tab completion.
         $parameters = (Get-Command Connect-ExchangeMfa).Parameters

@@ -135,6 +135,9 @@ namespace ExchangeMfa
         public SwitchParameter ShowBanner { get; set; }
 
         [Parameter]
+        public SwitchParameter SkipLoadingFormatData { get; set; }
+
+        [Parameter]
         [ValidateNotNullOrEmpty]
         public string Resource { get; set; }
 
@@ -221,7 +224,8 @@ namespace ExchangeMfa
             "ConnectionUri", "AzureADAuthorizationEndpointUri", "ExchangeEnvironmentName", "DelegatedOrganization",
             "Prefix", "CommandName", "AccessToken", "AppId", "Certificate", "CertificateFilePath", "CertificatePassword",
             "CertificateThumbprint", "Credential", "Device", "InlineCredential", "ManagedIdentity",
-            "ManagedIdentityAccountId", "Organization", "PageSize", "ShowBanner", "UserPrincipalName", "ThrottleLimit",
+            "ManagedIdentityAccountId", "Organization", "PageSize", "ShowBanner", "SkipLoadingFormatData", "UserPrincipalName",
+            "ThrottleLimit",
         };
 
         protected abstract string Product { get; }
