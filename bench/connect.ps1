@@ -13,7 +13,9 @@
 #             is one: docs/decisions.md, "Compiled commands")
 #   import    ... + Import-Module ExchangeMfa
 #   connect   ... + Connect-ExchangeMfa from a valid cached token (no sign-in
-#             on the network), the whole catalogue of commands available
+#             on the network), the whole catalogue of commands available;
+#             it loads the module's views (docs/module.md, Formatting)
+#   noviews   the same with -SkipLoadingFormatData: what the views cost
 #   call      ... + the first Get-Mailbox -ResultSize 1 (autoload of its
 #             command group, then the call)
 #   prefix    ... + Connect -Prefix Contoso (aliases for the whole catalogue)
@@ -88,6 +90,7 @@ public sealed class GetBenchNothingCommand : System.Management.Automation.PSCmdl
         binary  = "Import-Module '$(Join-Path $binary 'BinaryModule.psd1')'"
         import  = "Import-Module '$manifest'"
         connect = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine"
+        noviews = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine -SkipLoadingFormatData"
         call    = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine; `$null = Get-Mailbox -ResultSize 1 -WarningAction SilentlyContinue"
         prefix  = "`$env:BROWSER = '/bin/false'; Import-Module '$manifest'; `$null = $connectLine -Prefix Contoso"
         inside  = @"
