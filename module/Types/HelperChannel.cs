@@ -227,7 +227,7 @@ namespace ExchangeMfa
             public bool AddedCommandsFolder;
             public EventHandler<CommandLookupEventArgs> PreviousCommandNotFound;
             public EventHandler<CommandLookupEventArgs> CommandNotFound;
-            public bool FormatDataLoaded;
+            public bool ViewsLoaded;
         }
         private static readonly ConditionalWeakTable<Runspace, Instance> instances = new ConditionalWeakTable<Runspace, Instance>();
 

@@ -92,7 +92,7 @@ namespace ExchangeMfa
             // The module's views, unless -SkipLoadingFormatData: while a new
             // helper starts (on another core), else before the connection
             // is written.
-            Action loadViews = LanguagePrimitives.IsTrue(bound["SkipLoadingFormatData"]) ? null : ModuleSetup.LoadFormatData;
+            Action loadViews = LanguagePrimitives.IsTrue(bound["SkipLoadingFormatData"]) ? null : () => ModuleSetup.LoadViews(cmdlet);
             Helper helper;
             PSObject reply;
             try

@@ -191,35 +191,58 @@ Describe 'Two connections at once' {
 }
 
 Describe 'Views' {
-    It 'loads its views with the first Connect without -SkipLoadingFormatData, not at import, and once' {
+    It 'imports its views with the first Connect without -SkipLoadingFormatData, not at import, once; Remove-Module takes them' {
         $script = {
             param($Manifest, $Parameters)
-            function Get-FormatCount { [runspace]::DefaultRunspace.InitialSessionState.Formats.Count }
+            function Get-ViewCount { @(Get-FormatData -TypeName 'ExchangeMfa.*').Count }
             Import-Module $Manifest
-            $atImport = Get-FormatCount
+            $atImport = Get-ViewCount
             $null = Connect-ExchangeMfa @Parameters -SkipLoadingFormatData 6>$null
-            $afterSkip = Get-FormatCount
+            $afterSkip = Get-ViewCount
             $connection = Connect-ExchangeMfa @Parameters 6>$null
-            $afterConnect = Get-FormatCount
-            $utility = [bool](Get-Module Microsoft.PowerShell.Utility)
+            $afterConnect = Get-ViewCount
             $null = Connect-ExchangeMfa @Parameters 6>$null
-            @{ Skipped = $afterSkip - $atImport; Added = $afterConnect - $afterSkip; Again = (Get-FormatCount) - $afterConnect
-               Utility = $utility; Table = $connection | Format-Table | Out-String } | ConvertTo-Json -Compress
+            $modules = @(Get-Module -Name ExchangeMfa.Views).Count
+            $table = $connection | Format-Table | Out-String
+            Remove-Module ExchangeMfa
+            @{ AtImport = $atImport; AfterSkip = $afterSkip; AfterConnect = $afterConnect; Modules = $modules; Table = $table
+               AfterRemove = Get-ViewCount; ViewsModule = [bool](Get-Module -Name ExchangeMfa.Views) } | ConvertTo-Json -Compress
         }
         $parameters = Get-TestConnectParameters
         $result = Invoke-ChildPwsh -Command ("& { $script } '$(Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')' " +
             "@{ UserPrincipalName = '$($parameters.UserPrincipalName)'; Device = `$true; ShowBanner = `$false; " +
             "AzureADAuthorizationEndpointUri = '$($parameters.AzureADAuthorizationEndpointUri)'; ConnectionUri = '$($parameters.ConnectionUri)' }") |
             Select-Object -Last 1 | ConvertFrom-Json
-        $result.Skipped | Should -Be 0
-        $result.Added | Should -Be 1
-        $result.Again | Should -Be 0
-        # Update-FormatData by type: its module is not imported for it.
-        $result.Utility | Should -BeFalse
+        $result.AtImport | Should -Be 0
+        $result.AfterSkip | Should -Be 0
+        $result.AfterConnect | Should -BeGreaterThan 5
+        # A second Connect does not import the views again.
+        $result.Modules | Should -Be 1
         # The module's table view (in 73 columns, no ConnectionId), not
         # PowerShell's default table of the first properties.
         $result.Table | Should -Match 'UserPrincipalName\s+SignInMode\s+TokenExpiresUtc\s+State'
         $result.Table | Should -Not -Match 'ConnectionId'
+        $result.AfterRemove | Should -Be 0
+        $result.ViewsModule | Should -BeFalse
+    }
+
+    It 'connects with a warning when the views cannot be loaded' {
+        $copy = Join-Path ([System.IO.Path]::GetTempPath()) "exchangemfa-noviews-$PID"
+        try {
+            New-Item -ItemType Directory -Path (Join-Path $copy 'module/Views') -Force | Out-Null
+            Copy-Item (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') $copy
+            Copy-Item (Join-Path $PSScriptRoot '../../module/bin'), (Join-Path $PSScriptRoot '../../module/Bundle') (Join-Path $copy 'module') -Recurse
+            Set-Content (Join-Path $copy 'module/Views/ExchangeMfa.Views.psd1') '@{ ModuleVersion = ''0.1.0''; FormatsToProcess = @(''Missing.format.ps1xml'') }'
+            $parameters = Get-TestConnectParameters
+            $output = Invoke-ChildPwsh -Command ("Import-Module '$copy/ExchangeMfa.psd1'; " +
+                "`$c = Connect-ExchangeMfa -UserPrincipalName '$($parameters.UserPrincipalName)' -Device -ShowBanner:`$false " +
+                "-AzureADAuthorizationEndpointUri '$($parameters.AzureADAuthorizationEndpointUri)' -ConnectionUri '$($parameters.ConnectionUri)' 6>`$null 3>&1; " +
+                "`$c | Where-Object { `$_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object { 'warning: ' + `$_.Message }; " +
+                "'state: ' + (Get-ExchangeMfaConnection).State") 2>&1 | ForEach-Object { "$_" }
+            ($output -join "`n") | Should -Match "warning: ExchangeMfa's views could not be loaded, so its objects show every property"
+            ($output -join "`n") | Should -Match 'state: Connected'
+        }
+        finally { Remove-Item $copy -Recurse -Force -ErrorAction Ignore }
     }
 }
 

@@ -47,6 +47,9 @@ Describe 'Manifest' {
         $data = Import-PowerShellDataFile $script:manifestPath
         $data.Keys | Should -Not -Contain 'FormatsToProcess'
         $views = ([xml](Get-Content -Raw ([ExchangeMfa.ModuleSetup]::FormatPath))).Configuration.ViewDefinitions.View
+        $module = Test-ModuleManifest -Path ([ExchangeMfa.ModuleSetup]::ViewsManifest)
+        $module.ExportedFormatFiles | Should -Be @([ExchangeMfa.ModuleSetup]::FormatPath)
+        $module.Version | Should -Be ([version]$data.ModuleVersion)
         $types = $views.ViewSelectedBy.TypeName
         $types | Should -Contain 'ExchangeMfa.Connection'
         $types | Should -Contain 'ExchangeMfa.ConnectionInformation'
@@ -97,7 +100,6 @@ try { Invoke-ExchangeMfaCommand Get-Mailbox } catch { }
         try {
             New-Item -ItemType Directory -Path (Join-Path $copy 'module/Bundle'), (Join-Path $copy 'module/Private'), (Join-Path $copy 'module/bin') -Force | Out-Null
             Copy-Item (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') $copy
-            Copy-Item (Join-Path $PSScriptRoot '../../module/ExchangeMfa.format.ps1xml') (Join-Path $copy 'module')
             Copy-Item (Join-Path $PSScriptRoot '../../module/Bundle/*') (Join-Path $copy 'module/Bundle')
             Copy-Item (Join-Path $PSScriptRoot '../../module/bin/ExchangeMfa.Types.dll') (Join-Path $copy 'module/bin')
             $old = [datetime]::UtcNow.AddMinutes(-5)
