@@ -86,8 +86,11 @@ namespace ExchangeMfa
             instance.ViewsLoaded = true;
             try
             {
-                cmdlet.InvokeCommand.InvokeScript(false,
-                    ScriptBlock.Create("Microsoft.PowerShell.Core\\Import-Module -Name $args[0] -Global -ErrorAction Stop"), null, ViewsManifest);
+                // The path as a literal: an argument ($args[0]) would compile
+                // PowerShell's indexing for this one line (30 methods more).
+                string path = ViewsManifest.Replace("'", "''");
+                cmdlet.InvokeCommand.InvokeScript(
+                    $"Microsoft.PowerShell.Core\\Import-Module -Name '{path}' -Global -ErrorAction Stop");
             }
             catch (RuntimeException e)
             {

@@ -130,10 +130,11 @@ Import-Module '$script:manifest'
         $json | Should -Not -BeNullOrEmpty -Because ($output -join "`n")
         $child = $json | ConvertFrom-Json
         $child.SignInMode | Should -Be 'Silent'
-        $child.Modules | Should -Be 'ExchangeMfa'
+        # Connect imports the module's views (docs/module.md, Formatting).
+        $child.Modules | Should -Be 'ExchangeMfa,ExchangeMfa.Views'
         # The first Exchange command autoloads its command group, nothing else.
         $child.Mailboxes | Should -Be 2
-        $child.AfterCall | Should -Be 'ExchangeMfa,ExchangeMfa.Commands.Mailbox'
+        $child.AfterCall | Should -Be 'ExchangeMfa,ExchangeMfa.Commands.Mailbox,ExchangeMfa.Views'
     }
 
     It '-InMemoryTokenCache writes no cache file' {

@@ -192,7 +192,7 @@ Describe 'Connect-ExchangeOnline against the emulator' {
         Reset-Emulator
         $connect = Get-EmulatorConnect
         $script:output = Connect-ExchangeOnline @connect -UserPrincipalName admin@contoso.onmicrosoft.com -Device `
-            -InformationVariable info -SkipLoadingFormatData -UseMultithreading $true -ShowProgress $true
+            -InformationVariable info -UseMultithreading $true -ShowProgress $true
         $script:hostText = ($info | ForEach-Object { "$($_.MessageData)" }) -join "`n"
         $script:information = @(Get-ConnectionInformation)
     }
