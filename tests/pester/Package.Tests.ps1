@@ -76,7 +76,8 @@ Describe 'The package' {
     It 'installs into the fresh module path with the manifest, help, commands, types and helpers' {
         $script:installed.Location | Should -Be $script:modulePath
         foreach ($file in 'ExchangeMfa.psd1', 'en-US/about_ExchangeMfa.help.txt', 'en-US/ExchangeMfa.Types.dll-Help.xml', 'module/Bundle/ExchangeMfa.Runtime.ps1',
-            'module/Commands/CommandNames.txt', 'module/bin/ExchangeMfa.Types.dll', 'module/bin/linux-x64/exchangemfa-helper') {
+            'module/Commands/CommandNames.txt', 'module/bin/ExchangeMfa.Types.dll', 'module/bin/linux-x64/exchangemfa-helper',
+            'module/Views/ExchangeMfa.Views.psd1', 'module/Views/ExchangeMfa.format.ps1xml') {
             Join-Path $script:moduleBase $file | Should -Exist
         }
         # The generated runtime and nothing else: no sources, no leftovers of older builds.
@@ -113,9 +114,10 @@ Import-Module ExchangeMfa
 `$null = Connect-ExchangeMfa -UserPrincipalName admin@contoso.onmicrosoft.com -Device -ShowBanner:`$false ``
     -AzureADAuthorizationEndpointUri '$($script:emulator.Authority)' -ConnectionUri '$($script:emulator.Url)'
 `$helper = [ExchangeMfa.Helper]::Current.Path
+`$views = (Get-Module ExchangeMfa.Views).ModuleBase
 `$mailboxes = @(Get-Mailbox -ResultSize 5)
 Disconnect-ExchangeMfa -Confirm:`$false
-@{ Compilers = `$compilers; ModuleBase = `$module.ModuleBase; Helper = `$helper
+@{ Compilers = `$compilers; ModuleBase = `$module.ModuleBase; Helper = `$helper; Views = `$views
    Mailboxes = `$mailboxes.Count; First = `$mailboxes[0].PrimarySmtpAddress
    Repository = @(`$env:PSModulePath -split ':' | Where-Object { `$_ -like '$($script:root)*' }).Count } | ConvertTo-Json -Compress
 "@
@@ -123,6 +125,8 @@ Disconnect-ExchangeMfa -Confirm:`$false
         $result.Repository | Should -Be 0
         $result.ModuleBase | Should -Be $script:moduleBase
         $result.Helper | Should -Be (Join-Path $script:moduleBase 'module/bin/linux-x64/exchangemfa-helper')
+        # Connect imported the installed copy's views.
+        $result.Views | Should -Be (Join-Path $script:moduleBase 'module/Views')
         $result.Mailboxes | Should -Be 5
         $result.First | Should -Match '@'
         # The static libcurl has zlib (tools/windows/build-deps.sh): the page came gzip-compressed.
