@@ -216,7 +216,7 @@ Describe 'Views' {
         $result.AtImport | Should -Be 0
         $result.AfterSkip | Should -Be 0
         $result.AfterConnect | Should -BeGreaterThan 5
-        # A second Connect does not import the views again.
+        # One views module, however many Connects.
         $result.Modules | Should -Be 1
         # The module's table view (in 73 columns, no ConnectionId), not
         # PowerShell's default table of the first properties.
