@@ -73,7 +73,7 @@ namespace ExchangeMfa
         // Imports the views' module into this runspace, once: Connect does
         // (unless -SkipLoadingFormatData), as Microsoft's module loads its
         // format data at Connect, not at import. Format data makes
-        // PowerShell rebuild its whole format table (about 35 ms of a cold
+        // PowerShell rebuild its whole format table (13-52 ms of a cold
         // import here), and an import that never connects never shows an
         // object of ours. Import-Module, already warm from importing
         // ExchangeMfa, took half the time of Update-FormatData, and
