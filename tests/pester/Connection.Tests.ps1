@@ -6,6 +6,15 @@ BeforeAll {
     $script:emulator = Start-TestEmulator -Mailboxes 120
     Import-Module (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') -Force
     $script:jwt = 'eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}'
+
+    function Invoke-ConnectingChild([scriptblock] $Script, [string] $Manifest = (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')) {
+        # Runs $Script in a new pwsh as `& $Script $Manifest $Parameters`, the
+        # parameters those of a device-code Connect to the emulator.
+        $parameters = Get-TestConnectParameters
+        Invoke-ChildPwsh -Command ("& { $Script } '$Manifest' " +
+            "@{ UserPrincipalName = '$($parameters.UserPrincipalName)'; Device = `$true; ShowBanner = `$false; " +
+            "AzureADAuthorizationEndpointUri = '$($parameters.AzureADAuthorizationEndpointUri)'; ConnectionUri = '$($parameters.ConnectionUri)' }")
+    }
 }
 
 AfterAll {
@@ -208,11 +217,7 @@ Describe 'Views' {
             @{ AtImport = $atImport; AfterSkip = $afterSkip; AfterConnect = $afterConnect; Modules = $modules; Table = $table
                AfterRemove = Get-ViewCount; ViewsModule = [bool](Get-Module -Name ExchangeMfa.Views) } | ConvertTo-Json -Compress
         }
-        $parameters = Get-TestConnectParameters
-        $result = Invoke-ChildPwsh -Command ("& { $script } '$(Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')' " +
-            "@{ UserPrincipalName = '$($parameters.UserPrincipalName)'; Device = `$true; ShowBanner = `$false; " +
-            "AzureADAuthorizationEndpointUri = '$($parameters.AzureADAuthorizationEndpointUri)'; ConnectionUri = '$($parameters.ConnectionUri)' }") |
-            Select-Object -Last 1 | ConvertFrom-Json
+        $result = Invoke-ConnectingChild $script | Select-Object -Last 1 | ConvertFrom-Json
         $result.AtImport | Should -Be 0
         $result.AfterSkip | Should -Be 0
         $result.AfterConnect | Should -BeGreaterThan 5
@@ -233,12 +238,14 @@ Describe 'Views' {
             Copy-Item (Join-Path $PSScriptRoot '../../ExchangeMfa.psd1') $copy
             Copy-Item (Join-Path $PSScriptRoot '../../module/bin'), (Join-Path $PSScriptRoot '../../module/Bundle') (Join-Path $copy 'module') -Recurse
             Set-Content (Join-Path $copy 'module/Views/ExchangeMfa.Views.psd1') '@{ ModuleVersion = ''0.1.0''; FormatsToProcess = @(''Missing.format.ps1xml'') }'
-            $parameters = Get-TestConnectParameters
-            $output = Invoke-ChildPwsh -Command ("Import-Module '$copy/ExchangeMfa.psd1'; " +
-                "`$c = Connect-ExchangeMfa -UserPrincipalName '$($parameters.UserPrincipalName)' -Device -ShowBanner:`$false " +
-                "-AzureADAuthorizationEndpointUri '$($parameters.AzureADAuthorizationEndpointUri)' -ConnectionUri '$($parameters.ConnectionUri)' 6>`$null 3>&1; " +
-                "`$c | Where-Object { `$_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object { 'warning: ' + `$_.Message }; " +
-                "'state: ' + (Get-ExchangeMfaConnection).State") 2>&1 | ForEach-Object { "$_" }
+            $script = {
+                param($Manifest, $Parameters)
+                Import-Module $Manifest
+                $c = Connect-ExchangeMfa @Parameters 6>$null 3>&1
+                $c | Where-Object { $_ -is [System.Management.Automation.WarningRecord] } | ForEach-Object { 'warning: ' + $_.Message }
+                'state: ' + (Get-ExchangeMfaConnection).State
+            }
+            $output = Invoke-ConnectingChild $script (Join-Path $copy 'ExchangeMfa.psd1') 2>&1 | ForEach-Object { "$_" }
             ($output -join "`n") | Should -Match "warning: ExchangeMfa's views could not be loaded, so its objects show every property"
             ($output -join "`n") | Should -Match 'state: Connected'
         }
@@ -254,10 +261,7 @@ Describe 'PowerShell exiting' {
             $null = Connect-ExchangeMfa @Parameters 6>$null
             [ExchangeMfa.Helper]::Current.Process.Id
         }
-        $parameters = Get-TestConnectParameters
-        $helperId = Invoke-ChildPwsh -Command ("& { $script } '$(Join-Path $PSScriptRoot '../../ExchangeMfa.psd1')' " +
-            "@{ UserPrincipalName = '$($parameters.UserPrincipalName)'; Device = `$true; ShowBanner = `$false; " +
-            "AzureADAuthorizationEndpointUri = '$($parameters.AzureADAuthorizationEndpointUri)'; ConnectionUri = '$($parameters.ConnectionUri)' }")
+        $helperId = Invoke-ConnectingChild $script
         $LASTEXITCODE | Should -Be 0
         $helperId | Should -Match '^\d+$'
         $deadline = [datetime]::UtcNow.AddSeconds(10)
